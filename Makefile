@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make serve` and `make test`. Both install into .venv when needed.
+VENV   ?= .venv
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            && { command -v $$p; break; }; done)
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed-stamp
+
+.PHONY: install serve test lint typecheck pytest js-deps clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The official socket.io-client for the wire-compatibility test; skipped when npm is absent.
+$(JS_STAMP): $(JS_DIR)/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(JS_DIR) && npm install --no-audit --no-fund --silent && touch node_modules/.installed-stamp; \
+	else echo "npm not found: the JavaScript client test will be skipped"; fi
+
+js-deps:
+	@command -v npm >/dev/null 2>&1 && $(MAKE) --no-print-directory $(JS_STAMP) || true
+
+serve: install
+	$(BIN)/flylive serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install js-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) $(JS_DIR)/node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,20 @@
+"""Typed keys for everything stored on the aiohttp application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from engine.config import Config
+from engine.metrics import Metrics
+
+from engine.services import Services
+
+if TYPE_CHECKING:
+    from engine.realtime.server import RealtimeServer
+
+CONFIG = web.AppKey("config", Config)
+METRICS = web.AppKey("metrics", Metrics)
+SERVICES = web.AppKey("services", Services)
+REALTIME: web.AppKey[RealtimeServer] = web.AppKey("realtime")

@@ -1,0 +1,212 @@
+"""Configuration, read once from environment variables and validated at start.
+
+Every setting has a documented default (README "Configuration"); a bad value stops the process with
+one message naming each offending variable, instead of failing later in some handler.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """Raised with every invalid variable listed, one per line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A token bucket: `capacity` requests, refilled evenly over `period` seconds."""
+
+    capacity: int
+    period: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        count, _, seconds = text.partition("/")
+        rate = cls(int(count), float(seconds))
+        if rate.capacity < 1 or rate.period <= 0:
+            raise ValueError("must be COUNT/SECONDS with both positive, e.g. 60/60")
+        return rate
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    seed_demo: bool = True
+    log_format: str = "json"
+    log_level: str = "INFO"
+
+    jwt_secret: str = ""
+    jwt_secret_previous: tuple[str, ...] = ()
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 86400
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+
+    redis_prefix: str = ""
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    db_statement_cache_size: int = 100
+
+    max_body_bytes: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = (
+        "https://flyliveapp.com",
+        "https://www.flyliveapp.com",
+        "https://localhost",
+        "capacitor://localhost",
+        "http://localhost:3000",
+    )
+    http_rate_limit: Rate = field(default_factory=lambda: Rate(120, 60))
+    login_rate_limit_phone: Rate = field(default_factory=lambda: Rate(5, 300))
+    login_rate_limit_ip: Rate = field(default_factory=lambda: Rate(30, 300))
+    socket_event_rate_limit: Rate = field(default_factory=lambda: Rate(30, 1))
+
+    socket_ping_interval: int = 25
+    socket_ping_timeout: int = 60
+    socket_max_payload_bytes: int = 16 * 1024
+    socket_compression: bool = False
+    shutdown_grace_seconds: float = 10.0
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not any(text.startswith(f"{scheme}://") for scheme in schemes):
+            raise ValueError(f"must be a {'/'.join(schemes)}:// URL")
+        return text
+
+    return parse
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _secret(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError("must be at least 32 characters")
+    return text
+
+
+def _secrets(text: str) -> tuple[str, ...]:
+    keys = _csv(text)
+    for key in keys:
+        _secret(key)
+    return keys
+
+
+# env variable -> (Config field, parser)
+ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "DATABASE_URL": ("database_url", _url("postgres", "postgresql")),
+    "REDIS_URL": ("redis_url", _url("redis", "rediss", "unix")),
+    "FLYLIVE_HOST": ("host", str),
+    "FLYLIVE_PORT": ("port", _int_in(1, 65535)),
+    "FLYLIVE_DATA_DIR": ("data_dir", Path),
+    "FLYLIVE_SEED_DEMO": ("seed_demo", _bool),
+    "LOG_FORMAT": ("log_format", _choice("json", "text")),
+    "LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+    "JWT_SECRET": ("jwt_secret", _secret),
+    "JWT_SECRET_PREVIOUS": ("jwt_secret_previous", _secrets),
+    "ACCESS_TOKEN_TTL_SECONDS": ("access_token_ttl", _int_in(30, 86400)),
+    "REFRESH_TOKEN_TTL_SECONDS": ("refresh_token_ttl", _int_in(300, 365 * 86400)),
+    "ARGON2_MEMORY_KIB": ("argon2_memory_kib", _int_in(1024, 4 * 1024 * 1024)),
+    "ARGON2_TIME_COST": ("argon2_time_cost", _int_in(1, 20)),
+    "REDIS_PREFIX": ("redis_prefix", str),
+    "DB_POOL_MIN": ("db_pool_min", _int_in(1, 100)),
+    "DB_POOL_MAX": ("db_pool_max", _int_in(1, 500)),
+    "DB_STATEMENT_CACHE_SIZE": ("db_statement_cache_size", _int_in(0, 10000)),
+    "MAX_BODY_BYTES": ("max_body_bytes", _int_in(1024, 64 * 1024 * 1024)),
+    "CORS_ORIGINS": ("cors_origins", _csv),
+    "HTTP_RATE_LIMIT": ("http_rate_limit", Rate.parse),
+    "LOGIN_RATE_LIMIT_PHONE": ("login_rate_limit_phone", Rate.parse),
+    "LOGIN_RATE_LIMIT_IP": ("login_rate_limit_ip", Rate.parse),
+    "SOCKET_EVENT_RATE_LIMIT": ("socket_event_rate_limit", Rate.parse),
+    "SOCKET_PING_INTERVAL": ("socket_ping_interval", _int_in(5, 300)),
+    "SOCKET_PING_TIMEOUT": ("socket_ping_timeout", _int_in(5, 300)),
+    "SOCKET_MAX_PAYLOAD_BYTES": ("socket_max_payload_bytes", _int_in(1024, 16 * 1024 * 1024)),
+    "SOCKET_COMPRESSION": ("socket_compression", _bool),
+    "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", float),
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from the environment; raise ConfigError naming every bad variable."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, (attr, parse) in ENV_VARS.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[attr] = parse(raw)
+        except ValueError as exc:
+            reason = str(exc) if "must" in str(exc) else f"is not valid ({exc})"
+            problems.append(f"{name}={raw!r}: {reason}")
+    config = Config(**values)
+    if config.db_pool_min > config.db_pool_max:
+        problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config
+
+
+def ensure_jwt_secret(config: Config) -> Config:
+    """Without JWT_SECRET, keep a generated one in the data directory so tokens survive restarts."""
+    if config.jwt_secret:
+        return config
+    path = config.data_dir / "jwt_secret"
+    if path.exists():
+        secret = path.read_text().strip()
+    else:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+    return config.with_overrides(jwt_secret=secret)
+
+
+def documented_variables() -> list[str]:
+    """Names of every variable, in the order the README documents them."""
+    names = {f.name for f in fields(Config)}
+    assert all(attr in names for attr, _ in ENV_VARS.values())
+    return list(ENV_VARS)

@@ -1,0 +1,62 @@
+"""Prometheus metrics, one registry per app so several apps (tests, two engines) never collide."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "flylive_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "flylive_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.socket_connections = Gauge(
+            "flylive_socket_connections",
+            "Connected Socket.IO clients in this process",
+            registry=r,
+        )
+        self.socket_events = Counter(
+            "flylive_socket_events_total",
+            "Socket events by name and result (ok, fail, error)",
+            ["event", "result"],
+            registry=r,
+        )
+        self.socket_event_latency = Histogram(
+            "flylive_socket_event_latency_seconds",
+            "Socket event handling time",
+            ["event"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.auth_attempts = Counter(
+            "flylive_auth_attempts_total",
+            "Logins, refreshes and socket handshakes by result",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "flylive_rate_limited_total",
+            "Requests and events refused by a rate limit",
+            ["scope"],
+            registry=r,
+        )
+        self.forced_disconnects = Counter(
+            "flylive_forced_disconnects_total",
+            "Sockets closed because their session was revoked",
+            ["reason"],
+            registry=r,
+        )

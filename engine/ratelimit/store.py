@@ -1,0 +1,47 @@
+"""A Redis token-bucket limiter shared by HTTP routes, logins and socket events."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from engine.config import Rate
+from engine.errors import rate_limited
+from engine.keys import Keys
+from engine.lua import LuaScript
+
+TOKEN_BUCKET = LuaScript(Path(__file__).parent / "lua" / "token_bucket.lua")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    retry_after_ms: int
+    remaining: int
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, math.ceil(self.retry_after_ms / 1000))
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._keys = keys
+        self._bucket = TOKEN_BUCKET.bind(redis)
+
+    async def hit(self, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
+        key = self._keys.rate_bucket(scope, subject)
+        allowed, retry_ms, remaining = await self._bucket(
+            keys=[key], args=[rate.capacity, int(rate.period * 1000), cost]
+        )
+        return Verdict(bool(allowed), int(retry_ms), int(remaining))
+
+    async def check(self, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
+        """Like `hit`, but raise the domain's rate-limit error when refused."""
+        verdict = await self.hit(scope, subject, rate, cost)
+        if not verdict.allowed:
+            raise rate_limited(verdict.retry_after_seconds)
+        return verdict

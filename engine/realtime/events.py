@@ -1,0 +1,90 @@
+"""Socket event plumbing: every client event goes through `socket_event`.
+
+It applies the per-user event rate limit, decodes the payload into the handler's Struct (limits
+live in the type), turns domain errors into the contract's error acks, never lets an exception
+break the socket, and records the event's result and latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from engine.errors import DomainError
+from engine.logs import request_id_var
+from engine.realtime.server import RealtimeServer
+from engine.validation import convert_fields
+
+log = logging.getLogger("flylive.realtime.events")
+
+INVALID_PAYLOAD = "Invalid payload"
+INTERNAL_ERROR = "Internal server error"
+TOO_MANY_REQUESTS = "Too many requests"
+
+P = TypeVar("P", bound=msgspec.Struct)
+Handler = Callable[[RealtimeServer, dict[str, Any], P], Awaitable[dict[str, Any]]]
+
+
+def failure(error: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"success": False, "error": error, **({"code": code} if code else {}), **extra}
+
+
+def socket_event(rt: RealtimeServer, name: str, payload_type: type[P]) -> Callable[[Handler[P]], Handler[P]]:
+    """Register `handler(rt, session, payload) -> ack` for event `name` on `rt`'s server."""
+
+    def register(handler: Handler[P]) -> Handler[P]:
+        async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
+            request_id_var.set(uuid.uuid4().hex)
+            started = time.perf_counter()
+            result = "ok"
+            try:
+                session = await rt.sio.get_session(sid)
+                svc = rt.services
+                verdict = await svc.limiter.hit("socket", str(session["user_id"]), svc.config.socket_event_rate_limit)
+                if not verdict.allowed:
+                    svc.metrics.rate_limited.labels("socket").inc()
+                    result = "fail"
+                    return failure(TOO_MANY_REQUESTS, "rate_limited", retry_after=verdict.retry_after_seconds)
+                try:
+                    payload = convert_fields(payload_type, {} if data is None else data)
+                except DomainError as exc:
+                    result = "fail"
+                    return failure(INVALID_PAYLOAD, exc.code, fields=exc.fields)
+                ack = await handler(rt, session, payload)
+                if not ack.get("success", True):
+                    result = "fail"
+                return ack
+            except DomainError as exc:
+                result = "fail"
+                return failure(exc.message, exc.code)
+            except Exception:
+                result = "error"
+                log.exception("socket event failed", extra={"event": name})
+                return failure(INTERNAL_ERROR, "internal")
+            finally:
+                rt.services.metrics.socket_events.labels(name, result).inc()
+                rt.services.metrics.socket_event_latency.labels(name).observe(time.perf_counter() - started)
+
+        rt.sio.on(name, on_event)
+        return handler
+
+    return register
+
+
+class Empty(msgspec.Struct):
+    pass
+
+
+def register_core_events(rt: RealtimeServer) -> None:
+    @socket_event(rt, "auth:whoami", Empty)
+    async def whoami(rt: RealtimeServer, session: dict[str, Any], payload: Empty) -> dict[str, Any]:
+        """Who this socket is signed in as; lets a client confirm its session after a reconnect."""
+        return {
+            "success": True,
+            "data": {"id": session["user_id"], "name": session["name"], "session_id": session["session_id"]},
+        }

@@ -1,0 +1,175 @@
+"""The Socket.IO server: handshake authentication, live-socket revocation, event plumbing.
+
+Mounted on the aiohttp app at /socket.io/. Fan-out between engine processes goes through
+python-socketio's Redis client manager; revocations arrive on their own Redis channel and each
+process closes only its own sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+import socketio
+from aiohttp import web
+
+from engine.appkeys import SERVICES
+from engine.auth import store as auth_store
+from engine.auth.tokens import TokenError
+from engine.config import Config
+from engine.metrics import Metrics
+from engine.services import Revocation, Services
+
+log = logging.getLogger("flylive.realtime")
+
+# connect_error messages of realtime-contract.md §1; clients match these strings exactly.
+ORIGIN_NOT_ALLOWED = "Origin not allowed"
+AUTH_REQUIRED = "Authentication required"
+INVALID_CREDENTIALS = "Invalid credentials"
+AUTH_FAILED = "Authentication failed"
+
+_revocation_decoder = msgspec.json.Decoder(Revocation)
+
+
+def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return str(auth["token"])
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if isinstance(header, str) and header[:7].lower() == "bearer " and header[7:].strip():
+        return header[7:].strip()
+    return None
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def session_room(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+class RealtimeServer:
+    def __init__(self, app: web.Application, config: Config, metrics: Metrics, redis_url: str, channel: str) -> None:
+        self._app = app
+        self._config = config
+        self._metrics = metrics
+        self._listener: asyncio.Task[None] | None = None
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            client_manager=socketio.AsyncRedisManager(redis_url, channel=channel),
+            # CORS is answered by the HTTP middleware and the Origin is checked in `connect`, so a
+            # refused browser gets the contract's "Origin not allowed" instead of a bare HTTP 400.
+            cors_allowed_origins=[],
+            ping_interval=config.socket_ping_interval,
+            ping_timeout=config.socket_ping_timeout,
+            max_http_buffer_size=config.socket_max_payload_bytes,
+            http_compression=config.socket_compression,
+        )
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.attach(app)
+
+    @property
+    def services(self) -> Services:
+        svc: Services = self._app[SERVICES]
+        return svc
+
+    async def _authenticate(self, environ: dict[str, Any], auth: Any) -> dict[str, Any]:
+        origin = environ.get("HTTP_ORIGIN")
+        if origin and origin not in self._config.cors_origins:
+            raise socketio.exceptions.ConnectionRefusedError(ORIGIN_NOT_ALLOWED)
+        token = _token_from(environ, auth)
+        if token is None:
+            raise socketio.exceptions.ConnectionRefusedError(AUTH_REQUIRED)
+        svc = self.services
+        try:
+            claims = svc.signer.verify(token)
+        except TokenError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(INVALID_CREDENTIALS) from exc
+        if await auth_store.is_revoked(svc.redis, svc.keys, claims.session_id):
+            raise socketio.exceptions.ConnectionRefusedError(INVALID_CREDENTIALS)
+        return {"user_id": claims.user_id, "session_id": claims.session_id, "name": claims.name, "claims": claims.raw}
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            session = await self._authenticate(environ, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            self._metrics.auth_attempts.labels("socket", "refused").inc()
+            raise
+        except Exception as exc:
+            log.exception("socket handshake failed")
+            self._metrics.auth_attempts.labels("socket", "error").inc()
+            raise socketio.exceptions.ConnectionRefusedError(AUTH_FAILED) from exc
+        await self.sio.save_session(sid, session)
+        await self.sio.enter_room(sid, user_room(session["user_id"]))
+        await self.sio.enter_room(sid, session_room(session["session_id"]))
+        svc = self.services
+        key = svc.keys.user_sockets(session["user_id"])
+        async with svc.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(key, sid)
+            pipe.expire(key, 86400)
+            await pipe.execute()
+        self._metrics.auth_attempts.labels("socket", "ok").inc()
+        self._metrics.socket_connections.inc()
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._metrics.socket_connections.dec()
+        with contextlib.suppress(KeyError):
+            session = await self.sio.get_session(sid)
+            await self.services.redis.srem(self.services.keys.user_sockets(session["user_id"]), sid)
+
+    async def drop_local(self, event: Revocation) -> int:
+        """Tell and close this process's sockets that the revocation covers."""
+        rooms = [session_room(s) for s in event.sessions] if event.sessions is not None else [user_room(event.user_id)]
+        sids = {sid for room in rooms for sid, _ in self.sio.manager.get_participants("/", room)}
+        for sid in sids:
+            with contextlib.suppress(Exception):
+                await self.sio.emit("auth:force_disconnect", {"reason": event.reason}, to=sid, ignore_queue=True)
+            await self.sio.disconnect(sid, ignore_queue=True)
+            self._metrics.forced_disconnects.labels(event.reason).inc()
+        return len(sids)
+
+    async def _listen_revocations(self) -> None:
+        svc = self.services
+        while True:
+            try:
+                async with svc.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(svc.keys.auth_channel())
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        try:
+                            event = _revocation_decoder.decode(message["data"])
+                        except msgspec.DecodeError:
+                            log.warning("bad revocation message ignored")
+                            continue
+                        await self.drop_local(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("revocation listener failed; resubscribing")
+                await asyncio.sleep(1)
+
+    async def start(self) -> None:
+        # Start the Redis client manager now rather than at the first connection, so emits from
+        # other processes reach this one's sockets from the start.
+        self.sio.manager_initialized = True
+        self.sio.manager.initialize()
+        self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
+
+    async def stop(self) -> None:
+        """Close every socket of this process, then the background tasks."""
+        for sid, _ in list(self.sio.manager.get_participants("/", None)):
+            with contextlib.suppress(Exception):
+                await self.sio.disconnect(sid, ignore_queue=True)
+        await self.sio.shutdown()
+        tasks = [t for t in (self._listener, getattr(self.sio.manager, "thread", None)) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        manager_redis = getattr(self.sio.manager, "redis", None)
+        if manager_redis is not None:
+            await manager_redis.aclose()

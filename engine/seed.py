@@ -1,0 +1,56 @@
+"""Demo data for `make serve`: the legacy seed accounts, so a newcomer can log in at once.
+
+Idempotent: accounts that exist (by phone) are left alone, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import asyncpg
+
+from engine.accounts import store
+from engine.auth.passwords import PasswordHasher
+from engine.config import Config
+
+log = logging.getLogger("flylive.seed")
+
+DEMO_PASSWORD = "password"
+# (name, phone, signature, country, gender, role) — the legacy seeders' accounts (backend-contract §2.5).
+DEMO_USERS = [
+    ("Admin user", "+923005274302", "@admin", "pk", 1, "super_admin"),
+    ("Reseller user", "+923005274303", "@reseller", "gb", 1, "reseller"),
+    ("Admin Irfan", "+923005274304", "@AdminIrfanTheOGReseller", "pk", 1, "reseller"),
+    ("Demo Listener", "+923005274305", "@demo_listener", "pk", 2, "user"),
+]
+
+
+async def seed_demo(pool: asyncpg.Pool, config: Config) -> int:
+    hasher = PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost)
+    password_hash = await hasher.hash(DEMO_PASSWORD)
+    created = 0
+    async with pool.acquire() as conn:
+        for name, phone, signature, country, gender, role in DEMO_USERS:
+            if await store.get_user_by_phone(conn, phone) is not None:
+                continue
+            async with conn.transaction():
+                user = await store.insert_user_txn(
+                    conn,
+                    name=name,
+                    phone=phone,
+                    signature=signature,
+                    password_hash=password_hash,
+                    country=country,
+                    gender=gender,
+                    dob=dt.date(1999, 1, 1),
+                    email=f"{signature}@flylive.com",
+                )
+                await store.grant_role_txn(conn, user["id"], role, None)
+                if role != "user":
+                    await store.grant_role_txn(conn, user["id"], "user", None)
+                await store.insert_owned_room_txn(conn, user["id"], signature, country)
+            created += 1
+    if created:
+        log.info("demo accounts created", extra={"count": created, "password": DEMO_PASSWORD})
+    return created

@@ -1,0 +1,61 @@
+"""Decode request bodies and socket payloads into msgspec Structs, naming every bad field.
+
+msgspec stops at the first error; clients fixing a form want all of them, so each field is
+converted on its own first (limits live in the field's `Annotated[..., Meta(...)]`), and a
+`Meta(extra={"msg": ...})` replaces msgspec's wording with a friendlier one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from engine.errors import DomainError, validation_error
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+_json_decoder = msgspec.json.Decoder()
+_PATH_SUFFIX = re.compile(r" - at `\$.*`$")
+
+
+def _friendly(field_type: Any, error: msgspec.ValidationError) -> str:
+    info = msgspec.inspect.type_info(field_type)
+    if isinstance(info, msgspec.inspect.Metadata) and info.extra and "msg" in info.extra:
+        return str(info.extra["msg"])
+    return _PATH_SUFFIX.sub("", str(error))
+
+
+def convert_fields(struct_type: type[T], data: Any) -> T:
+    """Convert an already-decoded mapping into `struct_type`, reporting each bad field."""
+    if not isinstance(data, dict):
+        raise DomainError("invalid_body", "The body must be a JSON object.", status=400)
+    problems: dict[str, list[str]] = {}
+    for field in msgspec.structs.fields(struct_type):
+        if field.encode_name not in data or (data[field.encode_name] is None and field.required):
+            if field.required:
+                problems[field.encode_name] = [f"The {field.encode_name} field is required."]
+            continue
+        try:
+            msgspec.convert(data[field.encode_name], field.type)
+        except msgspec.ValidationError as exc:
+            problems[field.encode_name] = [_friendly(field.type, exc)]
+    if problems:
+        raise validation_error(problems)
+    try:
+        return msgspec.convert(data, struct_type)
+    except msgspec.ValidationError as exc:  # a cross-field rule in __post_init__
+        raise validation_error({"body": [_PATH_SUFFIX.sub("", str(exc))]}) from exc
+
+
+def decode_json_body(struct_type: type[T], raw: bytes) -> T:
+    """Decode raw JSON bytes into `struct_type`; bad JSON and wrong shapes become 4xx errors."""
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = _json_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise DomainError("invalid_json", "The body is not valid JSON.", status=400) from exc
+    return convert_fields(struct_type, data)

@@ -1,0 +1,34 @@
+"""Small helpers shared by the REST views."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+from aiohttp import web
+
+from engine.accounts.actions import Client
+from engine.errors import DomainError
+from engine.validation import decode_json_body
+
+T = TypeVar("T", bound=msgspec.Struct)
+_MAX_ID = 2**63 - 1
+
+
+def client_of(request: web.Request) -> Client:
+    return Client(ip=request.remote, user_agent=request.headers.get("User-Agent"))
+
+
+async def read_body(request: web.Request, struct_type: type[T]) -> T:
+    """Decode a JSON (or form) body into `struct_type`; every failure is a named 4xx error."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        return decode_json_body(struct_type, msgspec.json.encode({k: v for k, v in form.items() if isinstance(v, str)}))
+    return decode_json_body(struct_type, await request.read())
+
+
+def path_id(request: web.Request, name: str = "id", what: str = "User") -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
+        raise DomainError("not_found", f"No query results for model [{what}] {raw}", status=404)
+    return int(raw)

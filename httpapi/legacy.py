@@ -1,0 +1,85 @@
+"""The legacy Laravel REST paths (backend-contract.md §1), same paths and field names.
+
+Deliberate fixes over the legacy API: `GET /api/user/{id}` returns public fields only;
+`POST /api/reset-password` asks for `current_password`; `PATCH /api/update-profile` rejects
+`password` and unknown fields; blocked users cannot log in; login returns short-lived access
+tokens (`token`, as before) plus a refresh token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from engine.accounts import actions
+from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody, UpdateProfileBody
+from engine.appkeys import SERVICES
+from httpapi.auth import current_user, login_required
+from httpapi.common import client_of, path_id, read_body
+from httpapi.responses import json_response
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/health_check")
+async def health_check(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@routes.post("/api/register")
+async def register(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    body = await read_body(request, RegisterBody)
+    _user, tokens = await actions.do_register(svc, body, client_of(request))
+    return json_response(tokens.as_json(svc.signer.ttl))
+
+
+@routes.post("/api/login")
+async def login(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    tokens = await actions.do_login(svc, await read_body(request, LoginBody), client_of(request))
+    return json_response(tokens.as_json(svc.signer.ttl))
+
+
+@routes.get("/api/user")
+@login_required
+async def me(request: web.Request) -> web.Response:
+    return json_response(await actions.get_me(request.app[SERVICES], current_user(request).user_id))
+
+
+@routes.get("/api/user/{id}")
+@login_required
+async def user_public(request: web.Request) -> web.Response:
+    return json_response(await actions.get_public_user(request.app[SERVICES], path_id(request)))
+
+
+@routes.post("/api/logout")
+@login_required
+async def logout(request: web.Request) -> web.Response:
+    claims = current_user(request)
+    # Legacy logout deleted every token of the user; keep that meaning.
+    await actions.do_logout(
+        request.app[SERVICES], claims.user_id, claims.session_id, everywhere=True, client=client_of(request)
+    )
+    return json_response({"message": "You have been successfully logged out."})
+
+
+@routes.post("/api/reset-password")
+@login_required
+async def reset_password(request: web.Request) -> web.Response:
+    claims = current_user(request)
+    body = await read_body(request, ResetPasswordBody)
+    await actions.do_reset_password(request.app[SERVICES], claims.user_id, claims.session_id, body, client_of(request))
+    return json_response({"status": "success", "message": "Password updated successfully."})
+
+
+@routes.patch("/api/update-profile")
+@login_required
+async def update_profile(request: web.Request) -> web.Response:
+    body = await read_body(request, UpdateProfileBody)
+    message = await actions.do_update_profile(
+        request.app[SERVICES], current_user(request).user_id, body.field, body.value, client_of(request)
+    )
+    result: dict[str, Any] = {"status": "success", "message": message}
+    return json_response(result)

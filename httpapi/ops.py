@@ -1,0 +1,55 @@
+"""Operations endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from engine.appkeys import METRICS, SERVICES
+from httpapi.responses import json_response
+
+routes = web.RouteTableDef()
+
+
+class Lifecycle:
+    """Mutable run state: the app's mapping is frozen once it starts."""
+
+    draining: bool = False
+
+
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    if request.app[LIFECYCLE].draining:
+        return json_response({"status": "draining"}, 503)
+    svc = request.app.get(SERVICES)
+    checks = {"postgres": "down", "redis": "down"}
+    if svc is not None:
+
+        async def pg() -> None:
+            async with svc.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+            checks["postgres"] = "ok"
+
+        async def redis() -> None:
+            await svc.redis.ping()
+            checks["redis"] = "ok"
+
+        await asyncio.gather(*(asyncio.wait_for(c(), 2.0) for c in (pg, redis)), return_exceptions=True)
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,184 @@
+"""Fixtures against real servers.
+
+PostgreSQL: a template database is migrated once per session; each test gets its own database
+cloned from it. Redis: each test gets its own key prefix (and pub/sub channels), deleted after.
+The servers are TEST_DATABASE_URL / TEST_REDIS_URL when set, else embedded ones started here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from engine.app import create_app
+from engine.config import Config, Rate
+from engine.embedded import start_postgres, start_valkey
+from engine.migrations import migrate
+
+_counter = itertools.count(1)
+TEST_SECRET = "test-secret-" + "x" * 40
+PASSWORD = "Secret-pass-1"
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="flylive-test-pg-", dir="/tmp") as tmp:
+        server = start_postgres(Path(tmp) / "data", ephemeral=True)
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="flylive-test-valkey-") as tmp:
+        server = start_valkey(Path(tmp), ephemeral=True)
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_admin_url: str) -> AsyncIterator[str]:
+    name = f"flylive_tpl_{os.getpid()}"
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        conn = await asyncpg.connect(_with_database(pg_admin_url, name))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(pg_admin_url: str, template_db: str) -> AsyncIterator[str]:
+    name = f"flylive_t{os.getpid()}_{next(_counter)}"
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        yield _with_database(pg_admin_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+def config(database_url: str, redis_url: str, redis_prefix: str) -> Config:
+    return Config(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        jwt_secret=TEST_SECRET,
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+        db_pool_min=1,
+        db_pool_max=5,
+        # Generous defaults so ordinary tests never trip a limit; limit tests set their own.
+        http_rate_limit=Rate(10_000, 60),
+        login_rate_limit_phone=Rate(1_000, 60),
+        login_rate_limit_ip=Rate(1_000, 60),
+        socket_event_rate_limit=Rate(1_000, 1),
+        log_format="text",
+    )
+
+
+AppFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+@pytest.fixture
+def make_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]], config: Config
+) -> AppFactory:
+    """Start an app (optionally with config overrides) behind a real TCP test server."""
+
+    async def factory(**overrides: Any) -> TestClient[web.Request, web.Application]:
+        return await aiohttp_client(TestServer(create_app(config.with_overrides(**overrides))))
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: AppFactory) -> TestClient[web.Request, web.Application]:
+    return await make_client()
+
+
+_phones = itertools.count(5550000001)
+
+
+def new_phone() -> str:
+    return f"+1{next(_phones)}"
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    body = {
+        "name": "Test User",
+        "phone": new_phone(),
+        "country": "PK",
+        "gender": "female",
+        "dob": "1995-05-17",
+        "password": PASSWORD,
+    }
+    body.update(changes)
+    return body
+
+
+@pytest.fixture
+def register(client: TestClient[web.Request, web.Application]) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Register a user through the legacy API; returns the token response plus `phone`."""
+
+    async def do(**changes: Any) -> dict[str, Any]:
+        body = registration(**changes)
+        resp = await client.post("/api/register", json=body)
+        assert resp.status == 200, await resp.text()
+        return {**(await resp.json()), "phone": body["phone"]}
+
+    return do
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
