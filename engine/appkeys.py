@@ -8,7 +8,6 @@ from aiohttp import web
 
 from engine.config import Config
 from engine.metrics import Metrics
-
 from engine.services import Services
 
 if TYPE_CHECKING:
