@@ -76,6 +76,15 @@ class Config:
     socket_compression: bool = False
     shutdown_grace_seconds: float = 10.0
 
+    seat_grace_ms: int = 45_000
+    seat_invite_ttl_ms: int = 30_000
+    chat_history: int = 50
+    chat_rate_limit: Rate = field(default_factory=lambda: Rate(60, 60))
+    reaction_rate_limit: Rate = field(default_factory=lambda: Rate(1, 1.5))
+    chat_blocked_words: tuple[str, ...] = ()
+    instance_heartbeat_seconds: float = 5.0
+    instance_dead_after_seconds: float = 20.0
+
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
 
@@ -165,6 +174,14 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SOCKET_MAX_PAYLOAD_BYTES": ("socket_max_payload_bytes", _int_in(1024, 16 * 1024 * 1024)),
     "SOCKET_COMPRESSION": ("socket_compression", _bool),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", float),
+    "SEAT_GRACE_MS": ("seat_grace_ms", _int_in(0, 600_000)),
+    "SEAT_INVITE_TTL_MS": ("seat_invite_ttl_ms", _int_in(1000, 600_000)),
+    "CHAT_HISTORY": ("chat_history", _int_in(0, 500)),
+    "CHAT_RATE_LIMIT": ("chat_rate_limit", Rate.parse),
+    "REACTION_RATE_LIMIT": ("reaction_rate_limit", Rate.parse),
+    "CHAT_BLOCKED_WORDS": ("chat_blocked_words", _csv),
+    "INSTANCE_HEARTBEAT_SECONDS": ("instance_heartbeat_seconds", float),
+    "INSTANCE_DEAD_AFTER_SECONDS": ("instance_dead_after_seconds", float),
 }
 
 

@@ -28,3 +28,41 @@ class Keys:
 
     def socketio_channel(self) -> str:
         return f"{self.prefix}flylive:socketio"
+
+    def room(self, room_id: int) -> list[str]:
+        """The keys every room script receives, in the order engine/rooms/lua/lib.lua expects."""
+        tag = f"{self.prefix}{{r:{room_id}}}"
+        return [f"{tag}:{name}" for name in ROOM_KEY_NAMES]
+
+    def room_block(self, room_id: int, user_id: int) -> str:
+        """A kicked user's temporary block; its TTL is the time left."""
+        return f"{self.prefix}{{r:{room_id}}}:block:{user_id}"
+
+    def room_chat_rate(self, room_id: int, user_id: int) -> str:
+        return f"{self.prefix}{{r:{room_id}}}:chatrate:{user_id}"
+
+    def user_room(self, user_id: int) -> str:
+        return f"{self.prefix}{{u:{user_id}}}:room"
+
+    def user_online(self, user_id: int) -> str:
+        """How many sockets the user has open, fleet-wide (presence)."""
+        return f"{self.prefix}{{u:{user_id}}}:online"
+
+    def live_rooms(self) -> str:
+        """Sorted set of live rooms scored by member count (popularity)."""
+        return f"{self.prefix}flylive:rooms:live"
+
+    def seat_holds(self) -> str:
+        """Sorted set of seats held for disconnected users, scored by when the hold ends."""
+        return f"{self.prefix}flylive:seat_holds"
+
+    def instances(self) -> str:
+        """Sorted set of engine processes scored by their last heartbeat (ms)."""
+        return f"{self.prefix}flylive:instances"
+
+    def instance_sockets(self, instance_id: str) -> str:
+        """Hash of one process's sockets in rooms: sid -> "room_id:user_id"."""
+        return f"{self.prefix}{{i:{instance_id}}}:sockets"
+
+
+ROOM_KEY_NAMES = ("meta", "seats", "seat_of", "locked", "invites", "events", "members", "sockets", "profiles", "chat")

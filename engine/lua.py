@@ -13,9 +13,11 @@ from redis.commands.core import AsyncScript
 
 
 class LuaScript:
-    def __init__(self, path: Path) -> None:
+    """A script file, optionally preceded by a shared prelude of helpers (Lua has no includes)."""
+
+    def __init__(self, path: Path, prelude: Path | None = None) -> None:
         self.path = path
-        self.source = path.read_text()
+        self.source = (prelude.read_text() + "\n" if prelude else "") + path.read_text()
 
     def bind(self, redis: Redis) -> AsyncScript:
         return redis.register_script(self.source)

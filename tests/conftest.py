@@ -43,6 +43,7 @@ def pg_admin_url() -> Iterator[str]:
         yield url
         return
     with tempfile.TemporaryDirectory(prefix="flylive-test-pg-", dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)  # as root, PostgreSQL runs as `nobody`, which must reach the data folder
         server = start_postgres(Path(tmp) / "data", ephemeral=True)
         try:
             yield server.url
@@ -132,8 +133,10 @@ AppFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
 @pytest.fixture
 def make_client(
-    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]], config: Config
+    config: Config, aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 ) -> AppFactory:
+    # `config` (and so the per-test database) is requested first so it is torn down last, after
+    # the app and its pool have closed.
     """Start an app (optionally with config overrides) behind a real TCP test server."""
 
     async def factory(**overrides: Any) -> TestClient[web.Request, web.Application]:

@@ -22,7 +22,7 @@ async def record_txn(
 ) -> None:
     await conn.execute(
         """INSERT INTO audit_log (actor_id, action, target_type, target_id, ip, request_id, details)
-           VALUES ($1, $2, $3, $4, $5::inet, $6, $7::jsonb)""",
+           VALUES ($1, $2, $3, $4, $5::inet, $6, $7::text::jsonb)""",
         actor_id,
         action,
         target_type,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -21,6 +23,7 @@ from engine.auth import store as auth_store
 from engine.auth.tokens import TokenError
 from engine.config import Config
 from engine.metrics import Metrics
+from engine.rooms.scripts import RoomScripts
 from engine.services import Revocation, Services
 
 log = logging.getLogger("flylive.realtime")
@@ -57,6 +60,12 @@ class RealtimeServer:
         self._config = config
         self._metrics = metrics
         self._listener: asyncio.Task[None] | None = None
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.room_scripts: RoomScripts
+        # Domain packages register what must happen when a socket goes away (leave its room, …).
+        self.disconnect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+        self.background: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             client_manager=socketio.AsyncRedisManager(redis_url, channel=channel),
@@ -117,9 +126,16 @@ class RealtimeServer:
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._metrics.socket_connections.dec()
-        with contextlib.suppress(KeyError):
+        try:
             session = await self.sio.get_session(sid)
-            await self.services.redis.srem(self.services.keys.user_sockets(session["user_id"]), sid)
+        except KeyError:
+            return
+        for hook in self.disconnect_hooks:
+            try:
+                await hook(sid, session)
+            except Exception:
+                log.exception("disconnect hook failed", extra={"sid": sid})
+        await self.services.redis.srem(self.services.keys.user_sockets(session["user_id"]), sid)
 
     async def drop_local(self, event: Revocation) -> int:
         """Tell and close this process's sockets that the revocation covers."""
@@ -158,7 +174,10 @@ class RealtimeServer:
         # other processes reach this one's sockets from the start.
         self.sio.manager_initialized = True
         self.sio.manager.initialize()
+        self.room_scripts = RoomScripts(self.services.redis, self.services.keys)
+        await self.room_scripts.preload()
         self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
+        self._tasks = [asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.background]
 
     async def stop(self) -> None:
         """Close every socket of this process, then the background tasks."""
@@ -166,7 +185,7 @@ class RealtimeServer:
             with contextlib.suppress(Exception):
                 await self.sio.disconnect(sid, ignore_queue=True)
         await self.sio.shutdown()
-        tasks = [t for t in (self._listener, getattr(self.sio.manager, "thread", None)) if t is not None]
+        tasks = [t for t in (self._listener, getattr(self.sio.manager, "thread", None), *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,89 @@
+-- Shared prelude, prepended to every room script (see engine/rooms/scripts.py).
+-- KEYS of every room script, all under the room's hash tag {r:<id>}:
+--   1 meta (hash: seat_count, owner, seq, closed)   2 seats (hash index -> json)
+--   3 seat_of (hash user -> index)                   4 locked (set of indices)
+--   5 invites (hash index -> json)                   6 events (stream, id "<seq>-1")
+--   7 members (hash user -> socket count)            8 sockets (hash sid -> user)
+--   9 profiles (hash user -> json shown to others)   10 chat (list, newest first)
+-- Seat json: {u = user id, m = 0/1 muted, d = ms of disconnect (0 = present)}.
+local K_META, K_SEATS, K_SEAT_OF, K_LOCKED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_INVITES, K_EVENTS, K_MEMBERS, K_SOCKETS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_PROFILES, K_CHAT = KEYS[9], KEYS[10]
+local STREAM_MAX = 1000
+local SAFETY_TTL = 86400
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local events = {}
+
+-- Record an event for the room: bump the room's sequence number, append it to the capped stream
+-- (for replay to reconnecting clients) and return it to the caller, who emits it after this
+-- script has committed. `to` is "room", "others" (everyone but the acting socket) or "user:<id>".
+local function emit(name, to, payload)
+  local seq = redis.call('HINCRBY', K_META, 'seq', 1)
+  payload['seq'] = seq
+  local body = cjson.encode(payload)
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', STREAM_MAX, seq .. '-1', 'e', name, 'to', to, 'p', body)
+  events[#events + 1] = {name, to, body}
+end
+
+local function reply(result)
+  result['events'] = events
+  return cjson.encode(result)
+end
+
+local function fail(code)
+  return cjson.encode({ok = false, code = code, events = {}})
+end
+
+local function seat_get(index)
+  local raw = redis.call('HGET', K_SEATS, index)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+
+local function seat_put(index, seat)
+  redis.call('HSET', K_SEATS, index, cjson.encode(seat))
+  redis.call('HSET', K_SEAT_OF, seat.u, index)
+end
+
+-- Take `user` off every seat they hold (the one-seat rule survives a stale reverse index).
+-- Returns the list of indices vacated.
+local function vacate(user)
+  local vacated = {}
+  local all = redis.call('HGETALL', K_SEATS)
+  for i = 1, #all, 2 do
+    local seat = cjson.decode(all[i + 1])
+    if tonumber(seat.u) == tonumber(user) then
+      redis.call('HDEL', K_SEATS, all[i])
+      vacated[#vacated + 1] = tonumber(all[i])
+    end
+  end
+  redis.call('HDEL', K_SEAT_OF, user)
+  return vacated
+end
+
+local function seat_count()
+  return tonumber(redis.call('HGET', K_META, 'seat_count') or '15')
+end
+
+local function room_open()
+  return redis.call('HGET', K_META, 'closed') ~= '1' and redis.call('EXISTS', K_META) == 1
+end
+
+local function is_member(user)
+  return redis.call('HEXISTS', K_MEMBERS, user) == 1
+end
+
+local function touch()
+  for _, key in ipairs(KEYS) do
+    redis.call('EXPIRE', key, SAFETY_TTL)
+  end
+end
+
+local function valid_index(index)
+  return index >= 0 and index < seat_count()
+end
