@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -64,7 +64,7 @@ class RealtimeServer:
         self.room_scripts: RoomScripts
         # Domain packages register what must happen when a socket goes away (leave its room, …).
         self.disconnect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
-        self.background: list[Callable[[], Awaitable[None]]] = []
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
