@@ -26,6 +26,7 @@ from engine.metrics import Metrics
 from engine.ratelimit.store import TOKEN_BUCKET, RateLimiter
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
+from engine.rooms.handlers import register_room_events
 from engine.services import Services
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
@@ -89,6 +90,7 @@ def create_app(config: Config) -> web.Application:
     assert config.redis_url, "create_app needs REDIS_URL (or the embedded server) resolved"
     realtime = RealtimeServer(app, config, app[METRICS], config.redis_url, Keys(config.redis_prefix).socketio_channel())
     register_core_events(realtime)
+    register_room_events(realtime)
     app[REALTIME] = realtime
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)

@@ -61,7 +61,7 @@ class Keys:
         return f"{self.prefix}flylive:instances"
 
     def instance_sockets(self, instance_id: str) -> str:
-        """Hash of one process's sockets in rooms: sid -> "room_id:user_id"."""
+        """Hash of one process's sockets: sid -> "user_id:room_id" (room 0: in no room)."""
         return f"{self.prefix}{{i:{instance_id}}}:sockets"
 
 

@@ -27,6 +27,28 @@ async def read_body(request: web.Request, struct_type: type[T]) -> T:
     return decode_json_body(struct_type, await request.read())
 
 
+async def read_body_and_keys(request: web.Request, struct_type: type[T]) -> tuple[T, set[str]]:
+    """Like `read_body`, plus the names the client sent (to tell "absent" from "null" in updates)."""
+    raw = await request.read()
+    body = decode_json_body(struct_type, raw)
+    data = msgspec.json.decode(raw) if raw.strip() else {}
+    return body, set(data) if isinstance(data, dict) else set()
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise DomainError(
+            "validation_failed",
+            f"The {name} must be an integer from {low} to {high}.",
+            status=422,
+            fields={name: [f"The {name} must be an integer from {low} to {high}."]},
+        )
+    return int(raw)
+
+
 def path_id(request: web.Request, name: str = "id", what: str = "User") -> int:
     raw = request.match_info[name]
     if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from httpapi import legacy, ops, v1
+from httpapi import legacy, ops, rooms, v1
 
 
 def setup_routes(app: web.Application) -> None:
     app.add_routes(ops.routes)
     app.add_routes(legacy.routes)
     app.add_routes(v1.routes)
+    app.add_routes(rooms.routes)

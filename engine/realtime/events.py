@@ -27,7 +27,7 @@ INTERNAL_ERROR = "Internal server error"
 TOO_MANY_REQUESTS = "Too many requests"
 
 P = TypeVar("P", bound=msgspec.Struct)
-Handler = Callable[[RealtimeServer, dict[str, Any], P], Awaitable[dict[str, Any]]]
+Handler = Callable[[RealtimeServer, str, dict[str, Any], P], Awaitable[dict[str, Any]]]
 
 
 def failure(error: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def failure(error: str, code: str | None = None, **extra: Any) -> dict[str, Any]
 
 
 def socket_event(rt: RealtimeServer, name: str, payload_type: type[P]) -> Callable[[Handler[P]], Handler[P]]:
-    """Register `handler(rt, session, payload) -> ack` for event `name` on `rt`'s server."""
+    """Register `handler(rt, sid, session, payload) -> ack` for event `name` on `rt`'s server."""
 
     def register(handler: Handler[P]) -> Handler[P]:
         async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def socket_event(rt: RealtimeServer, name: str, payload_type: type[P]) -> Callab
                 except DomainError as exc:
                     result = "fail"
                     return failure(INVALID_PAYLOAD, exc.code, fields=exc.fields)
-                ack = await handler(rt, session, payload)
+                ack = await handler(rt, sid, session, payload)
                 if not ack.get("success", True):
                     result = "fail"
                 return ack
@@ -71,6 +71,7 @@ def socket_event(rt: RealtimeServer, name: str, payload_type: type[P]) -> Callab
                 rt.services.metrics.socket_event_latency.labels(name).observe(time.perf_counter() - started)
 
         rt.sio.on(name, on_event)
+        rt.client_events[name] = payload_type
         return handler
 
     return register
@@ -82,7 +83,7 @@ class Empty(msgspec.Struct):
 
 def register_core_events(rt: RealtimeServer) -> None:
     @socket_event(rt, "auth:whoami", Empty)
-    async def whoami(rt: RealtimeServer, session: dict[str, Any], payload: Empty) -> dict[str, Any]:
+    async def whoami(rt: RealtimeServer, sid: str, session: dict[str, Any], payload: Empty) -> dict[str, Any]:
         """Who this socket is signed in as; lets a client confirm its session after a reconnect."""
         return {
             "success": True,

@@ -62,8 +62,12 @@ class RealtimeServer:
         self._listener: asyncio.Task[None] | None = None
         self.instance_id = uuid.uuid4().hex[:12]
         self.room_scripts: RoomScripts
-        # Domain packages register what must happen when a socket goes away (leave its room, …).
+        # Domain packages register what must happen when a socket arrives or goes away (presence,
+        # leaving its room, …); hooks run in registration order (disconnect: reverse order).
+        self.connect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
         self.disconnect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+        # Every client event name -> its payload Struct, as registered (docs/asyncapi.yaml is checked against it).
+        self.client_events: dict[str, type] = {}
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.sio = socketio.AsyncServer(
@@ -115,12 +119,8 @@ class RealtimeServer:
         await self.sio.save_session(sid, session)
         await self.sio.enter_room(sid, user_room(session["user_id"]))
         await self.sio.enter_room(sid, session_room(session["session_id"]))
-        svc = self.services
-        key = svc.keys.user_sockets(session["user_id"])
-        async with svc.redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(key, sid)
-            pipe.expire(key, 86400)
-            await pipe.execute()
+        for hook in self.connect_hooks:
+            await hook(sid, session)
         self._metrics.auth_attempts.labels("socket", "ok").inc()
         self._metrics.socket_connections.inc()
 
@@ -130,12 +130,11 @@ class RealtimeServer:
             session = await self.sio.get_session(sid)
         except KeyError:
             return
-        for hook in self.disconnect_hooks:
+        for hook in reversed(self.disconnect_hooks):
             try:
                 await hook(sid, session)
             except Exception:
                 log.exception("disconnect hook failed", extra={"sid": sid})
-        await self.services.redis.srem(self.services.keys.user_sockets(session["user_id"]), sid)
 
     async def drop_local(self, event: Revocation) -> int:
         """Tell and close this process's sockets that the revocation covers."""
@@ -184,6 +183,9 @@ class RealtimeServer:
         for sid, _ in list(self.sio.manager.get_participants("/", None)):
             with contextlib.suppress(Exception):
                 await self.sio.disconnect(sid, ignore_queue=True)
+        svc = self.services
+        await svc.redis.zrem(svc.keys.instances(), self.instance_id)
+        await svc.redis.delete(svc.keys.instance_sockets(self.instance_id))
         await self.sio.shutdown()
         tasks = [t for t in (self._listener, getattr(self.sio.manager, "thread", None), *self._tasks) if t is not None]
         for task in tasks:

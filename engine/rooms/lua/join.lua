@@ -32,7 +32,7 @@ if not previous then
   redis.call('HSET', K_SOCKETS, sid, user)
   redis.call('HSET', K_PROFILES, user, profile)
   if redis.call('HINCRBY', K_MEMBERS, user, 1) == 1 then
-    emit('room:userJoined', 'others', {userId = tonumber(user), user = cjson.decode(profile)})
+    emit('room:userJoined', 'others', {userId = tonumber(user)}, 'user', profile)
   end
 end
 

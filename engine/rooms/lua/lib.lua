@@ -22,10 +22,13 @@ local events = {}
 -- Record an event for the room: bump the room's sequence number, append it to the capped stream
 -- (for replay to reconnecting clients) and return it to the caller, who emits it after this
 -- script has committed. `to` is "room", "others" (everyone but the acting socket) or "user:<id>".
-local function emit(name, to, payload)
+-- `raw` optionally adds one field whose value is JSON text kept verbatim (cjson would turn an
+-- empty list inside it into an object).
+local function emit(name, to, payload, raw_name, raw_json)
   local seq = redis.call('HINCRBY', K_META, 'seq', 1)
   payload['seq'] = seq
   local body = cjson.encode(payload)
+  if raw_name then body = string.sub(body, 1, -2) .. ',"' .. raw_name .. '":' .. raw_json .. '}' end
   redis.call('XADD', K_EVENTS, 'MAXLEN', '~', STREAM_MAX, seq .. '-1', 'e', name, 'to', to, 'p', body)
   events[#events + 1] = {name, to, body}
 end

@@ -1,0 +1,50 @@
+"""chat:message: limits, the word filter, the room's recent history and the echo to everyone."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from engine.realtime.server import RealtimeServer
+from engine.rooms import live
+from engine.rooms.membership import failure
+from engine.rooms.model import ChatPayload
+from engine.rooms.seats import OK, in_room
+
+
+@lru_cache(maxsize=8)
+def _filter(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+
+def check_allowed(content: str, blocked: tuple[str, ...]) -> bool:
+    pattern = _filter(blocked)
+    return pattern is None or pattern.search(content) is None
+
+
+async def do_chat(rt: RealtimeServer, sid: str, session: dict[str, Any], p: ChatPayload) -> dict[str, Any]:
+    room_id = in_room(session, p.roomId)
+    if room_id is None:
+        return failure("NOT_IN_ROOM")
+    svc = rt.services
+    user_id = int(session["user_id"])
+    content = p.content.strip()
+    if not content or not check_allowed(content, svc.config.chat_blocked_words):
+        return failure("MESSAGE_REJECTED")
+    verdict = await svc.limiter.hit("chat", f"{room_id}:{user_id}", svc.config.chat_rate_limit)
+    if not verdict.allowed:
+        svc.metrics.rate_limited.labels("chat").inc()
+        return failure("RATE_LIMITED", retry_after=verdict.retry_after_seconds)
+    claims = session.get("claims", {})
+    message = {
+        "id": str(uuid.uuid4()), "userId": user_id, "userName": session.get("name", ""),
+        "userAvatar": claims.get("avatar", ""), "userFrameId": None, "userChatBubbleId": None,
+        "content": content, "type": p.type, "timestamp": int(time.time() * 1000),
+    }  # fmt: skip
+    result = await live.run(rt, "chat", room_id, user_id, live.encode(message), svc.config.chat_history, actor_sid=sid)
+    return OK if result.ok else failure(result.code or "NOT_IN_ROOM")

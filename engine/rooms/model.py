@@ -1,0 +1,142 @@
+"""Rooms: client payloads (limits in the types), error strings, roles and rank rules. No I/O."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+# realtime-contract.md §0: clients match these display strings exactly.
+ERRORS = {
+    "NOT_IN_ROOM": "Not in room",
+    "ROOM_NOT_FOUND": "Room not found",
+    "ROOM_CLOSED": "Room is closed",
+    "NOT_AUTHORIZED": "Not authorized",
+    "RATE_LIMITED": "Too many requests",
+    "SEAT_TAKEN": "Seat is already taken",
+    "SEAT_LOCKED": "Seat is locked",
+    "SEAT_NOT_LOCKED": "Seat is not locked",
+    "SEAT_ALREADY_LOCKED": "Seat is already locked",
+    "SEAT_INVALID": "Invalid seat index",
+    "NOT_SEATED": "You are not seated",
+    "USER_NOT_SEATED": "User is not seated",
+    "MUTE_FAILED": "Failed to mute user",
+    "UNMUTE_FAILED": "Failed to unmute user",
+    "VIP_PROTECTED": "User is VIP protected",
+    "INVITE_FAILED": "Failed to create invite",
+    "INVITE_PENDING": "Invite already pending for this seat",
+    "NO_INVITE": "No pending invite found",
+    "CANNOT_INVITE_SELF": "Cannot invite yourself",
+    "SEAT_OCCUPIED": "Seat is already occupied",
+    "ROOM_BLOCKED": "room_blocked",
+    # Not in the legacy contract: cases the old server never checked.
+    "USER_NOT_IN_ROOM": "User is not in room",
+    "WRONG_PASSWORD": "Wrong room password",
+    "MESSAGE_REJECTED": "Message not allowed",
+    "STATE_CHANGED": "Seat changed, try again",
+}
+
+VIP_GUARD_REMOVE = 5  # seat:remove refused against VIP level >= 5
+VIP_GUARD_MUTE = 4  # seat:mute refused against VIP level >= 4
+
+RoomRef = Annotated[int, Meta(ge=1, le=2**63 - 1)] | Annotated[str, Meta(min_length=1, max_length=20)]
+UserId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+SeatIndex = Annotated[int, Meta(ge=0, le=99)]
+
+
+def room_id_of(ref: int | str) -> int | None:
+    """Room ids are numeric; a string that is not a positive integer names no room."""
+    if isinstance(ref, int):
+        return ref
+    return int(ref) if ref.isdigit() and 0 < int(ref) < 2**63 else None
+
+
+class Payload(msgspec.Struct):
+    roomId: RoomRef
+
+
+class JoinPayload(Payload):
+    ownerId: int | None = None
+    seatCount: Annotated[int, Meta(ge=1, le=30)] | None = None
+    password: Annotated[str, Meta(max_length=64)] | None = None
+    lastSeq: Annotated[int, Meta(ge=0)] | None = None
+
+
+class SeatPayload(Payload):
+    seatIndex: SeatIndex
+
+
+class TargetPayload(Payload):
+    userId: UserId
+
+
+class AssignPayload(Payload):
+    userId: UserId
+    seatIndex: SeatIndex
+
+
+class InviteAnswerPayload(Payload):
+    seatIndex: SeatIndex | None = None
+
+
+class ReactionPayload(Payload):
+    code: Annotated[str, Meta(max_length=64, pattern=r"^[0-9a-f]{4,8}(-[0-9a-f]{4,8})*$")]
+
+
+class ChatPayload(Payload):
+    content: Annotated[str, Meta(min_length=1, max_length=500)]
+    # "system" messages come from the server only (realtime-contract §12.6).
+    type: Literal["text", "emoji", "sticker", "gift"] = "text"
+
+
+class KickPayload(Payload):
+    userId: UserId
+    minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 10
+    reason: Annotated[str, Meta(max_length=255)] | None = None
+
+
+class BanPayload(Payload):
+    userId: UserId
+    minutes: Annotated[int, Meta(ge=1, le=365 * 24 * 60)] | None = None  # None: permanent
+    reason: Annotated[str, Meta(max_length=255)] | None = None
+
+
+class ClosePayload(Payload):
+    reason: Annotated[str, Meta(max_length=64)] = "closed_by_owner"
+
+
+class GetRoomPayload(msgspec.Struct):
+    userId: UserId
+
+
+class PresencePayload(msgspec.Struct):
+    userIds: Annotated[list[UserId], Meta(min_length=1, max_length=50)]
+
+
+class Rank(enum.IntEnum):
+    """A user's standing in one room. Platform staff with rooms.moderate outrank the owner."""
+
+    MEMBER = 1
+    ADMIN = 2
+    OWNER = 3
+    STAFF = 4
+
+
+def may_manage(actor: Rank) -> bool:
+    """Manager tier: lock/unlock seats, invite."""
+    return actor >= Rank.ADMIN
+
+
+def may_moderate(actor: Rank, target: Rank, *, self_target: bool) -> bool:
+    """The owner (and staff) may act on anyone; an admin on members and themself; a member on nobody."""
+    if actor >= Rank.OWNER:
+        return True
+    if actor == Rank.ADMIN:
+        return self_target or target == Rank.MEMBER
+    return False
+
+
+def vip_protected(target_vip: int, guard: int, actor: Rank) -> bool:
+    return actor < Rank.STAFF and target_vip >= guard

@@ -1,0 +1,103 @@
+"""Room moderation: kick (with a temporary block), ban and unban, close. Used by socket events and
+by the REST API alike; every action is checked against the actor's rank in the room and written
+to the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from engine.audit.store import record_txn
+from engine.errors import DomainError, forbidden, not_found
+from engine.realtime.server import RealtimeServer, user_room
+from engine.rooms import live, store
+from engine.rooms.membership import do_leave
+from engine.rooms.model import Rank, may_moderate
+from engine.rooms.roles import ranks_and_vip
+
+log = logging.getLogger("flylive.rooms.moderation")
+
+
+async def check_may_moderate(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int) -> None:
+    if actor_id == target_id:
+        raise forbidden("You cannot moderate yourself.")
+    (actor, target), _vip = await ranks_and_vip(rt.services, room_id, actor_id, target_id)
+    if not may_moderate(actor, target, self_target=False):
+        raise DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+
+
+async def _evict(rt: RealtimeServer, room_id: int, user_id: int, notice: dict[str, Any]) -> None:
+    """Take every socket of the user out of the room and tell them why."""
+    await do_leave(rt, None, None, room_id, mode="kick", user_id=user_id)
+    await rt.sio.emit("room:kicked", {"roomId": str(room_id), **notice}, room=user_room(user_id))
+
+
+async def _audit(rt: RealtimeServer, actor_id: int, action: str, room_id: int, details: dict[str, Any]) -> None:
+    async with rt.services.pool.acquire() as conn:
+        await record_txn(conn, actor_id=actor_id, action=action, target_type="room", target_id=room_id,
+                         details=details)  # fmt: skip
+
+
+async def do_kick(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int, minutes: int,
+                  reason: str | None) -> None:  # fmt: skip
+    await check_may_moderate(rt, room_id, actor_id, target_id)
+    svc = rt.services
+    await svc.redis.set(svc.keys.room_block(room_id, target_id), actor_id, ex=minutes * 60)
+    await _audit(rt, actor_id, "room.kick", room_id, {"user_id": target_id, "minutes": minutes, "reason": reason})
+    await _evict(rt, room_id, target_id, {"reason": reason or "kicked", "permanent": False,
+                                          "remaining_seconds": minutes * 60})  # fmt: skip
+    log.info("user kicked", extra={"room_id": room_id, "user_id": target_id, "by": actor_id})
+
+
+async def do_ban(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int, minutes: int | None,
+                 reason: str | None) -> int:  # fmt: skip
+    await check_may_moderate(rt, room_id, actor_id, target_id)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes) if minutes else None
+    async with rt.services.pool.acquire() as conn, conn.transaction():
+        ban_id = await store.add_ban_txn(conn, room_id, target_id, banned_by=actor_id, until=until, reason=reason)
+        await record_txn(conn, actor_id=actor_id, action="room.ban", target_type="room", target_id=room_id,
+                         details={"user_id": target_id, "until": until.isoformat() if until else None,
+                                  "reason": reason})  # fmt: skip
+    await _evict(rt, room_id, target_id, {"reason": reason or "banned", "permanent": until is None,
+                                          "remaining_seconds": minutes * 60 if minutes else -1})  # fmt: skip
+    return ban_id
+
+
+async def do_unban(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int) -> bool:
+    (actor, _), _vip = await ranks_and_vip(rt.services, room_id, actor_id, target_id)
+    if actor < Rank.ADMIN:
+        raise DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+    svc = rt.services
+    async with svc.pool.acquire() as conn, conn.transaction():
+        lifted = await store.lift_ban_txn(conn, room_id, target_id, actor_id)
+        await record_txn(conn, actor_id=actor_id, action="room.unban", target_type="room", target_id=room_id,
+                         details={"user_id": target_id})  # fmt: skip
+    blocked = await svc.redis.delete(svc.keys.room_block(room_id, target_id))
+    return lifted or bool(blocked)
+
+
+async def do_close(rt: RealtimeServer, room_id: int, actor_id: int | None, reason: str) -> None:
+    """Close a room: record it, end the live state, tell and release every member."""
+    svc = rt.services
+    async with svc.pool.acquire() as conn:
+        room = await store.get_room(conn, room_id)
+        if room is None:
+            raise not_found("Room")
+        if actor_id is not None:
+            (actor, _), _vip = await ranks_and_vip(svc, room_id, actor_id, actor_id)
+            if actor < Rank.OWNER:
+                raise DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+        async with conn.transaction():
+            await store.set_closed_txn(conn, room_id, True)
+            await record_txn(conn, actor_id=actor_id, action="room.close", target_type="room", target_id=room_id,
+                             details={"reason": reason})  # fmt: skip
+    result = await live.run(rt, "room_close", room_id, str(room_id), reason)
+    await rt.sio.close_room(live.room_channel(room_id))
+    async with svc.redis.pipeline(transaction=False) as pipe:
+        pipe.zrem(svc.keys.live_rooms(), str(room_id))
+        await pipe.execute()
+    for member in live.as_list(result.data.get("members")):
+        await live.rt_compare_delete(svc, svc.keys.user_room(int(member)), str(room_id))
+    log.info("room closed", extra={"room_id": room_id, "by": actor_id, "reason": reason})

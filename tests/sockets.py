@@ -1,0 +1,47 @@
+"""A small Socket.IO test client: records every server event, and `call`s events with acks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import socketio
+
+
+class Peer:
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self._arrived = asyncio.Event()
+        self.sio.on("*", self._record)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        self.events[event].append(data)
+        self._arrived.set()
+
+    async def connect(self, url: str, token: str) -> Peer:
+        await self.sio.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+        return self
+
+    async def call(self, event: str, data: Any = None, timeout: float = 5) -> Any:
+        return await self.sio.call(event, data, timeout=timeout)
+
+    async def wait_for(self, event: str, count: int = 1, timeout: float = 5) -> list[Any]:
+        """Wait until `count` events named `event` have arrived; return them all."""
+
+        async def arrived() -> None:
+            while len(self.events[event]) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        await asyncio.wait_for(arrived(), timeout)
+        return self.events[event]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+def url_of(client: Any) -> str:
+    return f"http://127.0.0.1:{client.server.port}"
