@@ -26,7 +26,11 @@ class DomainError(Exception):
 
 
 def validation_error(fields: Mapping[str, list[str]]) -> DomainError:
+    """422 with Laravel's message shape: the first error, then "(and N more errors)"."""
     first = next(iter(fields.values()))[0] if fields else "The given data was invalid."
+    others = sum(len(messages) for messages in fields.values()) - 1
+    if others > 0:
+        first += f" (and {others} more error{'s' if others > 1 else ''})"
     return DomainError("validation_failed", first, status=422, fields=fields)
 
 

@@ -27,8 +27,21 @@ def _friendly(field_type: Any, error: msgspec.ValidationError) -> str:
     return _PATH_SUFFIX.sub("", str(error))
 
 
-def convert_fields(struct_type: type[T], data: Any) -> T:
-    """Convert an already-decoded mapping into `struct_type`, reporting each bad field."""
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+def convert_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> T:
+    """Convert an already-decoded mapping into `struct_type`, reporting each bad field.
+
+    `strict=False` accepts numbers and booleans written as strings (form-encoded bodies).
+    """
     if not isinstance(data, dict):
         raise DomainError("invalid_body", "The body must be a JSON object.", status=400)
     problems: dict[str, list[str]] = {}
@@ -37,16 +50,26 @@ def convert_fields(struct_type: type[T], data: Any) -> T:
             if field.required:
                 problems[field.encode_name] = [f"The {field.encode_name} field is required."]
             continue
+        value = data[field.encode_name]
+        if _has_nul(value):
+            # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+            problems[field.encode_name] = [f"The {field.encode_name} field must not contain NUL characters."]
+            continue
         try:
-            msgspec.convert(data[field.encode_name], field.type)
+            msgspec.convert(value, field.type, strict=strict)
         except msgspec.ValidationError as exc:
             problems[field.encode_name] = [_friendly(field.type, exc)]
     if problems:
         raise validation_error(problems)
     try:
-        return msgspec.convert(data, struct_type)
+        return msgspec.convert(data, struct_type, strict=strict)
     except msgspec.ValidationError as exc:  # a cross-field rule in __post_init__
         raise validation_error({"body": [_PATH_SUFFIX.sub("", str(exc))]}) from exc
+
+
+def check_no_nul(field: str, value: Any) -> None:
+    if _has_nul(value):
+        raise validation_error({field: [f"The {field} field must not contain NUL characters."]})
 
 
 def decode_json_body(struct_type: type[T], raw: bytes) -> T:
@@ -56,6 +79,6 @@ def decode_json_body(struct_type: type[T], raw: bytes) -> T:
     else:
         try:
             data = _json_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise DomainError("invalid_json", "The body is not valid JSON.", status=400) from exc
     return convert_fields(struct_type, data)

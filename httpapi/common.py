@@ -9,7 +9,7 @@ from aiohttp import web
 
 from engine.accounts.actions import Client
 from engine.errors import DomainError
-from engine.validation import decode_json_body
+from engine.validation import convert_fields, decode_json_body
 
 T = TypeVar("T", bound=msgspec.Struct)
 _MAX_ID = 2**63 - 1
@@ -23,14 +23,15 @@ async def read_body(request: web.Request, struct_type: type[T]) -> T:
     """Decode a JSON (or form) body into `struct_type`; every failure is a named 4xx error."""
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
-        return decode_json_body(struct_type, msgspec.json.encode({k: v for k, v in form.items() if isinstance(v, str)}))
+        # Form fields are all strings: let "1"/"true" stand for numbers and booleans.
+        return convert_fields(struct_type, {k: v for k, v in form.items() if isinstance(v, str)}, strict=False)
     return decode_json_body(struct_type, await request.read())
 
 
 async def read_body_and_keys(request: web.Request, struct_type: type[T]) -> tuple[T, set[str]]:
     """Like `read_body`, plus the names the client sent (to tell "absent" from "null" in updates)."""
     raw = await request.read()
-    body = decode_json_body(struct_type, raw)
+    body = decode_json_body(struct_type, raw)  # raises on bad JSON, so the second decode below is safe
     data = msgspec.json.decode(raw) if raw.strip() else {}
     return body, set(data) if isinstance(data, dict) else set()
 

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
@@ -46,6 +47,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
     except DomainError as exc:
         response = domain_error_response(exc, request_id)
+    except asyncpg.DataError as exc:
+        # Input the database refused (a value out of range, an unencodable character): the client's fault.
+        log.info("database refused a value", extra={"path": request.path, "error": type(exc).__name__})
+        response = json_response(error_body("invalid_value", "A value was not accepted.", request_id=request_id), 422)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -90,6 +95,7 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if allowed and origin is not None and not response.prepared:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
         response.headers["Vary"] = "Origin"
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -127,4 +133,5 @@ async def socket_compression(request: web.Request, handler: Handler) -> web.Stre
     return await handler(request)
 
 
-MIDDLEWARES: list[Middleware] = [request_context, cors, default_rate_limit, socket_compression]
+# CORS is outermost so that error responses (built by request_context) carry its headers too.
+MIDDLEWARES: list[Middleware] = [cors, request_context, default_rate_limit, socket_compression]

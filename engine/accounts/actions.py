@@ -22,6 +22,7 @@ from engine.auth.tokens import hash_refresh_token, new_refresh_token
 from engine.db import Conn
 from engine.errors import DomainError, not_found, validation_error
 from engine.services import Revocation, Services
+from engine.validation import check_no_nul
 
 log = logging.getLogger("flylive.accounts")
 
@@ -263,6 +264,7 @@ def _check_profile_value(field: str, value: Any) -> Any:
         )
     if value is None:
         raise validation_error({"value": ["The value field is required."]})
+    check_no_nul("value", value)
     try:
         converted = msgspec.convert(value, model.PROFILE_FIELDS[field])
     except msgspec.ValidationError as exc:

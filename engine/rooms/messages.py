@@ -40,88 +40,88 @@ class RoomUser(msgspec.Struct):
 
 
 class UserJoined(Sequenced):
-    userId: int  # noqa: N815
+    userId: int
     user: RoomUser
 
 
 class UserLeft(Sequenced):
-    userId: int  # noqa: N815
+    userId: int
 
 
 class RoomClosed(Sequenced):
-    roomId: str  # noqa: N815
+    roomId: str
     reason: str
     timestamp: int
 
 
 class SeatUpdated(Sequenced):
-    seatIndex: int  # noqa: N815
-    userId: int  # noqa: N815
-    isMuted: bool  # noqa: N815
+    seatIndex: int
+    userId: int
+    isMuted: bool
 
 
 class SeatCleared(Sequenced):
-    seatIndex: int  # noqa: N815
-    userId: int  # noqa: N815
+    seatIndex: int
+    userId: int
     reason: Literal["removed", "shrink", "disconnect"] | None = None
 
 
 class SeatLocked(Sequenced):
-    seatIndex: int  # noqa: N815
-    isLocked: bool  # noqa: N815
+    seatIndex: int
+    isLocked: bool
 
 
 class SeatUserMuted(Sequenced):
-    userId: int  # noqa: N815
-    isMuted: bool  # noqa: N815
-    selfMuted: bool | None = None  # noqa: N815
+    userId: int
+    isMuted: bool
+    selfMuted: bool | None = None
 
 
 class InvitePending(Sequenced):
-    seatIndex: int  # noqa: N815
-    isPending: bool  # noqa: N815
-    invitedUserId: int | None = None  # noqa: N815
+    seatIndex: int
+    isPending: bool
+    invitedUserId: int | None = None
 
 
 class InviteReceived(Sequenced):
-    seatIndex: int  # noqa: N815
-    invitedById: int  # noqa: N815
-    expiresAt: int  # noqa: N815
-    targetUserId: int  # noqa: N815
+    seatIndex: int
+    invitedById: int
+    expiresAt: int
+    targetUserId: int
 
 
 class SeatEvicted(Sequenced):
-    roomId: str  # noqa: N815
-    seatIndex: int  # noqa: N815
-    newSeatCount: int  # noqa: N815
+    roomId: str
+    seatIndex: int
+    newSeatCount: int
 
 
 class SeatReaction(Event):
-    userId: int  # noqa: N815
+    userId: int
     code: str
 
 
 class ChatMessage(Sequenced):
     id: str
-    userId: int  # noqa: N815
-    userName: str  # noqa: N815
-    userAvatar: str  # noqa: N815
-    userFrameId: int | None  # noqa: N815
-    userChatBubbleId: int | None  # noqa: N815
+    userId: int
+    userName: str
+    userAvatar: str
+    userFrameId: int | None
+    userChatBubbleId: int | None
     content: str
     type: Literal["text", "emoji", "sticker", "gift", "system"]
     timestamp: int
 
 
 class RoomKicked(Event):
-    roomId: str  # noqa: N815
+    roomId: str
     reason: str
     permanent: bool
     remaining_seconds: int
 
 
 class PresenceUpdate(Event):
-    userId: int  # noqa: N815
+    userId: int
     online: bool
 
 
