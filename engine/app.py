@@ -7,7 +7,6 @@ Nothing connects at import time or in `create_app` itself.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -75,9 +74,11 @@ async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _on_shutdown(app: web.Application) -> None:
-    # Runs before cleanup: readiness turns 503 so a balancer stops routing here while we drain.
+    # Runs after the listener closed and before aiohttp waits for open connections: readiness turns
+    # 503, and the sockets are closed now — otherwise open WebSockets would hold shutdown for the
+    # whole grace period and then be cut without a Socket.IO disconnect.
     app[LIFECYCLE].draining = True
-    await asyncio.sleep(0)
+    await app[REALTIME].disconnect_all()
 
 
 def create_app(config: Config) -> web.Application:

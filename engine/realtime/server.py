@@ -178,11 +178,15 @@ class RealtimeServer:
         self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
         self._tasks = [asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.background]
 
-    async def stop(self) -> None:
-        """Close every socket of this process, then the background tasks."""
+    async def disconnect_all(self) -> None:
+        """Close every socket of this process cleanly (clients see a server disconnect, seats are held)."""
         for sid, _ in list(self.sio.manager.get_participants("/", None)):
             with contextlib.suppress(Exception):
                 await self.sio.disconnect(sid, ignore_queue=True)
+
+    async def stop(self) -> None:
+        """Close any socket left, then the background tasks and this process's Redis records."""
+        await self.disconnect_all()
         svc = self.services
         await svc.redis.zrem(svc.keys.instances(), self.instance_id)
         await svc.redis.delete(svc.keys.instance_sockets(self.instance_id))
