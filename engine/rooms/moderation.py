@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from engine.audit.store import record_txn
-from engine.errors import DomainError, forbidden, not_found
+from engine.errors import DomainError, not_found
 from engine.realtime.server import RealtimeServer, user_room
 from engine.rooms import live, store
 from engine.rooms.membership import do_leave
@@ -20,12 +20,15 @@ from engine.rooms.roles import ranks_and_vip
 log = logging.getLogger("flylive.rooms.moderation")
 
 
+def not_authorized() -> DomainError:
+    return DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+
+
 async def check_may_moderate(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int) -> None:
-    if actor_id == target_id:
-        raise forbidden("You cannot moderate yourself.")
     (actor, target), _vip = await ranks_and_vip(rt.services, room_id, actor_id, target_id)
-    if not may_moderate(actor, target, self_target=False):
-        raise DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+    # Nobody kicks or bans themself; otherwise the rank rules of may_moderate apply.
+    if actor_id == target_id or not may_moderate(actor, target, self_target=False):
+        raise not_authorized()
 
 
 async def _evict(rt: RealtimeServer, room_id: int, user_id: int, notice: dict[str, Any]) -> None:
@@ -68,7 +71,7 @@ async def do_ban(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int
 async def do_unban(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int) -> bool:
     (actor, _), _vip = await ranks_and_vip(rt.services, room_id, actor_id, target_id)
     if actor < Rank.ADMIN:
-        raise DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+        raise not_authorized()
     svc = rt.services
     async with svc.pool.acquire() as conn, conn.transaction():
         lifted = await store.lift_ban_txn(conn, room_id, target_id, actor_id)
@@ -88,7 +91,7 @@ async def do_close(rt: RealtimeServer, room_id: int, actor_id: int | None, reaso
         if actor_id is not None:
             (actor, _), _vip = await ranks_and_vip(svc, room_id, actor_id, actor_id)
             if actor < Rank.OWNER:
-                raise DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
+                raise not_authorized()
         async with conn.transaction():
             await store.set_closed_txn(conn, room_id, True)
             await record_txn(conn, actor_id=actor_id, action="room.close", target_type="room", target_id=room_id,

@@ -59,7 +59,8 @@ async def do_leave_seat(rt: RealtimeServer, sid: str, session: dict[str, Any], p
     room_id = in_room(session, p.roomId)
     if room_id is None:
         return failure("NOT_IN_ROOM")
-    return _result_ack(await live.run(rt, "seat_leave", room_id, session["user_id"], "", actor_sid=sid))
+    user_id = session["user_id"]
+    return _result_ack(await live.run(rt, "seat_leave", room_id, user_id, "", user_id, actor_sid=sid))
 
 
 async def do_assign(rt: RealtimeServer, sid: str, session: dict[str, Any], p: AssignPayload) -> dict[str, Any]:
@@ -81,7 +82,8 @@ async def do_remove(rt: RealtimeServer, sid: str, session: dict[str, Any], p: Ta
         return failure("NOT_AUTHORIZED")
     if p.userId != session["user_id"] and vip_protected(vip, VIP_GUARD_REMOVE, ranks[0]):
         return failure("VIP_PROTECTED")
-    return _result_ack(await live.run(rt, "seat_leave", room_id, p.userId, "removed", actor_sid=sid))
+    removed = await live.run(rt, "seat_leave", room_id, p.userId, "removed", session["user_id"], actor_sid=sid)
+    return _result_ack(removed)
 
 
 async def do_mute(

@@ -4,6 +4,7 @@
 -- full snapshot.
 local user, sid, profile = ARGV[1], ARGV[2], ARGV[3]
 local grace, last_seq, history = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+ACTOR = user
 if not room_open() then return fail('ROOM_CLOSED') end
 local now = now_ms()
 local seq_before = tonumber(redis.call('HGET', K_META, 'seq') or '0')
@@ -20,7 +21,7 @@ if last_seq >= 0 and last_seq <= seq_before then
       local fields = {}
       for i = 1, #f, 2 do fields[f[i]] = f[i + 1] end
       local to = fields['to']
-      if to == 'room' or to == 'others' or to == ('user:' .. user) then
+      if to == 'room' or (to == 'others' and fields['by'] ~= user) or to == ('user:' .. user) then
         missed[#missed + 1] = {fields['e'], fields['p']}
       end
     end

@@ -2,6 +2,7 @@
 -- mode ('leave' | 'disconnect' | 'kick'). The member leaves when their last socket does; a
 -- disconnect then only stamps their seat (held for the grace period), the others free it.
 local user, sid, mode = ARGV[1], ARGV[2], ARGV[3]
+ACTOR = user
 local sids = {}
 if sid ~= '' then
   if redis.call('HDEL', K_SOCKETS, sid) == 1 then sids[1] = sid end

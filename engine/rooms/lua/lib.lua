@@ -18,6 +18,9 @@ local function now_ms()
 end
 
 local events = {}
+-- The user whose action caused the events. "others" events skip that user's socket when sent, and
+-- replay skips them for that user too (they already know what they did).
+local ACTOR = ''
 
 -- Record an event for the room: bump the room's sequence number, append it to the capped stream
 -- (for replay to reconnecting clients) and return it to the caller, who emits it after this
@@ -29,7 +32,7 @@ local function emit(name, to, payload, raw_name, raw_json)
   payload['seq'] = seq
   local body = cjson.encode(payload)
   if raw_name then body = string.sub(body, 1, -2) .. ',"' .. raw_name .. '":' .. raw_json .. '}' end
-  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', STREAM_MAX, seq .. '-1', 'e', name, 'to', to, 'p', body)
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', STREAM_MAX, seq .. '-1', 'e', name, 'to', to, 'p', body, 'by', ACTOR)
   events[#events + 1] = {name, to, body}
 end
 

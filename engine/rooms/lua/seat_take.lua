@@ -2,6 +2,7 @@
 -- One step: bounds, lock, occupant (a held seat counts as taken, even for its holder), then the
 -- user leaves any other seat and sits here.
 local user, index, via_invite = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+ACTOR = user
 if not room_open() then return fail('ROOM_CLOSED') end
 if not is_member(user) then return fail('NOT_IN_ROOM') end
 if not valid_index(index) then return fail('SEAT_INVALID') end

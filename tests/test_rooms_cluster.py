@@ -1,0 +1,159 @@
+"""Two engine processes sharing PostgreSQL and Redis: cross-process fan-out, a kick that crosses
+processes, and the cleanup of a process that died without shutting down."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from engine.appkeys import REALTIME
+from engine.rooms import janitor
+from engine.rooms.messages import decode_event
+from tests.conftest import bearer, registration
+from tests.sockets import Peer, url_of
+
+
+@dataclass
+class User:
+    token: str
+    id: int
+    room: int
+
+
+async def new_user(app: Any, name: str) -> User:
+    resp = await app.post("/api/register", json=registration(name=name))
+    assert resp.status == 200, await resp.text()
+    token = (await resp.json())["token"]
+    me = await (await app.get("/api/user", headers=bearer(token))).json()
+    return User(token, int(me["id"]), int(me["room"]["id"]))
+
+
+@pytest.fixture
+async def connect(make_client: Any) -> AsyncIterator[Callable[[Any, User], Awaitable[Peer]]]:
+    """Open sockets; at the end every event any of them received must match its typed schema."""
+    opened: list[Peer] = []
+
+    async def open_peer(app: Any, user: User) -> Peer:
+        peer = Peer()
+        opened.append(peer)
+        return await peer.connect(url_of(app), user.token)
+
+    try:
+        yield open_peer
+        for peer in opened:
+            for name, payloads in peer.events.items():
+                for payload in payloads:
+                    decode_event(name, payload)
+    finally:
+        for peer in opened:
+            await peer.close()
+
+
+async def join(peer: Peer, room: int) -> dict[str, Any]:
+    ack: dict[str, Any] = await peer.call("room:join", {"roomId": room})
+    assert ack["success"] is True, ack
+    return ack
+
+
+async def first(peer: Peer, event: str, index: int = 0) -> Any:
+    return decode_event(event, (await peer.wait_for(event, index + 1))[index])
+
+
+async def live_members(app: Any, room: int) -> int:
+    resp = await app.get(f"/api/v1/rooms/{room}")
+    assert resp.status == 200, await resp.text()
+    return int((await resp.json())["data"]["live_members"])
+
+
+async def test_members_on_two_processes_see_each_other(make_client: Any, connect: Any) -> None:
+    a, b = await make_client(), await make_client()
+    assert a.app[REALTIME].instance_id != b.app[REALTIME].instance_id
+    owner, guest = await new_user(a, "Owner"), await new_user(b, "Guest")
+    o, g = await connect(a, owner), await connect(b, guest)
+    room = owner.room
+    await join(o, room)
+    ack = await join(g, room)
+    assert [p["id"] for p in ack["participants"]] == [owner.id]
+    joined = await first(o, "room:userJoined")
+    assert (joined.userId, joined.user.name) == (guest.id, "Guest")
+
+    assert (await g.call("seat:take", {"roomId": room, "seatIndex": 2}))["success"]
+    update = await first(o, "seat:updated")
+    assert (update.seatIndex, update.userId) == (2, guest.id)
+    assert (await o.call("seat:take", {"roomId": room, "seatIndex": 0}))["success"]
+    update = await first(g, "seat:updated")
+    assert (update.seatIndex, update.userId) == (0, owner.id)
+
+    assert (await o.call("chat:message", {"roomId": room, "content": "from A"}))["success"]
+    assert (await g.call("chat:message", {"roomId": room, "content": "from B"}))["success"]
+    for peer in (o, g):
+        messages = [decode_event("chat:message", m) for m in await peer.wait_for("chat:message", 2)]
+        assert sorted((m.content, m.userId) for m in messages) == [("from A", owner.id), ("from B", guest.id)]
+
+    assert (await g.call("room:leave", {"roomId": room}))["success"]
+    assert (await first(o, "seat:cleared")).userId == guest.id
+    assert (await first(o, "room:userLeft")).userId == guest.id
+
+
+async def test_kick_on_one_process_removes_a_socket_on_the_other(make_client: Any, connect: Any) -> None:
+    a, b = await make_client(), await make_client()
+    owner, guest, watcher = await new_user(a, "Owner"), await new_user(b, "Guest"), await new_user(b, "Watcher")
+    o, g, w = await connect(a, owner), await connect(b, guest), await connect(b, watcher)
+    room = owner.room
+    for peer in (o, g, w):
+        await join(peer, room)
+    assert (await o.call("room:kick", {"roomId": room, "userId": guest.id, "minutes": 2}))["success"]
+    kicked = await first(g, "room:kicked")
+    assert (kicked.roomId, kicked.remaining_seconds) == (str(room), 120)
+    assert (await first(w, "room:userLeft")).userId == guest.id
+
+    assert (await o.call("chat:message", {"roomId": room, "content": "after the kick"}))["success"]
+    assert (await first(w, "chat:message")).content == "after the kick"  # B did deliver room chat
+    await asyncio.sleep(0.3)
+    assert g.events["chat:message"] == []
+    assert (await g.call("chat:message", {"roomId": room, "content": "me again"}))["error"] == "Not in room"
+    blocked = await g.call("room:join", {"roomId": room})
+    assert blocked["error"] == "room_blocked" and 110 <= blocked["remaining_seconds"] <= 120
+
+
+async def test_a_dead_process_is_cleaned_up_by_a_survivor(make_client: Any, connect: Any) -> None:
+    a, b = await make_client(seat_grace_ms=300), await make_client(seat_grace_ms=300)
+    rt_a, rt_b = a.app[REALTIME], b.app[REALTIME]
+    owner, other, ghost = await new_user(a, "Owner"), await new_user(a, "Other"), await new_user(b, "Ghost")
+    o, x, g = await connect(a, owner), await connect(a, other), await connect(b, ghost)
+    room = owner.room
+    for peer in (o, x, g):
+        await join(peer, room)
+    assert (await g.call("seat:take", {"roomId": room, "seatIndex": 5}))["success"]
+    await o.wait_for("seat:updated")
+    watch = await o.call("presence:subscribe", {"userIds": [ghost.id]})
+    assert watch["data"] == {str(ghost.id): True}
+    assert await live_members(a, room) == 3
+
+    # B dies without a clean shutdown: its heartbeat stops and it looks long silent.
+    for task in rt_b._tasks:
+        task.cancel()
+    await asyncio.gather(*rt_b._tasks, return_exceptions=True)
+    svc = rt_a.services
+    await svc.redis.zadd(svc.keys.instances(), {rt_b.instance_id: 0})
+    await janitor.reap_dead(rt_a)
+
+    cleared = await first(o, "seat:cleared")
+    assert (cleared.seatIndex, cleared.userId, cleared.reason) == (5, ghost.id, "disconnect")
+    assert (await first(x, "room:userLeft")).userId == ghost.id
+    offline = await first(o, "presence.update")
+    assert (offline.userId, offline.online) == (ghost.id, False)
+    assert (await x.call("presence:subscribe", {"userIds": [ghost.id]}))["data"] == {str(ghost.id): False}
+    assert (await x.call("user:getRoom", {"userId": ghost.id}))["data"] == {"roomId": None}
+    assert await live_members(a, room) == 2
+    assert rt_b.instance_id.encode() not in await svc.redis.zrange(svc.keys.instances(), 0, -1)
+
+    await asyncio.sleep(0.5)  # past the grace: the held seat is freed
+    await janitor.sweep_holds(rt_a)
+    assert (await x.call("seat:take", {"roomId": room, "seatIndex": 5}))["success"]
+    update = await first(o, "seat:updated", 1)
+    assert (update.seatIndex, update.userId) == (5, other.id)
