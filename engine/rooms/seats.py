@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.audit.store import record_txn
 from engine.realtime.server import RealtimeServer
 from engine.rooms import live
 from engine.rooms.membership import failure
@@ -41,6 +42,15 @@ def _result_ack(result: Any) -> dict[str, Any]:
     return OK if result.ok else failure(result.code or "NOT_AUTHORIZED")
 
 
+async def _audited(rt: RealtimeServer, actor: int, action: str, room_id: int, result: Any, **details: Any) -> Any:
+    """Write a moderation action that took effect to the audit log; return the script result."""
+    if result.ok:
+        async with rt.services.pool.acquire() as conn:
+            await record_txn(conn, actor_id=actor, action=action, target_type="room", target_id=room_id,
+                             details=details)  # fmt: skip
+    return result
+
+
 async def do_take(rt: RealtimeServer, sid: str, session: dict[str, Any], p: SeatPayload) -> dict[str, Any]:
     room_id = in_room(session, p.roomId)
     if room_id is None:
@@ -70,7 +80,9 @@ async def do_assign(rt: RealtimeServer, sid: str, session: dict[str, Any], p: As
     ranks, _vip = await ranks_and_vip(rt.services, room_id, session["user_id"], p.userId)
     if ranks[0] < Rank.OWNER:
         return failure("NOT_AUTHORIZED")
-    return _result_ack(await live.run(rt, "seat_assign", room_id, p.userId, p.seatIndex, actor_sid=sid))
+    result = await live.run(rt, "seat_assign", room_id, p.userId, p.seatIndex, actor_sid=sid)
+    await _audited(rt, session["user_id"], "seat.assign", room_id, result, user_id=p.userId, seat=p.seatIndex)
+    return _result_ack(result)
 
 
 async def do_remove(rt: RealtimeServer, sid: str, session: dict[str, Any], p: TargetPayload) -> dict[str, Any]:
@@ -83,6 +95,7 @@ async def do_remove(rt: RealtimeServer, sid: str, session: dict[str, Any], p: Ta
     if p.userId != session["user_id"] and vip_protected(vip, VIP_GUARD_REMOVE, ranks[0]):
         return failure("VIP_PROTECTED")
     removed = await live.run(rt, "seat_leave", room_id, p.userId, "removed", session["user_id"], actor_sid=sid)
+    await _audited(rt, session["user_id"], "seat.remove", room_id, removed, user_id=p.userId)
     return _result_ack(removed)
 
 
@@ -98,7 +111,10 @@ async def do_mute(
         return failure("NOT_AUTHORIZED")
     if muted and p.userId != actor and vip_protected(vip, VIP_GUARD_MUTE, ranks[0]):
         return failure("VIP_PROTECTED")
-    return _result_ack(await live.run(rt, "seat_mute", room_id, p.userId, int(muted), actor_sid=sid))
+    result = await live.run(rt, "seat_mute", room_id, p.userId, int(muted), actor_sid=sid)
+    if p.userId != actor:
+        await _audited(rt, actor, "seat.mute" if muted else "seat.unmute", room_id, result, user_id=p.userId)
+    return _result_ack(result)
 
 
 async def do_lock(
@@ -118,6 +134,8 @@ async def do_lock(
             return failure("NOT_AUTHORIZED")
         result = await live.run(rt, "seat_lock", room_id, p.seatIndex, int(lock), occupant or 0, actor_sid=sid)
         if result.code != "STATE_CHANGED":  # the occupant changed between our check and the lock
+            action = "seat.lock" if lock else "seat.unlock"
+            await _audited(rt, actor, action, room_id, result, seat=p.seatIndex, occupant=occupant)
             return _result_ack(result)
     return failure("STATE_CHANGED")
 
