@@ -3,7 +3,7 @@ list and search with live member counts, and the owner's admin list."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -35,7 +35,18 @@ class RoomFields(msgspec.Struct, omit_defaults=True):
     greetings: Annotated[str, Meta(max_length=255)] | None = None
     logo: Annotated[str, Meta(max_length=500)] | None = None
     is_hidden: bool | None = None
-    password: Annotated[str, Meta(min_length=4, max_length=64)] | Literal[""] | None = None
+    # "" (like null) clears the password; otherwise 4 to 64 characters.
+    password: (
+        Annotated[
+            str,
+            Meta(
+                max_length=64,
+                pattern=r"^(?:|[\s\S]{4,64})$",
+                extra={"msg": "The password must be empty or 4 to 64 characters."},
+            ),
+        ]
+        | None
+    ) = None
     can_tourists_speak: bool | None = None
     can_tourists_send_text: bool | None = None
     can_tourists_send_files: bool | None = None
