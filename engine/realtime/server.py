@@ -62,6 +62,8 @@ class RealtimeServer:
         self._listener: asyncio.Task[None] | None = None
         self.instance_id = uuid.uuid4().hex[:12]
         self.room_scripts: RoomScripts
+        # Per-room (striped) locks that keep a room's events in sequence order within this process.
+        self.room_locks = [asyncio.Lock() for _ in range(256)]
         # Domain packages register what must happen when a socket arrives or goes away (presence,
         # leaving its room, …); hooks run in registration order (disconnect: reverse order).
         self.connect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []

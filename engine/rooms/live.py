@@ -58,10 +58,16 @@ def scripts(rt: RealtimeServer) -> RoomScripts:
 async def run(
     rt: RealtimeServer, name: str, room_id: int, *args: str | int, actor_sid: str | None = None
 ) -> ScriptResult:
-    """Run a room script and emit what it recorded."""
-    result = await rt.room_scripts.run(name, room_id, *args)
-    if result.events:
-        await emit_events(rt, room_id, result.events, actor_sid)
+    """Run a room script and emit what it recorded.
+
+    The lock keeps this process's emits for a room in `seq` order: without it, two actions could
+    run their scripts in one order and publish their events in the other. (Across processes, order
+    by `seq`; a client that sees a gap can re-join with `lastSeq`.)
+    """
+    async with rt.room_locks[room_id % len(rt.room_locks)]:
+        result = await rt.room_scripts.run(name, room_id, *args)
+        if result.events:
+            await emit_events(rt, room_id, result.events, actor_sid)
     return result
 
 
