@@ -1,4 +1,4 @@
-"""Staff actions on other accounts: suspend, ban, reinstate, grant and remove roles, create admins.
+"""Staff actions on other accounts: suspend, ban, reinstate, grant and remove roles.
 
 Each writes the audit log in the same transaction as the change; role grants above `user` need a
 stronger permission than ordinary ones, so a moderator can never make an admin.
@@ -11,7 +11,7 @@ import datetime as dt
 from engine.accounts import store
 from engine.accounts.actions import Client, revoke
 from engine.audit.store import record_txn
-from engine.errors import DomainError, forbidden, not_found, validation_error
+from engine.errors import forbidden, not_found, validation_error
 from engine.services import Revocation, Services
 
 ADMIN_ROLES = frozenset({"admin", "super_admin"})
@@ -84,21 +84,4 @@ async def do_change_role(
                 target_id=user_id,
                 ip=client.ip,
                 details={"role": role},
-            )
-
-
-async def do_create_admin(svc: Services, user_id: int, role: str = "super_admin") -> None:
-    """CLI path (`flylive createadmin`): there is no acting user, so no permission check."""
-    if role not in ADMIN_ROLES:
-        raise DomainError("invalid_role", f"role must be one of {sorted(ADMIN_ROLES)}")
-    async with svc.pool.acquire() as conn:
-        async with conn.transaction():
-            await store.grant_role_txn(conn, user_id, role, None)
-            await record_txn(
-                conn,
-                actor_id=None,
-                action="role.grant",
-                target_type="user",
-                target_id=user_id,
-                details={"role": role, "via": "cli"},
             )
