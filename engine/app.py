@@ -1,7 +1,7 @@
 """The one app factory: `create_app(config)` builds the whole service.
 
 Each resource is one `cleanup_ctx` generator, so start-up and shutdown run in mirror order:
-PostgreSQL pool and Redis, then the services every handler uses, then the realtime server.
+the services (PostgreSQL pool, Redis, scripts), the ledger flusher, then the realtime server.
 Nothing connects at import time or in `create_app` itself.
 """
 
@@ -11,22 +11,18 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from engine.appkeys import CONFIG, METRICS, REALTIME, SERVICES
-from engine.auth import store as auth_store
-from engine.auth.passwords import PasswordHasher
-from engine.auth.tokens import TokenSigner
 from engine.config import Config
-from engine.db import create_pool
+from engine.economy.flusher import ensure_groups, flush_all
+from engine.gifts.handlers import register_gift_events
+from engine.jobs import Periodic
 from engine.keys import Keys
-from engine.lua import preload
 from engine.metrics import Metrics
-from engine.ratelimit.store import TOKEN_BUCKET, RateLimiter
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.rooms.handlers import register_room_events
-from engine.services import Services
+from engine.services import open_services
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
 from httpapi.routes import setup_routes
@@ -34,36 +30,26 @@ from httpapi.routes import setup_routes
 log = logging.getLogger("flylive.app")
 
 
-def redis_client(url: str) -> Redis:
-    return Redis.from_url(url, decode_responses=False, health_check_interval=30)
-
-
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    assert config.redis_url, "create_app needs REDIS_URL (or the embedded server) resolved"
-    pool = await create_pool(config)
-    redis = redis_client(config.redis_url)
-    try:
-        await redis.ping()
-        await preload(redis, TOKEN_BUCKET)
-        keys = Keys(config.redis_prefix)
-        svc = Services(
-            config=config,
-            pool=pool,
-            redis=redis,
-            keys=keys,
-            hasher=PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost),
-            signer=TokenSigner(config.jwt_secret, config.jwt_secret_previous, config.access_token_ttl),
-            limiter=RateLimiter(redis, keys),
-            metrics=app[METRICS],
-        )
-        restored = await auth_store.rebuild_revocations(pool, redis, keys, config.access_token_ttl)
-        log.info("services ready", extra={"revocations_restored": restored})
+    async with open_services(app[CONFIG], app[METRICS]) as svc:
         app[SERVICES] = svc
         yield
-    finally:
-        await redis.aclose()
-        await pool.close()
+
+
+async def _flusher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The ledger flusher runs in every serving process; the consumer group shares the work."""
+    svc = app[SERVICES]
+    consumer = app[REALTIME].instance_id
+    await ensure_groups(svc)
+    job = Periodic("ledger-flusher", lambda: flush_all(svc, svc.wallets, consumer), svc.config.flush_interval_seconds)
+    job.start()
+    yield
+    await job.stop()
+    # Drain what is left so a clean shutdown leaves nothing for the next start.
+    try:
+        await flush_all(svc, svc.wallets, consumer)
+    except Exception:
+        log.exception("final ledger flush failed; the entries stay in the outbox")
 
 
 async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -92,9 +78,11 @@ def create_app(config: Config) -> web.Application:
     realtime = RealtimeServer(app, config, app[METRICS], config.redis_url, Keys(config.redis_prefix).socketio_channel())
     register_core_events(realtime)
     register_room_events(realtime)
+    register_gift_events(realtime)
     app[REALTIME] = realtime
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(_flusher_ctx)
     app.cleanup_ctx.append(_realtime_ctx)
     app.on_shutdown.append(_on_shutdown)
     return app

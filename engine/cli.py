@@ -184,6 +184,23 @@ def cmd_createadmin(config: Config, args: argparse.Namespace) -> int:
         return asyncio.run(_create_admin(config, args, password))
 
 
+async def _reconcile(config: Config) -> int:
+    from engine.economy.reconcile import reconcile
+    from engine.metrics import Metrics
+    from engine.services import open_services
+
+    async with open_services(config, Metrics()) as svc:
+        report = await reconcile(svc)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def cmd_reconcile(config: Config, args: argparse.Namespace) -> int:
+    with resolved_servers(config) as config:
+        asyncio.run(_migrate_and_seed(config, seed=False))
+        return asyncio.run(_reconcile(ensure_jwt_secret(config)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flylive", description="FlyLive engine: realtime social-audio backend.")
     parser.add_argument("--log-format", choices=["json", "text"], help="log format (default: LOG_FORMAT or json)")
@@ -198,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="apply migrations and create the demo accounts").set_defaults(func=cmd_seed)
+    sub.add_parser(
+        "reconcile", help="drain the ledger outboxes and check every money invariant; exit 1 on any drift"
+    ).set_defaults(func=cmd_reconcile)
 
     admin = sub.add_parser(
         "createadmin",

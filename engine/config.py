@@ -53,6 +53,7 @@ class Config:
     argon2_time_cost: int = 3
 
     redis_prefix: str = ""
+    redis_max_connections: int = 128
     db_pool_min: int = 2
     db_pool_max: int = 20
     db_statement_cache_size: int = 100
@@ -82,6 +83,10 @@ class Config:
     chat_rate_limit: Rate = field(default_factory=lambda: Rate(60, 60))
     reaction_rate_limit: Rate = field(default_factory=lambda: Rate(1, 1.5))
     chat_blocked_words: tuple[str, ...] = ()
+    gift_rate_limit: Rate = field(default_factory=lambda: Rate(330, 60))
+    economy_shards: int = 16
+    idempotency_ttl_seconds: int = 86400
+    flush_interval_seconds: float = 0.5
     instance_heartbeat_seconds: float = 5.0
     instance_dead_after_seconds: float = 20.0
 
@@ -160,6 +165,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ARGON2_MEMORY_KIB": ("argon2_memory_kib", _int_in(1024, 4 * 1024 * 1024)),
     "ARGON2_TIME_COST": ("argon2_time_cost", _int_in(1, 20)),
     "REDIS_PREFIX": ("redis_prefix", str),
+    "REDIS_MAX_CONNECTIONS": ("redis_max_connections", _int_in(4, 10_000)),
     "DB_POOL_MIN": ("db_pool_min", _int_in(1, 100)),
     "DB_POOL_MAX": ("db_pool_max", _int_in(1, 500)),
     "DB_STATEMENT_CACHE_SIZE": ("db_statement_cache_size", _int_in(0, 10000)),
@@ -180,6 +186,10 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CHAT_RATE_LIMIT": ("chat_rate_limit", Rate.parse),
     "REACTION_RATE_LIMIT": ("reaction_rate_limit", Rate.parse),
     "CHAT_BLOCKED_WORDS": ("chat_blocked_words", _csv),
+    "GIFT_RATE_LIMIT": ("gift_rate_limit", Rate.parse),
+    "ECONOMY_SHARDS": ("economy_shards", _int_in(1, 1024)),
+    "IDEMPOTENCY_TTL_SECONDS": ("idempotency_ttl_seconds", _int_in(60, 30 * 86400)),
+    "FLUSH_INTERVAL_SECONDS": ("flush_interval_seconds", float),
     "INSTANCE_HEARTBEAT_SECONDS": ("instance_heartbeat_seconds", float),
     "INSTANCE_DEAD_AFTER_SECONDS": ("instance_dead_after_seconds", float),
 }

@@ -12,6 +12,25 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = ""
+    economy_shards: int = 16
+
+    def shard_of(self, user_id: int) -> int:
+        return user_id % self.economy_shards
+
+    def wallet(self, user_id: int) -> str:
+        """A user's live balances (hash: coins, diamonds, frozen), in their economy shard."""
+        return f"{self.prefix}{{e:{self.shard_of(user_id)}}}:w:{user_id}"
+
+    def idempotency(self, user_id: int, key: str) -> str:
+        return f"{self.prefix}{{e:{self.shard_of(user_id)}}}:idem:{user_id}:{key}"
+
+    def outbox(self, shard: int) -> str:
+        """The shard's ledger outbox stream, drained into PostgreSQL by the flusher."""
+        return f"{self.prefix}{{e:{shard}}}:outbox"
+
+    def applied(self, shard: int, txn_id: str) -> str:
+        """Which credit legs of a transaction have been applied to wallets of this shard."""
+        return f"{self.prefix}{{e:{shard}}}:applied:{txn_id}"
 
     def rate_bucket(self, scope: str, subject: str) -> str:
         return f"{self.prefix}{{rl:{scope}:{subject}}}"
@@ -40,6 +59,10 @@ class Keys:
 
     def room_chat_rate(self, room_id: int, user_id: int) -> str:
         return f"{self.prefix}{{r:{room_id}}}:chatrate:{user_id}"
+
+    def gift_combo(self, room_id: int, sender: int, part: str) -> str:
+        """A running gift combo: same sender, gift and recipients, in the room's slot."""
+        return f"{self.prefix}{{r:{room_id}}}:combo:{sender}:{part}"
 
     def user_room(self, user_id: int) -> str:
         return f"{self.prefix}{{u:{user_id}}}:room"

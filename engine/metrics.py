@@ -54,6 +54,22 @@ class Metrics:
             ["scope"],
             registry=r,
         )
+        self.ledger_flushed = Counter(
+            "flylive_ledger_flushed_total",
+            "Outbox entries written to the PostgreSQL ledger",
+            registry=r,
+        )
+        self.gifts = Counter(
+            "flylive_gifts_total",
+            "gift:send results",
+            ["result"],
+            registry=r,
+        )
+        self.coins_spent = Counter(
+            "flylive_gift_coins_total",
+            "Coins spent on gifts",
+            registry=r,
+        )
         self.forced_disconnects = Counter(
             "flylive_forced_disconnects_total",
             "Sockets closed because their session was revoked",

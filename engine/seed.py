@@ -26,6 +26,18 @@ DEMO_USERS = [
 ]
 
 
+# (name, category, price in coins, static image, animation, animation type, rarity): the legacy
+# repository's SVGA assets.
+DEMO_GIFTS = [
+    ("Rose", "normal", 1, "gifts/rose.webp", "gifts/rose.svga", "svga", "common"),
+    ("Kaola", "normal", 10, "gifts/kaola.webp", "gifts/kaola.svga", "svga", "common"),
+    ("Angel", "normal", 99, "gifts/angel.webp", "gifts/angel.svga", "svga", "rare"),
+    ("Castle", "lucky", 520, "gifts/castel_gift.webp", "gifts/castel_gift.svga", "svga", "epic"),
+    ("Dragon", "vip", 1314, "gifts/dragon.webp", "gifts/dragon.svga", "svga", "legendary"),
+    ("Kingset", "country", 5200, "gifts/kingset.webp", "gifts/kingset.mp4", "mp4", "legendary"),
+]
+
+
 async def seed_demo(pool: asyncpg.Pool, config: Config) -> int:
     hasher = PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost)
     password_hash = await hasher.hash(DEMO_PASSWORD)
@@ -51,6 +63,12 @@ async def seed_demo(pool: asyncpg.Pool, config: Config) -> int:
                     await store.grant_role_txn(conn, user["id"], "user", None)
                 await store.insert_owned_room_txn(conn, user["id"], signature, country)
             created += 1
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM gifts)"):
+            await conn.executemany(
+                """INSERT INTO gifts (name, category, price, static_src, animated_src, animated_file_type, rarity)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                DEMO_GIFTS,
+            )
     if created:
         log.info("demo accounts created", extra={"count": created, "password": DEMO_PASSWORD})
     return created

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -12,6 +14,7 @@ from redis.asyncio import Redis
 from engine.auth.passwords import PasswordHasher
 from engine.auth.tokens import TokenSigner
 from engine.config import Config
+from engine.economy.store import Wallets
 from engine.keys import Keys
 from engine.metrics import Metrics
 from engine.ratelimit.store import RateLimiter
@@ -37,6 +40,7 @@ class Services:
     signer: TokenSigner
     limiter: RateLimiter
     metrics: Metrics
+    wallets: Wallets
 
     async def publish_revocation(self, event: Revocation) -> None:
         await self.redis.publish(self.keys.auth_channel(), msgspec.json.encode(event))
@@ -48,3 +52,42 @@ class Services:
                 "sessions": len(event.sessions) if event.sessions else "all",
             },
         )
+
+
+@contextlib.asynccontextmanager
+async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Services]:
+    """Connect to PostgreSQL and Redis, load the Lua scripts, and close everything on exit."""
+    from redis.asyncio import BlockingConnectionPool, Redis
+
+    from engine.auth import store as auth_store
+    from engine.db import create_pool
+    from engine.lua import preload
+    from engine.ratelimit.store import TOKEN_BUCKET
+
+    assert config.redis_url, "services need REDIS_URL (or the embedded server) resolved"
+    pool = await create_pool(config)
+    # A blocking pool: a burst beyond max_connections waits for a free connection instead of
+    # failing (the default pool raises "Too many connections" at its limit).
+    pool_of_connections = BlockingConnectionPool.from_url(
+        config.redis_url, max_connections=config.redis_max_connections, timeout=10, health_check_interval=30
+    )
+    redis = Redis(connection_pool=pool_of_connections)
+    try:
+        await redis.ping()
+        await preload(redis, TOKEN_BUCKET)
+        keys = Keys(config.redis_prefix, config.economy_shards)
+        svc = Services(
+            config=config, pool=pool, redis=redis, keys=keys,
+            hasher=PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost),
+            signer=TokenSigner(config.jwt_secret, config.jwt_secret_previous, config.access_token_ttl),
+            limiter=RateLimiter(redis, keys), metrics=metrics,
+            wallets=Wallets(redis, keys, config.idempotency_ttl_seconds),
+        )  # fmt: skip
+        await svc.wallets.preload()
+        restored = await auth_store.rebuild_revocations(pool, redis, keys, config.access_token_ttl)
+        log.info("services ready", extra={"revocations_restored": restored})
+        yield svc
+    finally:
+        await redis.aclose()
+        await pool_of_connections.aclose()  # a pool handed to the client is not closed by it
+        await pool.close()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from engine.messages import SERVER_EVENTS
 from engine.realtime import server as realtime_server
-from engine.rooms.messages import SERVER_EVENTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DOC_PATH = DOCS / "asyncapi.yaml"

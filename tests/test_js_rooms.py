@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.rooms.messages import decode_event
+from engine.messages import decode_event
 from tests.conftest import bearer
 from tests.sockets import url_of
 

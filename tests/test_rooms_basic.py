@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.rooms.messages import decode_event
+from engine.messages import decode_event
 from tests.conftest import bearer
 from tests.sockets import Peer, url_of
 

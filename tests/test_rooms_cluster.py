@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from engine.appkeys import REALTIME
+from engine.messages import decode_event
 from engine.rooms import janitor
-from engine.rooms.messages import decode_event
 from tests.conftest import bearer, registration
 from tests.sockets import Peer, url_of
 
@@ -135,9 +135,8 @@ async def test_a_dead_process_is_cleaned_up_by_a_survivor(make_client: Any, conn
     assert await live_members(a, room) == 3
 
     # B dies without a clean shutdown: its heartbeat stops and it looks long silent.
-    for task in rt_b._tasks:
-        task.cancel()
-    await asyncio.gather(*rt_b._tasks, return_exceptions=True)
+    for job in rt_b.background:
+        await job.stop()
     svc = rt_a.services
     await svc.redis.zadd(svc.keys.instances(), {rt_b.instance_id: 0})
     await janitor.reap_dead(rt_a)

@@ -13,8 +13,8 @@ import pytest
 
 from engine.appkeys import REALTIME
 from engine.config import Rate
+from engine.messages import decode_event
 from engine.rooms import janitor, live
-from engine.rooms.messages import decode_event
 from tests.conftest import bearer
 from tests.sockets import Peer, url_of
 

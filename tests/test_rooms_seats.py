@@ -18,7 +18,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from engine.rooms.messages import RoomUser, decode_event
+from engine.messages import decode_event
+from engine.rooms.messages import RoomUser
 from tests.conftest import bearer
 from tests.sockets import Peer, url_of
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -22,6 +22,8 @@ from engine.appkeys import SERVICES
 from engine.auth import store as auth_store
 from engine.auth.tokens import TokenError
 from engine.config import Config
+from engine.gifts.store import Catalog
+from engine.jobs import Periodic
 from engine.metrics import Metrics
 from engine.rooms.scripts import RoomScripts
 from engine.services import Revocation, Services
@@ -62,6 +64,7 @@ class RealtimeServer:
         self._listener: asyncio.Task[None] | None = None
         self.instance_id = uuid.uuid4().hex[:12]
         self.room_scripts: RoomScripts
+        self.gift_catalog = Catalog()
         # Per-room (striped) locks that keep a room's events in sequence order within this process.
         self.room_locks = [asyncio.Lock() for _ in range(256)]
         # Domain packages register what must happen when a socket arrives or goes away (presence,
@@ -70,8 +73,7 @@ class RealtimeServer:
         self.disconnect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
         # Every client event name -> its payload Struct, as registered (docs/asyncapi.yaml is checked against it).
         self.client_events: dict[str, type] = {}
-        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self.background: list[Periodic] = []
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             client_manager=socketio.AsyncRedisManager(redis_url, channel=channel),
@@ -86,6 +88,10 @@ class RealtimeServer:
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.attach(app)
+
+    @property
+    def config(self) -> Config:
+        return self._config
 
     @property
     def services(self) -> Services:
@@ -178,7 +184,8 @@ class RealtimeServer:
         self.room_scripts = RoomScripts(self.services.redis, self.services.keys)
         await self.room_scripts.preload()
         self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
-        self._tasks = [asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.background]
+        for job in self.background:
+            job.start()
 
     async def disconnect_all(self) -> None:
         """Close every socket of this process cleanly (clients see a server disconnect, seats are held)."""
@@ -193,7 +200,9 @@ class RealtimeServer:
         await svc.redis.zrem(svc.keys.instances(), self.instance_id)
         await svc.redis.delete(svc.keys.instance_sockets(self.instance_id))
         await self.sio.shutdown()
-        tasks = [t for t in (self._listener, getattr(self.sio.manager, "thread", None), *self._tasks) if t is not None]
+        for job in self.background:
+            await job.stop()
+        tasks = [t for t in (self._listener, getattr(self.sio.manager, "thread", None)) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.jobs import Periodic
 from engine.realtime.events import socket_event
 from engine.realtime.server import RealtimeServer
 from engine.rooms import chat, janitor, membership, moderation, presence, seats
@@ -148,7 +149,6 @@ def register_room_events(rt: RealtimeServer) -> None:
     rt.connect_hooks.append(on_connect)
     rt.disconnect_hooks.append(on_disconnect)
 
-    async def janitor_job() -> None:
-        await janitor.run_janitor(rt)
-
-    rt.background.append(janitor_job)
+    rt.background.append(
+        Periodic("room-janitor", lambda: janitor.janitor_pass(rt), rt.config.instance_heartbeat_seconds)
+    )

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -71,15 +70,7 @@ async def heartbeat(rt: RealtimeServer) -> None:
     await svc.redis.zadd(svc.keys.instances(), {rt.instance_id: _now_ms()})
 
 
-async def run_janitor(rt: RealtimeServer) -> None:
-    interval = rt.services.config.instance_heartbeat_seconds
-    while True:
-        try:
-            await heartbeat(rt)
-            await reap_dead(rt)
-            await sweep_holds(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("janitor pass failed")
-        await asyncio.sleep(interval)
+async def janitor_pass(rt: RealtimeServer) -> None:
+    await heartbeat(rt)
+    await reap_dead(rt)
+    await sweep_holds(rt)

@@ -1,7 +1,7 @@
 """Typed schema of every server→client event of the rooms domain (realtime-contract.md §3).
 
-The Lua scripts build these payloads; tests decode what clients really received with
-`SERVER_EVENTS[name]`, and docs/asyncapi.yaml is checked against this module. `seq` is the room's
+The Lua scripts build these payloads; `engine.messages` gathers every domain's events (tests
+decode what clients really received with it; docs/asyncapi.yaml is generated from it). `seq` is the room's
 sequence number (absent on events that change no room state: reactions, presence, kicks).
 """
 
@@ -146,8 +146,3 @@ SERVER_EVENTS: dict[str, type[Event]] = {
     "presence.update": PresenceUpdate,
     "auth:force_disconnect": ForceDisconnect,
 }
-
-
-def decode_event(name: str, data: Any) -> Event:
-    """Check a received payload against its schema (raises msgspec.ValidationError)."""
-    return msgspec.convert(data, SERVER_EVENTS[name])

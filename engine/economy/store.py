@@ -1,0 +1,136 @@
+"""Wallets in Redis (Lua) and the ledger in PostgreSQL.
+
+`apply` is the only way a user's balance goes down or new money comes in: one script checks the
+idempotency key, the funds and the frozen flag, changes the balance and appends the whole
+transaction to the shard's outbox. `credit` applies a transaction's other live legs exactly once.
+`record_txn` writes a transaction to the ledger at most once (its id is the primary key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from engine.db import Conn
+from engine.economy.model import Currency, Leg, Txn
+from engine.keys import Keys
+from engine.lua import LuaScript, preload
+
+_DIR = Path(__file__).parent / "lua"
+APPLY = LuaScript(_DIR / "apply.lua")
+CREDIT = LuaScript(_DIR / "credit.lua")
+WALLET_INIT = LuaScript(_DIR / "wallet_init.lua")
+_txn_encoder = msgspec.json.Encoder()
+_txn_decoder = msgspec.json.Decoder(Txn)
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    ok: bool
+    code: str | None = None
+    balance: int | None = None
+    required: int | None = None
+    replay: bool = False
+
+
+def encode_txn(txn: Txn) -> bytes:
+    return _txn_encoder.encode(txn)
+
+
+def decode_txn(raw: bytes) -> Txn:
+    return _txn_decoder.decode(raw)
+
+
+class Wallets:
+    def __init__(self, redis: Redis, keys: Keys, idempotency_ttl: int) -> None:
+        self._redis = redis
+        self.keys = keys
+        self._ttl = idempotency_ttl
+        self._apply = APPLY.bind(redis)
+        self._credit = CREDIT.bind(redis)
+        self._init = WALLET_INIT.bind(redis)
+
+    async def preload(self) -> None:
+        await preload(self._redis, APPLY, CREDIT, WALLET_INIT)
+
+    async def apply(self, txn: Txn, idempotency_key: str) -> Applied:
+        """Apply the transaction's first leg (a live user wallet) and queue the rest for the ledger."""
+        leg = txn.legs[0]
+        assert leg.live, "the first leg of an applied transaction is a user wallet"
+        keys = [self.keys.wallet(leg.account_id), self.keys.idempotency(leg.account_id, idempotency_key),
+                self.keys.outbox(self.keys.shard_of(leg.account_id))]  # fmt: skip
+        raw = await self._apply(keys=keys, args=[leg.currency, leg.amount, encode_txn(txn), self._ttl, txn.txn_id])
+        data = _decoder.decode(raw)
+        return Applied(bool(data["ok"]), data.get("code"), data.get("balance"), data.get("required"),
+                       bool(data.get("replay")))  # fmt: skip
+
+    async def credit(self, txn_id: str, index: int, leg: Leg) -> Applied:
+        """Apply credit leg `index` of a recorded transaction (idempotent)."""
+        shard = self.keys.shard_of(leg.account_id)
+        raw = await self._credit(keys=[self.keys.wallet(leg.account_id), self.keys.applied(shard, txn_id)],
+                                 args=[index, leg.currency, leg.amount])  # fmt: skip
+        data = _decoder.decode(raw)
+        return Applied(bool(data["ok"]), data.get("code"), data.get("balance"))
+
+    async def load(self, user_id: int, coins: int, diamonds: int, frozen: bool) -> bool:
+        return bool(await self._init(keys=[self.keys.wallet(user_id)], args=[coins, diamonds, int(frozen)]))
+
+    async def balances(self, user_id: int) -> dict[str, int] | None:
+        raw = await self._redis.hgetall(self.keys.wallet(user_id))
+        if not raw:
+            return None
+        fields = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        return {name: fields.get(name, 0) for name in ("coins", "diamonds")}
+
+    async def set_frozen(self, user_id: int, frozen: bool) -> None:
+        await self._redis.hset(self.keys.wallet(user_id), "frozen", int(frozen))
+
+
+async def ledger_balances(conn: Conn, user_id: int) -> dict[Currency, int]:
+    rows = await conn.fetch(
+        "SELECT currency, balance FROM account_balances WHERE account_type = 'user' AND account_id = $1", user_id
+    )
+    balances: dict[Currency, int] = {"coins": 0, "diamonds": 0}
+    for row in rows:
+        balances[row["currency"]] = int(row["balance"])
+    return balances
+
+
+async def record_txn_txn(conn: Conn, txn: Txn, live_balance: int | None) -> bool:
+    """Write the transaction and its legs, and move the account balances; False if already recorded."""
+    at = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC)
+    inserted = await conn.fetchval(
+        """INSERT INTO ledger_transactions (txn_id, kind, initiator_id, ref_type, ref_id, metadata, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7) ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id""",
+        txn.txn_id, txn.kind, txn.initiator_id, txn.ref_type, txn.ref_id,
+        msgspec.json.encode(txn.metadata).decode(), at,
+    )  # fmt: skip
+    if inserted is None:
+        return False
+    await conn.executemany(
+        """INSERT INTO ledger_entries
+               (txn_id, leg, account_type, account_id, currency, amount, balance_after, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        [(txn.txn_id, i, leg.account_type, leg.account_id, leg.currency, leg.amount,
+          live_balance if i == 0 else None, at) for i, leg in enumerate(txn.legs)],
+    )  # fmt: skip
+    await conn.executemany(
+        """INSERT INTO account_balances (account_type, account_id, currency, balance) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (account_type, account_id, currency) DO UPDATE SET balance = account_balances.balance + $4""",
+        [(leg.account_type, leg.account_id, leg.currency, leg.amount) for leg in txn.legs],
+    )
+    return True
+
+
+async def settings(conn: Conn) -> dict[str, int]:
+    return {r["key"]: int(r["value"]) for r in await conn.fetch("SELECT key, value FROM economy_settings")}
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if value else {}

@@ -1,0 +1,154 @@
+"""gift:send — check, debit (one Lua step, committed before the ack), combo, room fan-out.
+
+The engine debits the sender itself: the ack carries the new balance and is sent only after the
+debit is committed, so there is nothing for the client to roll back. The credits (recipients, room
+owner) and the ledger record are completed by the flusher from the same outbox entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from engine.economy import model as money
+from engine.economy.flusher import ensure_wallet
+from engine.economy.store import Applied
+from engine.gifts import store
+from engine.gifts.model import (
+    COMBO_WINDOW_MS,
+    ERRORS,
+    GiftPreparePayload,
+    GiftSendPayload,
+    check_recipients,
+    combo_key_part,
+    requested_recipients,
+)
+from engine.realtime.server import RealtimeServer, user_room
+from engine.rooms.live import room_channel
+from engine.rooms.seats import in_room
+
+log = logging.getLogger("flylive.gifts")
+
+
+def failure(code: str, **extra: Any) -> dict[str, Any]:
+    return {"success": False, "error": ERRORS[code], "code": code, **extra}
+
+
+def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
+    if gift is None or not gift["is_active"]:
+        return False
+    starts, ends = gift["starts_at"], gift["ends_at"]
+    return (starts is None or starts.timestamp() * 1000 <= now_ms) and (
+        ends is None or ends.timestamp() * 1000 > now_ms
+    )
+
+
+async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: list[int], gift: dict[str, Any],
+                     quantity: int, key: str) -> money.Txn:  # fmt: skip
+    svc = rt.services
+    async with svc.pool.acquire() as conn:
+        agencies = await store.agencies_of(conn, recipients)
+    owner = await store.room_owner(svc.redis, svc.keys, room_id)
+    per_recipient = int(gift["price"]) * quantity
+    legs: list[money.Leg] = []
+    for recipient in recipients:
+        split = money.split_gift(per_recipient, rt.gift_catalog.settings, agency_member=recipient in agencies,
+                                 has_room_owner=owner is not None)  # fmt: skip
+        legs += money.gift_legs(sender, recipient, per_recipient, split, agency_id=agencies.get(recipient),
+                                room_owner=owner)  # fmt: skip
+    return money.make_txn(
+        "gift", money.merge_legs(legs), initiator_id=sender, ref_type="gift", ref_id=str(gift["id"]),
+        metadata={"room_id": room_id, "recipients": recipients, "quantity": quantity, "price": gift["price"],
+                  "key": key},
+    )  # fmt: skip
+
+
+async def _debit(rt: RealtimeServer, txn: money.Txn, key: str) -> Applied:
+    wallets = rt.services.wallets
+    result = await wallets.apply(txn, key)
+    if result.code == "NO_WALLET":
+        await ensure_wallet(rt.services, wallets, txn.legs[0].account_id)
+        result = await wallets.apply(txn, key)
+    return result
+
+
+async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p: GiftSendPayload) -> dict[str, Any]:
+    svc = rt.services
+    sender = int(session["user_id"])
+    room_id = in_room(session, p.roomId)
+    if room_id is None:
+        return failure("NOT_IN_ROOM")
+    verdict = await svc.limiter.hit("gift", str(sender), svc.config.gift_rate_limit)
+    if not verdict.allowed:
+        return failure("RATE_LIMITED")
+    async with svc.pool.acquire() as conn:
+        await rt.gift_catalog.refresh(conn)
+    gift = rt.gift_catalog.gift(p.giftId)
+    if gift is None:
+        return failure("GIFT_NOT_FOUND")
+    if not _available(gift, money.now_ms()):
+        return failure("GIFT_UNAVAILABLE")
+    requested = requested_recipients(p)
+    if not requested:
+        return {"success": False, "error": "Invalid payload", "code": "NO_RECIPIENT"}
+    checked = check_recipients(sender, requested, await store.seated(svc.redis, svc.keys, room_id, requested))
+    if isinstance(checked, str):
+        return failure(checked)
+    key = p.idempotencyKey or p.batchId or uuid.uuid4().hex
+    txn = await _build_txn(rt, room_id, sender, checked, gift, p.quantity, key)
+    result = await _debit(rt, txn, f"gift:{key}")
+    if not result.ok:
+        svc.metrics.gifts.labels(result.code or "error").inc()
+        if result.code == "INSUFFICIENT_FUNDS":
+            return failure(
+                "INSUFFICIENT_FUNDS",
+                required=result.required,
+                available=result.balance,
+                message=f"Insufficient funds. Required: {result.required}, Available: {result.balance}",
+            )
+        return failure(result.code if result.code in ERRORS else "WALLET_FROZEN")
+    if result.replay:
+        # A retry of a send that already went through: same answer, no second charge or broadcast.
+        svc.metrics.gifts.labels("replay").inc()
+        return {"success": True, "replay": True, "balance": result.balance, "acceptedRecipientIds": checked}
+    total = -txn.legs[0].amount
+    svc.metrics.gifts.labels("ok").inc()
+    svc.metrics.coins_spent.inc(total)
+    combo = await _fan_out(rt, sid, room_id, sender, checked, p)
+    log.info("gift sent", extra={"room_id": room_id, "user_id": sender, "gift_id": p.giftId, "coins": total,
+                                 "txn_id": txn.txn_id})  # fmt: skip
+    return {"success": True, "acceptedRecipientIds": checked, "transaction_id": txn.txn_id, "balance": result.balance,
+            "combo": combo}  # fmt: skip
+
+
+async def _fan_out(rt: RealtimeServer, sid: str, room_id: int, sender: int, recipients: list[int],
+                   p: GiftSendPayload) -> dict[str, Any]:  # fmt: skip
+    svc = rt.services
+    combo_id, count, sends = await store.count_combo(
+        svc.redis, svc.keys, room_id, sender, combo_key_part(p.giftId, recipients), COMBO_WINDOW_MS, p.quantity,
+        uuid.uuid4().hex[:16],
+    )  # fmt: skip
+    channel = room_channel(room_id)
+    base = {"senderId": sender, "roomId": str(room_id), "giftId": p.giftId, "quantity": p.quantity,
+            "batchId": p.batchId or combo_id}  # fmt: skip
+    for recipient in recipients:  # legacy clients: one event per recipient …
+        await rt.sio.emit("gift:received", {**base, "recipientId": recipient}, room=channel, skip_sid=sid)
+    # … then one burst event with every recipient, which newer clients play once.
+    await rt.sio.emit("gift:received", {**base, "recipientIds": recipients}, room=channel, skip_sid=sid)
+    combo = {"comboId": combo_id, "count": count, "sends": sends}
+    if sends > 1:
+        await rt.sio.emit("gift:combo", {**base, "recipientIds": recipients, **combo}, room=channel)
+    return combo
+
+
+async def do_prepare(rt: RealtimeServer, sid: str, session: dict[str, Any], p: GiftPreparePayload) -> dict[str, Any]:
+    """Let the recipient preload the gift's animation; nothing is stored or charged."""
+    svc = rt.services
+    if in_room(session, p.roomId) is None:
+        return failure("NOT_IN_ROOM")
+    verdict = await svc.limiter.hit("gift_prepare", str(session["user_id"]), svc.config.gift_rate_limit)
+    if not verdict.allowed:
+        return failure("RATE_LIMITED")
+    await rt.sio.emit("gift:prepare", {"giftId": p.giftId, "recipientId": p.recipientId}, room=user_room(p.recipientId))
+    return {"success": True}

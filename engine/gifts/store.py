@@ -1,0 +1,89 @@
+"""Gift catalog (PostgreSQL, cached briefly in-process), seat lookups and combos (Redis)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.db import Conn
+from engine.economy.store import settings as economy_settings
+from engine.keys import Keys
+from engine.lua import LuaScript
+
+COMBO = LuaScript(Path(__file__).parent / "lua" / "combo.lua")
+GIFT_COLUMNS = """id, name, category, price, static_src, animated_src, animated_file_type, animation_duration,
+    sound_src, rarity, vip_level_required, country, starts_at, ends_at, is_active"""
+_CACHE_SECONDS = 10.0
+
+
+class Catalog:
+    """Gifts and economy settings, re-read from PostgreSQL at most every few seconds."""
+
+    def __init__(self) -> None:
+        self._gifts: dict[int, dict[str, Any]] = {}
+        self._settings: dict[str, int] = {}
+        self._loaded_at = 0.0
+
+    async def refresh(self, conn: Conn, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded_at < _CACHE_SECONDS:
+            return
+        rows = await conn.fetch(f"SELECT {GIFT_COLUMNS} FROM gifts WHERE deleted_at IS NULL")
+        self._gifts = {int(r["id"]): dict(r) for r in rows}
+        self._settings = await economy_settings(conn)
+        self._loaded_at = time.monotonic()
+
+    def gift(self, gift_id: int) -> dict[str, Any] | None:
+        return self._gifts.get(gift_id)
+
+    @property
+    def settings(self) -> dict[str, int]:
+        return self._settings
+
+
+async def list_gifts(
+    conn: Conn, *, category: str | None, max_price: int | None, include_inactive: bool
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"""SELECT {GIFT_COLUMNS} FROM gifts
+            WHERE deleted_at IS NULL AND ($1::text IS NULL OR category = $1)
+              AND ($2::bigint IS NULL OR price <= $2)
+              AND ($3 OR (is_active AND (starts_at IS NULL OR starts_at <= now())
+                                     AND (ends_at IS NULL OR ends_at > now())))
+            ORDER BY category, price, id""",
+        category, max_price, include_inactive,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def agencies_of(conn: Conn, user_ids: list[int]) -> dict[int, int]:
+    """user id -> agency id, for the given users who are active agency members."""
+    rows = await conn.fetch(
+        """SELECT m.user_id, m.agency_id FROM agency_members m JOIN agencies a ON a.id = m.agency_id
+           WHERE m.user_id = ANY($1::bigint[]) AND m.left_at IS NULL AND a.status = 'active'""",
+        user_ids,
+    )
+    return {int(r["user_id"]): int(r["agency_id"]) for r in rows}
+
+
+async def seated(redis: Redis, keys: Keys, room_id: int, user_ids: list[int]) -> set[int]:
+    """Which of the users hold a seat in the room (a seat held for a reconnect counts)."""
+    if not user_ids:
+        return set()
+    indices = await redis.hmget(keys.room(room_id)[2], [str(u) for u in user_ids])
+    return {u for u, index in zip(user_ids, indices, strict=True) if index is not None}
+
+
+async def room_owner(redis: Redis, keys: Keys, room_id: int) -> int | None:
+    raw = await redis.hget(keys.room(room_id)[0], "owner")
+    return int(raw) if raw else None
+
+
+async def count_combo(redis: Redis, keys: Keys, room_id: int, sender: int, part: str, window_ms: int,
+                      quantity: int, new_id: str) -> tuple[str, int, int]:  # fmt: skip
+    combo_id, count, sends = await COMBO.bind(redis)(
+        keys=[keys.gift_combo(room_id, sender, part)], args=[window_ms, quantity, new_id]
+    )
+    return (combo_id.decode() if isinstance(combo_id, bytes) else str(combo_id)), int(count), int(sends)

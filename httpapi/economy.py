@@ -1,0 +1,55 @@
+"""Wallet and gift catalog REST."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+
+from engine.accounts.model import iso_timestamp
+from engine.appkeys import SERVICES
+from engine.economy import actions
+from engine.gifts import store as gifts_store
+from httpapi.auth import current_user, login_required, permission_required
+from httpapi.common import path_id, query_int, read_body
+from httpapi.responses import ok
+
+routes = web.RouteTableDef()
+Key = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[\w:.-]+$")]
+
+
+class AdjustBody(msgspec.Struct):
+    currency: Literal["coins", "diamonds"]
+    amount: Annotated[int, msgspec.Meta(ge=1, le=10**12)]
+    direction: Literal["grant", "deduct"]
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=255)]
+    idempotency_key: Key
+
+
+@routes.get("/api/v1/wallet")
+@login_required
+async def wallet(request: web.Request) -> web.Response:
+    return ok(await actions.get_balances(request.app[SERVICES], current_user(request).user_id))
+
+
+@routes.post("/api/v1/admin/wallets/{id}/adjust")
+@permission_required("economy.grant")
+async def adjust(request: web.Request) -> web.Response:
+    body = await read_body(request, AdjustBody)
+    result = await actions.do_adjust(
+        request.app[SERVICES], current_user(request).user_id, path_id(request), body.currency, body.amount,
+        direction=body.direction, reason=body.reason, key=body.idempotency_key,
+    )  # fmt: skip
+    return ok(result)
+
+
+@routes.get("/api/v1/gifts")
+async def list_gifts(request: web.Request) -> web.Response:
+    category = request.query.get("category") or None
+    max_price = query_int(request, "max_price", 0, 0, 10**12) or None
+    async with request.app[SERVICES].pool.acquire() as conn:
+        gifts = await gifts_store.list_gifts(conn, category=category, max_price=max_price, include_inactive=False)
+    for gift in gifts:
+        gift["starts_at"], gift["ends_at"] = iso_timestamp(gift["starts_at"]), iso_timestamp(gift["ends_at"])
+    return ok(gifts)
