@@ -11,6 +11,7 @@ import datetime as dt
 from engine.accounts import store
 from engine.accounts.actions import Client, revoke
 from engine.audit.store import record_txn
+from engine.economy.store import frozen_marker
 from engine.errors import forbidden, not_found, validation_error
 from engine.services import Revocation, Services
 
@@ -44,6 +45,7 @@ async def do_set_status(
                 ip=client.ip,
                 details={"until": until.isoformat() if until else None, "reason": reason},
             )
+        await svc.wallets.set_frozen(user_id, frozen_marker(status, until))
         if status != "active":
             await revoke(svc, user_id, reason=status, conn=conn, actor_id=actor_id, client=client)
             # Also close sockets whose session ended earlier but which are somehow still open.

@@ -36,8 +36,9 @@ async def ensure_wallet(svc: Services, wallets: store.Wallets, user_id: int) -> 
     """Make a user's wallet live in Redis from the ledger (first use, or after Redis lost it)."""
     async with svc.pool.acquire() as conn:
         balances = await store.ledger_balances(conn, user_id)
-        status = await conn.fetchval("SELECT status FROM users WHERE id = $1", user_id)
-    await wallets.load(user_id, balances["coins"], balances["diamonds"], frozen=status not in (None, "active"))
+        account = await conn.fetchrow("SELECT status, suspended_until FROM users WHERE id = $1", user_id)
+    frozen = store.frozen_marker(account["status"], account["suspended_until"]) if account else 0
+    await wallets.load(user_id, balances["coins"], balances["diamonds"], frozen)
 
 
 async def complete_credits(svc: Services, wallets: store.Wallets, txn: Txn) -> None:

@@ -25,6 +25,7 @@ _DIR = Path(__file__).parent / "lua"
 APPLY = LuaScript(_DIR / "apply.lua")
 CREDIT = LuaScript(_DIR / "credit.lua")
 WALLET_INIT = LuaScript(_DIR / "wallet_init.lua")
+SET_FROZEN = LuaScript(_DIR / "set_frozen.lua")
 _txn_encoder = msgspec.json.Encoder()
 _txn_decoder = msgspec.json.Decoder(Txn)
 _decoder = msgspec.json.Decoder()
@@ -55,9 +56,10 @@ class Wallets:
         self._apply = APPLY.bind(redis)
         self._credit = CREDIT.bind(redis)
         self._init = WALLET_INIT.bind(redis)
+        self._set_frozen = SET_FROZEN.bind(redis)
 
     async def preload(self) -> None:
-        await preload(self._redis, APPLY, CREDIT, WALLET_INIT)
+        await preload(self._redis, APPLY, CREDIT, WALLET_INIT, SET_FROZEN)
 
     async def apply(self, txn: Txn, idempotency_key: str) -> Applied:
         """Apply the transaction's first leg (a live user wallet) and queue the rest for the ledger."""
@@ -78,8 +80,9 @@ class Wallets:
         data = _decoder.decode(raw)
         return Applied(bool(data["ok"]), data.get("code"), data.get("balance"))
 
-    async def load(self, user_id: int, coins: int, diamonds: int, frozen: bool) -> bool:
-        return bool(await self._init(keys=[self.keys.wallet(user_id)], args=[coins, diamonds, int(frozen)]))
+    async def load(self, user_id: int, coins: int, diamonds: int, frozen: int) -> bool:
+        """`frozen`: 0 = no, -1 = until further notice, else the ms timestamp the freeze ends."""
+        return bool(await self._init(keys=[self.keys.wallet(user_id)], args=[coins, diamonds, frozen]))
 
     async def balances(self, user_id: int) -> dict[str, int] | None:
         raw = await self._redis.hgetall(self.keys.wallet(user_id))
@@ -88,8 +91,23 @@ class Wallets:
         fields = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
         return {name: fields.get(name, 0) for name in ("coins", "diamonds")}
 
-    async def set_frozen(self, user_id: int, frozen: bool) -> None:
-        await self._redis.hset(self.keys.wallet(user_id), "frozen", int(frozen))
+    async def set_frozen(self, user_id: int, frozen: int | bool) -> None:
+        """Suspended and banned users cannot spend (credits to them still land).
+
+        `frozen`: True/-1 until further notice, False/0 not frozen, else the ms timestamp it ends.
+        """
+        if isinstance(frozen, bool):
+            frozen = -1 if frozen else 0
+        await self._set_frozen(keys=[self.keys.wallet(user_id)], args=[frozen])
+
+
+def frozen_marker(status: str | None, suspended_until: dt.datetime | None) -> int:
+    """The wallet's freeze for an account status: 0 active, -1 banned (or open-ended), else the end in ms."""
+    if status in (None, "active"):
+        return 0
+    if status == "suspended" and suspended_until is not None:
+        return int(suspended_until.timestamp() * 1000)
+    return -1
 
 
 async def ledger_balances(conn: Conn, user_id: int) -> dict[Currency, int]:

@@ -16,7 +16,11 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local balance = tonumber(redis.call('HGET', KEYS[1], currency) or '0')
 if amount < 0 then
-  if redis.call('HGET', KEYS[1], 'frozen') == '1' then
+  -- frozen: 0 = no, -1 = until further notice, else the ms timestamp the freeze ends (a suspension).
+  local frozen = tonumber(redis.call('HGET', KEYS[1], 'frozen') or '0')
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if frozen < 0 or frozen > now then
     return cjson.encode({ok = false, code = 'WALLET_FROZEN', balance = balance})
   end
   if balance + amount < 0 then
