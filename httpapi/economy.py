@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 import msgspec
@@ -10,7 +11,9 @@ from aiohttp import web
 from engine.accounts.model import iso_timestamp
 from engine.appkeys import SERVICES
 from engine.economy import actions
+from engine.economy import store as economy_store
 from engine.gifts import store as gifts_store
+from engine.validation import convert_fields
 from httpapi.auth import current_user, login_required, permission_required
 from httpapi.common import path_id, query_int, read_body
 from httpapi.responses import ok
@@ -31,6 +34,30 @@ class AdjustBody(msgspec.Struct):
 @login_required
 async def wallet(request: web.Request) -> web.Response:
     return ok(await actions.get_balances(request.app[SERVICES], current_user(request).user_id))
+
+
+class HistoryQuery(msgspec.Struct):
+    currency: Literal["coins", "diamonds"] | None = None
+    kind: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[a-z_]+$")] | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    cursor: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+
+
+@routes.get("/api/v1/wallet/transactions")
+@login_required
+async def transactions(request: web.Request) -> web.Response:
+    """The caller's ledger, newest first; pass the returned `next_cursor` for the next page."""
+    q = convert_fields(HistoryQuery, dict(request.query), strict=False)
+    async with request.app[SERVICES].pool.acquire() as conn:
+        rows = await economy_store.history(
+            conn, current_user(request).user_id, currency=q.currency, kind=q.kind, since=q.since, until=q.until,
+            before_id=q.cursor, limit=q.limit,
+        )  # fmt: skip
+    items = [{**row, "txn_id": str(row["txn_id"]), "created_at": iso_timestamp(row["created_at"])} for row in rows]
+    next_cursor = rows[-1]["id"] if len(rows) == q.limit else None
+    return ok({"items": items, "next_cursor": next_cursor})
 
 
 @routes.post("/api/v1/admin/wallets/{id}/adjust")

@@ -65,3 +65,43 @@ async def test_gift_debits_sender_credits_recipient_and_reconciles(client: Any, 
     report = await reconcile(svc)
     assert report.ok, report.render()
     assert report.totals["coins"] == {"mint": -100, "user": 86, "platform": 14}
+
+
+async def test_wallet_history_filters_and_pages(client: Any, register: Any, config: Any) -> None:
+    user = await register()
+    user_me = await me(client, user["token"])
+    await make_staff(config, user_me["id"])
+    for n, amount in enumerate((10, 20, 30)):
+        body = {
+            "currency": "coins",
+            "amount": amount,
+            "direction": "grant",
+            "reason": "test",
+            "idempotency_key": f"h-{n:06d}",
+        }
+        assert (
+            await client.post(f"/api/v1/admin/wallets/{user_me['id']}/adjust", headers=bearer(user["token"]), json=body)
+        ).status == 200
+    body = {"currency": "coins", "amount": 5, "direction": "deduct", "reason": "test", "idempotency_key": "h-deduct-1"}
+    assert (
+        await client.post(f"/api/v1/admin/wallets/{user_me['id']}/adjust", headers=bearer(user["token"]), json=body)
+    ).status == 200
+    svc = client.app[SERVICES]
+    await flush_all(svc, svc.wallets, "test")
+
+    async def page(query: str) -> Any:
+        resp = await client.get(f"/api/v1/wallet/transactions{query}", headers=bearer(user["token"]))
+        assert resp.status == 200, await resp.text()
+        return (await resp.json())["data"]
+
+    everything = await page("")
+    assert [i["amount"] for i in everything["items"]] == [-5, 30, 20, 10]
+    assert [i["balance_after"] for i in everything["items"]] == [55, 60, 30, 10]
+    assert everything["next_cursor"] is None
+    grants = await page("?kind=admin_grant&limit=2")
+    assert [i["amount"] for i in grants["items"]] == [30, 20] and grants["next_cursor"] is not None
+    rest = await page(f"?kind=admin_grant&limit=2&cursor={grants['next_cursor']}")
+    assert [i["amount"] for i in rest["items"]] == [10]
+    assert (await page("?currency=diamonds"))["items"] == []
+    bad = await client.get("/api/v1/wallet/transactions?limit=500", headers=bearer(user["token"]))
+    assert bad.status == 422 and "limit" in (await bad.json())["errors"]

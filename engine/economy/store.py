@@ -152,3 +152,22 @@ async def settings(conn: Conn) -> dict[str, int]:
 
 def as_dict(value: Any) -> dict[str, Any]:
     return dict(value) if value else {}
+
+
+async def history(
+    conn: Conn, user_id: int, *, currency: str | None, kind: str | None, since: dt.datetime | None,
+    until: dt.datetime | None, before_id: int | None, limit: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """A user's ledger legs, newest first, paged by entry id (the cursor)."""
+    rows = await conn.fetch(
+        """SELECT e.id, e.txn_id, t.kind, e.currency, e.amount, e.balance_after, e.created_at, t.ref_type, t.ref_id,
+                  t.initiator_id, t.metadata
+           FROM ledger_entries e JOIN ledger_transactions t USING (txn_id)
+           WHERE e.account_type = 'user' AND e.account_id = $1
+             AND ($2::text IS NULL OR e.currency = $2) AND ($3::text IS NULL OR t.kind = $3)
+             AND ($4::timestamptz IS NULL OR e.created_at >= $4) AND ($5::timestamptz IS NULL OR e.created_at < $5)
+             AND ($6::bigint IS NULL OR e.id < $6)
+           ORDER BY e.id DESC LIMIT $7""",
+        user_id, currency, kind, since, until, before_id, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
