@@ -24,6 +24,10 @@ class Keys:
     def idempotency(self, user_id: int, key: str) -> str:
         return f"{self.prefix}{{e:{self.shard_of(user_id)}}}:idem:{user_id}:{key}"
 
+    def daily_spend(self, user_id: int, day: str) -> str:
+        """Coins a user spent on `day` (YYYYMMDD, UTC), checked against the daily cap."""
+        return f"{self.prefix}{{e:{self.shard_of(user_id)}}}:spent:{user_id}:{day}"
+
     def outbox(self, shard: int) -> str:
         """The shard's ledger outbox stream, drained into PostgreSQL by the flusher."""
         return f"{self.prefix}{{e:{shard}}}:outbox"

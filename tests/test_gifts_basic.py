@@ -105,3 +105,42 @@ async def test_wallet_history_filters_and_pages(client: Any, register: Any, conf
     assert (await page("?currency=diamonds"))["items"] == []
     bad = await client.get("/api/v1/wallet/transactions?limit=500", headers=bearer(user["token"]))
     assert bad.status == 422 and "limit" in (await bad.json())["errors"]
+
+
+async def test_daily_spend_cap_refuses_and_flags(make_client: Any, config: Any) -> None:
+    client = await make_client(daily_gift_spend_limit=30)
+    sender, host = await register_with(client), await register_with(client)
+    sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
+    await make_staff(config, sender_me["id"])
+    body = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "cap-grant"}
+    assert (
+        await client.post(f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body)
+    ).status == 200
+    room_id = host_me["room"]["id"]
+    a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
+    try:
+        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 0}))["success"]
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        send = {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"], "quantity": 4}  # 28 coins
+        assert (await a.call("gift:send", {**send, "idempotencyKey": "cap-send-1"}))["balance"] == 72
+        over = await a.call("gift:send", {**send, "idempotencyKey": "cap-send-2"})
+        assert over["success"] is False and over["error"] == "Daily spending limit reached" and over["cap"] == 30
+    finally:
+        await a.close()
+        await b.close()
+    conn = await asyncpg.connect(config.database_url)
+    try:
+        flags = await conn.fetch("SELECT user_id, kind FROM fraud_flags")
+    finally:
+        await conn.close()
+    assert [(f["user_id"], f["kind"]) for f in flags] == [(sender_me["id"], "daily_gift_limit")]
+
+
+async def register_with(client: Any) -> Any:
+    from tests.conftest import registration
+
+    body = registration()
+    resp = await client.post("/api/register", json=body)
+    assert resp.status == 200
+    return await resp.json()

@@ -9,6 +9,7 @@ transaction to the shard's outbox. `credit` applies a transaction's other live l
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from engine.economy.model import Currency, Leg, Txn
 from engine.keys import Keys
 from engine.lua import LuaScript, preload
 
+log = logging.getLogger("flylive.economy")
 _DIR = Path(__file__).parent / "lua"
 APPLY = LuaScript(_DIR / "apply.lua")
 CREDIT = LuaScript(_DIR / "credit.lua")
@@ -38,6 +40,7 @@ class Applied:
     balance: int | None = None
     required: int | None = None
     replay: bool = False
+    cap: int | None = None
 
 
 def encode_txn(txn: Txn) -> bytes:
@@ -61,16 +64,22 @@ class Wallets:
     async def preload(self) -> None:
         await preload(self._redis, APPLY, CREDIT, WALLET_INIT, SET_FROZEN)
 
-    async def apply(self, txn: Txn, idempotency_key: str) -> Applied:
-        """Apply the transaction's first leg (a live user wallet) and queue the rest for the ledger."""
+    async def apply(self, txn: Txn, idempotency_key: str, daily_cap: int = 0) -> Applied:
+        """Apply the transaction's first leg (a live user wallet) and queue the rest for the ledger.
+
+        `daily_cap` (0: none) bounds what the user may spend per UTC day through debits that pass it.
+        """
         leg = txn.legs[0]
         assert leg.live, "the first leg of an applied transaction is a user wallet"
-        keys = [self.keys.wallet(leg.account_id), self.keys.idempotency(leg.account_id, idempotency_key),
-                self.keys.outbox(self.keys.shard_of(leg.account_id))]  # fmt: skip
-        raw = await self._apply(keys=keys, args=[leg.currency, leg.amount, encode_txn(txn), self._ttl, txn.txn_id])
+        day = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC).strftime("%Y%m%d")
+        user = leg.account_id
+        keys = [self.keys.wallet(user), self.keys.idempotency(user, idempotency_key),
+                self.keys.outbox(self.keys.shard_of(user)), self.keys.daily_spend(user, day)]  # fmt: skip
+        args = [leg.currency, leg.amount, encode_txn(txn), self._ttl, txn.txn_id, daily_cap]
+        raw = await self._apply(keys=keys, args=args)
         data = _decoder.decode(raw)
         return Applied(bool(data["ok"]), data.get("code"), data.get("balance"), data.get("required"),
-                       bool(data.get("replay")))  # fmt: skip
+                       bool(data.get("replay")), data.get("cap"))  # fmt: skip
 
     async def credit(self, txn_id: str, index: int, leg: Leg) -> Applied:
         """Apply credit leg `index` of a recorded transaction (idempotent)."""
@@ -171,3 +180,15 @@ async def history(
         user_id, currency, kind, since, until, before_id, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
+
+
+async def flag_for_review(svc: Any, user_id: int, kind: str, details: dict[str, Any]) -> None:
+    """Raise a fraud flag for staff, at most once per user, kind and day."""
+    async with svc.pool.acquire() as conn:
+        inserted = await conn.fetchval(
+            """INSERT INTO fraud_flags (user_id, kind, details) VALUES ($1, $2, $3::text::jsonb)
+               ON CONFLICT (user_id, kind, day) DO NOTHING RETURNING id""",
+            user_id, kind, msgspec.json.encode(details).decode(),
+        )  # fmt: skip
+    if inserted is not None:
+        log.warning("fraud flag raised", extra={"user_id": user_id, "kind": kind, **details})

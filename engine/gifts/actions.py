@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.economy import model as money
 from engine.economy.flusher import ensure_wallet
-from engine.economy.store import Applied
+from engine.economy.store import Applied, flag_for_review
 from engine.gifts import store
 from engine.gifts.model import (
     COMBO_WINDOW_MS,
@@ -66,10 +66,11 @@ async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: 
 
 async def _debit(rt: RealtimeServer, txn: money.Txn, key: str) -> Applied:
     wallets = rt.services.wallets
-    result = await wallets.apply(txn, key)
+    cap = rt.services.config.daily_gift_spend_limit
+    result = await wallets.apply(txn, key, cap)
     if result.code == "NO_WALLET":
         await ensure_wallet(rt.services, wallets, txn.legs[0].account_id)
-        result = await wallets.apply(txn, key)
+        result = await wallets.apply(txn, key, cap)
     return result
 
 
@@ -107,6 +108,9 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
                 available=result.balance,
                 message=f"Insufficient funds. Required: {result.required}, Available: {result.balance}",
             )
+        if result.code == "DAILY_LIMIT":
+            await flag_for_review(svc, sender, "daily_gift_limit", {"cap": result.cap, "txn_id": txn.txn_id})
+            return failure("DAILY_LIMIT", cap=result.cap)
         return failure(result.code if result.code in ERRORS else "WALLET_FROZEN")
     if result.replay:
         # A retry of a send that already went through: same answer, no second charge or broadcast.

@@ -17,6 +17,7 @@ ERRORS = {
     "GIFT_UNAVAILABLE": "Gift is not available",
     "INSUFFICIENT_FUNDS": "Insufficient funds",
     "WALLET_FROZEN": "Wallet is frozen",
+    "DAILY_LIMIT": "Daily spending limit reached",
     "NOT_IN_ROOM": "Not in room",
     "RATE_LIMITED": "Too many requests",
 }

@@ -1,6 +1,8 @@
 -- Change one wallet by a signed amount and record the transaction, atomically and at most once.
--- KEYS: 1 wallet (hash: coins, diamonds, frozen), 2 idempotency key, 3 the shard's outbox stream.
--- ARGV: 1 currency, 2 amount (signed), 3 transaction JSON, 4 idempotency TTL (s), 5 txn id.
+-- KEYS: 1 wallet (hash: coins, diamonds, frozen), 2 idempotency key, 3 the shard's outbox stream,
+--       4 the user's spend counter for today.
+-- ARGV: 1 currency, 2 amount (signed), 3 transaction JSON, 4 idempotency TTL (s), 5 txn id,
+--       6 daily spend cap for this kind of debit (0: none).
 -- A replayed idempotency key returns the first result and changes nothing. A debit checks funds
 -- and the frozen flag. The outbox entry carries the whole transaction (its other legs are the
 -- credits the flusher completes) plus the balance this wallet reached.
@@ -25,6 +27,15 @@ if amount < 0 then
   end
   if balance + amount < 0 then
     return cjson.encode({ok = false, code = 'INSUFFICIENT_FUNDS', balance = balance, required = -amount})
+  end
+  local cap = tonumber(ARGV[6])
+  if cap > 0 then
+    local spent = tonumber(redis.call('GET', KEYS[4]) or '0')
+    if spent - amount > cap then
+      return cjson.encode({ok = false, code = 'DAILY_LIMIT', balance = balance, spent = spent, cap = cap})
+    end
+    redis.call('INCRBY', KEYS[4], -amount)
+    redis.call('EXPIRE', KEYS[4], 2 * 86400)
   end
 end
 local after = redis.call('HINCRBY', KEYS[1], currency, amount)
