@@ -132,7 +132,8 @@ gift:send -> GiftAck
     `transaction_id`, `acceptedRecipientIds` and the running `combo`. A retry with the same `idempotencyKey`
     (or `batchId`) is answered `replay:true` and never charged twice. Errors: `Cannot send gift to yourself`,
     `Recipient is not seated`, `No recipients seated`, `Gift not found`, `Gift is not available`,
-    `Insufficient funds` (with `required` and `available`), `Wallet is frozen`, `Too many requests`. The room
+    `Insufficient funds` (with `required` and `available`), `Wallet is frozen`, `Daily spending limit
+    reached` (with `cap`), `Too many requests`. The room
     (excl.) gets `gift:received` per recipient, then one burst `gift:received`; repeats within the combo
     window also send `gift:combo` (incl.).
 gift:prepare -> Ack
