@@ -85,6 +85,7 @@ class Config:
     chat_blocked_words: tuple[str, ...] = ()
     gift_rate_limit: Rate = field(default_factory=lambda: Rate(330, 60))
     daily_gift_spend_limit: int = 5_000_000
+    imagekit_private_key: str = ""
     economy_shards: int = 16
     idempotency_ttl_seconds: int = 86400
     flush_interval_seconds: float = 0.5
@@ -189,6 +190,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CHAT_BLOCKED_WORDS": ("chat_blocked_words", _csv),
     "GIFT_RATE_LIMIT": ("gift_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
+    "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),
     "ECONOMY_SHARDS": ("economy_shards", _int_in(1, 1024)),
     "IDEMPOTENCY_TTL_SECONDS": ("idempotency_ttl_seconds", _int_in(60, 30 * 86400)),
     "FLUSH_INTERVAL_SECONDS": ("flush_interval_seconds", float),

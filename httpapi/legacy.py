@@ -15,6 +15,8 @@ from aiohttp import web
 from engine.accounts import actions
 from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody, UpdateProfileBody
 from engine.appkeys import SERVICES
+from engine.errors import DomainError, validation_error
+from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
 from httpapi.auth import current_user, login_required
 from httpapi.common import client_of, path_id, read_body
 from httpapi.responses import json_response
@@ -72,6 +74,18 @@ async def reset_password(request: web.Request) -> web.Response:
     body = await read_body(request, ResetPasswordBody)
     await actions.do_reset_password(request.app[SERVICES], claims.user_id, claims.session_id, body, client_of(request))
     return json_response({"status": "success", "message": "Password updated successfully."})
+
+
+@routes.post("/api/signed-url")
+@login_required
+async def signed_url(request: web.Request) -> web.Response:
+    body = await read_body(request, SignedUrlBody)
+    if not extension_matches(body):
+        raise validation_error({"extension": [f"The extension does not match the {body.type} type."]})
+    key = request.app[SERVICES].config.imagekit_private_key
+    if not key:
+        raise DomainError("uploads_unavailable", "Uploads are not configured.", status=503)
+    return json_response(sign_upload(key, current_user(request).user_id, body))
 
 
 @routes.patch("/api/update-profile")
