@@ -19,6 +19,7 @@ from engine.gifts.handlers import register_gift_events
 from engine.jobs import Periodic
 from engine.keys import Keys
 from engine.metrics import Metrics
+from engine.payments.actions import fulfil_stuck_orders
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.rooms.handlers import register_room_events
@@ -41,7 +42,12 @@ async def _flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     svc = app[SERVICES]
     consumer = app[REALTIME].instance_id
     await ensure_groups(svc)
-    job = Periodic("ledger-flusher", lambda: flush_all(svc, svc.wallets, consumer), svc.config.flush_interval_seconds)
+
+    async def step() -> None:
+        await flush_all(svc, svc.wallets, consumer)
+        await fulfil_stuck_orders(svc)
+
+    job = Periodic("ledger-flusher", step, svc.config.flush_interval_seconds)
     job.start()
     yield
     await job.stop()

@@ -86,6 +86,9 @@ class Config:
     gift_rate_limit: Rate = field(default_factory=lambda: Rate(330, 60))
     daily_gift_spend_limit: int = 5_000_000
     imagekit_private_key: str = ""
+    payment_provider: str = "sandbox"
+    payment_webhook_secret: str = "whsec_sandbox_development_only"
+    payment_webhook_secret_previous: tuple[str, ...] = ()
     economy_shards: int = 16
     idempotency_ttl_seconds: int = 86400
     flush_interval_seconds: float = 0.5
@@ -191,6 +194,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "GIFT_RATE_LIMIT": ("gift_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),
+    "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox", "stripe")),
+    "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),
+    "PAYMENT_WEBHOOK_SECRET_PREVIOUS": ("payment_webhook_secret_previous", _csv),
     "ECONOMY_SHARDS": ("economy_shards", _int_in(1, 1024)),
     "IDEMPOTENCY_TTL_SECONDS": ("idempotency_ttl_seconds", _int_in(60, 30 * 86400)),
     "FLUSH_INTERVAL_SECONDS": ("flush_interval_seconds", float),

@@ -70,6 +70,12 @@ class Metrics:
             "Coins spent on gifts",
             registry=r,
         )
+        self.payment_events = Counter(
+            "flylive_payment_events_total",
+            "Payment provider webhook events by outcome",
+            ["outcome"],
+            registry=r,
+        )
         self.forced_disconnects = Counter(
             "flylive_forced_disconnects_total",
             "Sockets closed because their session was revoked",

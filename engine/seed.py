@@ -38,6 +38,10 @@ DEMO_GIFTS = [
 ]
 
 
+# (name, coins, bonus coins, price in cents): "1700 coins for $0.99" (backend-contract §3.10).
+DEMO_PACKAGES = [("Starter", 1700, 0, 99), ("Popular", 9000, 500, 499), ("Big", 19000, 2000, 999)]
+
+
 async def seed_demo(pool: asyncpg.Pool, config: Config) -> int:
     hasher = PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost)
     password_hash = await hasher.hash(DEMO_PASSWORD)
@@ -63,6 +67,11 @@ async def seed_demo(pool: asyncpg.Pool, config: Config) -> int:
                     await store.grant_role_txn(conn, user["id"], "user", None)
                 await store.insert_owned_room_txn(conn, user["id"], signature, country)
             created += 1
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM recharge_packages)"):
+            await conn.executemany(
+                "INSERT INTO recharge_packages (name, coins, bonus_coins, price_cents) VALUES ($1, $2, $3, $4)",
+                DEMO_PACKAGES,
+            )
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM gifts)"):
             await conn.executemany(
                 """INSERT INTO gifts (name, category, price, static_src, animated_src, animated_file_type, rarity)
