@@ -12,6 +12,7 @@ from engine.accounts.model import iso_timestamp
 from engine.appkeys import SERVICES
 from engine.economy import actions
 from engine.economy import store as economy_store
+from engine.economy.exchange import do_exchange
 from engine.gifts import store as gifts_store
 from engine.validation import convert_fields
 from httpapi.auth import current_user, login_required, permission_required
@@ -58,6 +59,19 @@ async def transactions(request: web.Request) -> web.Response:
     items = [{**row, "txn_id": str(row["txn_id"]), "created_at": iso_timestamp(row["created_at"])} for row in rows]
     next_cursor = rows[-1]["id"] if len(rows) == q.limit else None
     return ok({"items": items, "next_cursor": next_cursor})
+
+
+class ExchangeBody(msgspec.Struct):
+    diamonds: Annotated[int, msgspec.Meta(ge=1, le=10**12)]
+    idempotency_key: Key
+
+
+@routes.post("/api/v1/wallet/exchange")
+@login_required
+async def exchange(request: web.Request) -> web.Response:
+    body = await read_body(request, ExchangeBody)
+    user_id = current_user(request).user_id
+    return ok(await do_exchange(request.app[SERVICES], user_id, body.diamonds, body.idempotency_key))
 
 
 @routes.post("/api/v1/admin/wallets/{id}/adjust")

@@ -17,12 +17,14 @@ from engine.errors import DomainError, not_found
 from engine.services import Services
 
 
-async def apply_with_wallet(svc: Services, txn: money.Txn, key: str) -> Applied:
+async def apply_with_wallet(
+    svc: Services, txn: money.Txn, key: str, daily_cap: int = 0, cap_key: str | None = None
+) -> Applied:
     """Apply a transaction, loading the wallet from the ledger first when it is not live yet."""
-    result = await svc.wallets.apply(txn, key)
+    result = await svc.wallets.apply(txn, key, daily_cap, cap_key)
     if result.code == "NO_WALLET":
         await ensure_wallet(svc, svc.wallets, txn.legs[0].account_id)
-        result = await svc.wallets.apply(txn, key)
+        result = await svc.wallets.apply(txn, key, daily_cap, cap_key)
     return result
 
 

@@ -64,7 +64,7 @@ class Wallets:
     async def preload(self) -> None:
         await preload(self._redis, APPLY, CREDIT, WALLET_INIT, SET_FROZEN)
 
-    async def apply(self, txn: Txn, idempotency_key: str, daily_cap: int = 0) -> Applied:
+    async def apply(self, txn: Txn, idempotency_key: str, daily_cap: int = 0, cap_key: str | None = None) -> Applied:
         """Apply the transaction's first leg (a live user wallet) and queue the rest for the ledger.
 
         `daily_cap` (0: none) bounds what the user may spend per UTC day through debits that pass it.
@@ -74,7 +74,7 @@ class Wallets:
         day = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC).strftime("%Y%m%d")
         user = leg.account_id
         keys = [self.keys.wallet(user), self.keys.idempotency(user, idempotency_key),
-                self.keys.outbox(self.keys.shard_of(user)), self.keys.daily_spend(user, day)]  # fmt: skip
+                self.keys.outbox(self.keys.shard_of(user)), cap_key or self.keys.daily_spend(user, day)]  # fmt: skip
         args = [leg.currency, leg.amount, encode_txn(txn), self._ttl, txn.txn_id, daily_cap]
         raw = await self._apply(keys=keys, args=args)
         data = _decoder.decode(raw)
