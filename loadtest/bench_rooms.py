@@ -159,7 +159,8 @@ def _die_with_parent() -> None:
 class OwnServer:
     """`flylive serve` in a subprocess with a throw-away data directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: bool = False) -> None:
+        self.seed = seed  # the demo accounts and catalog (bench_gifts needs the admin and the gifts)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="flylive-bench-"))
@@ -172,10 +173,17 @@ class OwnServer:
         exe = REPO / ".venv" / "bin" / "flylive"
         if not exe.exists():
             exe = Path(sys.executable).parent / "flylive"
-        env = {**os.environ, **SERVER_ENV, "FLYLIVE_DATA_DIR": str(self.data_dir), "FLYLIVE_PORT": str(self.port)}
+        env = {
+            **os.environ,
+            **SERVER_ENV,
+            "FLYLIVE_DATA_DIR": str(self.data_dir),
+            "FLYLIVE_PORT": str(self.port),
+            "FLYLIVE_SEED_DEMO": "true" if self.seed else "false",
+            "GIFT_RATE_LIMIT": "1000000/1",
+        }
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(exe), "serve", "--no-seed", "--port", str(self.port)],
+                [str(exe), "serve", *([] if self.seed else ["--no-seed"]), "--port", str(self.port)],
                 cwd=REPO,
                 env=env,
                 stdout=log,
