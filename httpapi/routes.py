@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from httpapi import economy, legacy, ops, payments, rooms, v1
+from httpapi import economy, legacy, ops, payments, resellers, rooms, v1
 
 
 def setup_routes(app: web.Application) -> None:
@@ -14,3 +14,4 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(rooms.routes)
     app.add_routes(economy.routes)
     app.add_routes(payments.routes)
+    app.add_routes(resellers.routes)

@@ -1,0 +1,73 @@
+"""Coin requests: only to resellers, only the addressee decides, an approval pays exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from engine.appkeys import SERVICES
+from engine.economy import model as money
+from engine.economy.actions import apply_with_wallet
+from engine.economy.reconcile import reconcile
+from tests.conftest import bearer
+
+
+async def ids(client: Any, *tokens: dict[str, Any]) -> list[int]:
+    return [int((await (await client.get("/api/user", headers=bearer(t["token"]))).json())["id"]) for t in tokens]
+
+
+async def test_request_approve_once(client: Any, register: Any, config: Any) -> None:
+    buyer, reseller, plain = await register(), await register(), await register()
+    buyer_id, reseller_id, plain_id = await ids(client, buyer, reseller, plain)
+    conn = await asyncpg.connect(config.database_url)
+    try:
+        await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'reseller'",
+                           reseller_id)  # fmt: skip
+    finally:
+        await conn.close()
+    svc = client.app[SERVICES]
+    stock = [money.Leg("user", reseller_id, "coins", 500), money.Leg("mint", 0, "coins", -500)]
+    assert (await apply_with_wallet(svc, money.make_txn("grant", stock), "stock-1")).ok
+
+    listed = await (await client.get("/api/coin-resellers", headers=bearer(buyer["token"]))).json()
+    assert [(r["id"], r["coin_balance"]) for r in listed] == [(reseller_id, 500)]
+    to_plain = await client.post(
+        f"/api/coin-requests/{plain_id}", headers=bearer(buyer["token"]), json={"amount": 5, "type": 1}
+    )
+    assert to_plain.status == 422
+    credit = await client.post(
+        f"/api/coin-requests/{reseller_id}", headers=bearer(buyer["token"]), json={"amount": 5, "type": 2}
+    )
+    assert credit.status == 422 and "credit_days" in (await credit.json())["errors"]
+    made = await client.post(f"/api/coin-requests/{reseller_id}", headers=bearer(buyer["token"]),
+                             json={"amount": 300, "type": 1, "message": "please"})  # fmt: skip
+    assert made.status == 200
+    request = await made.json()
+    assert request["status"] == 1 and request["user_id"] == buyer_id and request["requested_from"] == reseller_id
+
+    url = f"/api/coin-requests/{request['id']}"
+    assert (await client.get(f"{url}/show", headers=bearer(plain["token"]))).status == 404
+    assert (await client.get(f"{url}/show", headers=bearer(buyer["token"]))).status == 200
+    assert (await client.patch(f"{url}/update", headers=bearer(buyer["token"]), json={"status": 2})).status == 403
+
+    # Five approvals at once: one pays, the others find it decided.
+    answers = await asyncio.gather(*(client.patch(f"{url}/update", headers=bearer(reseller["token"]),
+                                                  json={"status": 2}) for _ in range(5)))  # fmt: skip
+    assert sorted(a.status for a in answers) == [200, 409, 409, 409, 409]
+    balances = {}
+    for name, tokens in (("buyer", buyer), ("reseller", reseller)):
+        balances[name] = (await (await client.get("/api/v1/wallet", headers=bearer(tokens["token"]))).json())["data"][
+            "coins"
+        ]
+    assert balances == {"buyer": 300, "reseller": 200}
+    report = await reconcile(svc)
+    assert report.ok, report.render()
+
+    too_much = await client.post(
+        f"/api/coin-requests/{reseller_id}", headers=bearer(buyer["token"]), json={"amount": 900, "type": 1}
+    )
+    refused = await client.patch(f"/api/coin-requests/{(await too_much.json())['id']}/update",
+                                 headers=bearer(reseller["token"]), json={"status": 2})  # fmt: skip
+    assert refused.status == 409 and "enough coins" in (await refused.json())["message"]
