@@ -38,6 +38,12 @@ DEMO_GIFTS = [
 ]
 
 
+# The legacy seeded frames (backend-contract §2.5): name, price, static, animated, seconds, status.
+DEMO_FRAMES = [
+    ("Default", 0, "ladies-frame.webp", "ladies-frame", None, 1),
+    ("Test With Expiry", 150, "default-frame.webp", "1", 985016, 1),
+    ("Test Without Expiry", 500, "1.webp", "2", 985016, 2),
+]
 # (name, coins, bonus coins, price in cents): "1700 coins for $0.99" (backend-contract §3.10).
 DEMO_PACKAGES = [("Starter", 1700, 0, 99), ("Popular", 9000, 500, 499), ("Big", 19000, 2000, 999)]
 
@@ -71,6 +77,12 @@ async def seed_demo(pool: asyncpg.Pool, config: Config) -> int:
             await conn.executemany(
                 "INSERT INTO recharge_packages (name, coins, bonus_coins, price_cents) VALUES ($1, $2, $3, $4)",
                 DEMO_PACKAGES,
+            )
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM mall_items)"):
+            await conn.executemany(
+                """INSERT INTO mall_items (category, name, price, static_src, animated_src, valid_duration, status)
+                   VALUES ('frame', $1, $2, $3, $4, $5, $6)""",
+                DEMO_FRAMES,
             )
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM gifts)"):
             await conn.executemany(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from httpapi import economy, legacy, ops, payments, resellers, rooms, v1
+from httpapi import economy, legacy, mall, ops, payments, resellers, rooms, v1
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,3 +15,4 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(economy.routes)
     app.add_routes(payments.routes)
     app.add_routes(resellers.routes)
+    app.add_routes(mall.routes)
