@@ -60,6 +60,9 @@ async def test_purchase_activate_and_money(client: Any, register: Any, config: A
     assert (await client.post(f"/api/frame/{frame}/activate", headers=auth)).status == 200
     me_after = await (await client.get("/api/user", headers=auth)).json()
     assert me_after["static_src"] == "gold.webp" and me_after["animated_src"] == "gold.svga"
+    assert (
+        me_after["active_frame"]["pivot"]["frame_id"] == frame and me_after["active_frame"]["static_src"] == "gold.webp"
+    )
     assert (await client.post(f"/api/frame/{other}/purchase", headers=auth, json={})).status == 200
     assert (await client.post(f"/api/frame/{other}/activate", headers=auth)).status == 200
     active = [

@@ -315,6 +315,7 @@ async def get_me(svc: Services, user_id: int) -> dict[str, Any]:
             raise not_found("User")
         roles = await store.roles_with_permissions(conn, user_id)
         room = await store.owned_room(conn, user_id)
+        frame = await store.active_frame(conn, user_id)
     permissions = sorted({p for role in roles for p in role["permissions"]})
     # Wallet balances arrive with the economy (issue 5); until then every account holds zero.
     body = model.private_user(user, balances={})
@@ -322,7 +323,7 @@ async def get_me(svc: Services, user_id: int) -> dict[str, Any]:
     body["roles"] = [
         {"id": r["id"], "name": r["name"], "permissions": [{"name": p} for p in r["permissions"]]} for r in roles
     ]
-    body["active_frame"] = None
+    body["active_frame"] = model.legacy_active_frame(user_id, frame) if frame else None
     body["room"] = model.legacy_room(room) if room else None
     return body
 

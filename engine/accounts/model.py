@@ -216,6 +216,16 @@ def legacy_room(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def legacy_active_frame(user_id: int, frame: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "animated_src": frame["animated_src"],
+        "static_src": frame["static_src"],
+        "pivot": {"user_id": user_id, "frame_id": frame["id"], "expires_at": iso_timestamp(frame["expires_at"]),
+                  "quantity": frame["quantity"], "is_active": frame["is_active"],
+                  "created_at": iso_timestamp(frame["purchased_at"]), "updated_at": iso_timestamp(frame["updated_at"])},
+    }  # fmt: skip
+
+
 def token_claims_profile(row: dict[str, Any]) -> dict[str, Any]:
     """Display claims the realtime contract reads from the JWT (`id` and `name` are required)."""
     return {

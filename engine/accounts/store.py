@@ -100,6 +100,17 @@ async def owned_room(conn: Conn, user_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+async def active_frame(conn: Conn, user_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """SELECT i.id, i.animated_src, i.static_src, u.expires_at, u.quantity, u.is_active, u.purchased_at,
+                  u.updated_at
+           FROM user_items u JOIN mall_items i ON i.id = u.item_id
+           WHERE u.user_id = $1 AND u.category = 'frame' AND u.is_active""",
+        user_id,
+    )
+    return dict(row) if row else None
+
+
 async def roles_with_permissions(conn: Conn, user_id: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT r.id, r.name, ur.granted_at,
