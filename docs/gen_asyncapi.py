@@ -133,7 +133,7 @@ gift:send -> GiftAck
     (or `batchId`) is answered `replay:true` and never charged twice. Errors: `Cannot send gift to yourself`,
     `Recipient is not seated`, `No recipients seated`, `Gift not found`, `Gift is not available`,
     `Insufficient funds` (with `required` and `available`), `Wallet is frozen`, `Daily spending limit
-    reached` (with `cap`), `Too many requests`. The room
+    reached` (with `cap`), `This gift needs a higher VIP level`, `Too many requests`. The room
     (excl.) gets `gift:received` per recipient, then one burst `gift:received`; repeats within the combo
     window also send `gift:combo` (incl.).
 gift:prepare -> Ack

@@ -65,6 +65,10 @@ async def test_gift_debits_sender_credits_recipient_and_reconciles(client: Any, 
     report = await reconcile(svc)
     assert report.ok, report.render()
     assert report.totals["coins"] == {"mint": -100, "user": 86, "platform": 14}
+    # XP comes with the ledger record, once: 21 coins given and received (1 XP per coin by default).
+    sender_public = await (await client.get(f"/api/user/{sender_me['id']}", headers=bearer(host["token"]))).json()
+    host_public = await (await client.get(f"/api/user/{host_me['id']}", headers=bearer(sender["token"]))).json()
+    assert (sender_public["wealth_xp"], host_public["charm_xp"]) == ("21.0000", "21.0000")
 
 
 async def test_wallet_history_filters_and_pages(client: Any, register: Any, config: Any) -> None:
@@ -144,3 +148,35 @@ async def register_with(client: Any) -> Any:
     resp = await client.post("/api/register", json=body)
     assert resp.status == 200
     return await resp.json()
+
+
+async def test_vip_only_gift_needs_the_level(client: Any, register: Any, config: Any) -> None:
+    sender, host = await register(), await register()
+    sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
+    await make_staff(config, sender_me["id"])
+    conn = await asyncpg.connect(config.database_url)
+    try:
+        await conn.execute("INSERT INTO gifts (id, name, price, vip_level_required) VALUES (901, 'Crown', 5, 3)")
+    finally:
+        await conn.close()
+    body = {"currency": "coins", "amount": 50, "direction": "grant", "reason": "test", "idempotency_key": "vip-grant"}
+    await client.post(f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body)
+    room_id = host_me["room"]["id"]
+    a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
+    try:
+        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 1}))["success"]
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        send = {"roomId": room_id, "giftId": 901, "recipientId": host_me["id"], "idempotencyKey": "vip-send-1"}
+        refused = await a.call("gift:send", send)
+        assert refused["success"] is False and refused["code"] == "VIP_REQUIRED"
+        conn = await asyncpg.connect(config.database_url)
+        try:
+            await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", sender_me["id"])
+        finally:
+            await conn.close()
+        allowed = await a.call("gift:send", {**send, "idempotencyKey": "vip-send-2"})
+        assert allowed["success"] is True and allowed["balance"] == 45
+    finally:
+        await a.close()
+        await b.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,20 @@ async def record_txn_txn(conn: Conn, txn: Txn, live_balance: int | None) -> bool
            ON CONFLICT (account_type, account_id, currency) DO UPDATE SET balance = account_balances.balance + $4""",
         [(leg.account_type, leg.account_id, leg.currency, leg.amount) for leg in txn.legs],
     )
+    if txn.kind == "gift":
+        await _award_gift_xp_txn(conn, txn)
     return True
+
+
+async def _award_gift_xp_txn(conn: Conn, txn: Txn) -> None:
+    """Wealth XP for the sender, charm XP for each recipient — once, with the ledger record."""
+    meta: dict[str, Any] = dict(txn.metadata)
+    per_recipient = int(meta["price"]) * int(meta["quantity"])
+    recipients = [int(r) for r in meta["recipients"]]
+    charm = Decimal(per_recipient * int(meta.get("charm_bps", 10000))) / 10000
+    wealth = Decimal(per_recipient * len(recipients) * int(meta.get("wealth_bps", 10000))) / 10000
+    await conn.execute("UPDATE users SET wealth_xp = wealth_xp + $2 WHERE id = $1", txn.initiator_id, wealth)
+    await conn.execute("UPDATE users SET charm_xp = charm_xp + $2 WHERE id = ANY($1::bigint[])", recipients, charm)
 
 
 async def settings(conn: Conn) -> dict[str, int]:

@@ -51,6 +51,7 @@ async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: 
         agencies = await store.agencies_of(conn, recipients)
     owner = await store.room_owner(svc.redis, svc.keys, room_id)
     per_recipient = int(gift["price"]) * quantity
+    settings = rt.gift_catalog.settings
     legs: list[money.Leg] = []
     for recipient in recipients:
         split = money.split_gift(per_recipient, rt.gift_catalog.settings, agency_member=recipient in agencies,
@@ -60,7 +61,8 @@ async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: 
     return money.make_txn(
         "gift", money.merge_legs(legs), initiator_id=sender, ref_type="gift", ref_id=str(gift["id"]),
         metadata={"room_id": room_id, "recipients": recipients, "quantity": quantity, "price": gift["price"],
-                  "key": key},
+                  "key": key, "charm_bps": settings["gift_charm_per_coin_bps"],
+                  "wealth_bps": settings["gift_wealth_per_coin_bps"]},
     )  # fmt: skip
 
 
@@ -85,11 +87,18 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
         return failure("RATE_LIMITED")
     async with svc.pool.acquire() as conn:
         await rt.gift_catalog.refresh(conn)
-    gift = rt.gift_catalog.gift(p.giftId)
-    if gift is None:
-        return failure("GIFT_NOT_FOUND")
-    if not _available(gift, money.now_ms()):
-        return failure("GIFT_UNAVAILABLE")
+        gift = rt.gift_catalog.gift(p.giftId)
+        if gift is None:
+            return failure("GIFT_NOT_FOUND")
+        if not _available(gift, money.now_ms()):
+            return failure("GIFT_UNAVAILABLE")
+        # VIP-only gifts: the level comes from the database, never from the client or a stale token.
+        if (
+            gift["vip_level_required"]
+            and (await conn.fetchval("SELECT vip_level FROM users WHERE id = $1", sender) or 0)
+            < gift["vip_level_required"]
+        ):
+            return failure("VIP_REQUIRED")
     requested = requested_recipients(p)
     if not requested:
         return {"success": False, "error": "Invalid payload", "code": "NO_RECIPIENT"}

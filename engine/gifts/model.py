@@ -18,6 +18,7 @@ ERRORS = {
     "INSUFFICIENT_FUNDS": "Insufficient funds",
     "WALLET_FROZEN": "Wallet is frozen",
     "DAILY_LIMIT": "Daily spending limit reached",
+    "VIP_REQUIRED": "This gift needs a higher VIP level",
     "NOT_IN_ROOM": "Not in room",
     "RATE_LIMITED": "Too many requests",
 }
