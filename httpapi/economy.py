@@ -94,3 +94,23 @@ async def list_gifts(request: web.Request) -> web.Response:
     for gift in gifts:
         gift["starts_at"], gift["ends_at"] = iso_timestamp(gift["starts_at"]), iso_timestamp(gift["ends_at"])
     return ok(gifts)
+
+
+class SettingsBody(msgspec.Struct):
+    """Economy settings to change; each in basis points unless named otherwise."""
+
+    values: dict[Annotated[str, msgspec.Meta(max_length=64)], Annotated[int, msgspec.Meta(ge=0, le=10**12)]]
+
+
+@routes.get("/api/v1/admin/economy/settings")
+@permission_required("settings.manage")
+async def get_settings(request: web.Request) -> web.Response:
+    async with request.app[SERVICES].pool.acquire() as conn:
+        return ok(await economy_store.settings(conn))
+
+
+@routes.patch("/api/v1/admin/economy/settings")
+@permission_required("settings.manage")
+async def update_settings(request: web.Request) -> web.Response:
+    body = await read_body(request, SettingsBody)
+    return ok(await actions.do_update_settings(request.app[SERVICES], current_user(request).user_id, body.values))

@@ -180,3 +180,21 @@ async def test_vip_only_gift_needs_the_level(client: Any, register: Any, config:
     finally:
         await a.close()
         await b.close()
+
+
+async def test_admin_economy_settings(client: Any, register: Any, config: Any) -> None:
+    admin, plain = await register(), await register()
+    admin_me = await me(client, admin["token"])
+    await make_staff(config, admin_me["id"])
+    url = "/api/v1/admin/economy/settings"
+    assert (await client.get(url, headers=bearer(plain["token"]))).status == 403
+    current = (await (await client.get(url, headers=bearer(admin["token"]))).json())["data"]
+    assert current["gift_recipient_coins_bps"] == 3000
+    changed = await client.patch(url, headers=bearer(admin["token"]), json={"values": {"gift_room_owner_bps": 700}})
+    assert changed.status == 200 and (await changed.json())["data"]["gift_room_owner_bps"] == 700
+    too_much = await client.patch(
+        url, headers=bearer(admin["token"]), json={"values": {"gift_recipient_coins_bps": 9500}}
+    )
+    assert too_much.status == 422
+    unknown = await client.patch(url, headers=bearer(admin["token"]), json={"values": {"nope": 1}})
+    assert unknown.status == 422

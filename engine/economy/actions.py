@@ -12,8 +12,8 @@ from engine.audit.store import record_txn
 from engine.economy import model as money
 from engine.economy.flusher import ensure_wallet
 from engine.economy.model import Currency
-from engine.economy.store import Applied
-from engine.errors import DomainError, not_found
+from engine.economy.store import Applied, settings, update_setting_txn
+from engine.errors import DomainError, not_found, validation_error
 from engine.services import Services
 
 
@@ -60,3 +60,29 @@ async def get_balances(svc: Services, user_id: int) -> dict[str, int]:
         await ensure_wallet(svc, svc.wallets, user_id)
         balances = await svc.wallets.balances(user_id)
     return balances or {"coins": 0, "diamonds": 0}
+
+
+def check_settings(merged: dict[str, int]) -> None:
+    """A gift's coin shares (plain recipient or agency commission, plus the room owner) must leave the
+    platform's remainder non-negative; other basis-point settings stay within 100%."""
+    shares = max(merged["gift_recipient_coins_bps"], merged["gift_agency_commission_bps"])
+    if shares + merged["gift_room_owner_bps"] > 10_000:
+        raise validation_error({"values": ["Gift shares may not exceed 100% (10000 bps) together."]})
+    over = [k for k, v in merged.items() if k.endswith("_bps") and "_per_" not in k and v > 10_000]
+    if over:
+        raise validation_error({"values": [f"More than 100%: {', '.join(sorted(over))}."]})
+
+
+async def do_update_settings(svc: Services, actor_id: int, values: dict[str, int]) -> dict[str, int]:
+    async with svc.pool.acquire() as conn, conn.transaction():
+        current = await settings(conn)
+        unknown = sorted(set(values) - set(current))
+        if unknown:
+            raise validation_error({"values": [f"Unknown settings: {', '.join(unknown)}."]})
+        merged = {**current, **values}
+        check_settings(merged)
+        for key, value in values.items():
+            await update_setting_txn(conn, key, value, actor_id)
+        await record_txn(conn, actor_id=actor_id, action="economy.settings", target_type="settings",
+                         details=dict(values))  # fmt: skip
+    return merged

@@ -169,6 +169,15 @@ async def _award_gift_xp_txn(conn: Conn, txn: Txn) -> None:
     await conn.execute("UPDATE users SET charm_xp = charm_xp + $2 WHERE id = ANY($1::bigint[])", recipients, charm)
 
 
+async def update_setting_txn(conn: Conn, key: str, value: int, actor_id: int) -> None:
+    await conn.execute(
+        "UPDATE economy_settings SET value = $2, updated_at = now(), updated_by = $3 WHERE key = $1",
+        key,
+        value,
+        actor_id,
+    )
+
+
 async def settings(conn: Conn) -> dict[str, int]:
     return {r["key"]: int(r["value"]) for r in await conn.fetch("SELECT key, value FROM economy_settings")}
 
