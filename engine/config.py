@@ -85,6 +85,7 @@ class Config:
     chat_blocked_words: tuple[str, ...] = ()
     gift_rate_limit: Rate = field(default_factory=lambda: Rate(330, 60))
     daily_gift_spend_limit: int = 5_000_000
+    daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
     payment_provider: str = "sandbox"
     payment_webhook_secret: str = "whsec_sandbox_development_only"
@@ -193,6 +194,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CHAT_BLOCKED_WORDS": ("chat_blocked_words", _csv),
     "GIFT_RATE_LIMIT": ("gift_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
+    "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),
     "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox", "stripe")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),

@@ -71,3 +71,31 @@ async def test_request_approve_once(client: Any, register: Any, config: Any) -> 
     refused = await client.patch(f"/api/coin-requests/{(await too_much.json())['id']}/update",
                                  headers=bearer(reseller["token"]), json={"status": 2})  # fmt: skip
     assert refused.status == 409 and "enough coins" in (await refused.json())["message"]
+
+
+async def test_daily_transfer_cap(make_client: Any, config: Any) -> None:
+    from tests.conftest import registration
+
+    client = await make_client(daily_transfer_limit=100)
+    tokens = []
+    for _ in range(2):
+        resp = await client.post("/api/register", json=registration())
+        tokens.append(await resp.json())
+    buyer, reseller = tokens
+    _buyer_id, reseller_id = await ids(client, buyer, reseller)
+    conn = await asyncpg.connect(config.database_url)
+    try:
+        await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'reseller'",
+                           reseller_id)  # fmt: skip
+    finally:
+        await conn.close()
+    stock = [money.Leg("user", reseller_id, "coins", 500), money.Leg("mint", 0, "coins", -500)]
+    assert (await apply_with_wallet(client.app[SERVICES], money.make_txn("grant", stock), "stock-cap")).ok
+    decisions = []
+    for amount in (80, 30):
+        made = await client.post(f"/api/coin-requests/{reseller_id}", headers=bearer(buyer["token"]),
+                                 json={"amount": amount, "type": 1})  # fmt: skip
+        url = f"/api/coin-requests/{(await made.json())['id']}/update"
+        decisions.append(await client.patch(url, headers=bearer(reseller["token"]), json={"status": 2}))
+    assert [d.status for d in decisions] == [200, 409]
+    assert (await decisions[1].json())["error"]["code"] == "daily_limit"

@@ -8,6 +8,7 @@ pay once.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -17,6 +18,7 @@ from engine.audit.store import record_txn
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet, get_balances
 from engine.economy.flusher import complete_credits
+from engine.economy.store import flag_for_review
 from engine.errors import DomainError, forbidden, not_found, validation_error
 from engine.services import Services
 
@@ -97,7 +99,13 @@ async def do_decide(svc: Services, actor: int, request_id: int, body: DecisionBo
                                  money.Leg("user", row["user_id"], "coins", row["amount"])],
                 initiator_id=actor, ref_type="coin_request", ref_id=str(request_id),
             )  # fmt: skip
-            result = await apply_with_wallet(svc, txn, f"coin_request:{request_id}")
+            day = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+            result = await apply_with_wallet(svc, txn, f"coin_request:{request_id}",
+                                             daily_cap=svc.config.daily_transfer_limit,
+                                             cap_key=svc.keys.daily_spend(actor, f"t{day}"))  # fmt: skip
+            if result.code == "DAILY_LIMIT":
+                await flag_for_review(svc, actor, "daily_transfer_limit", {"request_id": request_id})
+                raise DomainError("daily_limit", "Daily transfer limit reached.", status=409)
             if not result.ok:
                 raise DomainError("insufficient_funds", "You do not have enough coins to approve this request.",
                                   status=409)  # fmt: skip
