@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import redis.exceptions
 
 from engine.economy import store
@@ -56,7 +57,14 @@ async def complete_credits(svc: Services, wallets: store.Wallets, txn: Txn) -> N
 async def _entries(svc: Services, shard: int, consumer: str, count: int) -> list[tuple[bytes, dict[bytes, Any]]]:
     outbox = svc.keys.outbox(shard)
     # Entries a dead consumer took but never acknowledged come back after CLAIM_IDLE_MS.
-    claimed: Any = await svc.redis.xautoclaim(outbox, GROUP, consumer, CLAIM_IDLE_MS, count=count)
+    try:
+        claimed: Any = await svc.redis.xautoclaim(outbox, GROUP, consumer, CLAIM_IDLE_MS, count=count)
+    except redis.exceptions.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        # Redis lost its data (or never had the group): recreate it; entries added since are read from 0.
+        await ensure_groups(svc)
+        claimed = await svc.redis.xautoclaim(outbox, GROUP, consumer, CLAIM_IDLE_MS, count=count)
     fresh: Any = await svc.redis.xreadgroup(GROUP, consumer, {outbox: ">"}, count=count)
     entries = [(entry_id, fields) for entry_id, fields in claimed[1] if fields]
     for _stream, items in fresh or []:
@@ -71,9 +79,16 @@ async def flush_shard(svc: Services, wallets: store.Wallets, shard: int, consume
     parsed = [(entry_id, store.decode_txn(fields[b"txn"]), int(fields[b"bal"])) for entry_id, fields in entries]
     for _entry_id, txn, _balance in parsed:
         await complete_credits(svc, wallets, txn)
-    async with svc.pool.acquire() as conn, conn.transaction():
-        for _entry_id, txn, balance in parsed:
-            await store.record_txn_txn(conn, txn, balance)
+    for attempt in range(3):
+        try:
+            async with svc.pool.acquire() as conn, conn.transaction():
+                await store.record_batch_txn(conn, [(txn, balance) for _entry_id, txn, balance in parsed])
+            break
+        except asyncpg.DeadlockDetectedError:
+            # Sorted row order should make this impossible; if it happens anyway, the batch is retried.
+            log.warning("ledger batch deadlocked; retrying", extra={"shard": shard, "attempt": attempt})
+            if attempt == 2:
+                raise
     ids = [entry_id for entry_id, _txn, _balance in parsed]
     outbox = svc.keys.outbox(shard)
     await svc.redis.xack(outbox, GROUP, *ids)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.economy.flusher import GROUP, flush_all
+from engine.economy.flusher import GROUP, ensure_groups, flush_all
 from engine.services import Services
 
 
@@ -98,6 +98,7 @@ async def _check_wallets(svc: Services, report: Report) -> None:
 
 async def reconcile(svc: Services, consumer: str = "reconcile") -> Report:
     report = Report()
+    await ensure_groups(svc)  # a fresh (or emptied) Redis has no consumer groups yet
     report.flushed = await flush_all(svc, svc.wallets, consumer)
     await _check_ledger(svc, report)
     await _check_wallets(svc, report)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -131,7 +132,36 @@ async def ledger_balances(conn: Conn, user_id: int) -> dict[Currency, int]:
 
 
 async def record_txn_txn(conn: Conn, txn: Txn, live_balance: int | None) -> bool:
-    """Write the transaction and its legs, and move the account balances; False if already recorded."""
+    """Write one transaction (see `record_batch_txn`); False if it was already recorded."""
+    return await record_batch_txn(conn, [(txn, live_balance)]) == 1
+
+
+async def record_batch_txn(conn: Conn, items: list[tuple[Txn, int | None]]) -> int:
+    """Write transactions and their legs, then move the balances and XP; return how many were new.
+
+    Transactions already recorded are skipped (their id is the primary key). Balances and XP change
+    in one pass, summed per row and in sorted order, so two flushers touching the same accounts (the
+    platform, a user in both shards' transactions) lock rows in the same order and never deadlock.
+    """
+    recorded = [txn for txn, balance in items if await _insert_txn_txn(conn, txn, balance)]
+    deltas: dict[tuple[str, int, str], int] = defaultdict(int)
+    for txn in recorded:
+        for leg in txn.legs:
+            deltas[(leg.account_type, leg.account_id, leg.currency)] += leg.amount
+    await conn.executemany(
+        """INSERT INTO account_balances (account_type, account_id, currency, balance) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (account_type, account_id, currency) DO UPDATE SET balance = account_balances.balance + $4""",
+        [(*key, amount) for key, amount in sorted(deltas.items()) if amount],
+    )
+    xp = _gift_xp([txn for txn in recorded if txn.kind == "gift"])
+    await conn.executemany(
+        "UPDATE users SET wealth_xp = wealth_xp + $2, charm_xp = charm_xp + $3 WHERE id = $1",
+        [(user, wealth, charm) for user, (wealth, charm) in sorted(xp.items())],
+    )
+    return len(recorded)
+
+
+async def _insert_txn_txn(conn: Conn, txn: Txn, live_balance: int | None) -> bool:
     at = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC)
     inserted = await conn.fetchval(
         """INSERT INTO ledger_transactions (txn_id, kind, initiator_id, ref_type, ref_id, metadata, created_at)
@@ -148,25 +178,31 @@ async def record_txn_txn(conn: Conn, txn: Txn, live_balance: int | None) -> bool
         [(txn.txn_id, i, leg.account_type, leg.account_id, leg.currency, leg.amount,
           live_balance if i == 0 else None, at) for i, leg in enumerate(txn.legs)],
     )  # fmt: skip
-    await conn.executemany(
-        """INSERT INTO account_balances (account_type, account_id, currency, balance) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (account_type, account_id, currency) DO UPDATE SET balance = account_balances.balance + $4""",
-        [(leg.account_type, leg.account_id, leg.currency, leg.amount) for leg in txn.legs],
-    )
-    if txn.kind == "gift":
-        await _award_gift_xp_txn(conn, txn)
     return True
 
 
-async def _award_gift_xp_txn(conn: Conn, txn: Txn) -> None:
-    """Wealth XP for the sender, charm XP for each recipient — once, with the ledger record."""
-    meta: dict[str, Any] = dict(txn.metadata)
-    per_recipient = int(meta["price"]) * int(meta["quantity"])
-    recipients = [int(r) for r in meta["recipients"]]
-    charm = Decimal(per_recipient * int(meta.get("charm_bps", 10000))) / 10000
-    wealth = Decimal(per_recipient * len(recipients) * int(meta.get("wealth_bps", 10000))) / 10000
-    await conn.execute("UPDATE users SET wealth_xp = wealth_xp + $2 WHERE id = $1", txn.initiator_id, wealth)
-    await conn.execute("UPDATE users SET charm_xp = charm_xp + $2 WHERE id = ANY($1::bigint[])", recipients, charm)
+def _gift_xp(gifts: list[Txn]) -> dict[int, tuple[Decimal, Decimal]]:
+    """Wealth XP for each sender and charm XP for each recipient, summed per user.
+
+    A gift whose metadata lacks the figures earns no XP rather than stopping the shard's flush.
+    """
+    xp: dict[int, tuple[Decimal, Decimal]] = {}
+    for txn in gifts:
+        meta: dict[str, Any] = dict(txn.metadata)
+        try:
+            per_recipient = int(meta["price"]) * int(meta["quantity"])
+            recipients = [int(r) for r in meta["recipients"]]
+        except (KeyError, TypeError, ValueError):
+            log.warning("gift without XP figures", extra={"txn_id": txn.txn_id})
+            continue
+        charm = Decimal(per_recipient * int(meta.get("charm_bps", 10000))) / 10000
+        wealth = Decimal(per_recipient * len(recipients) * int(meta.get("wealth_bps", 10000))) / 10000
+        for user, gained in [(txn.initiator_id, (wealth, Decimal(0)))] + [(r, (Decimal(0), charm)) for r in recipients]:
+            if user is None:
+                continue
+            old = xp.get(user, (Decimal(0), Decimal(0)))
+            xp[user] = (old[0] + gained[0], old[1] + gained[1])
+    return xp
 
 
 async def update_setting_txn(conn: Conn, key: str, value: int, actor_id: int) -> None:
