@@ -34,7 +34,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import string
 import subprocess
@@ -50,6 +49,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import socketio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the engine, when run as a script
+from engine.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
@@ -141,13 +143,6 @@ class CpuMeter:
 
 # --------------------------------------------------------------------------------------------------
 # the server under test
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _die_with_parent() -> None:

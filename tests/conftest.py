@@ -185,3 +185,14 @@ def register(client: TestClient[web.Request, web.Application]) -> Callable[..., 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def grant_role(database_url: str, user_id: int, role: str) -> None:
+    """Give a user a role straight in the database (tests that need staff powers)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2", user_id, role
+        )
+    finally:
+        await conn.close()

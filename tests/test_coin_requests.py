@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer
+from tests.conftest import bearer, grant_role
 
 
 async def ids(client: Any, *tokens: dict[str, Any]) -> list[int]:
@@ -21,12 +19,7 @@ async def ids(client: Any, *tokens: dict[str, Any]) -> list[int]:
 async def test_request_approve_once(client: Any, register: Any, config: Any) -> None:
     buyer, reseller, plain = await register(), await register(), await register()
     buyer_id, reseller_id, plain_id = await ids(client, buyer, reseller, plain)
-    conn = await asyncpg.connect(config.database_url)
-    try:
-        await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'reseller'",
-                           reseller_id)  # fmt: skip
-    finally:
-        await conn.close()
+    await grant_role(config.database_url, reseller_id, "reseller")
     svc = client.app[SERVICES]
     stock = [money.Leg("user", reseller_id, "coins", 500), money.Leg("mint", 0, "coins", -500)]
     assert (await apply_with_wallet(svc, money.make_txn("grant", stock), "stock-1")).ok
@@ -83,12 +76,7 @@ async def test_daily_transfer_cap(make_client: Any, config: Any) -> None:
         tokens.append(await resp.json())
     buyer, reseller = tokens
     _buyer_id, reseller_id = await ids(client, buyer, reseller)
-    conn = await asyncpg.connect(config.database_url)
-    try:
-        await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'reseller'",
-                           reseller_id)  # fmt: skip
-    finally:
-        await conn.close()
+    await grant_role(config.database_url, reseller_id, "reseller")
     stock = [money.Leg("user", reseller_id, "coins", 500), money.Leg("mint", 0, "coins", -500)]
     assert (await apply_with_wallet(client.app[SERVICES], money.make_txn("grant", stock), "stock-cap")).ok
     decisions = []

@@ -9,17 +9,16 @@ import asyncpg
 from engine.appkeys import SERVICES
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer
+from tests.conftest import bearer, grant_role
 from tests.sockets import Peer, url_of
 
 
 async def make_staff(config: Any, user_id: int) -> None:
+    """Make the user a super_admin and make sure the 7-coin test gift (id 900) exists."""
+    await grant_role(config.database_url, user_id, "super_admin")
     conn = await asyncpg.connect(config.database_url)
     try:
-        await conn.execute(
-            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'super_admin'", user_id
-        )
-        await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 7)")
+        await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 7) ON CONFLICT DO NOTHING")
     finally:
         await conn.close()
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet, get_balances
-from tests.conftest import bearer
+from tests.conftest import bearer, grant_role
 
 
 async def user_id(client: Any, token: str) -> int:
@@ -19,13 +17,7 @@ async def user_id(client: Any, token: str) -> int:
 async def test_ban_freezes_and_reinstating_unfreezes(client: Any, register: Any, config: Any) -> None:
     admin, target = await register(), await register()
     admin_id, target_id = await user_id(client, admin["token"]), await user_id(client, target["token"])
-    conn = await asyncpg.connect(config.database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'super_admin'", admin_id
-        )
-    finally:
-        await conn.close()
+    await grant_role(config.database_url, admin_id, "super_admin")
     svc = client.app[SERVICES]
     grant = money.make_txn("grant", [money.Leg("user", target_id, "coins", 50), money.Leg("mint", 0, "coins", -50)])
     assert (await apply_with_wallet(svc, grant, "grant-freeze-1")).balance == 50
