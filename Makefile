@@ -1,7 +1,8 @@
 # Two commands for a newcomer: `make serve` and `make test`. Both install into .venv when needed.
 VENV   ?= .venv
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+# The first of these that is Python 3.11 or newer (pyenv shims of absent versions fail quietly).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+            $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
             && { command -v $$p; break; }; done)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
