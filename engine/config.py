@@ -196,7 +196,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),
-    "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox", "stripe")),
+    "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),
     "PAYMENT_WEBHOOK_SECRET_PREVIOUS": ("payment_webhook_secret_previous", _csv),
     "ECONOMY_SHARDS": ("economy_shards", _int_in(1, 1024)),

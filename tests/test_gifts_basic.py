@@ -197,3 +197,31 @@ async def test_admin_economy_settings(client: Any, register: Any, config: Any) -
     assert too_much.status == 422
     unknown = await client.patch(url, headers=bearer(admin["token"]), json={"values": {"nope": 1}})
     assert unknown.status == 422
+
+
+async def test_gift_rate_limit_and_prepare(make_client: Any, config: Any) -> None:
+    from engine.config import Rate
+
+    client = await make_client(gift_rate_limit=Rate(2, 60))
+    sender, host = await register_with(client), await register_with(client)
+    sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
+    await make_staff(config, sender_me["id"])
+    body = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "rl-grant"}
+    await client.post(f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body)
+    room_id = host_me["room"]["id"]
+    a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
+    try:
+        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 0}))["success"]
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        prepare = await a.call("gift:prepare", {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"]})
+        assert prepare["success"] is True
+        assert (await b.wait_for("gift:prepare"))[0] == {"giftId": 900, "recipientId": host_me["id"]}
+        send = {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"]}
+        acks = [await a.call("gift:send", {**send, "idempotencyKey": f"rl-send-{n}"}) for n in range(3)]
+        assert [ack["success"] for ack in acks] == [True, True, False]
+        assert acks[2]["error"] == "Too many requests" and acks[2]["code"] == "RATE_LIMITED"
+        assert acks[1]["balance"] == 100 - 2 * 7  # the refused send charged nothing
+    finally:
+        await a.close()
+        await b.close()

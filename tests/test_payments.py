@@ -30,6 +30,7 @@ async def setup_order(client: Any, register: Any, config: Any) -> tuple[dict[str
     assert resp.status == 201, await resp.text()
     order = (await resp.json())["data"]
     assert order["status"] == "pending" and order["coins"] == 1700 and order["bonus_coins"] == 300
+    assert order["checkout"]["url"] == f"/api/v1/payments/sandbox/{order['id']}/complete"
     return tokens, order
 
 

@@ -19,6 +19,7 @@ from engine.economy.actions import apply_with_wallet
 from engine.economy.store import flag_for_review
 from engine.errors import DomainError, not_found
 from engine.payments.model import EVENT_OUTCOMES, ProviderEvent, SignatureError, can_move, verify
+from engine.payments.providers import provider_named
 from engine.services import Services
 
 log = logging.getLogger("flylive.payments")
@@ -49,7 +50,10 @@ async def do_create_order(svc: Services, user_id: int, package_id: int) -> dict[
         )
         if package is None:
             raise not_found("Package")
-        provider_ref = f"pi_{svc.config.payment_provider}_{order_id.hex}"
+        checkout = provider_named(svc.config.payment_provider).checkout(
+            str(order_id), int(package["price_cents"]), str(package["currency"])
+        )
+        provider_ref = checkout.provider_ref
         row = await conn.fetchrow(
             f"""INSERT INTO recharge_orders (id, user_id, package_id, coins, bonus_coins, price_cents, currency,
                                              provider, provider_ref)
@@ -58,7 +62,7 @@ async def do_create_order(svc: Services, user_id: int, package_id: int) -> dict[
             package["currency"], svc.config.payment_provider, provider_ref,
         )  # fmt: skip
     assert row is not None
-    return order_json(dict(row))
+    return {**order_json(dict(row)), "checkout": checkout.next_step}
 
 
 def order_json(row: dict[str, Any]) -> dict[str, Any]:
