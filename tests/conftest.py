@@ -196,3 +196,28 @@ async def grant_role(database_url: str, user_id: int, role: str) -> None:
         )
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[[Any, Any], Awaitable[Any]]]:
+    """Open sockets as `await connect(client, user)` (user: anything with a `.token`); at the end,
+    every event any of them received must match its typed schema, and all are closed."""
+    from engine.messages import decode_event
+    from tests.sockets import Peer, url_of
+
+    opened: list[Peer] = []
+
+    async def open_peer(app: Any, user: Any) -> Peer:
+        peer = Peer()
+        opened.append(peer)
+        return await peer.connect(url_of(app), user.token)
+
+    try:
+        yield open_peer
+        for peer in opened:
+            for name, payloads in peer.events.items():
+                for payload in payloads:
+                    decode_event(name, payload)
+    finally:
+        for peer in opened:
+            await peer.close()

@@ -4,17 +4,14 @@ processes, and the cleanup of a process that died without shutting down."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-
-import pytest
 
 from engine.appkeys import REALTIME
 from engine.messages import decode_event
 from engine.rooms import janitor
 from tests.conftest import bearer, registration
-from tests.sockets import Peer, url_of
+from tests.sockets import Peer
 
 
 @dataclass
@@ -30,27 +27,6 @@ async def new_user(app: Any, name: str) -> User:
     token = (await resp.json())["token"]
     me = await (await app.get("/api/user", headers=bearer(token))).json()
     return User(token, int(me["id"]), int(me["room"]["id"]))
-
-
-@pytest.fixture
-async def connect(make_client: Any) -> AsyncIterator[Callable[[Any, User], Awaitable[Peer]]]:
-    """Open sockets; at the end every event any of them received must match its typed schema."""
-    opened: list[Peer] = []
-
-    async def open_peer(app: Any, user: User) -> Peer:
-        peer = Peer()
-        opened.append(peer)
-        return await peer.connect(url_of(app), user.token)
-
-    try:
-        yield open_peer
-        for peer in opened:
-            for name, payloads in peer.events.items():
-                for payload in payloads:
-                    decode_event(name, payload)
-    finally:
-        for peer in opened:
-            await peer.close()
 
 
 async def join(peer: Peer, room: int) -> dict[str, Any]:

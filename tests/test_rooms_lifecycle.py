@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import pytest
 
 from engine.appkeys import REALTIME
 from engine.config import Rate
 from engine.messages import decode_event
 from engine.rooms import janitor, live
-from tests.conftest import bearer
-from tests.sockets import Peer, url_of
+from tests.conftest import bearer, grant_role
+from tests.sockets import Peer
 
 NOT_AUTHORIZED = "Not authorized"
 
@@ -38,35 +37,7 @@ def new_user(client: Any, register: Any) -> Callable[[str], Awaitable[User]]:
     return make
 
 
-@pytest.fixture
-async def connect(make_client: Any) -> AsyncIterator[Callable[[Any, User], Awaitable[Peer]]]:
-    """Open sockets; at the end every event any of them received must match its typed schema."""
-    opened: list[Peer] = []
-
-    async def open_peer(app: Any, user: User) -> Peer:
-        peer = Peer()
-        opened.append(peer)
-        return await peer.connect(url_of(app), user.token)
-
-    try:
-        yield open_peer
-        for peer in opened:
-            for name, payloads in peer.events.items():
-                for payload in payloads:
-                    decode_event(name, payload)
-    finally:
-        for peer in opened:
-            await peer.close()
-
-
-async def grant(database_url: str, user_id: int, role: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2", user_id, role
-        )
-    finally:
-        await conn.close()
+grant = grant_role
 
 
 async def join(peer: Peer, room: int, **extra: Any) -> dict[str, Any]:
