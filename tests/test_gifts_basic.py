@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from engine.appkeys import SERVICES
+from engine.config import Rate
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer, grant_role
+from tests.conftest import bearer, grant_role, registration
 from tests.sockets import Peer, url_of
 
 
@@ -27,35 +31,60 @@ async def me(client: Any, token: str) -> Any:
     return await (await client.get("/api/user", headers=bearer(token))).json()
 
 
-async def test_gift_debits_sender_credits_recipient_and_reconciles(client: Any, register: Any, config: Any) -> None:
-    sender, host = await register(name="Sender"), await register(name="Host")
+@dataclass
+class GiftRoom:
+    sender: dict[str, Any]  # token response
+    host: dict[str, Any]
+    sender_id: int
+    host_id: int
+    room_id: int
+    a: Peer  # the sender's socket, in the host's room
+    b: Peer  # the host's socket, seated
+
+
+@contextlib.asynccontextmanager
+async def gift_room(client: Any, config: Any, *, coins: int, key: str, seat: int = 0) -> AsyncIterator[GiftRoom]:
+    """A staff sender granted `coins`, and a host seated in their own room, both connected."""
+    sender, host = await register_with(client), await register_with(client)
     sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
     await make_staff(config, sender_me["id"])
-    body = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "grant-01"}
+    body = {"currency": "coins", "amount": coins, "direction": "grant", "reason": "test", "idempotency_key": key}
     grant = await client.post(
         f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body
     )
     assert grant.status == 200, await grant.text()
-    assert (await grant.json())["data"]["balance"] == 100
-    room_id = host_me["room"]["id"]
+    assert (await grant.json())["data"]["balance"] == coins
+    room_id = int(host_me["room"]["id"])
     a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
     try:
         assert (await b.call("room:join", {"roomId": room_id}))["success"]
-        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 0}))["success"]
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": seat}))["success"]
         assert (await a.call("room:join", {"roomId": room_id}))["success"]
-        payload = {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"], "quantity": 3,
-                   "idempotencyKey": "send-00000001"}  # fmt: skip
-        ack = await a.call("gift:send", payload)
-        assert ack["success"] is True and ack["balance"] == 100 - 21 and ack["acceptedRecipientIds"] == [host_me["id"]]
-        again = await a.call("gift:send", payload)  # a retry: no second charge
-        assert again["success"] is True and again["replay"] is True and again["balance"] == 79
-        received = await b.wait_for("gift:received", 2)
-        assert received[0]["recipientId"] == host_me["id"] and received[1]["recipientIds"] == [host_me["id"]]
-        poor = await a.call("gift:send", {**payload, "quantity": 20, "idempotencyKey": "send-00000002"})
-        assert poor["success"] is False and poor["error"] == "Insufficient funds" and poor["available"] == 79
+        yield GiftRoom(sender, host, int(sender_me["id"]), int(host_me["id"]), room_id, a, b)
     finally:
         await a.close()
         await b.close()
+
+
+async def register_with(client: Any) -> Any:
+    resp = await client.post("/api/register", json=registration())
+    assert resp.status == 200
+    return await resp.json()
+
+
+async def test_gift_debits_sender_credits_recipient_and_reconciles(client: Any, config: Any) -> None:
+    async with gift_room(client, config, coins=100, key="grant-01") as r:
+        payload = {"roomId": r.room_id, "giftId": 900, "recipientId": r.host_id, "quantity": 3,
+                   "idempotencyKey": "send-00000001"}  # fmt: skip
+        ack = await r.a.call("gift:send", payload)
+        assert ack["success"] is True and ack["balance"] == 100 - 21 and ack["acceptedRecipientIds"] == [r.host_id]
+        again = await r.a.call("gift:send", payload)  # a retry: no second charge
+        assert again["success"] is True and again["replay"] is True and again["balance"] == 79
+        received = await r.b.wait_for("gift:received", 2)
+        assert received[0]["recipientId"] == r.host_id and received[1]["recipientIds"] == [r.host_id]
+        poor = await r.a.call("gift:send", {**payload, "quantity": 20, "idempotencyKey": "send-00000002"})
+        assert poor["success"] is False and poor["error"] == "Insufficient funds" and poor["available"] == 79
+    sender, host, sender_me, host_me = r.sender, r.host, {"id": r.sender_id}, {"id": r.host_id}
     svc = client.app[SERVICES]
     await flush_all(svc, svc.wallets, "test")
     host_wallet = await (await client.get("/api/v1/wallet", headers=bearer(host["token"]))).json()
@@ -112,73 +141,36 @@ async def test_wallet_history_filters_and_pages(client: Any, register: Any, conf
 
 async def test_daily_spend_cap_refuses_and_flags(make_client: Any, config: Any) -> None:
     client = await make_client(daily_gift_spend_limit=30)
-    sender, host = await register_with(client), await register_with(client)
-    sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
-    await make_staff(config, sender_me["id"])
-    body = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "cap-grant"}
-    assert (
-        await client.post(f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body)
-    ).status == 200
-    room_id = host_me["room"]["id"]
-    a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
-    try:
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
-        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 0}))["success"]
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
-        send = {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"], "quantity": 4}  # 28 coins
-        assert (await a.call("gift:send", {**send, "idempotencyKey": "cap-send-1"}))["balance"] == 72
-        over = await a.call("gift:send", {**send, "idempotencyKey": "cap-send-2"})
+    async with gift_room(client, config, coins=100, key="cap-grant") as r:
+        send = {"roomId": r.room_id, "giftId": 900, "recipientId": r.host_id, "quantity": 4}  # 28 coins
+        assert (await r.a.call("gift:send", {**send, "idempotencyKey": "cap-send-1"}))["balance"] == 72
+        over = await r.a.call("gift:send", {**send, "idempotencyKey": "cap-send-2"})
         assert over["success"] is False and over["error"] == "Daily spending limit reached" and over["cap"] == 30
-    finally:
-        await a.close()
-        await b.close()
     conn = await asyncpg.connect(config.database_url)
     try:
         flags = await conn.fetch("SELECT user_id, kind FROM fraud_flags")
     finally:
         await conn.close()
-    assert [(f["user_id"], f["kind"]) for f in flags] == [(sender_me["id"], "daily_gift_limit")]
+    assert [(f["user_id"], f["kind"]) for f in flags] == [(r.sender_id, "daily_gift_limit")]
 
 
-async def register_with(client: Any) -> Any:
-    from tests.conftest import registration
-
-    body = registration()
-    resp = await client.post("/api/register", json=body)
-    assert resp.status == 200
-    return await resp.json()
-
-
-async def test_vip_only_gift_needs_the_level(client: Any, register: Any, config: Any) -> None:
-    sender, host = await register(), await register()
-    sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
-    await make_staff(config, sender_me["id"])
+async def test_vip_only_gift_needs_the_level(client: Any, config: Any) -> None:
     conn = await asyncpg.connect(config.database_url)
     try:
         await conn.execute("INSERT INTO gifts (id, name, price, vip_level_required) VALUES (901, 'Crown', 5, 3)")
     finally:
         await conn.close()
-    body = {"currency": "coins", "amount": 50, "direction": "grant", "reason": "test", "idempotency_key": "vip-grant"}
-    await client.post(f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body)
-    room_id = host_me["room"]["id"]
-    a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
-    try:
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
-        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 1}))["success"]
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
-        send = {"roomId": room_id, "giftId": 901, "recipientId": host_me["id"], "idempotencyKey": "vip-send-1"}
-        refused = await a.call("gift:send", send)
+    async with gift_room(client, config, coins=50, key="vip-grant", seat=1) as r:
+        send = {"roomId": r.room_id, "giftId": 901, "recipientId": r.host_id, "idempotencyKey": "vip-send-1"}
+        refused = await r.a.call("gift:send", send)
         assert refused["success"] is False and refused["code"] == "VIP_REQUIRED"
         conn = await asyncpg.connect(config.database_url)
         try:
-            await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", sender_me["id"])
+            await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", r.sender_id)
         finally:
             await conn.close()
-        allowed = await a.call("gift:send", {**send, "idempotencyKey": "vip-send-2"})
+        allowed = await r.a.call("gift:send", {**send, "idempotencyKey": "vip-send-2"})
         assert allowed["success"] is True and allowed["balance"] == 45
-    finally:
-        await a.close()
-        await b.close()
 
 
 async def test_admin_economy_settings(client: Any, register: Any, config: Any) -> None:
@@ -200,28 +192,13 @@ async def test_admin_economy_settings(client: Any, register: Any, config: Any) -
 
 
 async def test_gift_rate_limit_and_prepare(make_client: Any, config: Any) -> None:
-    from engine.config import Rate
-
     client = await make_client(gift_rate_limit=Rate(2, 60))
-    sender, host = await register_with(client), await register_with(client)
-    sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
-    await make_staff(config, sender_me["id"])
-    body = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "rl-grant"}
-    await client.post(f"/api/v1/admin/wallets/{sender_me['id']}/adjust", headers=bearer(sender["token"]), json=body)
-    room_id = host_me["room"]["id"]
-    a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
-    try:
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
-        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 0}))["success"]
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
-        prepare = await a.call("gift:prepare", {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"]})
+    async with gift_room(client, config, coins=100, key="rl-grant") as r:
+        prepare = await r.a.call("gift:prepare", {"roomId": r.room_id, "giftId": 900, "recipientId": r.host_id})
         assert prepare["success"] is True
-        assert (await b.wait_for("gift:prepare"))[0] == {"giftId": 900, "recipientId": host_me["id"]}
-        send = {"roomId": room_id, "giftId": 900, "recipientId": host_me["id"]}
-        acks = [await a.call("gift:send", {**send, "idempotencyKey": f"rl-send-{n}"}) for n in range(3)]
+        assert (await r.b.wait_for("gift:prepare"))[0] == {"giftId": 900, "recipientId": r.host_id}
+        send = {"roomId": r.room_id, "giftId": 900, "recipientId": r.host_id}
+        acks = [await r.a.call("gift:send", {**send, "idempotencyKey": f"rl-send-{n}"}) for n in range(3)]
         assert [ack["success"] for ack in acks] == [True, True, False]
         assert acks[2]["error"] == "Too many requests" and acks[2]["code"] == "RATE_LIMITED"
         assert acks[1]["balance"] == 100 - 2 * 7  # the refused send charged nothing
-    finally:
-        await a.close()
-        await b.close()
