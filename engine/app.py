@@ -18,6 +18,7 @@ from engine.economy.flusher import ensure_groups, flush_all
 from engine.gifts.handlers import register_gift_events
 from engine.jobs import Periodic
 from engine.keys import Keys
+from engine.media.namespace import register_media_namespace
 from engine.metrics import Metrics
 from engine.payments.actions import fulfil_stuck_orders
 from engine.realtime.events import register_core_events
@@ -85,6 +86,7 @@ def create_app(config: Config) -> web.Application:
     register_core_events(realtime)
     register_room_events(realtime)
     register_gift_events(realtime)
+    register_media_namespace(realtime)
     app[REALTIME] = realtime
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)

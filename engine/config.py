@@ -87,6 +87,8 @@ class Config:
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
+    media_node_secrets: tuple[str, ...] = ()
+    media_node_stale_seconds: float = 15.0
     payment_provider: str = "sandbox"
     payment_webhook_secret: str = "whsec_sandbox_development_only"
     payment_webhook_secret_previous: tuple[str, ...] = ()
@@ -196,6 +198,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),
+    "MEDIA_NODE_SECRETS": ("media_node_secrets", _secrets),
+    "MEDIA_NODE_STALE_SECONDS": ("media_node_stale_seconds", float),
     "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),
     "PAYMENT_WEBHOOK_SECRET_PREVIOUS": ("payment_webhook_secret_previous", _csv),

@@ -68,6 +68,14 @@ class Keys:
         """A running gift combo: same sender, gift and recipients, in the room's slot."""
         return f"{self.prefix}{{r:{room_id}}}:combo:{sender}:{part}"
 
+    def media_nodes(self) -> str:
+        """Hash of registered media nodes: node id -> NodeInfo JSON."""
+        return f"{self.prefix}flylive:media:nodes"
+
+    def room_media(self, room_id: int) -> str:
+        """The media node a room is placed on."""
+        return f"{self.prefix}{{r:{room_id}}}:media_node"
+
     def user_room(self, user_id: int) -> str:
         return f"{self.prefix}{{u:{user_id}}}:room"
 

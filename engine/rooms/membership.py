@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from engine.accounts import store as accounts_store
+from engine.media import store as media_store
 from engine.realtime.server import RealtimeServer
 from engine.rooms import live, store
 from engine.rooms.model import ERRORS, JoinPayload, room_id_of
@@ -76,6 +78,10 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
     if current is not None and current != room_id:
         await do_leave(rt, sid, session, current, mode="leave")
     await live.run(rt, "room_open", room_id, room["user_id"], room["seat_count"])
+    # The room's media node (placed on first join, moved when its node died). Without a node the
+    # room still works; clients get no rtpCapabilities and cannot set up audio yet.
+    node = await media_store.place_room(svc.redis, svc.keys, room_id, room["region"], int(time.time() * 1000),
+                                        int(svc.config.media_node_stale_seconds * 1000))  # fmt: skip
     result = await live.run(
         rt, "join", room_id, user_id, sid, live.encode(public_profile(user)), svc.config.seat_grace_ms,
         -1 if payload.lastSeq is None else payload.lastSeq, svc.config.chat_history, actor_sid=sid,
@@ -86,7 +92,9 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
     session["room_id"] = room_id
     await live.record_membership(svc, rt.instance_id, sid, room_id, user_id, int(result.data["members"]))
     log.info("room joined", extra={"room_id": room_id, "user_id": user_id, "seq": result.data["seq"]})
-    return _join_ack(room, result.data)
+    ack = _join_ack(room, result.data)
+    ack["rtpCapabilities"] = node.rtp_capabilities if node else None
+    return ack
 
 
 def _join_ack(room: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

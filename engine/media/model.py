@@ -1,0 +1,45 @@
+"""Media-node protocol messages (node → engine on the `/media` namespace). No I/O.
+
+See docs/media-node-protocol.md. Node ids are chosen by the node; a node re-registering under the
+same id replaces its earlier registration.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+NodeId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[\w.-]+$")]
+Region = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[\w-]+$")]
+
+
+class NodeRegister(msgspec.Struct):
+    nodeId: NodeId
+    region: Region
+    capacity: Annotated[int, Meta(ge=1, le=1_000_000)]  # rooms (routers) it can hold
+    rtpCapabilities: dict[str, Any]
+
+
+class NodeHeartbeat(msgspec.Struct):
+    load: Annotated[int, Meta(ge=0, le=1_000_000)]  # rooms (routers) it holds now
+
+
+class NodeInfo(msgspec.Struct):
+    node_id: str
+    region: str
+    capacity: int
+    load: int
+    seen_ms: int
+    instance: str
+    sid: str
+    rtp_capabilities: dict[str, Any]
+
+
+def choose_node(nodes: list[NodeInfo], region: str | None, now_ms: int, stale_ms: int) -> NodeInfo | None:
+    """The least loaded live node with room to spare, preferring the room's region."""
+    live = [n for n in nodes if now_ms - n.seen_ms <= stale_ms and n.load < n.capacity]
+    local = [n for n in live if n.region == region] if region else []
+    pool = local or live
+    return min(pool, key=lambda n: (n.load / n.capacity, n.load, n.node_id)) if pool else None

@@ -1,0 +1,82 @@
+"""The `/media` Socket.IO namespace where media nodes register and report their load.
+
+Nodes authenticate with a service credential (one of MEDIA_NODE_SECRETS in `auth.token`), never a
+user token. A node's registration lives as long as its socket: on disconnect it leaves the registry
+(and, being stale, it gets no new rooms after MEDIA_NODE_STALE_SECONDS without a heartbeat).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Any
+
+import socketio
+
+from engine.errors import DomainError
+from engine.media import store
+from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
+from engine.realtime.server import RealtimeServer
+from engine.validation import convert_fields
+
+log = logging.getLogger("flylive.media")
+NAMESPACE = "/media"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def register_media_namespace(rt: RealtimeServer) -> None:
+    sio = rt.sio
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        secrets = rt.config.media_node_secrets
+        if not isinstance(token, str) or not any(hmac.compare_digest(token, s) for s in secrets):
+            rt.services.metrics.auth_attempts.labels("media_node", "refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError("Invalid credentials")
+        await sio.save_session(sid, {"node_id": None}, namespace=NAMESPACE)
+
+    async def register(sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            p = convert_fields(NodeRegister, data if data is not None else {})
+        except DomainError as exc:
+            return {"success": False, "error": "Invalid payload", "fields": exc.fields}
+        svc = rt.services
+        node = NodeInfo(p.nodeId, p.region, p.capacity, 0, _now_ms(), rt.instance_id, sid, p.rtpCapabilities)
+        await store.save_node(svc.redis, svc.keys, node)
+        await sio.save_session(sid, {"node_id": p.nodeId}, namespace=NAMESPACE)
+        log.info("media node registered", extra={"node_id": p.nodeId, "region": p.region, "capacity": p.capacity})
+        return {"success": True, "instanceId": rt.instance_id}
+
+    async def heartbeat(sid: str, data: Any = None) -> dict[str, Any]:
+        session = await sio.get_session(sid, namespace=NAMESPACE)
+        if not session.get("node_id"):
+            return {"success": False, "error": "Not registered"}
+        try:
+            p = convert_fields(NodeHeartbeat, data if data is not None else {})
+        except DomainError as exc:
+            return {"success": False, "error": "Invalid payload", "fields": exc.fields}
+        svc = rt.services
+        node = await store.get_node(svc.redis, svc.keys, session["node_id"])
+        if node is None or node.sid != sid:
+            return {"success": False, "error": "Not registered"}
+        node.load, node.seen_ms = p.load, _now_ms()
+        await store.save_node(svc.redis, svc.keys, node)
+        return {"success": True}
+
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        try:
+            session = await sio.get_session(sid, namespace=NAMESPACE)
+        except KeyError:
+            return
+        if session.get("node_id"):
+            await store.drop_node(rt.services.redis, rt.services.keys, session["node_id"], sid)
+            log.warning("media node left", extra={"node_id": session["node_id"]})
+
+    sio.on("connect", connect, namespace=NAMESPACE)
+    sio.on("node:register", register, namespace=NAMESPACE)
+    sio.on("node:heartbeat", heartbeat, namespace=NAMESPACE)
+    sio.on("disconnect", disconnect, namespace=NAMESPACE)

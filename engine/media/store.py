@@ -1,0 +1,63 @@
+"""The media-node registry and room placement, in Redis.
+
+Nodes live in one hash (node id → NodeInfo); a room's node is one key in the room's slot, set with
+NX so that two engine processes placing the same room at once agree on one node.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from redis.asyncio import Redis
+
+from engine.keys import Keys
+from engine.media.model import NodeInfo, choose_node
+
+_node_decoder = msgspec.json.Decoder(NodeInfo)
+_encoder = msgspec.json.Encoder()
+
+
+async def save_node(redis: Redis, keys: Keys, node: NodeInfo) -> None:
+    await redis.hset(keys.media_nodes(), node.node_id, _encoder.encode(node))
+
+
+async def drop_node(redis: Redis, keys: Keys, node_id: str, sid: str | None = None) -> bool:
+    """Remove a node (only the registration made by `sid`, when given: a re-registered node stays)."""
+    if sid is not None:
+        current = await get_node(redis, keys, node_id)
+        if current is None or current.sid != sid:
+            return False
+    return bool(await redis.hdel(keys.media_nodes(), node_id))
+
+
+async def get_node(redis: Redis, keys: Keys, node_id: str) -> NodeInfo | None:
+    raw = await redis.hget(keys.media_nodes(), node_id)
+    return _node_decoder.decode(raw) if raw else None
+
+
+async def all_nodes(redis: Redis, keys: Keys) -> list[NodeInfo]:
+    return [_node_decoder.decode(raw) for raw in (await redis.hgetall(keys.media_nodes())).values()]
+
+
+async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None, now_ms: int,
+                     stale_ms: int) -> NodeInfo | None:  # fmt: skip
+    """The room's node: the one it has if that node is alive, else a newly chosen one."""
+    key = keys.room_media(room_id)
+    nodes = await all_nodes(redis, keys)
+    by_id = {n.node_id: n for n in nodes}
+    assigned = await redis.get(key)
+    if assigned is not None:
+        node = by_id.get(_text(assigned))
+        if node is not None and now_ms - node.seen_ms <= stale_ms:
+            return node
+        await redis.delete(key)  # its node is gone: place the room again
+    chosen = choose_node(nodes, region, now_ms, stale_ms)
+    if chosen is None:
+        return None
+    if await redis.set(key, chosen.node_id, nx=True, ex=86400):
+        return chosen
+    winner = await redis.get(key)  # another process placed it first
+    return by_id.get(_text(winner)) if winner else None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
