@@ -138,6 +138,26 @@ gift:send -> GiftAck
     window also send `gift:combo` (incl.).
 gift:prepare -> Ack
     Ask the recipient's clients to preload a gift's animation: `gift:prepare` to the recipient's sockets.
+transport:create -> MediaAck
+    Create a WebRTC transport (`type` producer or consumer) on the room's media node; at most two per join.
+    `data{id, iceParameters, iceCandidates, dtlsParameters, iceServers}`. Errors: `Not in room`, `Transport
+    limit reached`, `Media unavailable`, `Media request timed out`.
+transport:connect -> MediaAck
+    Connect a transport with the client's DTLS parameters (`Transport not found` from the node).
+transport:restartIce -> MediaAck
+    Restart ICE on a transport: `data{iceParameters}`.
+audio:produce -> MediaAck
+    Start sending audio (`source` mic or music). Only a user on an unmuted seat may produce (`You are not
+    seated`, `Not authorized` when muted by a moderator). `data{id}`.
+audio:consume -> MediaAck
+    Receive a producer on a consumer transport: `data{id, producerId, kind, rtpParameters}`; consumers
+    start paused (`Cannot consume` from the node).
+consumer:resume -> MediaAck
+    Resume a consumer; no audio flows before it.
+audio:selfMute -> MediaAck
+    Pause your own producer; the room (incl.) gets `seat:userMuted` with `selfMuted:true`.
+audio:selfUnmute -> MediaAck
+    Resume your own producer; the room (incl.) gets `seat:userMuted` with `selfMuted:true`.
 """
 
 
@@ -307,6 +327,12 @@ GetRoomOk:
   properties:
     success: {type: boolean, const: true}
     data: {type: object, required: [roomId], properties: {roomId: {type: [string, 'null']}}}
+MediaOk:
+  type: object
+  required: [success, data]
+  properties:
+    success: {type: boolean, const: true}
+    data: {description: "the media node's answer (transport, producer or consumer parameters)"}
 GiftOk:
   type: object
   required: [success, acceptedRecipientIds, transaction_id, balance, combo]
@@ -343,6 +369,7 @@ ACKS: dict[str, list[str]] = {
     "GetRoomAck": ["GetRoomOk", "AckFailure"],
     "PresenceAck": ["PresenceOk", "AckFailure"],
     "GiftAck": ["GiftOk", "GiftReplay", "AckFailure"],
+    "MediaAck": ["MediaOk", "AckFailure"],
 }
 
 

@@ -19,6 +19,7 @@ from engine.gifts.handlers import register_gift_events
 from engine.jobs import Periodic
 from engine.keys import Keys
 from engine.media.namespace import register_media_namespace
+from engine.media.relay import register_media_events
 from engine.metrics import Metrics
 from engine.payments.actions import fulfil_stuck_orders
 from engine.realtime.events import register_core_events
@@ -87,6 +88,7 @@ def create_app(config: Config) -> web.Application:
     register_room_events(realtime)
     register_gift_events(realtime)
     register_media_namespace(realtime)
+    register_media_events(realtime)
     app[REALTIME] = realtime
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)

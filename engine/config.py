@@ -89,6 +89,8 @@ class Config:
     imagekit_private_key: str = ""
     media_node_secrets: tuple[str, ...] = ()
     media_node_stale_seconds: float = 15.0
+    media_request_timeout_seconds: float = 5.0
+    stun_urls: tuple[str, ...] = ("stun:stun.cloudflare.com:3478",)
     payment_provider: str = "sandbox"
     payment_webhook_secret: str = "whsec_sandbox_development_only"
     payment_webhook_secret_previous: tuple[str, ...] = ()
@@ -97,6 +99,9 @@ class Config:
     flush_interval_seconds: float = 0.5
     instance_heartbeat_seconds: float = 5.0
     instance_dead_after_seconds: float = 20.0
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return [{"urls": list(self.stun_urls)}] if self.stun_urls else []
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -200,6 +205,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),
     "MEDIA_NODE_SECRETS": ("media_node_secrets", _secrets),
     "MEDIA_NODE_STALE_SECONDS": ("media_node_stale_seconds", float),
+    "MEDIA_REQUEST_TIMEOUT_SECONDS": ("media_request_timeout_seconds", float),
+    "STUN_URLS": ("stun_urls", _csv),
     "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),
     "PAYMENT_WEBHOOK_SECRET_PREVIOUS": ("payment_webhook_secret_previous", _csv),

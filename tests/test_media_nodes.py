@@ -105,3 +105,72 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.05)
+
+
+async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
+    client = await make_client(media_node_secrets=(SECRET,), media_request_timeout_seconds=1.0)
+    url = url_of(client)
+    node = NodeDouble()
+    requests: list[dict[str, Any]] = []
+    silent = {"consumer:resume"}
+
+    async def on_request(data: dict[str, Any]) -> Any:
+        requests.append(data)
+        if data["method"] in silent:
+            await _sleep_for(2)  # longer than the engine waits
+        if data["method"] == "transport:connect" and data["params"]["transportId"] == "missing":
+            return {"ok": False, "error": "Transport not found"}
+        return {"ok": True, "data": {"id": f"{data['method']}-{len(requests)}"}}
+
+    node.sio.on("media:request", on_request, namespace="/media")
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    guest = await (await client.post("/api/register", json=_registration())).json()
+    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
+    a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        outside = await a.call("transport:create", {"roomId": room_id, "type": "consumer"})
+        assert outside == {"success": False, "error": "Not in room"}
+        assert (await a.call("room:join", {"roomId": room_id}))["rtpCapabilities"] == CAPS
+        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+
+        created = await a.call("transport:create", {"roomId": room_id, "type": "consumer"})
+        assert created["success"] is True and created["data"]["id"].startswith("transport:create")
+        assert created["data"]["iceServers"][0]["urls"]
+        assert (await a.call("transport:create", {"roomId": room_id, "type": "producer"}))["success"]
+        third = await a.call("transport:create", {"roomId": room_id, "type": "producer"})
+        assert third == {"success": False, "error": "Transport limit reached"}
+        missing = await a.call("transport:connect", {"roomId": room_id, "transportId": "missing", "dtlsParameters": {}})
+        assert missing == {"success": False, "error": "Transport not found"}
+
+        produce = {"roomId": room_id, "transportId": "t1", "rtpParameters": {"codecs": []}}
+        assert (await a.call("audio:produce", produce)) == {"success": False, "error": "You are not seated"}
+        assert (await a.call("seat:take", {"roomId": room_id, "seatIndex": 0}))["success"]
+        produced = await a.call("audio:produce", produce)
+        assert produced["success"] is True
+        sent = requests[-1]
+        owner_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["id"]
+        assert (sent["method"], sent["userId"], sent["roomId"], sent["params"]["source"]) == (
+            "audio:produce", owner_id, str(room_id), "mic")  # fmt: skip
+        assert (await a.call("seat:mute", {"roomId": room_id, "userId": owner_id}))["success"]
+        assert (await a.call("audio:produce", produce)) == {"success": False, "error": "Not authorized"}
+
+        muted = await a.call("audio:selfMute", {"roomId": room_id, "producerId": "p1"})
+        assert muted["success"] is True and requests[-1]["method"] == "producer:pause"
+        heard = [e for e in await b.wait_for("seat:userMuted", 2) if e.get("selfMuted")]
+        assert heard == [{"userId": owner_id, "isMuted": True, "selfMuted": True}]
+
+        slow = await a.call("consumer:resume", {"roomId": room_id, "consumerId": "c1"})
+        assert slow == {"success": False, "error": "Media request timed out"}
+        assert all(r["requestId"] for r in requests) and len({r["requestId"] for r in requests}) == len(requests)
+    finally:
+        await a.close()
+        await b.close()
+        await node.close()
+
+
+async def _sleep_for(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

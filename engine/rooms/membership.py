@@ -90,6 +90,7 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
         return failure(result.code or "ROOM_CLOSED")
     await rt.sio.enter_room(sid, live.room_channel(room_id))
     session["room_id"] = room_id
+    session["transports"] = 0  # the per-join transport allowance starts again
     await live.record_membership(svc, rt.instance_id, sid, room_id, user_id, int(result.data["members"]))
     log.info("room joined", extra={"room_id": room_id, "user_id": user_id, "seq": result.data["seq"]})
     ack = _join_ack(room, result.data)
