@@ -198,6 +198,9 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "gift:combo": "A repeat of the same gift by the same sender to the same recipients within the combo window, "
     "with the running `count` → the room (incl.).",
     "gift:prepare": "Preload this gift's animation → the recipient's sockets.",
+    "audio:newProducer": "A producer started on the room's media node (mic or music) → the room.",
+    "audio:producerClosed": "A producer stopped (transport closed, seat left, lock, leave) → the room.",
+    "speaker:active": "Who is audible, from the node's audio-level observer (`[]` on silence) → the room.",
     "auth:force_disconnect": "The session was revoked (logout, password change, ban, …) → its sockets, just "
     "before they are closed.",
 }

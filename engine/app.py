@@ -19,6 +19,7 @@ from engine.gifts.handlers import register_gift_events
 from engine.jobs import Periodic
 from engine.keys import Keys
 from engine.media.namespace import register_media_namespace
+from engine.media.node_events import register_node_events
 from engine.media.relay import register_media_events
 from engine.metrics import Metrics
 from engine.payments.actions import fulfil_stuck_orders
@@ -89,6 +90,7 @@ def create_app(config: Config) -> web.Application:
     register_gift_events(realtime)
     register_media_namespace(realtime)
     register_media_events(realtime)
+    register_node_events(realtime)
     app[REALTIME] = realtime
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)

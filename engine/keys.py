@@ -72,6 +72,10 @@ class Keys:
         """Hash of registered media nodes: node id -> NodeInfo JSON."""
         return f"{self.prefix}flylive:media:nodes"
 
+    def room_producers(self, room_id: int) -> str:
+        """The room's live producers (producer id -> {userId, source}), as the media node reports them."""
+        return f"{self.prefix}{{r:{room_id}}}:producers"
+
     def room_media(self, room_id: int) -> str:
         """The media node a room is placed on."""
         return f"{self.prefix}{{r:{room_id}}}:media_node"

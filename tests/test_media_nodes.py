@@ -174,3 +174,58 @@ async def _sleep_for(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_producer_state_and_seat_commands(make_client: Any) -> None:
+    from engine.messages import decode_event
+
+    client = await make_client(media_node_secrets=(SECRET,))
+    url = url_of(client)
+    node = NodeDouble()
+    commands: list[dict[str, Any]] = []
+    node.sio.on("media:command", commands.append, namespace="/media")
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    guest = await (await client.post("/api/register", json=_registration())).json()
+    owner_me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
+    guest_me = await (await client.get("/api/user", headers=bearer(guest["token"]))).json()
+    room_id = owner_me["room"]["id"]
+    a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
+        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 2}))["success"]
+        started = {"roomId": str(room_id), "producerId": "p-1", "userId": guest_me["id"], "source": "mic"}
+        assert (await node.call("producer:new", started))["success"] is True
+        new = (await a.wait_for("audio:newProducer"))[0]
+        assert new == {"producerId": "p-1", "userId": guest_me["id"], "kind": "audio", "source": "mic"}
+        late = await Peer().connect(url, owner["token"])
+        try:
+            snapshot = await late.call("room:join", {"roomId": room_id})
+            assert snapshot["existingProducers"] == [{"producerId": "p-1", "userId": guest_me["id"], "source": "mic"}]
+        finally:
+            await late.close()
+        speaking = {"roomId": str(room_id), "userIds": [guest_me["id"]]}
+        assert (await node.call("speakers:active", speaking))["success"]
+        assert (await a.wait_for("speaker:active"))[0]["activeSpeakers"] == [guest_me["id"]]
+
+        assert (await a.call("seat:mute", {"roomId": room_id, "userId": guest_me["id"]}))["success"]
+        assert (await b.call("seat:leave", {"roomId": room_id}))["success"]
+        for _ in range(40):
+            if len(commands) >= 2:
+                break
+            await _sleep()
+        expected = [("pauseUser", guest_me["id"], str(room_id)), ("closeUserProducers", guest_me["id"], str(room_id))]
+        assert [(c["command"], c["userId"], c["roomId"]) for c in commands[:2]] == expected
+        assert (await node.call("producer:closed", started))["success"]
+        closed = (await a.wait_for("audio:producerClosed"))[0]
+        assert closed == {"producerId": "p-1", "userId": guest_me["id"]}
+        for peer in (a, b):
+            for name, payloads in peer.events.items():
+                for payload in payloads:
+                    decode_event(name, payload)
+    finally:
+        await a.close()
+        await b.close()
+        await node.close()

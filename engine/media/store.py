@@ -38,6 +38,12 @@ async def all_nodes(redis: Redis, keys: Keys) -> list[NodeInfo]:
     return [_node_decoder.decode(raw) for raw in (await redis.hgetall(keys.media_nodes())).values()]
 
 
+async def assigned_node(redis: Redis, keys: Keys, room_id: int) -> NodeInfo | None:
+    """The node a room is on now, without placing it."""
+    assigned = await redis.get(keys.room_media(room_id))
+    return await get_node(redis, keys, _text(assigned)) if assigned is not None else None
+
+
 async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None, now_ms: int,
                      stale_ms: int) -> NodeInfo | None:  # fmt: skip
     """The room's node: the one it has if that node is alive, else a newly chosen one."""

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from engine.accounts import store as accounts_store
+from engine.media import node_events
 from engine.media import store as media_store
 from engine.realtime.server import RealtimeServer
 from engine.rooms import live, store
@@ -95,6 +96,7 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
     log.info("room joined", extra={"room_id": room_id, "user_id": user_id, "seq": result.data["seq"]})
     ack = _join_ack(room, result.data)
     ack["rtpCapabilities"] = node.rtp_capabilities if node else None
+    ack["existingProducers"] = await node_events.existing_producers(rt, room_id) if node else []
     return ack
 
 
@@ -147,4 +149,5 @@ async def do_leave(
     await live.forget_membership(svc, instance_id or rt.instance_id, sid, room_id, uid, result)
     if result.data.get("left"):
         log.info("room left", extra={"room_id": room_id, "user_id": uid, "mode": mode})
+        await node_events.command(rt, room_id, "closeUserProducers", userId=uid)
     return {"success": True}

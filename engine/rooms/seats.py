@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.audit.store import record_txn
+from engine.media import node_events
 from engine.realtime.server import RealtimeServer
 from engine.rooms import live
 from engine.rooms.membership import failure
@@ -70,7 +71,10 @@ async def do_leave_seat(rt: RealtimeServer, sid: str, session: dict[str, Any], p
     if room_id is None:
         return failure("NOT_IN_ROOM")
     user_id = session["user_id"]
-    return _result_ack(await live.run(rt, "seat_leave", room_id, user_id, "", user_id, actor_sid=sid))
+    result = await live.run(rt, "seat_leave", room_id, user_id, "", user_id, actor_sid=sid)
+    if result.ok:  # off the seat, off the air (the legacy server left the producer open)
+        await node_events.command(rt, room_id, "closeUserProducers", userId=user_id)
+    return _result_ack(result)
 
 
 async def do_assign(rt: RealtimeServer, sid: str, session: dict[str, Any], p: AssignPayload) -> dict[str, Any]:
@@ -96,6 +100,8 @@ async def do_remove(rt: RealtimeServer, sid: str, session: dict[str, Any], p: Ta
         return failure("VIP_PROTECTED")
     removed = await live.run(rt, "seat_leave", room_id, p.userId, "removed", session["user_id"], actor_sid=sid)
     await _audited(rt, session["user_id"], "seat.remove", room_id, removed, user_id=p.userId)
+    if removed.ok:
+        await node_events.command(rt, room_id, "closeUserProducers", userId=p.userId)
     return _result_ack(removed)
 
 
@@ -112,6 +118,8 @@ async def do_mute(
     if muted and p.userId != actor and vip_protected(vip, VIP_GUARD_MUTE, ranks[0]):
         return failure("VIP_PROTECTED")
     result = await live.run(rt, "seat_mute", room_id, p.userId, int(muted), actor_sid=sid)
+    if result.ok:  # a moderator mute silences the producer for everyone, with no client action
+        await node_events.command(rt, room_id, "pauseUser" if muted else "resumeUser", userId=p.userId)
     if p.userId != actor:
         await _audited(rt, actor, "seat.mute" if muted else "seat.unmute", room_id, result, user_id=p.userId)
     return _result_ack(result)
@@ -136,6 +144,8 @@ async def do_lock(
         if result.code != "STATE_CHANGED":  # the occupant changed between our check and the lock
             action = "seat.lock" if lock else "seat.unlock"
             await _audited(rt, actor, action, room_id, result, seat=p.seatIndex, occupant=occupant)
+            if result.ok and lock and occupant:
+                await node_events.command(rt, room_id, "closeUserProducers", userId=occupant)
             return _result_ack(result)
     return failure("STATE_CHANGED")
 

@@ -1,0 +1,101 @@
+"""Node → engine producer state, and seat/room changes → node commands (realtime-contract §8.3).
+
+The node reports producers as they start, stop, pause and resume, and who is speaking; the engine
+keeps each room's producers in Redis (for `existingProducers` in the join ack) and tells the room
+with the contract's events. In the other direction, seat changes drive the node: a moderator mute
+pauses the user's mic, leaving the seat or the room closes their producers, closing the room closes
+its router. Commands are fire-and-forget `media:command` messages; the node is idempotent on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from engine.errors import DomainError
+from engine.media import store
+from engine.realtime.server import RealtimeServer
+from engine.rooms.live import room_channel
+from engine.validation import convert_fields
+
+log = logging.getLogger("flylive.media.events")
+NAMESPACE = "/media"
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class ProducerEvent(msgspec.Struct):
+    roomId: Annotated[str, Meta(pattern=r"^\d{1,19}$")]
+    producerId: Id
+    userId: Annotated[int, Meta(ge=1)]
+    source: Literal["mic", "music"] = "mic"
+
+
+class SpeakersEvent(msgspec.Struct):
+    roomId: Annotated[str, Meta(pattern=r"^\d{1,19}$")]
+    userIds: Annotated[list[Annotated[int, Meta(ge=1)]], Meta(max_length=64)]
+
+
+def producers_key(rt: RealtimeServer, room_id: int) -> str:
+    return rt.services.keys.room_producers(room_id)
+
+
+async def existing_producers(rt: RealtimeServer, room_id: int) -> list[dict[str, Any]]:
+    raw = await rt.services.redis.hgetall(producers_key(rt, room_id))
+    return [{"producerId": _text(k), **msgspec.json.decode(v)} for k, v in raw.items()]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def command(rt: RealtimeServer, room_id: int, name: str, **params: Any) -> None:
+    """Send a command to the room's node, if the room has one."""
+    svc = rt.services
+    node = await store.assigned_node(svc.redis, svc.keys, room_id)
+    if node is not None:
+        await rt.sio.emit("media:command", {"command": name, "roomId": str(room_id), **params}, to=node.sid,
+                          namespace=NAMESPACE)  # fmt: skip
+
+
+def register_node_events(rt: RealtimeServer) -> None:
+    sio = rt.sio
+
+    def handler(payload_type: type[msgspec.Struct], act: Any) -> Any:
+        async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
+            session = await sio.get_session(sid, namespace=NAMESPACE)
+            if not session.get("node_id"):
+                return {"success": False, "error": "Not registered"}
+            try:
+                payload = convert_fields(payload_type, data if data is not None else {})
+            except DomainError as exc:
+                return {"success": False, "error": "Invalid payload", "fields": exc.fields}
+            await act(payload)
+            return {"success": True}
+
+        return on_event
+
+    async def new_producer(p: ProducerEvent) -> None:
+        room = int(p.roomId)
+        await rt.services.redis.hset(producers_key(rt, room), p.producerId,
+                                     msgspec.json.encode({"userId": p.userId, "source": p.source}))  # fmt: skip
+        await sio.emit("audio:newProducer", {"producerId": p.producerId, "userId": p.userId, "kind": "audio",
+                                              "source": p.source}, room=room_channel(room))  # fmt: skip
+
+    async def producer_closed(p: ProducerEvent) -> None:
+        room = int(p.roomId)
+        if await rt.services.redis.hdel(producers_key(rt, room), p.producerId):
+            await sio.emit("audio:producerClosed", {"producerId": p.producerId, "userId": p.userId},
+                           room=room_channel(room))  # fmt: skip
+
+    async def speakers(p: SpeakersEvent) -> None:
+        first = p.userIds[0] if p.userIds else ""
+        data = {"userId": first, "activeSpeakers": p.userIds, "timestamp": int(time.time() * 1000)}
+        await sio.emit("speaker:active", data, room=room_channel(int(p.roomId)))
+
+    sio.on("producer:new", handler(ProducerEvent, new_producer), namespace=NAMESPACE)
+    sio.on("producer:closed", handler(ProducerEvent, producer_closed), namespace=NAMESPACE)
+    sio.on("speakers:active", handler(SpeakersEvent, speakers), namespace=NAMESPACE)
