@@ -72,6 +72,10 @@ class Keys:
         """Hash of registered media nodes: node id -> NodeInfo JSON."""
         return f"{self.prefix}flylive:media:nodes"
 
+    def node_rooms(self, node_id: str) -> str:
+        """The rooms placed on a media node (to move them when it dies)."""
+        return f"{self.prefix}flylive:media:node_rooms:{node_id}"
+
     def room_producers(self, room_id: int) -> str:
         """The room's live producers (producer id -> {userId, source}), as the media node reports them."""
         return f"{self.prefix}{{r:{room_id}}}:producers"

@@ -68,13 +68,12 @@ async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:
             # The room's region is "us", and west-1 is the only node there, though busier.
             ack = await peer.call("room:join", {"roomId": room_id})
             assert ack["rtpCapabilities"]["node"] == "west-1"
-            await peer.call("room:leave", {"roomId": room_id})
-            # west-1 goes away: the room is placed again, on the node that is left.
+            # west-1 goes away: its room's clients are told to set media up again, and the room is
+            # placed again, on the node that is left.
             await west.close()
-            for _ in range(50):
-                if await store.get_node(svc.redis, svc.keys, "west-1") is None:
-                    break
-                await _sleep()
+            notice = (await peer.wait_for("media:reconnect"))[0]
+            assert notice == {"roomId": str(room_id), "reason": "node_lost"}
+            assert await store.get_node(svc.redis, svc.keys, "west-1") is None
             again = await peer.call("room:join", {"roomId": room_id})
             assert again["rtpCapabilities"]["node"] == "east-1"
         finally:

@@ -27,7 +27,13 @@ class SpeakerActive(Event):
     timestamp: int
 
 
+class MediaReconnect(Event):
+    roomId: str
+    reason: str
+
+
 SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
+    "media:reconnect": MediaReconnect,
     "audio:newProducer": NewProducer,
     "audio:producerClosed": ProducerClosed,
     "speaker:active": SpeakerActive,

@@ -18,6 +18,7 @@ from engine.errors import DomainError
 from engine.media import store
 from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
 from engine.realtime.server import RealtimeServer
+from engine.rooms.live import room_channel
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media")
@@ -72,9 +73,16 @@ def register_media_namespace(rt: RealtimeServer) -> None:
             session = await sio.get_session(sid, namespace=NAMESPACE)
         except KeyError:
             return
-        if session.get("node_id"):
-            await store.drop_node(rt.services.redis, rt.services.keys, session["node_id"], sid)
-            log.warning("media node left", extra={"node_id": session["node_id"]})
+        node_id = session.get("node_id")
+        svc = rt.services
+        if node_id and await store.drop_node(svc.redis, svc.keys, node_id, sid):
+            # Its rooms lost their router: place them afresh and tell their clients to set media up
+            # again (a new room:join gives the new node's rtpCapabilities).
+            rooms = await store.release_rooms(svc.redis, svc.keys, node_id)
+            for room_id in rooms:
+                await sio.emit("media:reconnect", {"roomId": str(room_id), "reason": "node_lost"},
+                               room=room_channel(room_id))  # fmt: skip
+            log.warning("media node left", extra={"node_id": node_id, "rooms": len(rooms)})
 
     sio.on("connect", connect, namespace=NAMESPACE)
     sio.on("node:register", register, namespace=NAMESPACE)

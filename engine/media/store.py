@@ -38,6 +38,19 @@ async def all_nodes(redis: Redis, keys: Keys) -> list[NodeInfo]:
     return [_node_decoder.decode(raw) for raw in (await redis.hgetall(keys.media_nodes())).values()]
 
 
+async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
+    """Unplace every room of a node that is gone; return them (their producers are gone too)."""
+    members = await redis.smembers(keys.node_rooms(node_id))
+    rooms = sorted(int(_text(m)) for m in members)
+    for room_id in rooms:
+        key = keys.room_media(room_id)
+        assigned = await redis.get(key)
+        if assigned is not None and _text(assigned) == node_id:
+            await redis.delete(key, keys.room_producers(room_id))
+    await redis.delete(keys.node_rooms(node_id))
+    return rooms
+
+
 async def assigned_node(redis: Redis, keys: Keys, room_id: int) -> NodeInfo | None:
     """The node a room is on now, without placing it."""
     assigned = await redis.get(keys.room_media(room_id))
@@ -60,6 +73,7 @@ async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None,
     if chosen is None:
         return None
     if await redis.set(key, chosen.node_id, nx=True, ex=86400):
+        await redis.sadd(keys.node_rooms(chosen.node_id), str(room_id))
         return chosen
     winner = await redis.get(key)  # another process placed it first
     return by_id.get(_text(winner)) if winner else None
