@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-stamp
 
-.PHONY: install serve test lint typecheck pytest js-deps clean
+.PHONY: install serve test lint typecheck pytest js-deps clean media-node-install media-node
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -43,6 +43,13 @@ pytest: install js-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The reference mediasoup node (media_node/): not part of `make test` — mediasoup builds its worker.
+media-node-install:
+	cd media_node && npm install --no-audit --no-fund
+
+media-node: media-node-install
+	cd media_node && node index.js
 
 clean:
 	rm -rf $(VENV) $(JS_DIR)/node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,163 @@
+// Reference FlyLive media node (docs/media-node-protocol.md).
+//
+// Connects to the engine's /media namespace with a service credential, registers, sends heartbeats,
+// and serves the engine's media:request / media:command messages with mediasoup: one router per room
+// (Opus only), WebRTC transports, producers and consumers, and an audio-level observer per router
+// whose readings go back as speakers:active.
+//
+// Environment: ENGINE_URL (http://127.0.0.1:8080), MEDIA_NODE_SECRET (required), NODE_ID (hostname),
+// NODE_REGION (default), NODE_CAPACITY (100), ANNOUNCED_IP (127.0.0.1), RTC_MIN_PORT/RTC_MAX_PORT
+// (40000/40999), MEDIASOUP_WORKER_BIN (optional: a prebuilt worker).
+import os from "node:os";
+import * as mediasoup from "mediasoup";
+import { io } from "socket.io-client";
+
+const ENGINE_URL = process.env.ENGINE_URL || "http://127.0.0.1:8080";
+const SECRET = process.env.MEDIA_NODE_SECRET;
+const NODE_ID = process.env.NODE_ID || os.hostname();
+const REGION = process.env.NODE_REGION || "default";
+const CAPACITY = Number(process.env.NODE_CAPACITY || 100);
+const ANNOUNCED_IP = process.env.ANNOUNCED_IP || "127.0.0.1";
+const MEDIA_CODECS = [
+  { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2,
+    parameters: { useinbandfec: 1, usedtx: 0, minptime: 10, "sprop-stereo": 1 } },
+];
+
+if (!SECRET) {
+  console.error("MEDIA_NODE_SECRET is required (one of the engine's MEDIA_NODE_SECRETS)");
+  process.exit(2);
+}
+
+const worker = await mediasoup.createWorker({
+  rtcMinPort: Number(process.env.RTC_MIN_PORT || 40000),
+  rtcMaxPort: Number(process.env.RTC_MAX_PORT || 40999),
+});
+worker.on("died", () => { console.error("mediasoup worker died"); process.exit(1); });
+
+const rooms = new Map();        // roomId -> { router, observer, transports: Map, producers: Map, consumers: Map }
+let capabilities = null;        // the router capabilities clients load (identical for every router)
+
+async function room(roomId) {
+  let state = rooms.get(roomId);
+  if (state) return state;
+  const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
+  const observer = await router.createAudioLevelObserver({ maxEntries: 16, threshold: -55, interval: 500 });
+  state = { router, observer, transports: new Map(), producers: new Map(), consumers: new Map() };
+  observer.on("volumes", (volumes) => report("speakers:active", {
+    roomId, userIds: volumes.map((v) => v.producer.appData.userId) }));
+  observer.on("silence", () => report("speakers:active", { roomId, userIds: [] }));
+  rooms.set(roomId, state);
+  return state;
+}
+
+function report(event, payload) {
+  socket.emit(event, payload, () => {});
+}
+
+function closeProducer(roomId, producer) {
+  producer.close();
+  rooms.get(roomId)?.producers.delete(producer.id);
+  report("producer:closed", { roomId, producerId: producer.id, userId: producer.appData.userId,
+                              source: producer.appData.source });
+}
+
+const handlers = {
+  async "transport:create"(r, req) {
+    const t = await r.router.createWebRtcTransport({
+      listenInfos: [{ protocol: "udp", ip: "0.0.0.0", announcedAddress: ANNOUNCED_IP },
+                    { protocol: "tcp", ip: "0.0.0.0", announcedAddress: ANNOUNCED_IP }],
+      initialAvailableOutgoingBitrate: 128000, appData: { userId: req.userId },
+    });
+    await t.setMaxIncomingBitrate(256000).catch(() => {});
+    r.transports.set(t.id, t);
+    t.observer.on("close", () => r.transports.delete(t.id));
+    return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+  },
+  async "transport:connect"(r, req) {
+    await transportOf(r, req).connect({ dtlsParameters: req.params.dtlsParameters });
+    return {};
+  },
+  async "transport:restartIce"(r, req) {
+    return { iceParameters: await transportOf(r, req).restartIce() };
+  },
+  async "audio:produce"(r, req) {
+    const source = req.params.source || "mic";
+    for (const p of r.producers.values()) {  // one producer per user and source: the new one replaces it
+      if (p.appData.userId === req.userId && p.appData.source === source) closeProducer(req.roomId, p);
+    }
+    const producer = await transportOf(r, req).produce({
+      kind: "audio", rtpParameters: req.params.rtpParameters, appData: { userId: req.userId, source } });
+    r.producers.set(producer.id, producer);
+    if (source === "mic") await r.observer.addProducer({ producerId: producer.id });
+    producer.observer.on("close", () => r.producers.delete(producer.id));
+    report("producer:new", { roomId: req.roomId, producerId: producer.id, userId: req.userId, source });
+    return { id: producer.id };
+  },
+  async "audio:consume"(r, req) {
+    const { producerId, rtpCapabilities } = req.params;
+    if (!r.router.canConsume({ producerId, rtpCapabilities })) throw new Error("Cannot consume");
+    const consumer = await transportOf(r, req).consume({ producerId, rtpCapabilities, paused: true });
+    r.consumers.set(consumer.id, consumer);
+    consumer.observer.on("close", () => r.consumers.delete(consumer.id));
+    return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
+  },
+  async "consumer:resume"(r, req) {
+    const consumer = r.consumers.get(req.params.consumerId);
+    if (!consumer) throw new Error("Consumer not found");
+    await consumer.resume();
+    return {};
+  },
+  async "producer:pause"(r, req) { await ownProducer(r, req).pause(); return {}; },
+  async "producer:resume"(r, req) { await ownProducer(r, req).resume(); return {}; },
+};
+
+function transportOf(r, req) {
+  const t = r.transports.get(req.params.transportId);
+  if (!t) throw new Error("Transport not found");
+  return t;
+}
+
+function ownProducer(r, req) {
+  const p = r.producers.get(req.params.producerId);
+  if (!p) throw new Error("Producer not found");
+  if (p.appData.userId !== req.userId) throw new Error("Not your producer");
+  return p;
+}
+
+const commands = {
+  pauseUser: (r, cmd) => { for (const p of r.producers.values()) if (p.appData.userId === cmd.userId) p.pause(); },
+  resumeUser: (r, cmd) => { for (const p of r.producers.values()) if (p.appData.userId === cmd.userId) p.resume(); },
+  closeUserProducers: (r, cmd) => {
+    for (const p of [...r.producers.values()]) if (p.appData.userId === cmd.userId) closeProducer(cmd.roomId, p);
+  },
+  closeRouter: (r, cmd) => { r.router.close(); rooms.delete(cmd.roomId); },
+};
+
+const socket = io(`${ENGINE_URL}/media`, { auth: { token: SECRET }, transports: ["websocket"] });
+
+socket.on("connect", async () => {
+  if (!capabilities) capabilities = (await room("__capabilities__")).router.rtpCapabilities;
+  const ack = await socket.emitWithAck("node:register", {
+    nodeId: NODE_ID, region: REGION, capacity: CAPACITY, rtpCapabilities: capabilities });
+  console.log(JSON.stringify({ msg: "registered", nodeId: NODE_ID, ack }));
+});
+socket.on("connect_error", (err) => console.error(JSON.stringify({ msg: "connect_error", error: err.message })));
+
+socket.on("media:request", async (req, answer) => {
+  try {
+    const handler = handlers[req.method];
+    if (!handler) throw new Error(`Unknown method ${req.method}`);
+    answer({ ok: true, data: await handler(await room(req.roomId), req) });
+  } catch (err) {
+    answer({ ok: false, error: err.message });
+  }
+});
+
+socket.on("media:command", (cmd) => {
+  const r = rooms.get(cmd.roomId);
+  if (r && commands[cmd.command]) commands[cmd.command](r, cmd);
+});
+
+setInterval(() => {
+  if (socket.connected) socket.emit("node:heartbeat", { load: Math.max(0, rooms.size - 1) }, () => {});
+}, 5000);
