@@ -26,6 +26,8 @@ import yaml  # noqa: E402
 from engine.app import create_app  # noqa: E402
 from engine.appkeys import REALTIME  # noqa: E402
 from engine.config import Config  # noqa: E402
+from engine.media.model import MediaCommand, MediaRequest, NodeHeartbeat, NodeRegister  # noqa: E402
+from engine.media.node_events import ProducerEvent, SpeakersEvent  # noqa: E402
 from engine.messages import SERVER_EVENTS  # noqa: E402
 from engine.realtime import server as realtime_server  # noqa: E402
 
@@ -378,6 +380,35 @@ ACKS: dict[str, list[str]] = {
 }
 
 
+# The `/media` namespace (docs/media-node-protocol.md): node → engine events, acked
+# `{success, error?}`, and engine → node messages.
+NODE_EVENTS: dict[str, tuple[type, str]] = {
+    "node:register": (
+        NodeRegister,
+        "Register (or re-register) this node with its region, capacity and router "
+        "capabilities; ack `{success, instanceId}`.",
+    ),
+    "node:heartbeat": (NodeHeartbeat, "Report the rooms (routers) held now; send every few seconds."),
+    "producer:new": (ProducerEvent, "A producer started; the room gets `audio:newProducer`."),
+    "producer:closed": (ProducerEvent, "A producer stopped; the room gets `audio:producerClosed`."),
+    "speakers:active": (
+        SpeakersEvent,
+        "Audible users from the audio-level observer (`[]` on silence); the room gets `speaker:active`.",
+    ),
+}
+ENGINE_TO_NODE: dict[str, tuple[type, str]] = {
+    "media:request": (
+        MediaRequest,
+        "A client's media request to carry out; ack `{ok: true, data}` or `{ok: false, "
+        "error}` within MEDIA_REQUEST_TIMEOUT_SECONDS.",
+    ),
+    "media:command": (
+        MediaCommand,
+        "A seat or room change to apply (pauseUser, resumeUser, closeUserProducers, closeRouter); no ack.",
+    ),
+}
+
+
 def registered_client_events() -> dict[str, type]:
     app = create_app(Config(database_url="postgresql://unused", redis_url="redis://unused", jwt_secret="x" * 40))
     return dict(app[REALTIME].client_events)
@@ -401,7 +432,8 @@ def build(client_events: dict[str, type] | None = None) -> dict[str, Any]:
     client = registered_client_events() if client_events is None else client_events
     _missing("client", set(client) - set(CLIENT_EVENTS))
     _missing("server", set(SERVER_EVENTS) - set(SERVER_EVENT_NOTES))
-    types = sorted({*client.values(), *SERVER_EVENTS.values()}, key=lambda t: (t.__name__, t.__module__))
+    node_types = {t for t, _ in (*NODE_EVENTS.values(), *ENGINE_TO_NODE.values())}
+    types = sorted({*client.values(), *SERVER_EVENTS.values(), *node_types}, key=lambda t: (t.__name__, t.__module__))
     names = [t.__name__ for t in types]
     clashes = {n for n in names if names.count(n) > 1} | (set(names) & {*ACK_SCHEMAS, *ACKS, "ConnectError"})
     if clashes:
@@ -451,6 +483,22 @@ def build(client_events: dict[str, type] | None = None) -> dict[str, Any]:
     channel["subscribe"]["message"] = {
         "oneOf": [_message_ref("server", e) for e in [*sorted(SERVER_EVENTS), "connect_error"]]
     }
+    media_in, media_out = [], []
+    for direction, table, refs in (("node", NODE_EVENTS, media_in), ("engine", ENGINE_TO_NODE, media_out)):
+        for event in sorted(table):
+            payload_type, summary = table[event]
+            key = f"{direction}.{event}"
+            messages[key] = {"messageId": key, "name": event, "title": event, "summary": summary,
+                             "payload": _ref(payload_type.__name__)}  # fmt: skip
+            refs.append({"$ref": f"#/components/messages/{key}"})
+    doc["channels"]["/media"] = {
+        "description": "The media-node namespace: nodes authenticate with a service credential (MEDIA_NODE_SECRETS) "
+        "in `auth.token`, never a user token. See docs/media-node-protocol.md.",
+        "publish": {"operationId": "nodeEvents", "summary": "What a media node sends.",
+                    "message": {"oneOf": media_in}},
+        "subscribe": {"operationId": "engineToNode", "summary": "What the engine sends a media node.",
+                      "message": {"oneOf": media_out}},
+    }  # fmt: skip
     doc["components"]["messages"] = messages
     doc["components"]["schemas"] = dict(sorted(schemas.items()))
     doc["x-handshake"]["connectErrors"] = CONNECT_ERRORS

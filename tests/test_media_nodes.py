@@ -228,3 +228,23 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
         await a.close()
         await b.close()
         await node.close()
+
+
+def test_node_protocol_is_in_the_asyncapi_file() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml").read_text())
+    channel = doc["channels"]["/media"]
+    published = {
+        doc["components"]["messages"][m["$ref"].rsplit("/", 1)[1]]["name"]
+        for m in channel["publish"]["message"]["oneOf"]
+    }
+    received = {
+        doc["components"]["messages"][m["$ref"].rsplit("/", 1)[1]]["name"]
+        for m in channel["subscribe"]["message"]["oneOf"]
+    }
+    assert published == {"node:register", "node:heartbeat", "producer:new", "producer:closed", "speakers:active"}
+    assert received == {"media:request", "media:command"}
+    assert set(doc["components"]["schemas"]["NodeRegister"]["required"]) >= {"nodeId", "region", "capacity"}

@@ -43,3 +43,21 @@ def choose_node(nodes: list[NodeInfo], region: str | None, now_ms: int, stale_ms
     local = [n for n in live if n.region == region] if region else []
     pool = local or live
     return min(pool, key=lambda n: (n.load / n.capacity, n.load, n.node_id)) if pool else None
+
+
+class MediaRequest(msgspec.Struct):
+    """Engine → node: one client request to carry out (the node acks `{ok, data}` or `{ok: false, error}`)."""
+
+    requestId: str
+    method: str  # transport:create, transport:connect, transport:restartIce, audio:produce, …
+    roomId: str
+    userId: int
+    params: dict[str, Any]
+
+
+class MediaCommand(msgspec.Struct):
+    """Engine → node, fire and forget: pauseUser, resumeUser, closeUserProducers (with userId), closeRouter."""
+
+    command: str
+    roomId: str
+    userId: int | None = None
