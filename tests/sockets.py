@@ -39,8 +39,17 @@ class Peer:
         return self.events[event]
 
     async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
+        await close_client(self.sio)
+
+
+async def close_client(sio: socketio.AsyncClient) -> None:
+    """Disconnect, then close the HTTP session Engine.IO keeps: after a server-side close of a
+    polling connection it can stay open and be garbage-collected with a ResourceWarning."""
+    if sio.connected:
+        await sio.disconnect()
+    http = getattr(sio.eio, "http", None)
+    if http is not None and not http.closed:
+        await http.close()
 
 
 def url_of(client: Any) -> str:

@@ -14,7 +14,7 @@ import socketio
 from engine.appkeys import SERVICES
 from engine.media import store
 from tests.conftest import bearer
-from tests.sockets import Peer, url_of
+from tests.sockets import Peer, close_client, url_of
 
 SECRET = "media-node-secret-" + "m" * 32
 CAPS = {"codecs": [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]}
@@ -33,8 +33,7 @@ class NodeDouble:
         return await self.sio.call(event, data, namespace="/media", timeout=5)
 
     async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
+        await close_client(self.sio)
 
 
 async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:

@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from engine.app import create_app
 from engine.config import Config, Rate
 from tests.conftest import TEST_SECRET, AppFactory, bearer
+from tests.sockets import close_client
 
 Client = TestClient[web.Request, web.Application]
 WAIT = 5.0
@@ -88,7 +89,7 @@ async def connected(url: str, token: str | None = None, **kwargs: Any) -> AsyncI
         await probe.connect(url, token, **kwargs)
         yield probe
     finally:
-        await probe.sio.disconnect()
+        await close_client(probe.sio)
 
 
 async def refusal(url: str, token: str | None = None, **kwargs: Any) -> Any:
@@ -99,7 +100,7 @@ async def refusal(url: str, token: str | None = None, **kwargs: Any) -> Any:
             await probe.connect(url, token, **kwargs)
         assert not probe.sio.connected
     finally:
-        await probe.sio.disconnect()
+        await close_client(probe.sio)
     assert len(probe.connect_errors) == 1, probe.connect_errors
     return probe.connect_errors[0]
 
