@@ -32,6 +32,7 @@ from httpapi.ops import LIFECYCLE, Lifecycle
 from httpapi.routes import setup_routes
 
 log = logging.getLogger("flylive.app")
+STUCK_ORDER_SWEEP_SECONDS = 15.0
 
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -46,13 +47,14 @@ async def _flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     consumer = app[REALTIME].instance_id
     await ensure_groups(svc)
 
-    async def step() -> None:
-        await flush_all(svc, svc.wallets, consumer)
-        await fulfil_stuck_orders(svc)
-
-    job = Periodic("ledger-flusher", step, svc.config.flush_interval_seconds)
+    job = Periodic("ledger-flusher", lambda: flush_all(svc, svc.wallets, consumer), svc.config.flush_interval_seconds)
+    # Orders stuck in `paid` are rare (a crash between payment and credit): a slow sweep is enough,
+    # not a PostgreSQL query on every flush tick.
+    orders = Periodic("stuck-orders", lambda: fulfil_stuck_orders(svc), STUCK_ORDER_SWEEP_SECONDS)
     job.start()
+    orders.start()
     yield
+    await orders.stop()
     await job.stop()
     # Drain what is left so a clean shutdown leaves nothing for the next start.
     try:
