@@ -54,3 +54,17 @@ async def close_client(sio: socketio.AsyncClient) -> None:
 
 def url_of(client: Any) -> str:
     return f"http://127.0.0.1:{client.server.port}"
+
+
+async def first(peer: Peer, event: str, index: int = 0) -> Any:
+    """The `index`-th `event` the peer received (waiting for it), decoded against its schema."""
+    from engine.messages import decode_event
+
+    return decode_event(event, (await peer.wait_for(event, index + 1))[index])
+
+
+async def live_members(app: Any, room: int) -> int:
+    """A room's live member count, as the REST API reports it."""
+    resp = await app.get(f"/api/v1/rooms/{room}")
+    assert resp.status == 200, await resp.text()
+    return int((await resp.json())["data"]["live_members"])

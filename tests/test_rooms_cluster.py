@@ -11,7 +11,7 @@ from engine.appkeys import REALTIME
 from engine.messages import decode_event
 from engine.rooms import janitor
 from tests.conftest import bearer, registration
-from tests.sockets import Peer
+from tests.sockets import Peer, first, live_members
 
 
 @dataclass
@@ -33,16 +33,6 @@ async def join(peer: Peer, room: int) -> dict[str, Any]:
     ack: dict[str, Any] = await peer.call("room:join", {"roomId": room})
     assert ack["success"] is True, ack
     return ack
-
-
-async def first(peer: Peer, event: str, index: int = 0) -> Any:
-    return decode_event(event, (await peer.wait_for(event, index + 1))[index])
-
-
-async def live_members(app: Any, room: int) -> int:
-    resp = await app.get(f"/api/v1/rooms/{room}")
-    assert resp.status == 200, await resp.text()
-    return int((await resp.json())["data"]["live_members"])
 
 
 async def test_members_on_two_processes_see_each_other(make_client: Any, connect: Any) -> None:

@@ -15,7 +15,7 @@ from engine.config import Rate
 from engine.messages import decode_event
 from engine.rooms import janitor, live
 from tests.conftest import bearer, grant_role
-from tests.sockets import Peer
+from tests.sockets import Peer, first, live_members
 
 NOT_AUTHORIZED = "Not authorized"
 
@@ -43,17 +43,6 @@ grant = grant_role
 async def join(peer: Peer, room: int, **extra: Any) -> dict[str, Any]:
     ack: dict[str, Any] = await peer.call("room:join", {"roomId": room, **extra})
     return ack
-
-
-async def first(peer: Peer, event: str, index: int = 0) -> Any:
-    """The `index`-th `event` the peer received (waiting for it), decoded against its schema."""
-    return decode_event(event, (await peer.wait_for(event, index + 1))[index])
-
-
-async def live_members(app: Any, room: int) -> int:
-    resp = await app.get(f"/api/v1/rooms/{room}")
-    assert resp.status == 200, await resp.text()
-    return int((await resp.json())["data"]["live_members"])
 
 
 async def test_unknown_and_closed_rooms(client: Any, new_user: Any, connect: Any) -> None:
