@@ -82,3 +82,22 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.media_nodes_lost = Counter(
+            "flylive_media_nodes_lost_total",
+            "Media nodes dropped from the registry (their rooms were moved), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.media_requests = Counter(
+            "flylive_media_requests_total",
+            "Client media requests relayed to a node, by method and result (ok, fail, timeout, unavailable)",
+            ["method", "result"],
+            registry=r,
+        )
+        self.media_request_latency = Histogram(
+            "flylive_media_request_duration_seconds",
+            "Round trip of a relayed media request to its node",
+            ["method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )

@@ -2,7 +2,8 @@
 
 Nodes authenticate with a service credential (one of MEDIA_NODE_SECRETS in `auth.token`), never a
 user token. A node's registration lives as long as its socket: on disconnect it leaves the registry
-(and, being stale, it gets no new rooms after MEDIA_NODE_STALE_SECONDS without a heartbeat).
+(and, being stale, it gets no new rooms after MEDIA_NODE_STALE_SECONDS without a heartbeat). Nodes
+that leave without anyone seeing their socket close are swept by `engine.media.lost`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 import socketio
 
 from engine.errors import DomainError
+from engine.jobs import Periodic
 from engine.media import store
+from engine.media.lost import lose_node, sweep_lost_nodes
 from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
 from engine.realtime.server import RealtimeServer
-from engine.rooms.live import room_channel
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media")
@@ -74,17 +76,13 @@ def register_media_namespace(rt: RealtimeServer) -> None:
         except KeyError:
             return
         node_id = session.get("node_id")
-        svc = rt.services
-        if node_id and await store.drop_node(svc.redis, svc.keys, node_id, sid):
-            # Its rooms lost their router: place them afresh and tell their clients to set media up
-            # again (a new room:join gives the new node's rtpCapabilities).
-            rooms = await store.release_rooms(svc.redis, svc.keys, node_id)
-            for room_id in rooms:
-                await sio.emit("media:reconnect", {"roomId": str(room_id), "reason": "node_lost"},
-                               room=room_channel(room_id))  # fmt: skip
-            log.warning("media node left", extra={"node_id": node_id, "rooms": len(rooms)})
+        if node_id:
+            await lose_node(rt, node_id, sid, "disconnected")
 
     sio.on("connect", connect, namespace=NAMESPACE)
     sio.on("node:register", register, namespace=NAMESPACE)
     sio.on("node:heartbeat", heartbeat, namespace=NAMESPACE)
     sio.on("disconnect", disconnect, namespace=NAMESPACE)
+    rt.background.append(
+        Periodic("media-node-sweep", lambda: sweep_lost_nodes(rt), rt.config.instance_heartbeat_seconds)
+    )

@@ -83,18 +83,24 @@ async def forward(
     if node is None or now_ms - node.seen_ms > stale_ms:
         node = await store.place_room(svc.redis, svc.keys, room_id, None, now_ms, stale_ms)
     if node is None:
+        svc.metrics.media_requests.labels(method, "unavailable").inc()
         return fail("Media unavailable")
     request = {"requestId": uuid.uuid4().hex, "method": method, "roomId": str(room_id), "userId": user_id,
                "params": params}  # fmt: skip
+    started = time.perf_counter()
     try:
         answer = await rt.sio.call("media:request", request, to=node.sid, namespace="/media",
                                    timeout=svc.config.media_request_timeout_seconds)  # fmt: skip
     except Exception as exc:  # a timeout, or the node went away mid-request
+        svc.metrics.media_requests.labels(method, "timeout").inc()
         log.warning("media request failed", extra={"method": method, "node": node.node_id, "error": repr(exc)})
         return fail("Media request timed out")
+    svc.metrics.media_request_latency.labels(method).observe(time.perf_counter() - started)
     if not isinstance(answer, dict) or not answer.get("ok"):
+        svc.metrics.media_requests.labels(method, "fail").inc()
         error = answer.get("error") if isinstance(answer, dict) else None
         return fail(str(error or "Internal server error"))
+    svc.metrics.media_requests.labels(method, "ok").inc()
     return {"success": True, "data": answer.get("data")}
 
 

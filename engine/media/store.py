@@ -6,11 +6,16 @@ NX so that two engine processes placing the same room at once agree on one node.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 from redis.asyncio import Redis
 
 from engine.keys import Keys
+from engine.lua import LuaScript
 from engine.media.model import NodeInfo, choose_node
+
+DROP_NODE = LuaScript(Path(__file__).parent / "lua" / "drop_node.lua")
 
 _node_decoder = msgspec.json.Decoder(NodeInfo)
 _encoder = msgspec.json.Encoder()
@@ -20,13 +25,9 @@ async def save_node(redis: Redis, keys: Keys, node: NodeInfo) -> None:
     await redis.hset(keys.media_nodes(), node.node_id, _encoder.encode(node))
 
 
-async def drop_node(redis: Redis, keys: Keys, node_id: str, sid: str | None = None) -> bool:
-    """Remove a node (only the registration made by `sid`, when given: a re-registered node stays)."""
-    if sid is not None:
-        current = await get_node(redis, keys, node_id)
-        if current is None or current.sid != sid:
-            return False
-    return bool(await redis.hdel(keys.media_nodes(), node_id))
+async def drop_node(redis: Redis, keys: Keys, node_id: str, sid: str) -> bool:
+    """Remove the registration `sid` made; False if the node re-registered since or is already gone."""
+    return bool(await DROP_NODE.bind(redis)(keys=[keys.media_nodes()], args=[node_id, sid]))
 
 
 async def get_node(redis: Redis, keys: Keys, node_id: str) -> NodeInfo | None:
