@@ -80,6 +80,10 @@ class Keys:
         """The room's live producers (producer id -> {userId, source}), as the media node reports them."""
         return f"{self.prefix}{{r:{room_id}}}:producers"
 
+    def room_transports(self, room_id: int) -> str:
+        """How many WebRTC transports each user holds on the room's node (user id -> count)."""
+        return f"{self.prefix}{{r:{room_id}}}:transports"
+
     def room_media(self, room_id: int) -> str:
         """The media node a room is placed on."""
         return f"{self.prefix}{{r:{room_id}}}:media_node"

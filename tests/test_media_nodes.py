@@ -201,7 +201,8 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
         late = await Peer().connect(url, owner["token"])
         try:
             snapshot = await late.call("room:join", {"roomId": room_id})
-            assert snapshot["existingProducers"] == [{"producerId": "p-1", "userId": guest_me["id"], "source": "mic"}]
+            expected_producer = {"producerId": "p-1", "userId": guest_me["id"], "source": "mic", "paused": False}
+            assert snapshot["existingProducers"] == [expected_producer]
         finally:
             await late.close()
         speaking = {"roomId": str(room_id), "userIds": [guest_me["id"]]}

@@ -1,8 +1,8 @@
 """Node → engine producer state, and seat/room changes → node commands (realtime-contract §8.3).
 
-The node reports producers as they start, stop, pause and resume, and who is speaking; the engine
-keeps each room's producers in Redis (for `existingProducers` in the join ack) and tells the room
-with the contract's events. In the other direction, seat changes drive the node: a moderator mute
+The node reports producers as they start, stop, pause and resume, transports it closed, and who is
+speaking; the engine keeps each room's producers in Redis (for `existingProducers` in the join ack)
+and tells the room with the contract's events. In the other direction, seat changes drive the node: a moderator mute
 pauses the user's mic, leaving the seat or the room closes their producers, closing the room closes
 its router. Commands are fire-and-forget `media:command` messages; the node is idempotent on them.
 """
@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from engine.errors import DomainError
+from engine.lua import LuaScript
 from engine.media import store
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import room_channel
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media.events")
+SET_IF_PRESENT = LuaScript(Path(__file__).parent / "lua" / "set_if_present.lua")
 NAMESPACE = "/media"
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
 
@@ -32,6 +35,12 @@ class ProducerEvent(msgspec.Struct):
     producerId: Id
     userId: Annotated[int, Meta(ge=1)]
     source: Literal["mic", "music"] = "mic"
+
+
+class TransportClosed(msgspec.Struct):
+    roomId: Annotated[str, Meta(pattern=r"^\d{1,19}$")]
+    transportId: Id
+    userId: Annotated[int, Meta(ge=1)]
 
 
 class SpeakersEvent(msgspec.Struct):
@@ -61,6 +70,19 @@ async def command(rt: RealtimeServer, room_id: int, name: str, **params: Any) ->
                           namespace=NAMESPACE)  # fmt: skip
 
 
+async def close_router(rt: RealtimeServer, room_id: int) -> None:
+    """The room closed: its node closes the router (and everything on it); the room is unplaced."""
+    await command(rt, room_id, "closeRouter")
+    await store.unplace_room(rt.services.redis, rt.services.keys, room_id)
+
+
+async def close_user_transports(rt: RealtimeServer, room_id: int, user_id: int) -> None:
+    """The user left the room or joined it afresh: the node closes their transports, and with them
+    their producers (reported back as producer:closed) and consumers; their allowance starts again."""
+    if await store.forget_transports(rt.services.redis, rt.services.keys, room_id, user_id):
+        await command(rt, room_id, "closeUserTransports", userId=user_id)
+
+
 def register_node_events(rt: RealtimeServer) -> None:
     sio = rt.sio
 
@@ -80,8 +102,8 @@ def register_node_events(rt: RealtimeServer) -> None:
 
     async def new_producer(p: ProducerEvent) -> None:
         room = int(p.roomId)
-        await rt.services.redis.hset(producers_key(rt, room), p.producerId,
-                                     msgspec.json.encode({"userId": p.userId, "source": p.source}))  # fmt: skip
+        record = msgspec.json.encode({"userId": p.userId, "source": p.source, "paused": False})
+        await rt.services.redis.hset(producers_key(rt, room), p.producerId, record)
         await sio.emit("audio:newProducer", {"producerId": p.producerId, "userId": p.userId, "kind": "audio",
                                               "source": p.source}, room=room_channel(room))  # fmt: skip
 
@@ -91,6 +113,18 @@ def register_node_events(rt: RealtimeServer) -> None:
             await sio.emit("audio:producerClosed", {"producerId": p.producerId, "userId": p.userId},
                            room=room_channel(room))  # fmt: skip
 
+    async def producer_paused(p: ProducerEvent, paused: bool) -> None:
+        # Kept for the join ack's existingProducers; clients already got seat:userMuted from the
+        # engine, which decided the pause (self mute, or a moderator's mute of the seat).
+        record = msgspec.json.encode({"userId": p.userId, "source": p.source, "paused": paused})
+        await SET_IF_PRESENT.bind(rt.services.redis)(
+            keys=[producers_key(rt, int(p.roomId))], args=[p.producerId, record]
+        )
+
+    async def transport_closed(p: TransportClosed) -> None:
+        # ICE or DTLS failed, or it was closed on the node: the user may create another one.
+        await store.give_back_transport(rt.services.redis, rt.services.keys, int(p.roomId), p.userId)
+
     async def speakers(p: SpeakersEvent) -> None:
         first = p.userIds[0] if p.userIds else ""
         data = {"userId": first, "activeSpeakers": p.userIds, "timestamp": int(time.time() * 1000)}
@@ -99,3 +133,6 @@ def register_node_events(rt: RealtimeServer) -> None:
     sio.on("producer:new", handler(ProducerEvent, new_producer), namespace=NAMESPACE)
     sio.on("producer:closed", handler(ProducerEvent, producer_closed), namespace=NAMESPACE)
     sio.on("speakers:active", handler(SpeakersEvent, speakers), namespace=NAMESPACE)
+    sio.on("producer:paused", handler(ProducerEvent, lambda p: producer_paused(p, True)), namespace=NAMESPACE)
+    sio.on("producer:resumed", handler(ProducerEvent, lambda p: producer_paused(p, False)), namespace=NAMESPACE)
+    sio.on("transport:closed", handler(TransportClosed, transport_closed), namespace=NAMESPACE)

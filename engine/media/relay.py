@@ -124,12 +124,14 @@ def register_media_events(rt: RealtimeServer) -> None:
         room_id = in_room(s, p.roomId)
         if room_id is None:
             return fail("Not in room")
-        if s.get("transports", 0) >= MAX_TRANSPORTS_PER_JOIN:
+        redis, keys = rt.services.redis, rt.services.keys
+        if not await store.take_transport(redis, keys, room_id, s["user_id"], MAX_TRANSPORTS_PER_JOIN):
             return fail("Transport limit reached")
         ack = await forward(rt, room_id, s["user_id"], "transport:create", {"type": p.type})
         if ack["success"]:
-            s["transports"] = s.get("transports", 0) + 1
             ack["data"] = {**(ack["data"] or {}), "iceServers": rt.config.ice_servers()}
+        else:
+            await store.give_back_transport(redis, keys, room_id, s["user_id"])
         return ack
 
     simple: list[tuple[str, type[MediaPayload], str]] = [

@@ -16,6 +16,7 @@ from engine.lua import LuaScript
 from engine.media.model import NodeInfo, choose_node
 
 DROP_NODE = LuaScript(Path(__file__).parent / "lua" / "drop_node.lua")
+TRANSPORT_COUNT = LuaScript(Path(__file__).parent / "lua" / "transport_count.lua")
 
 _node_decoder = msgspec.json.Decoder(NodeInfo)
 _encoder = msgspec.json.Encoder()
@@ -47,9 +48,17 @@ async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
         key = keys.room_media(room_id)
         assigned = await redis.get(key)
         if assigned is not None and _text(assigned) == node_id:
-            await redis.delete(key, keys.room_producers(room_id))
+            await redis.delete(key, keys.room_producers(room_id), keys.room_transports(room_id))
     await redis.delete(keys.node_rooms(node_id))
     return rooms
+
+
+async def unplace_room(redis: Redis, keys: Keys, room_id: int) -> None:
+    """Forget a closed room's node, producers and transport counts (its router was closed)."""
+    assigned = await redis.get(keys.room_media(room_id))
+    await redis.delete(keys.room_media(room_id), keys.room_producers(room_id), keys.room_transports(room_id))
+    if assigned is not None:
+        await redis.srem(keys.node_rooms(_text(assigned)), str(room_id))
 
 
 async def assigned_node(redis: Redis, keys: Keys, room_id: int) -> NodeInfo | None:
@@ -78,6 +87,25 @@ async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None,
         return chosen
     winner = await redis.get(key)  # another process placed it first
     return by_id.get(_text(winner)) if winner else None
+
+
+async def take_transport(redis: Redis, keys: Keys, room_id: int, user_id: int, limit: int) -> bool:
+    """Count one more transport for the user in the room; False (nothing counted) past the limit."""
+    counted = await TRANSPORT_COUNT.bind(redis)(keys=[keys.room_transports(room_id)], args=[user_id, 1, limit])
+    return int(counted) >= 0
+
+
+async def give_back_transport(redis: Redis, keys: Keys, room_id: int, user_id: int) -> None:
+    """One of the user's transports is gone (closed on the node, or never created)."""
+    await TRANSPORT_COUNT.bind(redis)(keys=[keys.room_transports(room_id)], args=[user_id, -1, 0])
+
+
+async def forget_transports(redis: Redis, keys: Keys, room_id: int, user_id: int) -> int:
+    """Clear the user's count (they joined afresh or left); return how many transports it held."""
+    key = keys.room_transports(room_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        held, _ = await pipe.hget(key, str(user_id)).hdel(key, str(user_id)).execute()
+    return int(held or 0)
 
 
 def _text(value: bytes | str) -> str:

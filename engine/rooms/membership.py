@@ -91,7 +91,8 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
         return failure(result.code or "ROOM_CLOSED")
     await rt.sio.enter_room(sid, live.room_channel(room_id))
     session["room_id"] = room_id
-    session["transports"] = 0  # the per-join transport allowance starts again
+    # A fresh join starts the transport allowance again: transports of an earlier join go.
+    await node_events.close_user_transports(rt, room_id, user_id)
     await live.record_membership(svc, rt.instance_id, sid, room_id, user_id, int(result.data["members"]))
     log.info("room joined", extra={"room_id": room_id, "user_id": user_id, "seq": result.data["seq"]})
     ack = _join_ack(room, result.data)
@@ -149,5 +150,5 @@ async def do_leave(
     await live.forget_membership(svc, instance_id or rt.instance_id, sid, room_id, uid, result)
     if result.data.get("left"):
         log.info("room left", extra={"room_id": room_id, "user_id": uid, "mode": mode})
-        await node_events.command(rt, room_id, "closeUserProducers", userId=uid)
+        await node_events.close_user_transports(rt, room_id, uid)
     return {"success": True}

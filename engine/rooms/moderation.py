@@ -98,7 +98,7 @@ async def do_close(rt: RealtimeServer, room_id: int, actor_id: int | None, reaso
             await record_txn(conn, actor_id=actor_id, action="room.close", target_type="room", target_id=room_id,
                              details={"reason": reason})  # fmt: skip
     result = await live.run(rt, "room_close", room_id, str(room_id), reason)
-    await node_events.command(rt, room_id, "closeRouter")
+    await node_events.close_router(rt, room_id)
     await rt.sio.close_room(live.room_channel(room_id))
     async with svc.redis.pipeline(transaction=False) as pipe:
         pipe.zrem(svc.keys.live_rooms(), str(room_id))
