@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-stamp
 
-.PHONY: install serve test lint typecheck pytest js-deps clean media-node-install media-node
+.PHONY: install serve test lint typecheck pytest js-deps clean media-node-install media-node-distro media-node
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -44,12 +44,20 @@ pytest: install js-deps
 
 test: lint typecheck pytest
 
-# The reference mediasoup node (media_node/): not part of `make test` — mediasoup builds its worker.
-media-node-install:
+# The reference mediasoup node (media_node/), not part of `make test`: mediasoup needs a compiled
+# worker. media-node-install lets mediasoup download its prebuilt one (GitHub); media-node-distro
+# builds one from this Linux distribution's libraries instead. Both add the Python WebRTC client
+# (aiortc) that tests/test_media_node_reference.py drives real audio with.
+media-node-install: install
 	cd media_node && npm install --no-audit --no-fund
+	$(BIN)/python -m pip install --quiet -e '.[dev,media-test]'
 
-media-node: media-node-install
-	cd media_node && node index.js
+media-node-distro: install
+	cd media_node && ./build-worker.sh
+	$(BIN)/python -m pip install --quiet -e '.[dev,media-test]'
+
+media-node:
+	cd media_node && (test -d node_modules/mediasoup || npm install --no-audit --no-fund) && node index.js
 
 clean:
 	rm -rf $(VENV) $(JS_DIR)/node_modules .mypy_cache .ruff_cache

@@ -27,7 +27,7 @@ from engine.app import create_app  # noqa: E402
 from engine.appkeys import REALTIME  # noqa: E402
 from engine.config import Config  # noqa: E402
 from engine.media.model import MediaCommand, MediaRequest, NodeHeartbeat, NodeRegister  # noqa: E402
-from engine.media.node_events import ProducerEvent, SpeakersEvent  # noqa: E402
+from engine.media.node_events import ProducerEvent, SpeakersEvent, TransportClosed  # noqa: E402
 from engine.messages import SERVER_EVENTS  # noqa: E402
 from engine.realtime import server as realtime_server  # noqa: E402
 
@@ -395,6 +395,17 @@ NODE_EVENTS: dict[str, tuple[type, str]] = {
         SpeakersEvent,
         "Audible users from the audio-level observer (`[]` on silence); the room gets `speaker:active`.",
     ),
+    "producer:paused": (
+        ProducerEvent,
+        "A producer was paused (self mute, or the engine's pauseUser); kept as `paused` in the join "
+        "ack's `existingProducers` (clients already got `seat:userMuted` from the engine).",
+    ),
+    "producer:resumed": (ProducerEvent, "A producer was resumed; `paused` becomes false in `existingProducers`."),
+    "transport:closed": (
+        TransportClosed,
+        "A transport closed on the node (DTLS failed or closed, or closeUserTransports); the user's "
+        "transport allowance is given back.",
+    ),
 }
 ENGINE_TO_NODE: dict[str, tuple[type, str]] = {
     "media:request": (
@@ -404,7 +415,8 @@ ENGINE_TO_NODE: dict[str, tuple[type, str]] = {
     ),
     "media:command": (
         MediaCommand,
-        "A seat or room change to apply (pauseUser, resumeUser, closeUserProducers, closeRouter); no ack.",
+        "A seat or room change to apply (pauseUser, resumeUser, closeUserProducers, closeUserTransports, "
+        "closeRouter); no ack.",
     ),
 }
 

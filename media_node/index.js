@@ -7,7 +7,7 @@
 //
 // Environment: ENGINE_URL (http://127.0.0.1:8080), MEDIA_NODE_SECRET (required), NODE_ID (hostname),
 // NODE_REGION (default), NODE_CAPACITY (100), ANNOUNCED_IP (127.0.0.1), RTC_MIN_PORT/RTC_MAX_PORT
-// (40000/40999), MEDIASOUP_WORKER_BIN (optional: a prebuilt worker).
+// (40000/40999), MEDIASOUP_WORKER_BIN (optional: a prebuilt worker). Runs on mediasoup 3.12 and later.
 import os from "node:os";
 import * as mediasoup from "mediasoup";
 import { io } from "socket.io-client";
@@ -22,6 +22,14 @@ const MEDIA_CODECS = [
   { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2,
     parameters: { useinbandfec: 1, usedtx: 0, minptime: 10, "sprop-stereo": 1 } },
 ];
+
+// mediasoup 3.13 replaced `listenIps` with `listenInfos`; 3.12 is what a worker built from a Linux
+// distribution's libraries gives (build-worker.sh), so both are spoken.
+const [, MINOR] = mediasoup.version.split(".").map(Number);
+const LISTEN = MINOR >= 13
+  ? { listenInfos: [{ protocol: "udp", ip: "0.0.0.0", announcedAddress: ANNOUNCED_IP },
+                    { protocol: "tcp", ip: "0.0.0.0", announcedAddress: ANNOUNCED_IP }] }
+  : { listenIps: [{ ip: "0.0.0.0", announcedIp: ANNOUNCED_IP }], enableUdp: true, enableTcp: true, preferUdp: true };
 
 if (!SECRET) {
   console.error("MEDIA_NODE_SECRET is required (one of the engine's MEDIA_NODE_SECRETS)");
@@ -54,23 +62,33 @@ function report(event, payload) {
   socket.emit(event, payload, () => {});
 }
 
+function describe(roomId, producer) {
+  return { roomId, producerId: producer.id, userId: producer.appData.userId, source: producer.appData.source };
+}
+
+function closed(roomId, producer) {
+  rooms.get(roomId)?.producers.delete(producer.id);
+  report("producer:closed", describe(roomId, producer));
+}
+
 function closeProducer(roomId, producer) {
   producer.close();
-  rooms.get(roomId)?.producers.delete(producer.id);
-  report("producer:closed", { roomId, producerId: producer.id, userId: producer.appData.userId,
-                              source: producer.appData.source });
+  closed(roomId, producer);
 }
 
 const handlers = {
   async "transport:create"(r, req) {
     const t = await r.router.createWebRtcTransport({
-      listenInfos: [{ protocol: "udp", ip: "0.0.0.0", announcedAddress: ANNOUNCED_IP },
-                    { protocol: "tcp", ip: "0.0.0.0", announcedAddress: ANNOUNCED_IP }],
-      initialAvailableOutgoingBitrate: 128000, appData: { userId: req.userId },
+      ...LISTEN, initialAvailableOutgoingBitrate: 128000, appData: { userId: req.userId },
     });
     await t.setMaxIncomingBitrate(256000).catch(() => {});
     r.transports.set(t.id, t);
-    t.observer.on("close", () => r.transports.delete(t.id));
+    // A transport whose DTLS fails or closes is closed; the engine gives the user's allowance back.
+    t.on("dtlsstatechange", (state) => { if (state === "failed" || state === "closed") t.close(); });
+    t.observer.on("close", () => {
+      r.transports.delete(t.id);
+      report("transport:closed", { roomId: req.roomId, transportId: t.id, userId: req.userId });
+    });
     return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
   },
   async "transport:connect"(r, req) {
@@ -89,7 +107,9 @@ const handlers = {
       kind: "audio", rtpParameters: req.params.rtpParameters, appData: { userId: req.userId, source } });
     r.producers.set(producer.id, producer);
     if (source === "mic") await r.observer.addProducer({ producerId: producer.id });
-    producer.observer.on("close", () => r.producers.delete(producer.id));
+    producer.on("transportclose", () => closed(req.roomId, producer));  // its transport went first
+    producer.observer.on("pause", () => report("producer:paused", describe(req.roomId, producer)));
+    producer.observer.on("resume", () => report("producer:resumed", describe(req.roomId, producer)));
     report("producer:new", { roomId: req.roomId, producerId: producer.id, userId: req.userId, source });
     return { id: producer.id };
   },
@@ -130,17 +150,22 @@ const commands = {
   closeUserProducers: (r, cmd) => {
     for (const p of [...r.producers.values()]) if (p.appData.userId === cmd.userId) closeProducer(cmd.roomId, p);
   },
+  closeUserTransports: (r, cmd) => {
+    for (const t of [...r.transports.values()]) if (t.appData.userId === cmd.userId) t.close();
+  },
   closeRouter: (r, cmd) => { r.router.close(); rooms.delete(cmd.roomId); },
 };
 
 const socket = io(`${ENGINE_URL}/media`, { auth: { token: SECRET }, transports: ["websocket"] });
 
-socket.on("connect", async () => {
+async function register() {
   if (!capabilities) capabilities = (await room("__capabilities__")).router.rtpCapabilities;
   const ack = await socket.emitWithAck("node:register", {
     nodeId: NODE_ID, region: REGION, capacity: CAPACITY, rtpCapabilities: capabilities });
   console.log(JSON.stringify({ msg: "registered", nodeId: NODE_ID, ack }));
-});
+}
+
+socket.on("connect", register);
 socket.on("connect_error", (err) => console.error(JSON.stringify({ msg: "connect_error", error: err.message })));
 
 socket.on("media:request", async (req, answer) => {
@@ -158,6 +183,10 @@ socket.on("media:command", (cmd) => {
   if (r && commands[cmd.command]) commands[cmd.command](r, cmd);
 });
 
-setInterval(() => {
-  if (socket.connected) socket.emit("node:heartbeat", { load: Math.max(0, rooms.size - 1) }, () => {});
+setInterval(async () => {
+  if (!socket.connected) return;
+  const ack = await socket.timeout(4000).emitWithAck("node:heartbeat", { load: Math.max(0, rooms.size - 1) })
+    .catch(() => null);
+  // The engine dropped this node (it looked silent, or the engine process holding it died): join again.
+  if (ack && !ack.success && ack.error === "Not registered") await register();
 }, 5000);

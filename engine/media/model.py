@@ -56,7 +56,8 @@ class MediaRequest(msgspec.Struct):
 
 
 class MediaCommand(msgspec.Struct):
-    """Engine → node, fire and forget: pauseUser, resumeUser, closeUserProducers (with userId), closeRouter."""
+    """Engine → node, fire and forget: pauseUser, resumeUser, closeUserProducers, closeUserTransports
+    (each with userId), closeRouter."""
 
     command: str
     roomId: str

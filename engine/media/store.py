@@ -104,7 +104,9 @@ async def forget_transports(redis: Redis, keys: Keys, room_id: int, user_id: int
     """Clear the user's count (they joined afresh or left); return how many transports it held."""
     key = keys.room_transports(room_id)
     async with redis.pipeline(transaction=True) as pipe:
-        held, _ = await pipe.hget(key, str(user_id)).hdel(key, str(user_id)).execute()
+        pipe.hget(key, str(user_id))
+        pipe.hdel(key, str(user_id))
+        held, _ = await pipe.execute()
     return int(held or 0)
 
 
