@@ -371,12 +371,6 @@ async def test_two_survivors_sweeping_a_dead_engines_node_at_once_drop_it_once(
     assert lost_count(b, "engine_died") + lost_count(c, "engine_died") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/media/namespace.py heartbeat() reads the registration (store.get_node) and writes it back "
-    "(store.save_node, an unconditional HSET): a sweep that drops the node in between is undone, the node is "
-    "answered success and stays registered although its rooms were released and their clients told media:reconnect",
-)
 async def test_a_heartbeat_racing_the_sweep_does_not_bring_a_dropped_node_back(
     make_client: Any, connect: Any, nodes: NodeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

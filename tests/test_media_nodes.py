@@ -230,6 +230,79 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
         await node.close()
 
 
+async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) -> None:
+    """transport:closed gives an allowance back; leaving or re-joining closes the user's transports on
+    the node; producer pause reports show in existingProducers; closing the room closes the router and
+    unplaces the room."""
+    client = await make_client(media_node_secrets=(SECRET,))
+    url = url_of(client)
+    svc = client.app[SERVICES]
+    node = NodeDouble()
+    commands: list[dict[str, Any]] = []
+    node.sio.on("media:command", commands.append, namespace="/media")
+    created: list[str] = []
+
+    async def on_request(data: dict[str, Any]) -> Any:
+        created.append(f"t{len(created) + 1}")
+        return {"ok": True, "data": {"id": created[-1]}}
+
+    node.sio.on("media:request", on_request, namespace="/media")
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
+    room_id, user_id = me["room"]["id"], me["id"]
+    a = await Peer().connect(url, owner["token"])
+    create = {"roomId": room_id, "type": "consumer"}
+
+    async def commands_named(name: str, count: int) -> list[dict[str, Any]]:
+        for _ in range(60):
+            found = [c for c in commands if c["command"] == name]
+            if len(found) >= count:
+                return found
+            await _sleep()
+        raise AssertionError(f"{name} x{count} not received: {commands}")
+
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        assert (await a.call("transport:create", create))["success"]
+        assert (await a.call("transport:create", create))["success"]
+        assert (await a.call("transport:create", create))["error"] == "Transport limit reached"
+        closed = {"roomId": str(room_id), "transportId": "t1", "userId": user_id}
+        answer = await node.call("transport:closed", closed)
+        assert answer["success"] is True, answer
+        assert (await a.call("transport:create", create))["success"]  # the closed one's place
+        bad = await node.call("transport:closed", {"roomId": "x", "transportId": "", "userId": 0})
+        assert bad["success"] is False and bad["error"] == "Invalid payload"
+
+        producer = {"roomId": str(room_id), "producerId": "p1", "userId": user_id, "source": "mic"}
+        assert (await node.call("producer:new", producer))["success"]
+        assert (await node.call("producer:paused", producer))["success"]
+        snapshot = (await a.call("room:join", {"roomId": room_id}))["existingProducers"]
+        assert snapshot == [{"producerId": "p1", "userId": user_id, "source": "mic", "paused": True}]
+        # The re-join above started the allowance again and closed the earlier transports on the node.
+        assert [c["userId"] for c in await commands_named("closeUserTransports", 1)] == [user_id]
+        assert await svc.redis.hget(svc.keys.room_transports(room_id), str(user_id)) is None
+        assert (await node.call("producer:resumed", producer))["success"]
+        assert (await node.call("producer:closed", producer))["success"]
+        # A pause reported after the close must not bring the producer back.
+        assert (await node.call("producer:paused", producer))["success"]
+        assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
+
+        assert (await a.call("transport:create", create))["success"]
+        assert (await a.call("room:leave", {"roomId": room_id}))["success"]
+        assert len(await commands_named("closeUserTransports", 2)) == 2
+
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        assert (await a.call("room:close", {"roomId": room_id}))["success"]
+        assert [c["roomId"] for c in await commands_named("closeRouter", 1)] == [str(room_id)]
+        assert await store.assigned_node(svc.redis, svc.keys, room_id) is None
+        assert await svc.redis.smembers(svc.keys.node_rooms("n1")) == set()
+    finally:
+        await a.close()
+        await node.close()
+
+
 def test_node_protocol_is_in_the_asyncapi_file() -> None:
     from pathlib import Path
 
@@ -245,6 +318,13 @@ def test_node_protocol_is_in_the_asyncapi_file() -> None:
         doc["components"]["messages"][m["$ref"].rsplit("/", 1)[1]]["name"]
         for m in channel["subscribe"]["message"]["oneOf"]
     }
-    assert published == {"node:register", "node:heartbeat", "producer:new", "producer:closed", "speakers:active"}
+    from engine.app import create_app
+    from engine.appkeys import REALTIME
+    from engine.config import Config
+
+    app = create_app(Config(database_url="postgresql://unused", redis_url="redis://unused", jwt_secret="x" * 40))
+    handled = set(app[REALTIME].sio.handlers["/media"]) - {"connect", "disconnect"}
+    assert published == handled  # every event a node may send is documented, and nothing else
+    assert {"node:register", "node:heartbeat", "producer:new", "transport:closed"} <= published
     assert received == {"media:request", "media:command"}
     assert set(doc["components"]["schemas"]["NodeRegister"]["required"]) >= {"nodeId", "region", "capacity"}

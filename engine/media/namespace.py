@@ -67,7 +67,8 @@ def register_media_namespace(rt: RealtimeServer) -> None:
         if node is None or node.sid != sid:
             return {"success": False, "error": "Not registered"}
         node.load, node.seen_ms = p.load, _now_ms()
-        await store.save_node(svc.redis, svc.keys, node)
+        if not await store.refresh_node(svc.redis, svc.keys, node):  # dropped since the read
+            return {"success": False, "error": "Not registered"}
         return {"success": True}
 
     async def disconnect(sid: str, reason: Any = None) -> None:

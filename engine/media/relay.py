@@ -78,9 +78,9 @@ async def forward(
     svc = rt.services
     # The room was placed at join: read its node (two key reads) rather than the whole registry;
     # place it only when it has none (no node was up at join, or its node was lost since).
-    now_ms, stale_ms = int(time.time() * 1000), int(svc.config.media_node_stale_seconds * 1000)
     node = await store.assigned_node(svc.redis, svc.keys, room_id)
-    if node is None or now_ms - node.seen_ms > stale_ms:
+    if node is None:
+        now_ms, stale_ms = int(time.time() * 1000), int(svc.config.media_node_stale_seconds * 1000)
         node = await store.place_room(svc.redis, svc.keys, room_id, None, now_ms, stale_ms)
     if node is None:
         svc.metrics.media_requests.labels(method, "unavailable").inc()

@@ -16,6 +16,7 @@ from engine.lua import LuaScript
 from engine.media.model import NodeInfo, choose_node
 
 DROP_NODE = LuaScript(Path(__file__).parent / "lua" / "drop_node.lua")
+REFRESH_NODE = LuaScript(Path(__file__).parent / "lua" / "refresh_node.lua")
 TRANSPORT_COUNT = LuaScript(Path(__file__).parent / "lua" / "transport_count.lua")
 
 _node_decoder = msgspec.json.Decoder(NodeInfo)
@@ -24,6 +25,12 @@ _encoder = msgspec.json.Encoder()
 
 async def save_node(redis: Redis, keys: Keys, node: NodeInfo) -> None:
     await redis.hset(keys.media_nodes(), node.node_id, _encoder.encode(node))
+
+
+async def refresh_node(redis: Redis, keys: Keys, node: NodeInfo) -> bool:
+    """Store a heartbeat's update, only while the registration is still the one `node.sid` made."""
+    script = REFRESH_NODE.bind(redis)
+    return bool(await script(keys=[keys.media_nodes()], args=[node.node_id, node.sid, _encoder.encode(node)]))
 
 
 async def drop_node(redis: Redis, keys: Keys, node_id: str, sid: str) -> bool:
@@ -69,16 +76,21 @@ async def assigned_node(redis: Redis, keys: Keys, room_id: int) -> NodeInfo | No
 
 async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None, now_ms: int,
                      stale_ms: int) -> NodeInfo | None:  # fmt: skip
-    """The room's node: the one it has if that node is alive, else a newly chosen one."""
+    """The room's node: the one it has while that node is registered, else a newly chosen one.
+
+    A room stays on its node even while the node looks stale: moving it here would strand its
+    clients' transports on the old node without a word. Only losing the node (its socket closed, or
+    the sweep in engine.media.lost dropped it) moves rooms, and that tells their clients.
+    """
     key = keys.room_media(room_id)
     nodes = await all_nodes(redis, keys)
     by_id = {n.node_id: n for n in nodes}
     assigned = await redis.get(key)
     if assigned is not None:
         node = by_id.get(_text(assigned))
-        if node is not None and now_ms - node.seen_ms <= stale_ms:
+        if node is not None:
             return node
-        await redis.delete(key)  # its node is gone: place the room again
+        await redis.delete(key)  # its node is gone (its rooms were released): place the room again
     chosen = choose_node(nodes, region, now_ms, stale_ms)
     if chosen is None:
         return None
