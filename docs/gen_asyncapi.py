@@ -200,8 +200,9 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "gift:combo": "A repeat of the same gift by the same sender to the same recipients within the combo window, "
     "with the running `count` → the room (incl.).",
     "gift:prepare": "Preload this gift's animation → the recipient's sockets.",
-    "media:reconnect": "Engine addition: the room's media node was lost; rejoin (room:join gives the new node's "
-    "rtpCapabilities) and rebuild transports → the room.",
+    "media:reconnect": "Engine addition: the room's media router is gone (`reason` `node_lost`: its node was lost; "
+    "`idle`: the empty room's router was closed); rejoin (room:join gives the new node's rtpCapabilities) and "
+    "rebuild transports → the room.",
     "audio:newProducer": "A producer started on the room's media node (mic or music) → the room.",
     "audio:producerClosed": "A producer stopped (transport closed, seat left, lock, leave) → the room.",
     "speaker:active": "Who is audible, from the node's audio-level observer (`[]` on silence) → the room.",

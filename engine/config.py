@@ -90,6 +90,7 @@ class Config:
     media_node_secrets: tuple[str, ...] = ()
     media_node_stale_seconds: float = 15.0
     media_request_timeout_seconds: float = 5.0
+    media_room_idle_seconds: float = 60.0
     stun_urls: tuple[str, ...] = ("stun:stun.cloudflare.com:3478",)
     payment_provider: str = "sandbox"
     payment_webhook_secret: str = "whsec_sandbox_development_only"
@@ -206,6 +207,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MEDIA_NODE_SECRETS": ("media_node_secrets", _secrets),
     "MEDIA_NODE_STALE_SECONDS": ("media_node_stale_seconds", float),
     "MEDIA_REQUEST_TIMEOUT_SECONDS": ("media_request_timeout_seconds", float),
+    "MEDIA_ROOM_IDLE_SECONDS": ("media_room_idle_seconds", float),
     "STUN_URLS": ("stun_urls", _csv),
     "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),

@@ -84,6 +84,10 @@ class Keys:
         """How many WebRTC transports each user holds on the room's node (user id -> count)."""
         return f"{self.prefix}{{r:{room_id}}}:transports"
 
+    def room_media_idle(self, room_id: int) -> str:
+        """Since when (ms) a placed room has had no members, while it has none."""
+        return f"{self.prefix}{{r:{room_id}}}:media_idle"
+
     def room_media(self, room_id: int) -> str:
         """The media node a room is placed on."""
         return f"{self.prefix}{{r:{room_id}}}:media_node"

@@ -303,6 +303,47 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
         await node.close()
 
 
+async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client: Any) -> None:
+    from engine.appkeys import REALTIME
+    from engine.media.idle import release_idle_rooms
+
+    client = await make_client(media_node_secrets=(SECRET,), media_room_idle_seconds=0.3)
+    url, svc, rt = url_of(client), client.app[SERVICES], client.app[REALTIME]
+    node = NodeDouble()
+    commands: list[dict[str, Any]] = []
+    node.sio.on("media:command", commands.append, namespace="/media")
+    first = await (await client.post("/api/register", json=_registration())).json()
+    second = await (await client.post("/api/register", json=_registration())).json()
+    empty_room = (await (await client.get("/api/user", headers=bearer(first["token"]))).json())["room"]["id"]
+    busy_room = (await (await client.get("/api/user", headers=bearer(second["token"]))).json())["room"]["id"]
+    a, b = await Peer().connect(url, first["token"]), await Peer().connect(url, second["token"])
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        for peer, room in ((a, empty_room), (b, busy_room)):
+            assert (await peer.call("room:join", {"roomId": room}))["rtpCapabilities"] == CAPS
+        assert (await a.call("room:leave", {"roomId": empty_room}))["success"]
+        assert await release_idle_rooms(rt) == 0  # empty from now on: stamped, not closed yet
+        await _sleep_for(0.4)
+        assert await release_idle_rooms(rt) == 1
+        assert await release_idle_rooms(rt) == 0
+        for _ in range(40):
+            if commands:
+                break
+            await _sleep()
+        assert [(c["command"], c["roomId"]) for c in commands] == [("closeRouter", str(empty_room))]
+        assert await store.assigned_node(svc.redis, svc.keys, empty_room) is None
+        assert (await store.assigned_node(svc.redis, svc.keys, busy_room)) is not None
+        assert await store.node_room_ids(svc.redis, svc.keys, "n1") == [busy_room]
+        # Coming back places the room again.
+        assert (await a.call("room:join", {"roomId": empty_room}))["rtpCapabilities"] == CAPS
+        assert await store.node_room_ids(svc.redis, svc.keys, "n1") == sorted([empty_room, busy_room])
+    finally:
+        await a.close()
+        await b.close()
+        await node.close()
+
+
 def test_node_protocol_is_in_the_asyncapi_file() -> None:
     from pathlib import Path
 

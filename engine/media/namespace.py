@@ -18,6 +18,7 @@ import socketio
 from engine.errors import DomainError
 from engine.jobs import Periodic
 from engine.media import store
+from engine.media.idle import release_idle_rooms
 from engine.media.lost import lose_node, sweep_lost_nodes
 from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
 from engine.realtime.server import RealtimeServer
@@ -84,6 +85,9 @@ def register_media_namespace(rt: RealtimeServer) -> None:
     sio.on("node:register", register, namespace=NAMESPACE)
     sio.on("node:heartbeat", heartbeat, namespace=NAMESPACE)
     sio.on("disconnect", disconnect, namespace=NAMESPACE)
-    rt.background.append(
-        Periodic("media-node-sweep", lambda: sweep_lost_nodes(rt), rt.config.instance_heartbeat_seconds)
-    )
+
+    async def upkeep() -> None:
+        await sweep_lost_nodes(rt)
+        await release_idle_rooms(rt)
+
+    rt.background.append(Periodic("media-upkeep", upkeep, rt.config.instance_heartbeat_seconds))

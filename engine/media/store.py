@@ -47,6 +47,10 @@ async def all_nodes(redis: Redis, keys: Keys) -> list[NodeInfo]:
     return [_node_decoder.decode(raw) for raw in (await redis.hgetall(keys.media_nodes())).values()]
 
 
+async def node_room_ids(redis: Redis, keys: Keys, node_id: str) -> list[int]:
+    return sorted(int(_text(m)) for m in await redis.smembers(keys.node_rooms(node_id)))
+
+
 async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
     """Unplace every room of a node that is gone; return them (their producers are gone too)."""
     members = await redis.smembers(keys.node_rooms(node_id))
@@ -63,7 +67,8 @@ async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
 async def unplace_room(redis: Redis, keys: Keys, room_id: int) -> None:
     """Forget a closed room's node, producers and transport counts (its router was closed)."""
     assigned = await redis.get(keys.room_media(room_id))
-    await redis.delete(keys.room_media(room_id), keys.room_producers(room_id), keys.room_transports(room_id))
+    await redis.delete(keys.room_media(room_id), keys.room_producers(room_id), keys.room_transports(room_id),
+                       keys.room_media_idle(room_id))  # fmt: skip
     if assigned is not None:
         await redis.srem(keys.node_rooms(_text(assigned)), str(room_id))
 
@@ -94,7 +99,7 @@ async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None,
     chosen = choose_node(nodes, region, now_ms, stale_ms)
     if chosen is None:
         return None
-    if await redis.set(key, chosen.node_id, nx=True, ex=86400):
+    if await redis.set(key, chosen.node_id, nx=True):  # held until the node is lost or the room idles
         await redis.sadd(keys.node_rooms(chosen.node_id), str(room_id))
         return chosen
     winner = await redis.get(key)  # another process placed it first

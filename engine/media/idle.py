@@ -1,0 +1,46 @@
+"""Routers of rooms nobody is in are closed, so media nodes do not fill up with empty routers.
+
+A placed room with no members is stamped idle (the first time a sweep sees it empty); a member
+joining clears the stamp on the next sweep. Once a room has been empty for
+MEDIA_ROOM_IDLE_SECONDS its node closes the router and the room is unplaced: the next join places
+it afresh (on the least loaded node then). Deleting the stamp decides which of several sweeping
+processes closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from engine.keys import ROOM_KEY_NAMES
+from engine.media import node_events, store
+from engine.realtime.server import RealtimeServer
+from engine.rooms.live import room_channel, text
+
+log = logging.getLogger("flylive.media")
+MEMBERS = ROOM_KEY_NAMES.index("members")  # the members hash among Keys.room()
+
+
+async def release_idle_rooms(rt: RealtimeServer) -> int:
+    """Close the routers of rooms empty for long enough; return how many."""
+    svc = rt.services
+    redis, keys = svc.redis, svc.keys
+    now_ms = int(time.time() * 1000)
+    idle_ms = int(svc.config.media_room_idle_seconds * 1000)
+    released = 0
+    for node in await store.all_nodes(redis, keys):
+        for room_id in await store.node_room_ids(redis, keys, node.node_id):
+            stamp_key = keys.room_media_idle(room_id)
+            if await redis.hlen(keys.room(room_id)[MEMBERS]):
+                await redis.delete(stamp_key)
+                continue
+            await redis.set(stamp_key, now_ms, nx=True)
+            since = await redis.get(stamp_key)
+            if since is not None and now_ms - int(text(since)) >= idle_ms and await redis.delete(stamp_key):
+                await node_events.close_router(rt, room_id)
+                # Nobody should be there; one who joined in the last instant sets media up again.
+                await rt.sio.emit("media:reconnect", {"roomId": str(room_id), "reason": "idle"},
+                                  room=room_channel(room_id))  # fmt: skip
+                log.info("idle room's router closed", extra={"room_id": room_id, "node_id": node.node_id})
+                released += 1
+    return released
