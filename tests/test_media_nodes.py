@@ -159,6 +159,21 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
         heard = [e for e in await b.wait_for("seat:userMuted", 2) if e.get("selfMuted")]
         assert heard == [{"userId": owner_id, "isMuted": True, "selfMuted": True}]
 
+        restarted = await a.call("transport:restartIce", {"roomId": room_id, "transportId": "t1"})
+        assert restarted["success"] is True and requests[-1]["method"] == "transport:restartIce"
+        assert requests[-1]["params"] == {"transportId": "t1"}
+        consume = {"roomId": room_id, "transportId": "t2", "producerId": "p9", "rtpCapabilities": CAPS}
+        assert (await b.call("audio:consume", consume))["success"] is True
+        assert (requests[-1]["method"], requests[-1]["params"]) == (
+            "audio:consume", {"transportId": "t2", "producerId": "p9", "rtpCapabilities": CAPS})  # fmt: skip
+        unmuted = await a.call("audio:selfUnmute", {"roomId": room_id, "producerId": "p1"})
+        assert unmuted["success"] is True and requests[-1]["method"] == "producer:resume"
+        heard = [e for e in await b.wait_for("seat:userMuted", 3) if e.get("selfMuted")]
+        assert heard[-1] == {"userId": owner_id, "isMuted": False, "selfMuted": True}
+        bad = await a.call("audio:consume", {"roomId": room_id, "transportId": "t2", "producerId": "x" * 65,
+                                             "rtpCapabilities": CAPS})  # fmt: skip
+        assert bad["success"] is False and requests[-1]["method"] == "producer:resume"  # refused, not relayed
+
         slow = await a.call("consumer:resume", {"roomId": room_id, "consumerId": "c1"})
         assert slow == {"success": False, "error": "Media request timed out"}
         assert all(r["requestId"] for r in requests) and len({r["requestId"] for r in requests}) == len(requests)
