@@ -405,7 +405,7 @@ async def bench_fanout(
     figures.drained = figures.new_received >= expected and figures.closed_received >= expected
     figures.cpu = meter.line()
     # Every producer was closed: a fresh join should list none (a producer:closed handled before its
-    # producer:new would leave one behind). The listener's own re-join closes nothing: it holds no transports.
+    # producer:new would leave one behind). This re-join also closes the listener's phase-1 transports.
     _ms, ack = await clients[0].call("room:join", {"roomId": room_id})
     if ack_outcome(ack) == "ok" and isinstance(ack, dict):
         ours = [p for p in ack.get("existingProducers") or [] if str(p.get("producerId", "")).startswith(prefix)]
@@ -619,8 +619,7 @@ async def run(args: argparse.Namespace) -> int:
         "  node disconnect -> media:reconnect: " + describe(loss.reconnect_ms),
         f"  re-joins acked {len(loss.rejoin_ms)}/{loss.members}, on node B {on_b} ({dict(loss.rejoined)})",
         "  node disconnect -> re-join acked: " + describe(loss.rejoin_ms),
-        f"node heartbeats failed: {dict(relay_node.heartbeat_failures) or 'none'}; "
-        f"commands the relay node got: {dict(relay_node.commands) or 'none'}",
+        f"relay node's heartbeats failed: {dict(relay_node.heartbeat_failures) or 'none'}",
         f"unexpected client disconnects: {dict(Client.unexpected) or 'none'}",
         f"failed socket connects: {dict(Client.connect_failures) or 'none'}",
         "server log warnings/errors: " + ("n/a (--url)" if not server else "none" if not problems else "(grouped)"),
