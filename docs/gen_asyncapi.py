@@ -12,6 +12,7 @@ this script produces, so a new event needs a description below and a regenerated
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -452,6 +453,11 @@ def build(client_events: dict[str, type] | None = None) -> dict[str, Any]:
     if clashes:
         raise SystemExit(f"docs/gen_asyncapi.py: schema names used twice: {sorted(clashes)}")
     _, components = msgspec.json.schema_components(types, ref_template=REF)
+    for schema in components.values():
+        # msgspec releases differ in whether they dedent docstrings: dedent here, so the file does not
+        # depend on which release is installed.
+        if "description" in schema:
+            schema["description"] = inspect.cleandoc(schema["description"])
     schemas = {
         **components,
         **ACK_SCHEMAS,
