@@ -80,6 +80,10 @@ class Keys:
         """The room's live producers (producer id -> {userId, source}), as the media node reports them."""
         return f"{self.prefix}{{r:{room_id}}}:producers"
 
+    def room_producers_closed(self, room_id: int) -> str:
+        """Producers whose close was handled before their start (zset: id -> ms), for a minute."""
+        return f"{self.prefix}{{r:{room_id}}}:producers_closed"
+
     def room_transports(self, room_id: int) -> str:
         """How many WebRTC transports each user holds on the room's node (user id -> count)."""
         return f"{self.prefix}{{r:{room_id}}}:transports"

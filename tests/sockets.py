@@ -13,11 +13,13 @@ class Peer:
     def __init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list[Any]] = defaultdict(list)
+        self.timeline: list[tuple[str, Any]] = []  # every event in the order it arrived
         self._arrived = asyncio.Event()
         self.sio.on("*", self._record)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.events[event].append(data)
+        self.timeline.append((event, data))
         self._arrived.set()
 
     async def connect(self, url: str, token: str) -> Peer:

@@ -318,6 +318,60 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
         await node.close()
 
 
+async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(make_client: Any) -> None:
+    """Each node report runs as its own task in the engine, so a producer's close can be handled
+    before its start: neither is announced and no producer is left listed. A repeated start is
+    announced once. A storm of start/close pairs sent without waiting ends with every listener
+    told of each producer at most once, each close after its start, and nothing left listed."""
+    client = await make_client(media_node_secrets=(SECRET,))
+    url = url_of(client)
+    node = NodeDouble()
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
+    room_id, user_id = me["room"]["id"], me["id"]
+    a = await Peer().connect(url, owner["token"])
+
+    def report(producer_id: str) -> dict[str, Any]:
+        return {"roomId": str(room_id), "producerId": producer_id, "userId": user_id, "source": "mic"}
+
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        assert (await node.call("producer:closed", report("early")))["success"]
+        assert (await node.call("producer:new", report("early")))["success"]
+        assert (await node.call("producer:paused", report("early")))["success"]
+        for _ in range(2):
+            assert (await node.call("producer:new", report("twice")))["success"]
+        assert (await a.wait_for("audio:newProducer"))[0]["producerId"] == "twice"
+        listed = (await a.call("room:join", {"roomId": room_id}))["existingProducers"]
+        assert [p["producerId"] for p in listed] == ["twice"]
+        assert (await node.call("producer:closed", report("twice")))["success"]
+        await a.wait_for("audio:producerClosed")
+
+        pairs = 60
+        for i in range(pairs):  # as fast as the socket takes them, no waiting for acks
+            await node.sio.emit("producer:new", report(f"s{i}"), namespace="/media")
+            await node.sio.emit("producer:closed", report(f"s{i}"), namespace="/media")
+        for _ in range(100):
+            if not await store.room_producers(client.app[SERVICES].redis, client.app[SERVICES].keys, room_id):
+                break
+            await _sleep()
+        await _sleep_for(0.3)  # the last emits reach the listener
+        producer_events = ("audio:newProducer", "audio:producerClosed")
+        order = [(event, data["producerId"]) for event, data in a.timeline if event in producer_events]
+        assert not any(producer == "early" for _, producer in order)
+        assert [p for e, p in order if e == "audio:newProducer"].count("twice") == 1
+        assert len(order) == len(set(order))  # nobody is told anything twice
+        for event, producer in order:  # a close only of a producer announced before it
+            if event == "audio:producerClosed":
+                assert order.index(("audio:newProducer", producer)) < order.index((event, producer))
+        assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
+    finally:
+        await a.close()
+        await node.close()
+
+
 async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client: Any) -> None:
     from engine.appkeys import REALTIME
     from engine.media.idle import release_idle_rooms

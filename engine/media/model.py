@@ -37,6 +37,14 @@ class NodeInfo(msgspec.Struct):
     rtp_capabilities: dict[str, Any]
 
 
+class ProducerRecord(msgspec.Struct):
+    """A room's open producer, as kept for existingProducers in the join ack."""
+
+    userId: int
+    source: str
+    paused: bool = False
+
+
 def choose_node(nodes: list[NodeInfo], region: str | None, now_ms: int, stale_ms: int) -> NodeInfo | None:
     """The least loaded live node with room to spare, preferring the room's region."""
     live = [n for n in nodes if now_ms - n.seen_ms <= stale_ms and n.load < n.capacity]

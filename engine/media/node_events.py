@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from engine.errors import DomainError
-from engine.lua import LuaScript
 from engine.media import store
+from engine.media.model import ProducerRecord
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import room_channel
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media.events")
-SET_IF_PRESENT = LuaScript(Path(__file__).parent / "lua" / "set_if_present.lua")
 NAMESPACE = "/media"
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
 
@@ -48,17 +46,8 @@ class SpeakersEvent(msgspec.Struct):
     userIds: Annotated[list[Annotated[int, Meta(ge=1)]], Meta(max_length=64)]
 
 
-def producers_key(rt: RealtimeServer, room_id: int) -> str:
-    return rt.services.keys.room_producers(room_id)
-
-
 async def existing_producers(rt: RealtimeServer, room_id: int) -> list[dict[str, Any]]:
-    raw = await rt.services.redis.hgetall(producers_key(rt, room_id))
-    return [{"producerId": _text(k), **msgspec.json.decode(v)} for k, v in raw.items()]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return await store.room_producers(rt.services.redis, rt.services.keys, room_id)
 
 
 async def command(rt: RealtimeServer, room_id: int, name: str, **params: Any) -> None:
@@ -100,26 +89,31 @@ def register_node_events(rt: RealtimeServer) -> None:
 
         return on_event
 
+    # Each report runs as its own task, so a producer's close may be handled before its start: the
+    # script in store.record_producer decides what the room is told whatever the order, and the
+    # room's lock keeps this process's emits for the room in the order the script decided them.
     async def new_producer(p: ProducerEvent) -> None:
         room = int(p.roomId)
-        record = msgspec.json.encode({"userId": p.userId, "source": p.source, "paused": False})
-        await rt.services.redis.hset(producers_key(rt, room), p.producerId, record)
-        await sio.emit("audio:newProducer", {"producerId": p.producerId, "userId": p.userId, "kind": "audio",
-                                              "source": p.source}, room=room_channel(room))  # fmt: skip
+        async with rt.room_locks[room % len(rt.room_locks)]:
+            record = ProducerRecord(p.userId, p.source)
+            if await store.record_producer(rt.services.redis, rt.services.keys, room, "new", p.producerId, record):
+                await sio.emit("audio:newProducer", {"producerId": p.producerId, "userId": p.userId, "kind": "audio",
+                                                      "source": p.source}, room=room_channel(room))  # fmt: skip
 
     async def producer_closed(p: ProducerEvent) -> None:
         room = int(p.roomId)
-        if await rt.services.redis.hdel(producers_key(rt, room), p.producerId):
-            await sio.emit("audio:producerClosed", {"producerId": p.producerId, "userId": p.userId},
-                           room=room_channel(room))  # fmt: skip
+        async with rt.room_locks[room % len(rt.room_locks)]:
+            now_ms = int(time.time() * 1000)
+            if await store.record_producer(rt.services.redis, rt.services.keys, room, "closed", p.producerId,
+                                           now_ms=now_ms):  # fmt: skip
+                await sio.emit("audio:producerClosed", {"producerId": p.producerId, "userId": p.userId},
+                               room=room_channel(room))  # fmt: skip
 
     async def producer_paused(p: ProducerEvent, paused: bool) -> None:
         # Kept for the join ack's existingProducers; clients already got seat:userMuted from the
         # engine, which decided the pause (self mute, or a moderator's mute of the seat).
-        record = msgspec.json.encode({"userId": p.userId, "source": p.source, "paused": paused})
-        await SET_IF_PRESENT.bind(rt.services.redis)(
-            keys=[producers_key(rt, int(p.roomId))], args=[p.producerId, record]
-        )
+        record = ProducerRecord(p.userId, p.source, paused)
+        await store.record_producer(rt.services.redis, rt.services.keys, int(p.roomId), "paused", p.producerId, record)
 
     async def transport_closed(p: TransportClosed) -> None:
         # ICE or DTLS failed, or it was closed on the node: the user may create another one.

@@ -7,19 +7,25 @@ NX so that two engine processes placing the same room at once agree on one node.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import msgspec
 from redis.asyncio import Redis
 
 from engine.keys import Keys
 from engine.lua import LuaScript
-from engine.media.model import NodeInfo, choose_node
+from engine.media.model import NodeInfo, ProducerRecord, choose_node
 
 DROP_NODE = LuaScript(Path(__file__).parent / "lua" / "drop_node.lua")
 REFRESH_NODE = LuaScript(Path(__file__).parent / "lua" / "refresh_node.lua")
 TRANSPORT_COUNT = LuaScript(Path(__file__).parent / "lua" / "transport_count.lua")
+PRODUCER_STATE = LuaScript(Path(__file__).parent / "lua" / "producer_state.lua")
+# How long a close that arrived before its producer's start is remembered: far longer than two
+# reports of one node can be apart in the engine's handling.
+CLOSE_REMEMBERED_MS = 60_000
 
 _node_decoder = msgspec.json.Decoder(NodeInfo)
+_record_decoder = msgspec.json.Decoder(ProducerRecord)
 _encoder = msgspec.json.Encoder()
 
 
@@ -59,7 +65,7 @@ async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
         key = keys.room_media(room_id)
         assigned = await redis.get(key)
         if assigned is not None and _text(assigned) == node_id:
-            await redis.delete(key, keys.room_producers(room_id), keys.room_transports(room_id))
+            await redis.delete(key, *_media_state_keys(keys, room_id))
     await redis.delete(keys.node_rooms(node_id))
     return rooms
 
@@ -67,8 +73,7 @@ async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
 async def unplace_room(redis: Redis, keys: Keys, room_id: int) -> None:
     """Forget a closed room's node, producers and transport counts (its router was closed)."""
     assigned = await redis.get(keys.room_media(room_id))
-    await redis.delete(keys.room_media(room_id), keys.room_producers(room_id), keys.room_transports(room_id),
-                       keys.room_media_idle(room_id))  # fmt: skip
+    await redis.delete(keys.room_media(room_id), keys.room_media_idle(room_id), *_media_state_keys(keys, room_id))
     if assigned is not None:
         await redis.srem(keys.node_rooms(_text(assigned)), str(room_id))
 
@@ -125,6 +130,28 @@ async def forget_transports(redis: Redis, keys: Keys, room_id: int, user_id: int
         pipe.hdel(key, str(user_id))
         held, _ = await pipe.execute()
     return int(held or 0)
+
+
+def _media_state_keys(keys: Keys, room_id: int) -> tuple[str, ...]:
+    """What a room's media state is on its node: gone with the node or the router."""
+    return keys.room_producers(room_id), keys.room_producers_closed(room_id), keys.room_transports(room_id)
+
+
+async def record_producer(
+    redis: Redis, keys: Keys, room_id: int, what: Literal["new", "closed", "paused"], producer_id: str,
+    record: ProducerRecord | None = None, now_ms: int = 0,
+) -> bool:  # fmt: skip
+    """Apply one node report about a producer; True when the room must be told of it."""
+    script = PRODUCER_STATE.bind(redis)
+    body = _encoder.encode(record) if record is not None else b""
+    keys_ = [keys.room_producers(room_id), keys.room_producers_closed(room_id)]
+    return bool(await script(keys=keys_, args=[what, producer_id, body, now_ms, CLOSE_REMEMBERED_MS]))
+
+
+async def room_producers(redis: Redis, keys: Keys, room_id: int) -> list[dict[str, Any]]:
+    """The room's open producers, as the join ack's existingProducers lists them."""
+    raw = await redis.hgetall(keys.room_producers(room_id))
+    return [{"producerId": _text(k), **msgspec.to_builtins(_record_decoder.decode(v))} for k, v in raw.items()]
 
 
 def _text(value: bytes | str) -> str:
