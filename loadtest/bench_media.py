@@ -30,7 +30,7 @@ send time (`time.monotonic_ns()`, one process, one clock). The U users count `au
 Phase 3 (node loss): node R goes; node A registers; R rooms (--rooms) of M members (--members) each
 are joined, and so placed on A; node B registers; A disconnects. Reported: time from A's disconnect
 until each member got `media:reconnect {reason: "node_lost"}`, and the time until its re-join (sent
-on receipt) was acked with node B's rtpCapabilities.
+on receipt; --no-rejoin leaves it out) was acked with node B's rtpCapabilities.
 """
 
 from __future__ import annotations
@@ -68,8 +68,10 @@ from bench_rooms import (
     close_all,
     code_version,
     connect_all,
+    cpu_seconds,
     gather_limited,
     percentile,
+    process_tree,
 )
 
 NAMESPACE = "/media"
@@ -118,6 +120,7 @@ class NodeDouble:
         self.commands: Counter[str] = Counter()  # media:command by command
         self.heartbeat_failures: Counter[str] = Counter()
         self.acks: Counter[str] = Counter()  # answers to the producer events this node sent
+        self.ack_ms: list[float] = []  # and how long each took
         self.serial = itertools.count(1)
         self._heartbeat: asyncio.Task[None] | None = None
         self.sio.on("media:request", self.on_request, namespace=NAMESPACE)
@@ -184,8 +187,10 @@ class NodeDouble:
         """Send a producer event without waiting (as a node reports them); its ack is counted later."""
 
         async def send() -> None:
+            sent = time.monotonic_ns()
             try:
                 ack = await self.call(event, data)
+                self.ack_ms.append(since_ms(sent, time.monotonic_ns()))
                 self.acks[f"{event} {'ok' if isinstance(ack, dict) and ack.get('success') else ack}"] += 1
             except Exception as exc:
                 self.acks[f"{event} {type(exc).__name__}: {exc}"] += 1
@@ -246,6 +251,7 @@ class RelayFigures:
     wall: float = 0.0
     node_received: int = 0
     cpu: str = ""
+    server_cpu_s: float = 0.0
 
 
 async def bench_relay(
@@ -273,6 +279,7 @@ async def bench_relay(
     ready = [c for c in clients if id(c) in ids]
     before = sum(node.requests[m] for m in LOOP_METHODS)
     meter = CpuMeter(server_pid)
+    server_cpu0 = cpu_seconds(process_tree(server_pid)) if server_pid else 0.0
     started = time.perf_counter()
     deadline = started + seconds
 
@@ -302,6 +309,7 @@ async def bench_relay(
     await asyncio.gather(*(loop(c, i) for i, c in enumerate(ready)))
     figures.wall = time.perf_counter() - started
     figures.cpu = meter.line()
+    figures.server_cpu_s = cpu_seconds(process_tree(server_pid)) - server_cpu0 if server_pid else 0.0
     await asyncio.sleep(0.2)  # requests the engine relayed but timed out on would be in by now
     figures.node_received = sum(node.requests[m] for m in LOOP_METHODS) - before
     return figures
@@ -319,12 +327,14 @@ class FanoutFigures:
     send_wall: float = 0.0
     new_received: int = 0
     closed_received: int = 0
-    closed_before_new: int = 0
+    closed_before_new: int = 0  # receipts: a listener got audio:producerClosed before that audio:newProducer
+    reordered: set[str] = field(default_factory=set)  # producers whose events some listener got in that order
     duplicates: int = 0
     latency_ms: list[float] = field(default_factory=list)
     first_send_ns: int = 0
     last_receipt_ns: int = 0
     node_acks: Counter[str] = field(default_factory=Counter)
+    node_ack_ms: list[float] = field(default_factory=list)
     drained: bool = False
     leftover: str = ""
     cpu: str = ""
@@ -360,6 +370,7 @@ class ProducerListener:
         self.figures.closed_received += 1
         if producer_id not in self.seen:
             self.figures.closed_before_new += 1
+            self.figures.reordered.add(producer_id)
         self.figures.last_receipt_ns = time.monotonic_ns()
 
 
@@ -396,6 +407,7 @@ async def bench_fanout(
     figures.send_wall = (time.monotonic_ns() - start) / 1e9
     await asyncio.wait(pending, timeout=60)
     figures.node_acks = node.acks.copy()
+    figures.node_ack_ms = list(node.ack_ms)
     deadline = time.monotonic() + 30
     expected = figures.pairs * figures.listeners
     while time.monotonic() < deadline:  # the stragglers, bounded
@@ -432,9 +444,10 @@ class LossFigures:
 
 
 class LossWatcher:
-    def __init__(self, client: Client, room_id: int, figures: LossFigures) -> None:
+    def __init__(self, client: Client, room_id: int, figures: LossFigures, rejoin: bool) -> None:
         self.client = client
         self.room_id = room_id
+        self.rejoins = rejoin
         self.figures = figures
         self.got = asyncio.Event()
         self.back = asyncio.Event()
@@ -450,6 +463,8 @@ class LossWatcher:
         self.figures.reasons[f"{reason}{'' if room == str(self.room_id) else f' (room {room})'}"] += 1
         self.figures.reconnect_ms.append(since_ms(self.figures.lost_at_ns, now))
         self.got.set()
+        if not self.rejoins:
+            return
         task = asyncio.create_task(self.rejoin())  # what a client does: join again, set media up afresh
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -462,7 +477,7 @@ class LossWatcher:
 
 
 async def bench_node_loss(
-    url: str, secret: str, accounts: list[Account], rooms: int, members: int, run_id: str
+    url: str, secret: str, accounts: list[Account], rooms: int, members: int, run_id: str, rejoin: bool
 ) -> LossFigures:
     figures = LossFigures(rooms=rooms)
     node_a, node_b = NodeDouble(f"bench-{run_id}-a"), NodeDouble(f"bench-{run_id}-b")
@@ -475,12 +490,12 @@ async def bench_node_loss(
         room_of = {id(c): room_of_account[id(c.account)] for c in all_clients}
         clients, figures.placed = await join_all(all_clients, room_of)
         figures.members = len(clients)
-        watchers = [LossWatcher(c, room_of[id(c)], figures) for c in clients]
+        watchers = [LossWatcher(c, room_of[id(c)], figures, rejoin) for c in clients]
         await node_b.start(url, secret)  # where the rooms go when their members join again
         await asyncio.sleep(0.5)
         figures.lost_at_ns = time.monotonic_ns()
         await node_a.close()
-        waits = [w.got.wait() for w in watchers] + [w.back.wait() for w in watchers]
+        waits = [w.got.wait() for w in watchers] + ([w.back.wait() for w in watchers] if rejoin else [])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits), 20)
     finally:
@@ -509,6 +524,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fanout-seconds", type=float, default=5, help="how long the node sends them (default 5)")
     parser.add_argument("--rooms", type=int, default=20, help="R: rooms on the node that is lost (default 20)")
     parser.add_argument("--members", type=int, default=3, help="members in each of those rooms (default 3)")
+    parser.add_argument(
+        "--no-rejoin",
+        action="store_true",
+        help="members do not re-join on media:reconnect (phase 3 times the notices alone)",
+    )
     parser.add_argument("--server-log", help="copy the started server's log (JSON lines) to this file at the end")
     args = parser.parse_args(argv)
     if args.url:
@@ -577,7 +597,7 @@ async def run(args: argparse.Namespace) -> int:
             await close_all(clients)
             await relay_node.close()
         print(f"phase 3: {args.rooms} rooms x {args.members} members on node A, then A disconnects", flush=True)
-        loss = await bench_node_loss(url, secret, accounts, args.rooms, args.members, run_id)
+        loss = await bench_node_loss(url, secret, accounts, args.rooms, args.members, run_id, not args.no_rejoin)
     finally:
         problems = server.problems() if server else []
         code = server.stop(args.server_log) if server else None
@@ -602,14 +622,17 @@ async def run(args: argparse.Namespace) -> int:
         "  ack latency (client-side, ok acks): " + describe(relay.latency_ms),
         f"  node received {relay.node_received} media:requests of those methods; {ok} ok acks "
         f"({'equal' if relay.node_received == ok else 'DIFFER by ' + str(relay.node_received - ok)})",
-        f"  {relay.cpu}",
+        f"  by method: {dict(relay.by_method)}",
+        f"  {relay.cpu}"
+        + (f"; {relay.server_cpu_s * 1000 / ok:.1f} ms of server CPU per relayed request" if server and ok else ""),
         f"producer fan-out: {fan.events_sent} node events in {fan.send_wall:.2f} s "
         f"({fan.events_sent / max(fan.send_wall, 1e-9):.0f}/s, {fan.pairs} producers) to {fan.listeners} listeners",
-        f"  node's acks: {dict(fan.node_acks)}",
+        f"  node's acks: {dict(fan.node_acks)}; " + describe(fan.node_ack_ms),
         f"  audio:newProducer {fan.new_received}/{expected} expected, audio:producerClosed "
         f"{fan.closed_received}/{expected} ({'all arrived' if fan.drained else 'MISSING some'}); "
         f"{(fan.new_received + fan.closed_received) / max(span, 1e-9):.0f} client events/s over {span:.2f} s",
-        f"  duplicates {fan.duplicates}, producerClosed before its newProducer {fan.closed_before_new}, "
+        f"  duplicates {fan.duplicates}; audio:producerClosed before its audio:newProducer: {fan.closed_before_new} "
+        f"receipts, {len(fan.reordered)} of {fan.pairs} producers; "
         f"producers still listed by a join afterwards (0 expected): {fan.leftover}",
         "  node emit -> audio:newProducer receipt: " + describe(fan.latency_ms),
         f"  {fan.cpu}",
@@ -617,8 +640,14 @@ async def run(args: argparse.Namespace) -> int:
         f"  media:reconnect received by {heard}/{loss.members} ({dict(loss.reasons)}); "
         f"{'all did' if heard == loss.members else 'NOT ALL'}",
         "  node disconnect -> media:reconnect: " + describe(loss.reconnect_ms),
-        f"  re-joins acked {len(loss.rejoin_ms)}/{loss.members}, on node B {on_b} ({dict(loss.rejoined)})",
-        "  node disconnect -> re-join acked: " + describe(loss.rejoin_ms),
+        *(
+            [
+                f"  re-joins acked {len(loss.rejoin_ms)}/{loss.members}, on node B {on_b} ({dict(loss.rejoined)})",
+                "  node disconnect -> re-join acked: " + describe(loss.rejoin_ms),
+            ]
+            if not args.no_rejoin
+            else ["  re-joins: not sent (--no-rejoin)"]
+        ),
         f"relay node's heartbeats failed: {dict(relay_node.heartbeat_failures) or 'none'}",
         f"unexpected client disconnects: {dict(Client.unexpected) or 'none'}",
         f"failed socket connects: {dict(Client.connect_failures) or 'none'}",
