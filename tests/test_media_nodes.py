@@ -166,9 +166,13 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
         assert (await b.call("audio:consume", consume))["success"] is True
         assert (requests[-1]["method"], requests[-1]["params"]) == (
             "audio:consume", {"transportId": "t2", "producerId": "p9", "rtpCapabilities": CAPS})  # fmt: skip
+        held = await a.call("audio:selfUnmute", {"roomId": room_id, "producerId": "p1"})
+        assert held == {"success": False, "error": "Not authorized"}  # the seat's mute holds
+        assert requests[-1]["method"] == "audio:consume"  # refused, not relayed
+        assert (await a.call("seat:unmute", {"roomId": room_id, "userId": owner_id}))["success"]
         unmuted = await a.call("audio:selfUnmute", {"roomId": room_id, "producerId": "p1"})
         assert unmuted["success"] is True and requests[-1]["method"] == "producer:resume"
-        heard = [e for e in await b.wait_for("seat:userMuted", 3) if e.get("selfMuted")]
+        heard = [e for e in await b.wait_for("seat:userMuted", 4) if e.get("selfMuted")]
         assert heard[-1] == {"userId": owner_id, "isMuted": False, "selfMuted": True}
         bad = await a.call("audio:consume", {"roomId": room_id, "transportId": "t2", "producerId": "x" * 65,
                                              "rtpCapabilities": CAPS})  # fmt: skip
@@ -239,6 +243,50 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
             for name, payloads in peer.events.items():
                 for payload in payloads:
                     decode_event(name, payload)
+    finally:
+        await a.close()
+        await b.close()
+        await node.close()
+
+
+async def test_being_displaced_or_evicted_from_a_seat_closes_the_producers(make_client: Any) -> None:
+    """The legacy server left these producers open (realtime-contract §12.5): an owner's seat:assign
+    onto an occupied seat, and a seat-count shrink, take the occupant off the air."""
+    client = await make_client(media_node_secrets=(SECRET,))
+    url = url_of(client)
+    node = NodeDouble()
+    commands: list[dict[str, Any]] = []
+    node.sio.on("media:command", commands.append, namespace="/media")
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    guest = await (await client.post("/api/register", json=_registration())).json()
+    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
+    guest_id = (await (await client.get("/api/user", headers=bearer(guest["token"]))).json())["id"]
+    owner_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["id"]
+    a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
+
+    async def closed_for(count: int) -> list[int]:
+        for _ in range(60):
+            found = [c["userId"] for c in commands if c["command"] == "closeUserProducers"]
+            if len(found) >= count:
+                return found
+            await _sleep()
+        raise AssertionError(f"closeUserProducers x{count} not received: {commands}")
+
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        for peer in (a, b):
+            assert (await peer.call("room:join", {"roomId": room_id}))["success"]
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 3}))["success"]
+        assert (await a.call("seat:assign", {"roomId": room_id, "userId": owner_id, "seatIndex": 3}))["success"]
+        assert await closed_for(1) == [guest_id]
+
+        assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 9}))["success"]
+        shrink = await client.patch(f"/api/v1/rooms/{room_id}", json={"seat_count": 8}, headers=bearer(owner["token"]))
+        assert shrink.status == 200
+        assert await closed_for(2) == [guest_id, guest_id]
+        # The owner, still seated below the new count, keeps their producers.
+        assert owner_id not in await closed_for(2)
     finally:
         await a.close()
         await b.close()

@@ -174,6 +174,10 @@ def _register_self_mute(rt: RealtimeServer, event: str, paused: bool) -> None:
         room_id = in_room(s, p.roomId)
         if room_id is None:
             return fail("Not in room")
+        if not paused:  # a moderator's mute of the seat holds until a moderator lifts it
+            state = await _seat_state(rt, room_id, s["user_id"])
+            if state != "ok":
+                return fail(state)
         method = "producer:pause" if paused else "producer:resume"
         ack = await forward(rt, room_id, s["user_id"], method, {"producerId": p.producerId})
         if ack["success"]:

@@ -12,6 +12,7 @@ from msgspec import Meta
 from engine.accounts.model import iso_timestamp, legacy_room
 from engine.audit.store import record_txn
 from engine.errors import DomainError, forbidden, not_found, validation_error
+from engine.media import node_events
 from engine.realtime.server import RealtimeServer
 from engine.rooms import live, store
 from engine.rooms.model import Rank
@@ -129,7 +130,9 @@ async def do_update(
     # Live seats at or above a lower count are evicted; a room that is not live has none to evict.
     live_now = not room["is_closed"] and await svc.redis.exists(svc.keys.room(room_id)[0])
     if "seat_count" in columns and live_now:
-        await live.run(rt, "seat_count", room_id, columns["seat_count"], str(room_id))
+        shrunk = await live.run(rt, "seat_count", room_id, columns["seat_count"], str(room_id))
+        for user_id in live.as_list(shrunk.data.get("evicted")):  # evicted from their seat: off the air
+            await node_events.command(rt, room_id, "closeUserProducers", userId=int(user_id))
     counts = await store.live_counts(svc.redis, svc.keys, [room_id])
     return room_json(room, counts.get(room_id, 0))
 

@@ -86,6 +86,8 @@ async def do_assign(rt: RealtimeServer, sid: str, session: dict[str, Any], p: As
         return failure("NOT_AUTHORIZED")
     result = await live.run(rt, "seat_assign", room_id, p.userId, p.seatIndex, actor_sid=sid)
     await _audited(rt, session["user_id"], "seat.assign", room_id, result, user_id=p.userId, seat=p.seatIndex)
+    if result.ok and result.data.get("displaced"):  # off the seat, off the air (legacy left it open)
+        await node_events.command(rt, room_id, "closeUserProducers", userId=int(result.data["displaced"]))
     return _result_ack(result)
 
 
