@@ -388,7 +388,8 @@ NODE_EVENTS: dict[str, tuple[type, str]] = {
     "node:register": (
         NodeRegister,
         "Register (or re-register) this node with its region, capacity and router "
-        "capabilities; ack `{success, instanceId}`.",
+        "capabilities; ack `{success, instanceId, rooms}`: the rooms still placed on this node id (close "
+        "any other router).",
     ),
     "node:heartbeat": (NodeHeartbeat, "Report the rooms (routers) held now; send every few seconds."),
     "producer:new": (ProducerEvent, "A producer started; the room gets `audio:newProducer`."),

@@ -7,7 +7,7 @@
 //
 // Environment: ENGINE_URL (http://127.0.0.1:8080), MEDIA_NODE_SECRET (required), NODE_ID (hostname),
 // NODE_REGION (default), NODE_CAPACITY (100), ANNOUNCED_IP (127.0.0.1), RTC_MIN_PORT/RTC_MAX_PORT
-// (40000/40999), MEDIASOUP_WORKER_BIN (optional: a prebuilt worker). Runs on mediasoup 3.12 and later.
+// (40000/40999), HEARTBEAT_SECONDS (5), MEDIASOUP_WORKER_BIN (optional: a prebuilt worker). Runs on mediasoup 3.12 and later.
 import os from "node:os";
 import * as mediasoup from "mediasoup";
 import { io } from "socket.io-client";
@@ -18,6 +18,7 @@ const NODE_ID = process.env.NODE_ID || os.hostname();
 const REGION = process.env.NODE_REGION || "default";
 const CAPACITY = Number(process.env.NODE_CAPACITY || 100);
 const ANNOUNCED_IP = process.env.ANNOUNCED_IP || "127.0.0.1";
+const HEARTBEAT_MS = 1000 * Number(process.env.HEARTBEAT_SECONDS || 5);  // under the engine's stale time (15 s)
 const MEDIA_CODECS = [
   { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2,
     parameters: { useinbandfec: 1, usedtx: 0, minptime: 10, "sprop-stereo": 1 } },
@@ -162,6 +163,12 @@ async function register() {
   if (!capabilities) capabilities = (await room("__capabilities__")).router.rtpCapabilities;
   const ack = await socket.emitWithAck("node:register", {
     nodeId: NODE_ID, region: REGION, capacity: CAPACITY, rtpCapabilities: capabilities });
+  // The engine lists the rooms it still has here; any other router belongs to a room it released
+  // (this node was dropped and its clients told to reconnect): close it.
+  const kept = new Set(ack?.rooms || []);
+  for (const [roomId, r] of ack?.success ? rooms : []) {
+    if (roomId !== "__capabilities__" && !kept.has(roomId)) { r.router.close(); rooms.delete(roomId); }
+  }
   console.log(JSON.stringify({ msg: "registered", nodeId: NODE_ID, ack }));
 }
 
@@ -189,4 +196,4 @@ setInterval(async () => {
     .catch(() => null);
   // The engine dropped this node (it looked silent, or the engine process holding it died): join again.
   if (ack && !ack.success && ack.error === "Not registered") await register();
-}, 5000);
+}, HEARTBEAT_MS);

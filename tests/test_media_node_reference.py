@@ -84,6 +84,7 @@ async def node_engine(make_client: Any) -> AsyncIterator[Any]:
         "RTC_MIN_PORT": "41000",
         "RTC_MAX_PORT": "41199",
         "ANNOUNCED_IP": _host_address() or "127.0.0.1",
+        "HEARTBEAT_SECONDS": "0.5",
     }
     proc = await asyncio.create_subprocess_exec("node", "index.js", cwd=NODE_DIR, env=env)
     try:
@@ -131,6 +132,52 @@ async def test_reference_node_registers_and_creates_transports(node_engine: Any)
             },
         )
         assert consume == {"success": False, "error": "Cannot consume"}
+    finally:
+        await peer.close()
+
+
+async def _heartbeat_load(client: Any, expected: int, seconds: float = 10) -> None:
+    svc = client.app[SERVICES]
+    deadline = time.monotonic() + seconds
+    while True:
+        node = await store.get_node(svc.redis, svc.keys, "ref-1")
+        if node is not None and node.load == expected:
+            return
+        assert time.monotonic() < deadline, f"the node's load stayed {node and node.load}, not {expected}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_dropped_node_registers_again_and_closes_the_released_rooms_routers(node_engine: Any) -> None:
+    """The engine drops the node (as its sweep does a silent one): the room's clients are told to
+    reconnect, the node's next heartbeat is refused, it registers again, and as the ack lists no
+    rooms it closes the router it held (its load falls to 0)."""
+    from engine.media.lost import lose_node
+
+    client = node_engine
+    svc = client.app[SERVICES]
+    token, _, room_id = await _user(client)
+    peer = await Peer().connect(url_of(client), token)
+    try:
+        assert (await peer.call("room:join", {"roomId": room_id}))["rtpCapabilities"]
+        assert (await peer.call("transport:create", {"roomId": room_id, "type": "consumer"}))["success"]
+        await _heartbeat_load(client, 1)  # the room's router
+        node = await store.get_node(svc.redis, svc.keys, "ref-1")
+        assert node is not None
+        assert await lose_node(client.app[REALTIME], "ref-1", node.sid, "silent") == [room_id]
+        assert (await peer.wait_for("media:reconnect"))[0] == {"roomId": str(room_id), "reason": "node_lost"}
+        deadline = time.monotonic() + 10
+        while (registered := await store.get_node(svc.redis, svc.keys, "ref-1")) is None:
+            assert time.monotonic() < deadline, "the node did not register again"
+            await asyncio.sleep(0.05)
+        # A registration starts at load 0: wait for heartbeats after it, which report the routers held.
+        while (now := await store.get_node(svc.redis, svc.keys, "ref-1")) and now.seen_ms < registered.seen_ms + 1200:
+            assert time.monotonic() < deadline, "no heartbeats after the registration"
+            await asyncio.sleep(0.05)
+        assert now is not None and now.load == 0
+        again = await peer.call("room:join", {"roomId": room_id})  # placed afresh, on the same node
+        assert again["rtpCapabilities"]["codecs"][0]["mimeType"] == "audio/opus"
+        assert (await peer.call("transport:create", {"roomId": room_id, "type": "consumer"}))["success"]
+        await _heartbeat_load(client, 1)
     finally:
         await peer.close()
 
@@ -277,6 +324,13 @@ async def test_audio_flows_from_a_seated_speaker_to_a_listener(node_engine: Any)
         deadline = time.monotonic() + 5
         while (await node_events.existing_producers(client.app[REALTIME], room_id))[0]["paused"] is not True:
             assert time.monotonic() < deadline, "the node did not report the pause"
+            await asyncio.sleep(0.05)
+
+        # Lifting the mute resumes it there.
+        assert (await listener.call("seat:unmute", {"roomId": room_id, "userId": speaker_id}))["success"]
+        deadline = time.monotonic() + 5
+        while (await node_events.existing_producers(client.app[REALTIME], room_id))[0]["paused"] is not False:
+            assert time.monotonic() < deadline, "the node did not report the resume"
             await asyncio.sleep(0.05)
 
         # Leaving the seat closes the producer; listeners are told.

@@ -82,6 +82,39 @@ async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:
             await node.close()
 
 
+async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -> None:
+    """A node that reconnects before its old socket's close is seen keeps its rooms (media flows on,
+    nobody is told to reconnect); once dropped, it has none, and its ack says so."""
+    client = await make_client(media_node_secrets=(SECRET,))
+    url = url_of(client)
+    svc = client.app[SERVICES]
+    first, second, third = NodeDouble(), NodeDouble(), NodeDouble()
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
+    peer = await Peer().connect(url, owner["token"])
+    registration = {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS}
+    try:
+        await first.connect(url, SECRET)
+        assert (await first.call("node:register", registration))["rooms"] == []
+        assert (await peer.call("room:join", {"roomId": room_id}))["rtpCapabilities"] == CAPS
+        await second.connect(url, SECRET)
+        assert (await second.call("node:register", registration))["rooms"] == [str(room_id)]
+        await first.close()  # the old socket's close, seen after the new registration: nothing moves
+        await _sleep_for(0.3)
+        assert "media:reconnect" not in peer.events
+        kept = await store.assigned_node(svc.redis, svc.keys, room_id)
+        assert kept is not None and kept.node_id == "n1"
+
+        await second.close()
+        assert (await peer.wait_for("media:reconnect"))[0] == {"roomId": str(room_id), "reason": "node_lost"}
+        await third.connect(url, SECRET)
+        assert (await third.call("node:register", registration))["rooms"] == []
+    finally:
+        await peer.close()
+        for node in (first, second, third):
+            await node.close()
+
+
 async def test_without_nodes_rooms_still_work(client: Any, register: Any) -> None:
     owner = await register()
     room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]

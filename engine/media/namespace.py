@@ -52,8 +52,13 @@ def register_media_namespace(rt: RealtimeServer) -> None:
         node = NodeInfo(p.nodeId, p.region, p.capacity, 0, _now_ms(), rt.instance_id, sid, p.rtpCapabilities)
         await store.save_node(svc.redis, svc.keys, node)
         await sio.save_session(sid, {"node_id": p.nodeId}, namespace=NAMESPACE)
-        log.info("media node registered", extra={"node_id": p.nodeId, "region": p.region, "capacity": p.capacity})
-        return {"success": True, "instanceId": rt.instance_id}
+        # The rooms still placed on this node id: kept when the node reconnected before its old
+        # registration was dropped (their clients' media flows on), released (so absent here) when it
+        # was dropped. The node closes every other router it holds: nobody is told of those anymore.
+        rooms = [str(r) for r in await store.node_room_ids(svc.redis, svc.keys, p.nodeId)]
+        log.info("media node registered", extra={"node_id": p.nodeId, "region": p.region, "capacity": p.capacity,
+                                                 "rooms": len(rooms)})  # fmt: skip
+        return {"success": True, "instanceId": rt.instance_id, "rooms": rooms}
 
     async def heartbeat(sid: str, data: Any = None) -> dict[str, Any]:
         session = await sio.get_session(sid, namespace=NAMESPACE)
