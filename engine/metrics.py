@@ -88,6 +88,23 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.media_nodes = Gauge(
+            "flylive_media_nodes",
+            "Registered media nodes by state (live, stale), as this process's last upkeep saw them",
+            ["state"],
+            registry=r,
+        )
+        self.media_rooms_placed = Gauge(
+            "flylive_media_rooms_placed",
+            "Rooms placed on a media node, as this process's last upkeep saw them",
+            registry=r,
+        )
+        self.media_node_reports = Counter(
+            "flylive_media_node_reports_total",
+            "Messages from media nodes by event and result (ok, invalid, unregistered)",
+            ["event", "result"],
+            registry=r,
+        )
         self.media_requests = Counter(
             "flylive_media_requests_total",
             "Client media requests relayed to a node, by method and result (ok, fail, timeout, unavailable)",

@@ -105,6 +105,19 @@ async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -
         kept = await store.assigned_node(svc.redis, svc.keys, room_id)
         assert kept is not None and kept.node_id == "n1"
 
+        from engine.appkeys import REALTIME
+        from engine.media.namespace import observe_registry
+        from tests.test_ops import sample, scrape
+
+        await observe_registry(client.app[REALTIME])
+        assert (await second.call("producer:new", {"roomId": "x"}))["error"] == "Invalid payload"
+        metrics = await scrape(client)
+        assert sample(metrics, "flylive_media_nodes", state="live") == 1
+        assert sample(metrics, "flylive_media_nodes", state="stale") == 0
+        assert sample(metrics, "flylive_media_rooms_placed") == 1
+        assert sample(metrics, "flylive_media_node_reports_total", event="node:register", result="ok") == 2
+        assert sample(metrics, "flylive_media_node_reports_total", event="producer:new", result="invalid") == 1
+
         await second.close()
         assert (await peer.wait_for("media:reconnect"))[0] == {"roomId": str(room_id), "reason": "node_lost"}
         await third.connect(url, SECRET)

@@ -32,6 +32,17 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+async def observe_registry(rt: RealtimeServer) -> None:
+    """Set the registry gauges: how many nodes are live or stale, how many rooms they hold."""
+    svc = rt.services
+    nodes = await store.all_nodes(svc.redis, svc.keys)
+    stale_ms = int(svc.config.media_node_stale_seconds * 1000)
+    live = sum(1 for n in nodes if _now_ms() - n.seen_ms <= stale_ms)
+    svc.metrics.media_nodes.labels("live").set(live)
+    svc.metrics.media_nodes.labels("stale").set(len(nodes) - live)
+    svc.metrics.media_rooms_placed.set(await store.placed_room_count(svc.redis, svc.keys, [n.node_id for n in nodes]))
+
+
 def register_media_namespace(rt: RealtimeServer) -> None:
     sio = rt.sio
 
@@ -47,6 +58,7 @@ def register_media_namespace(rt: RealtimeServer) -> None:
         try:
             p = convert_fields(NodeRegister, data if data is not None else {})
         except DomainError as exc:
+            rt.services.metrics.media_node_reports.labels("node:register", "invalid").inc()
             return {"success": False, "error": "Invalid payload", "fields": exc.fields}
         svc = rt.services
         node = NodeInfo(p.nodeId, p.region, p.capacity, 0, _now_ms(), rt.instance_id, sid, p.rtpCapabilities)
@@ -58,6 +70,7 @@ def register_media_namespace(rt: RealtimeServer) -> None:
         rooms = [str(r) for r in await store.node_room_ids(svc.redis, svc.keys, p.nodeId)]
         log.info("media node registered", extra={"node_id": p.nodeId, "region": p.region, "capacity": p.capacity,
                                                  "rooms": len(rooms)})  # fmt: skip
+        svc.metrics.media_node_reports.labels("node:register", "ok").inc()
         return {"success": True, "instanceId": rt.instance_id, "rooms": rooms}
 
     async def heartbeat(sid: str, data: Any = None) -> dict[str, Any]:
@@ -94,5 +107,6 @@ def register_media_namespace(rt: RealtimeServer) -> None:
     async def upkeep() -> None:
         await sweep_lost_nodes(rt)
         await release_idle_rooms(rt)
+        await observe_registry(rt)
 
     rt.background.append(Periodic("media-upkeep", upkeep, rt.config.instance_heartbeat_seconds))

@@ -75,16 +75,21 @@ async def close_user_transports(rt: RealtimeServer, room_id: int, user_id: int) 
 def register_node_events(rt: RealtimeServer) -> None:
     sio = rt.sio
 
-    def handler(payload_type: type[msgspec.Struct], act: Any) -> Any:
+    def handler(event: str, payload_type: type[msgspec.Struct], act: Any) -> Any:
         async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
+            counted = rt.services.metrics.media_node_reports
             session = await sio.get_session(sid, namespace=NAMESPACE)
             if not session.get("node_id"):
+                counted.labels(event, "unregistered").inc()
                 return {"success": False, "error": "Not registered"}
             try:
                 payload = convert_fields(payload_type, data if data is not None else {})
             except DomainError as exc:
+                counted.labels(event, "invalid").inc()
+                log.warning("invalid media node report", extra={"event": event, "node_id": session["node_id"]})
                 return {"success": False, "error": "Invalid payload", "fields": exc.fields}
             await act(payload)
+            counted.labels(event, "ok").inc()
             return {"success": True}
 
         return on_event
@@ -124,9 +129,13 @@ def register_node_events(rt: RealtimeServer) -> None:
         data = {"userId": first, "activeSpeakers": p.userIds, "timestamp": int(time.time() * 1000)}
         await sio.emit("speaker:active", data, room=room_channel(int(p.roomId)))
 
-    sio.on("producer:new", handler(ProducerEvent, new_producer), namespace=NAMESPACE)
-    sio.on("producer:closed", handler(ProducerEvent, producer_closed), namespace=NAMESPACE)
-    sio.on("speakers:active", handler(SpeakersEvent, speakers), namespace=NAMESPACE)
-    sio.on("producer:paused", handler(ProducerEvent, lambda p: producer_paused(p, True)), namespace=NAMESPACE)
-    sio.on("producer:resumed", handler(ProducerEvent, lambda p: producer_paused(p, False)), namespace=NAMESPACE)
-    sio.on("transport:closed", handler(TransportClosed, transport_closed), namespace=NAMESPACE)
+    reports: list[tuple[str, type[msgspec.Struct], Any]] = [
+        ("producer:new", ProducerEvent, new_producer),
+        ("producer:closed", ProducerEvent, producer_closed),
+        ("speakers:active", SpeakersEvent, speakers),
+        ("producer:paused", ProducerEvent, lambda p: producer_paused(p, True)),
+        ("producer:resumed", ProducerEvent, lambda p: producer_paused(p, False)),
+        ("transport:closed", TransportClosed, transport_closed),
+    ]
+    for event, payload_type, act in reports:
+        sio.on(event, handler(event, payload_type, act), namespace=NAMESPACE)

@@ -57,6 +57,13 @@ async def node_room_ids(redis: Redis, keys: Keys, node_id: str) -> list[int]:
     return sorted(int(_text(m)) for m in await redis.smembers(keys.node_rooms(node_id)))
 
 
+async def placed_room_count(redis: Redis, keys: Keys, node_ids: list[str]) -> int:
+    async with redis.pipeline(transaction=False) as pipe:
+        for node_id in node_ids:
+            pipe.scard(keys.node_rooms(node_id))
+        return sum(int(n) for n in await pipe.execute())
+
+
 async def release_rooms(redis: Redis, keys: Keys, node_id: str) -> list[int]:
     """Unplace every room of a node that is gone; return them (their producers are gone too)."""
     members = await redis.smembers(keys.node_rooms(node_id))
