@@ -128,9 +128,23 @@ const handlers = {
     await consumer.resume();
     return {};
   },
-  async "producer:pause"(r, req) { await ownProducer(r, req).pause(); return {}; },
-  async "producer:resume"(r, req) { await ownProducer(r, req).resume(); return {}; },
+  async "producer:pause"(r, req) { await mute(ownProducer(r, req), "selfMuted", true); return {}; },
+  async "producer:resume"(r, req) { await mute(ownProducer(r, req), "selfMuted", false); return {}; },
 };
+
+// A producer is paused while its user muted it (audio:selfMute) or a moderator muted their seat
+// (pauseUser): lifting one leaves the other in force, so a moderator's unmute never turns on a mic
+// its owner switched off.
+async function mute(producer, why, on) {
+  producer.appData[why] = on;
+  const paused = Boolean(producer.appData.selfMuted || producer.appData.seatMuted);
+  if (paused && !producer.paused) await producer.pause();
+  if (!paused && producer.paused) await producer.resume();
+}
+
+function micsOf(r, userId) {
+  return [...r.producers.values()].filter((p) => p.appData.userId === userId && p.appData.source === "mic");
+}
 
 function transportOf(r, req) {
   const t = r.transports.get(req.params.transportId);
@@ -146,8 +160,8 @@ function ownProducer(r, req) {
 }
 
 const commands = {
-  pauseUser: (r, cmd) => { for (const p of r.producers.values()) if (p.appData.userId === cmd.userId) p.pause(); },
-  resumeUser: (r, cmd) => { for (const p of r.producers.values()) if (p.appData.userId === cmd.userId) p.resume(); },
+  pauseUser: (r, cmd) => Promise.all(micsOf(r, cmd.userId).map((p) => mute(p, "seatMuted", true))),
+  resumeUser: (r, cmd) => Promise.all(micsOf(r, cmd.userId).map((p) => mute(p, "seatMuted", false))),
   closeUserProducers: (r, cmd) => {
     for (const p of [...r.producers.values()]) if (p.appData.userId === cmd.userId) closeProducer(cmd.roomId, p);
   },
@@ -185,9 +199,13 @@ socket.on("media:request", async (req, answer) => {
   }
 });
 
-socket.on("media:command", (cmd) => {
+socket.on("media:command", async (cmd) => {
   const r = rooms.get(cmd.roomId);
-  if (r && commands[cmd.command]) commands[cmd.command](r, cmd);
+  try {
+    if (r && commands[cmd.command]) await commands[cmd.command](r, cmd);
+  } catch (err) {  // e.g. a producer closed while it was being paused: nothing left to do
+    console.error(JSON.stringify({ msg: "command failed", command: cmd.command, error: err.message }));
+  }
 });
 
 setInterval(async () => {

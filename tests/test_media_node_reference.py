@@ -182,6 +182,14 @@ async def test_a_dropped_node_registers_again_and_closes_the_released_rooms_rout
         await peer.close()
 
 
+async def _paused_on_node(client: Any, room_id: int, paused: bool) -> None:
+    """Wait until the node has reported the room's one producer paused (or resumed)."""
+    deadline = time.monotonic() + 5
+    while (await node_events.existing_producers(client.app[REALTIME], room_id))[0]["paused"] is not paused:
+        assert time.monotonic() < deadline, f"the node did not report paused={paused}"
+        await asyncio.sleep(0.05)
+
+
 def _tone_track() -> Any:
     """An aiortc audio track playing a loud 440 Hz tone in real time (well above the -55 dBov
     threshold of the node's audio-level observer)."""
@@ -321,17 +329,23 @@ async def test_audio_flows_from_a_seated_speaker_to_a_listener(node_engine: Any)
 
         # A moderator's mute pauses the producer on the node, which reports it back.
         assert (await listener.call("seat:mute", {"roomId": room_id, "userId": speaker_id}))["success"]
-        deadline = time.monotonic() + 5
-        while (await node_events.existing_producers(client.app[REALTIME], room_id))[0]["paused"] is not True:
-            assert time.monotonic() < deadline, "the node did not report the pause"
-            await asyncio.sleep(0.05)
+        await _paused_on_node(client, room_id, True)
 
         # Lifting the mute resumes it there.
         assert (await listener.call("seat:unmute", {"roomId": room_id, "userId": speaker_id}))["success"]
-        deadline = time.monotonic() + 5
-        while (await node_events.existing_producers(client.app[REALTIME], room_id))[0]["paused"] is not False:
-            assert time.monotonic() < deadline, "the node did not report the resume"
-            await asyncio.sleep(0.05)
+        await _paused_on_node(client, room_id, False)
+
+        # A moderator's unmute does not turn on a mic its owner switched off.
+        muted = await speaker.call("audio:selfMute", {"roomId": room_id, "producerId": producer.id})
+        assert muted["success"] is True, muted
+        await _paused_on_node(client, room_id, True)
+        assert (await listener.call("seat:mute", {"roomId": room_id, "userId": speaker_id}))["success"]
+        assert (await listener.call("seat:unmute", {"roomId": room_id, "userId": speaker_id}))["success"]
+        await asyncio.sleep(1)  # a resume the node wrongly made would have been reported by now
+        assert (await node_events.existing_producers(client.app[REALTIME], room_id))[0]["paused"] is True
+        resumed = await speaker.call("audio:selfUnmute", {"roomId": room_id, "producerId": producer.id})
+        assert resumed["success"] is True, resumed
+        await _paused_on_node(client, room_id, False)
 
         # Leaving the seat closes the producer; listeners are told.
         assert (await speaker.call("seat:leave", {"roomId": room_id}))["success"]
