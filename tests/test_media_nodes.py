@@ -233,6 +233,16 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
         await node.close()
 
 
+async def commands_named(commands: list[dict[str, Any]], name: str, count: int) -> list[dict[str, Any]]:
+    """Wait until the node double has received `count` media:commands named `name`; return them."""
+    for _ in range(60):
+        found = [c for c in commands if c["command"] == name]
+        if len(found) >= count:
+            return found
+        await _sleep()
+    raise AssertionError(f"{name} x{count} not received: {commands}")
+
+
 async def _sleep_for(seconds: float) -> None:
     import asyncio
 
@@ -311,12 +321,7 @@ async def test_being_displaced_or_evicted_from_a_seat_closes_the_producers(make_
     a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
 
     async def closed_for(count: int) -> list[int]:
-        for _ in range(60):
-            found = [c["userId"] for c in commands if c["command"] == "closeUserProducers"]
-            if len(found) >= count:
-                return found
-            await _sleep()
-        raise AssertionError(f"closeUserProducers x{count} not received: {commands}")
+        return [c["userId"] for c in await commands_named(commands, "closeUserProducers", count)]
 
     try:
         await node.connect(url, SECRET)
@@ -362,14 +367,6 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
     a = await Peer().connect(url, owner["token"])
     create = {"roomId": room_id, "type": "consumer"}
 
-    async def commands_named(name: str, count: int) -> list[dict[str, Any]]:
-        for _ in range(60):
-            found = [c for c in commands if c["command"] == name]
-            if len(found) >= count:
-                return found
-            await _sleep()
-        raise AssertionError(f"{name} x{count} not received: {commands}")
-
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
@@ -390,7 +387,7 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
         snapshot = (await a.call("room:join", {"roomId": room_id}))["existingProducers"]
         assert snapshot == [{"producerId": "p1", "userId": user_id, "source": "mic", "paused": True}]
         # The re-join above started the allowance again and closed the earlier transports on the node.
-        assert [c["userId"] for c in await commands_named("closeUserTransports", 1)] == [user_id]
+        assert [c["userId"] for c in await commands_named(commands, "closeUserTransports", 1)] == [user_id]
         assert await svc.redis.hget(svc.keys.room_transports(room_id), str(user_id)) is None
         assert (await node.call("producer:resumed", producer))["success"]
         assert (await node.call("producer:closed", producer))["success"]
@@ -400,11 +397,11 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
 
         assert (await a.call("transport:create", create))["success"]
         assert (await a.call("room:leave", {"roomId": room_id}))["success"]
-        assert len(await commands_named("closeUserTransports", 2)) == 2
+        assert len(await commands_named(commands, "closeUserTransports", 2)) == 2
 
         assert (await a.call("room:join", {"roomId": room_id}))["success"]
         assert (await a.call("room:close", {"roomId": room_id}))["success"]
-        assert [c["roomId"] for c in await commands_named("closeRouter", 1)] == [str(room_id)]
+        assert [c["roomId"] for c in await commands_named(commands, "closeRouter", 1)] == [str(room_id)]
         assert await store.assigned_node(svc.redis, svc.keys, room_id) is None
         assert await svc.redis.smembers(svc.keys.node_rooms("n1")) == set()
     finally:
