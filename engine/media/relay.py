@@ -106,14 +106,8 @@ async def forward(
 
 async def _seat_state(rt: RealtimeServer, room_id: int, user_id: int) -> str:
     """ "ok" for an unmuted, present seat holder; else the contract's error string."""
-    svc = rt.services
-    keys = svc.keys.room(room_id)
-    index = await svc.redis.hget(keys[2], str(user_id))
-    raw = await svc.redis.hget(keys[1], index) if index is not None else None
-    if raw is None:
-        return "You are not seated"
-    seat = msgspec.json.decode(raw)
-    if int(seat.get("u", 0)) != user_id or int(seat.get("d", 0)) != 0:
+    seat = await store.seat_of(rt.services.redis, rt.services.keys, room_id, user_id)
+    if seat is None or int(seat.get("u", 0)) != user_id or int(seat.get("d", 0)) != 0:
         return "You are not seated"
     return "Not authorized" if int(seat.get("m", 0)) else "ok"
 

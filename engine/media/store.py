@@ -12,7 +12,7 @@ from typing import Any, Literal
 import msgspec
 from redis.asyncio import Redis
 
-from engine.keys import Keys
+from engine.keys import ROOM_KEY_NAMES, Keys
 from engine.lua import LuaScript
 from engine.media.model import NodeInfo, ProducerRecord, choose_node
 
@@ -116,6 +116,15 @@ async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None,
         return chosen
     winner = await redis.get(key)  # another process placed it first
     return by_id.get(_text(winner)) if winner else None
+
+
+async def seat_of(redis: Redis, keys: Keys, room_id: int, user_id: int) -> dict[str, Any] | None:
+    """The seat the user holds in the room (`{u, m: muted, d: disconnected at}`), or None."""
+    room_keys = keys.room(room_id)
+    index = await redis.hget(room_keys[ROOM_KEY_NAMES.index("seat_of")], str(user_id))
+    raw = await redis.hget(room_keys[ROOM_KEY_NAMES.index("seats")], index) if index is not None else None
+    seat: dict[str, Any] | None = msgspec.json.decode(raw) if raw is not None else None
+    return seat
 
 
 async def take_transport(redis: Redis, keys: Keys, room_id: int, user_id: int, limit: int) -> bool:
