@@ -513,7 +513,9 @@ def build(client_events: dict[str, type] | None = None) -> dict[str, Any]:
             refs.append({"$ref": f"#/components/messages/{key}"})
     doc["channels"]["/media"] = {
         "description": "The media-node namespace: nodes authenticate with a service credential (MEDIA_NODE_SECRETS) "
-        "in `auth.token`, never a user token. See docs/media-node-protocol.md.",
+        "in `auth.token`, never a user token. Node reports are acked `{success: true}` or `{success: false, "
+        "error}` with error `Not registered`, `Invalid payload` (with `fields`) or `Room not on this node` (a "
+        "node speaks only for the rooms placed on it). See docs/media-node-protocol.md.",
         "publish": {"operationId": "nodeEvents", "summary": "What a media node sends.",
                     "message": {"oneOf": media_in}},
         "subscribe": {"operationId": "engineToNode", "summary": "What the engine sends a media node.",

@@ -122,6 +122,9 @@ async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -
         assert (await peer.wait_for("media:reconnect"))[0] == {"roomId": str(room_id), "reason": "node_lost"}
         await third.connect(url, SECRET)
         assert (await third.call("node:register", registration))["rooms"] == []
+        # A report about a room it no longer holds (its router was closed on release) reaches nobody.
+        late = {"roomId": str(room_id), "producerId": "late", "userId": 1, "source": "mic"}
+        assert (await third.call("producer:closed", late))["error"] == "Room not on this node"
     finally:
         await peer.close()
         for node in (first, second, third):
@@ -137,6 +140,10 @@ async def test_without_nodes_rooms_still_work(client: Any, register: Any) -> Non
         assert ack["success"] is True and ack["rtpCapabilities"] is None
     finally:
         await peer.close()
+
+
+def registration_of(node_id: str) -> dict[str, Any]:
+    return {"nodeId": node_id, "region": "eu", "capacity": 5, "rtpCapabilities": CAPS}
 
 
 def _registration() -> dict[str, Any]:
@@ -440,6 +447,19 @@ async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(m
         assert (await node.call("producer:closed", report("twice")))["success"]
         await a.wait_for("audio:producerClosed")
 
+        other = NodeDouble()  # a node the room is not on speaks for it: refused, and nobody hears
+        try:
+            await other.connect(url, SECRET)
+            assert (await other.call("node:register", {**registration_of("n2"), "region": "us"}))["success"]
+            refused = {"success": False, "error": "Room not on this node"}
+            assert await other.call("producer:new", report("stray")) == refused
+            assert await other.call("producer:closed", report("twice")) == refused
+            assert await other.call("speakers:active", {"roomId": str(room_id), "userIds": [user_id]}) == refused
+            closed = {"roomId": str(room_id), "transportId": "t1", "userId": user_id}
+            assert await other.call("transport:closed", closed) == refused
+        finally:
+            await other.close()
+
         pairs = 60
         for i in range(pairs):  # as fast as the socket takes them, no waiting for acks
             await node.sio.emit("producer:new", report(f"s{i}"), namespace="/media")
@@ -451,7 +471,8 @@ async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(m
         await _sleep_for(0.3)  # the last emits reach the listener
         producer_events = ("audio:newProducer", "audio:producerClosed")
         order = [(event, data["producerId"]) for event, data in a.timeline if event in producer_events]
-        assert not any(producer == "early" for _, producer in order)
+        assert not any(producer in ("early", "stray") for _, producer in order)
+        assert "speaker:active" not in a.events
         assert [p for e, p in order if e == "audio:newProducer"].count("twice") == 1
         assert len(order) == len(set(order))  # nobody is told anything twice
         for event, producer in order:  # a close only of a producer announced before it

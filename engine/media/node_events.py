@@ -79,16 +79,21 @@ def register_node_events(rt: RealtimeServer) -> None:
         async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
             counted = rt.services.metrics.media_node_reports
             session = await sio.get_session(sid, namespace=NAMESPACE)
-            if not session.get("node_id"):
+            node_id = session.get("node_id")
+            if not node_id:
                 counted.labels(event, "unregistered").inc()
                 return {"success": False, "error": "Not registered"}
             try:
                 payload = convert_fields(payload_type, data if data is not None else {})
             except DomainError as exc:
                 counted.labels(event, "invalid").inc()
-                log.warning("invalid media node report", extra={"event": event, "node_id": session["node_id"]})
+                log.warning("invalid media node report", extra={"event": event, "node_id": node_id})
                 return {"success": False, "error": "Invalid payload", "fields": exc.fields}
-            await act(payload)
+            if not await act(payload, node_id):
+                # A node speaks only for its own rooms: a late report from a node the room was
+                # moved off (or a confused one) must not reach the room's clients.
+                counted.labels(event, "elsewhere").inc()
+                return {"success": False, "error": "Room not on this node"}
             counted.labels(event, "ok").inc()
             return {"success": True}
 
@@ -97,44 +102,63 @@ def register_node_events(rt: RealtimeServer) -> None:
     # Each report runs as its own task, so a producer's close may be handled before its start: the
     # script in store.record_producer decides what the room is told whatever the order, and the
     # room's lock keeps this process's emits for the room in the order the script decided them.
-    async def new_producer(p: ProducerEvent) -> None:
+    async def new_producer(p: ProducerEvent, node_id: str) -> bool:
         room = int(p.roomId)
         async with rt.room_locks[room % len(rt.room_locks)]:
             record = ProducerRecord(p.userId, p.source)
-            if await store.record_producer(rt.services.redis, rt.services.keys, room, "new", p.producerId, record):
+            outcome = await store.record_producer(rt.services.redis, rt.services.keys, room, node_id, "new",
+                                                  p.producerId, record)  # fmt: skip
+            if outcome == "tell":
                 await sio.emit("audio:newProducer", {"producerId": p.producerId, "userId": p.userId, "kind": "audio",
                                                       "source": p.source}, room=room_channel(room))  # fmt: skip
+        return outcome != "elsewhere"
 
-    async def producer_closed(p: ProducerEvent) -> None:
+    async def producer_closed(p: ProducerEvent, node_id: str) -> bool:
         room = int(p.roomId)
         async with rt.room_locks[room % len(rt.room_locks)]:
             now_ms = int(time.time() * 1000)
-            if await store.record_producer(rt.services.redis, rt.services.keys, room, "closed", p.producerId,
-                                           now_ms=now_ms):  # fmt: skip
+            outcome = await store.record_producer(rt.services.redis, rt.services.keys, room, node_id, "closed",
+                                                  p.producerId, now_ms=now_ms)  # fmt: skip
+            if outcome == "tell":
                 await sio.emit("audio:producerClosed", {"producerId": p.producerId, "userId": p.userId},
                                room=room_channel(room))  # fmt: skip
+        return outcome != "elsewhere"
 
-    async def producer_paused(p: ProducerEvent, paused: bool) -> None:
-        # Kept for the join ack's existingProducers; clients already got seat:userMuted from the
-        # engine, which decided the pause (self mute, or a moderator's mute of the seat).
-        record = ProducerRecord(p.userId, p.source, paused)
-        await store.record_producer(rt.services.redis, rt.services.keys, int(p.roomId), "paused", p.producerId, record)
+    def producer_paused(paused: bool) -> Any:
+        async def act(p: ProducerEvent, node_id: str) -> bool:
+            # Kept for the join ack's existingProducers; clients already got seat:userMuted from the
+            # engine, which decided the pause (self mute, or a moderator's mute of the seat).
+            record = ProducerRecord(p.userId, p.source, paused)
+            outcome = await store.record_producer(rt.services.redis, rt.services.keys, int(p.roomId), node_id,
+                                                  "paused", p.producerId, record)  # fmt: skip
+            return outcome != "elsewhere"
 
-    async def transport_closed(p: TransportClosed) -> None:
+        return act
+
+    async def on_this_node(room_id: int, node_id: str) -> bool:
+        return await store.room_node_id(rt.services.redis, rt.services.keys, room_id) == node_id
+
+    async def transport_closed(p: TransportClosed, node_id: str) -> bool:
         # ICE or DTLS failed, or it was closed on the node: the user may create another one.
+        if not await on_this_node(int(p.roomId), node_id):
+            return False
         await store.give_back_transport(rt.services.redis, rt.services.keys, int(p.roomId), p.userId)
+        return True
 
-    async def speakers(p: SpeakersEvent) -> None:
+    async def speakers(p: SpeakersEvent, node_id: str) -> bool:
+        if not await on_this_node(int(p.roomId), node_id):
+            return False
         first = p.userIds[0] if p.userIds else ""
         data = {"userId": first, "activeSpeakers": p.userIds, "timestamp": int(time.time() * 1000)}
         await sio.emit("speaker:active", data, room=room_channel(int(p.roomId)))
+        return True
 
     reports: list[tuple[str, type[msgspec.Struct], Any]] = [
         ("producer:new", ProducerEvent, new_producer),
         ("producer:closed", ProducerEvent, producer_closed),
         ("speakers:active", SpeakersEvent, speakers),
-        ("producer:paused", ProducerEvent, lambda p: producer_paused(p, True)),
-        ("producer:resumed", ProducerEvent, lambda p: producer_paused(p, False)),
+        ("producer:paused", ProducerEvent, producer_paused(True)),
+        ("producer:resumed", ProducerEvent, producer_paused(False)),
         ("transport:closed", TransportClosed, transport_closed),
     ]
     for event, payload_type, act in reports:

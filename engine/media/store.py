@@ -153,15 +153,27 @@ def _media_state_keys(keys: Keys, room_id: int) -> tuple[str, ...]:
     return keys.room_producers(room_id), keys.room_producers_closed(room_id), keys.room_transports(room_id)
 
 
+ProducerOutcome = Literal["tell", "quiet", "elsewhere"]
+_OUTCOMES: dict[int, ProducerOutcome] = {1: "tell", 0: "quiet", -1: "elsewhere"}
+
+
 async def record_producer(
-    redis: Redis, keys: Keys, room_id: int, what: Literal["new", "closed", "paused"], producer_id: str,
-    record: ProducerRecord | None = None, now_ms: int = 0,
-) -> bool:  # fmt: skip
-    """Apply one node report about a producer; True when the room must be told of it."""
+    redis: Redis, keys: Keys, room_id: int, node_id: str, what: Literal["new", "closed", "paused"],
+    producer_id: str, record: ProducerRecord | None = None, now_ms: int = 0,
+) -> ProducerOutcome:  # fmt: skip
+    """Apply one node report about a producer: "tell" the room of it, keep "quiet" (a repeat, or a
+    start whose close came first), or refuse it when the room is "elsewhere" than on `node_id`."""
     script = PRODUCER_STATE.bind(redis)
     body = _encoder.encode(record) if record is not None else b""
-    keys_ = [keys.room_producers(room_id), keys.room_producers_closed(room_id)]
-    return bool(await script(keys=keys_, args=[what, producer_id, body, now_ms, CLOSE_REMEMBERED_MS]))
+    keys_ = [keys.room_producers(room_id), keys.room_producers_closed(room_id), keys.room_media(room_id)]
+    args: list[str | bytes | int] = [what, producer_id, body, now_ms, CLOSE_REMEMBERED_MS, node_id]
+    return _OUTCOMES[int(await script(keys=keys_, args=args))]
+
+
+async def room_node_id(redis: Redis, keys: Keys, room_id: int) -> str | None:
+    """The id of the node the room is placed on, if any."""
+    assigned = await redis.get(keys.room_media(room_id))
+    return _text(assigned) if assigned is not None else None
 
 
 async def room_producers(redis: Redis, keys: Keys, room_id: int) -> list[dict[str, Any]]:

@@ -3,10 +3,16 @@
 -- before its start).
 -- KEYS[1]: the room's producers (hash: producer id -> {userId, source, paused} JSON)
 -- KEYS[2]: the room's recently closed producers that were never seen starting (zset: id -> ms)
+-- KEYS[3]: the media node the room is placed on
 -- ARGV[1]: 'new' | 'closed' | 'paused'; ARGV[2]: producer id; ARGV[3]: the record (new, paused);
--- ARGV[4]: now (ms); ARGV[5]: how long a close is remembered (ms)
+-- ARGV[4]: now (ms); ARGV[5]: how long a close is remembered (ms); ARGV[6]: the reporting node
 -- Returns 1 when the room must be told (a producer's first start, or the close of an announced
--- one), 0 when not (a repeated report, a start whose close came first, an unknown producer).
+-- one), 0 when not (a repeated report, a start whose close came first, an unknown producer), -1
+-- when the room is not on the reporting node (a late report from a node the room was moved off:
+-- checked here, in the same step, so a release cannot slip between the check and the write).
+if redis.call('GET', KEYS[3]) ~= ARGV[6] then
+  return -1
+end
 local what, id = ARGV[1], ARGV[2]
 if what == 'new' then
   if redis.call('ZREM', KEYS[2], id) == 1 then
