@@ -101,7 +101,7 @@ class Metrics:
         )
         self.media_node_reports = Counter(
             "flylive_media_node_reports_total",
-            "Messages from media nodes by event and result (ok, invalid, unregistered)",
+            "Messages from media nodes by event and result (ok, invalid, unregistered, elsewhere)",
             ["event", "result"],
             registry=r,
         )
