@@ -117,14 +117,15 @@ const handlers = {
   async "audio:consume"(r, req) {
     const { producerId, rtpCapabilities } = req.params;
     if (!r.router.canConsume({ producerId, rtpCapabilities })) throw new Error("Cannot consume");
-    const consumer = await transportOf(r, req).consume({ producerId, rtpCapabilities, paused: true });
+    const consumer = await transportOf(r, req).consume({
+      producerId, rtpCapabilities, paused: true, appData: { userId: req.userId } });
     r.consumers.set(consumer.id, consumer);
     consumer.observer.on("close", () => r.consumers.delete(consumer.id));
     return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
   },
   async "consumer:resume"(r, req) {
     const consumer = r.consumers.get(req.params.consumerId);
-    if (!consumer) throw new Error("Consumer not found");
+    if (!consumer || consumer.appData.userId !== req.userId) throw new Error("Consumer not found");
     await consumer.resume();
     return {};
   },
@@ -146,9 +147,11 @@ function micsOf(r, userId) {
   return [...r.producers.values()].filter((p) => p.appData.userId === userId && p.appData.source === "mic");
 }
 
+// Ids travel through clients, so a user may only touch their own transports and consumers: another
+// user's id answers as if it did not exist.
 function transportOf(r, req) {
   const t = r.transports.get(req.params.transportId);
-  if (!t) throw new Error("Transport not found");
+  if (!t || t.appData.userId !== req.userId) throw new Error("Transport not found");
   return t;
 }
 

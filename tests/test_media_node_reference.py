@@ -132,6 +132,18 @@ async def test_reference_node_registers_and_creates_transports(node_engine: Any)
             },
         )
         assert consume == {"success": False, "error": "Cannot consume"}
+
+        # Another member cannot touch this user's transport by its id.
+        other_token, _, _ = await _user(client)
+        other = await Peer().connect(url_of(client), other_token)
+        try:
+            assert (await other.call("room:join", {"roomId": room_id}))["success"]
+            theirs = {"roomId": room_id, "transportId": created["data"]["id"]}
+            hijack = await other.call("transport:restartIce", theirs)
+            assert hijack == {"success": False, "error": "Transport not found"}
+            assert (await peer.call("transport:restartIce", theirs))["success"] is True
+        finally:
+            await other.close()
     finally:
         await peer.close()
 
