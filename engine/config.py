@@ -92,6 +92,9 @@ class Config:
     media_request_timeout_seconds: float = 5.0
     media_room_idle_seconds: float = 60.0
     stun_urls: tuple[str, ...] = ("stun:stun.cloudflare.com:3478",)
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""
+    turn_credential_ttl_seconds: int = 86400
     payment_provider: str = "sandbox"
     payment_webhook_secret: str = "whsec_sandbox_development_only"
     payment_webhook_secret_previous: tuple[str, ...] = ()
@@ -100,9 +103,6 @@ class Config:
     flush_interval_seconds: float = 0.5
     instance_heartbeat_seconds: float = 5.0
     instance_dead_after_seconds: float = 20.0
-
-    def ice_servers(self) -> list[dict[str, Any]]:
-        return [{"urls": list(self.stun_urls)}] if self.stun_urls else []
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -209,6 +209,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MEDIA_REQUEST_TIMEOUT_SECONDS": ("media_request_timeout_seconds", float),
     "MEDIA_ROOM_IDLE_SECONDS": ("media_room_idle_seconds", float),
     "STUN_URLS": ("stun_urls", _csv),
+    "TURN_URLS": ("turn_urls", _csv),
+    "TURN_SECRET": ("turn_secret", str),
+    "TURN_CREDENTIAL_TTL_SECONDS": ("turn_credential_ttl_seconds", _int_in(60, 7 * 86400)),
     "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),
     "PAYMENT_WEBHOOK_SECRET_PREVIOUS": ("payment_webhook_secret_previous", _csv),
@@ -237,6 +240,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     config = Config(**values)
     if config.db_pool_min > config.db_pool_max:
         problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
+    if config.turn_urls and len(config.turn_secret) < 16:
+        problems.append("TURN_URLS needs TURN_SECRET (the TURN server's static-auth-secret, 16 characters or more)")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config

@@ -132,6 +132,13 @@ def test_pool_bounds_are_checked() -> None:
         load_config({"DB_POOL_MIN": "10", "DB_POOL_MAX": "5"})
 
 
+def test_turn_needs_its_secret() -> None:
+    with pytest.raises(ConfigError, match="TURN_URLS needs TURN_SECRET"):
+        load_config({"TURN_URLS": "turn:turn.example.com:3478"})
+    config = load_config({"TURN_URLS": "turn:a:3478,turns:a:5349", "TURN_SECRET": "s" * 16})
+    assert config.turn_urls == ("turn:a:3478", "turns:a:5349") and config.turn_credential_ttl_seconds == 86400
+
+
 def test_rate_parse() -> None:
     assert Rate.parse("60/60") == Rate(60, 60.0)
     assert Rate.parse("5/0.5") == Rate(5, 0.5)

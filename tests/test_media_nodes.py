@@ -6,6 +6,10 @@ The node here is a double written with python-socketio's client speaking the nod
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from typing import Any
 
 import pytest
@@ -159,7 +163,8 @@ async def _sleep() -> None:
 
 
 async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
-    client = await make_client(media_node_secrets=(SECRET,), media_request_timeout_seconds=1.0)
+    client = await make_client(media_node_secrets=(SECRET,), media_request_timeout_seconds=1.0,
+                               turn_urls=("turn:turn.example.com:3478",), turn_secret="t" * 24)  # fmt: skip
     url = url_of(client)
     node = NodeDouble()
     requests: list[dict[str, Any]] = []
@@ -176,7 +181,8 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
     node.sio.on("media:request", on_request, namespace="/media")
     owner = await (await client.post("/api/register", json=_registration())).json()
     guest = await (await client.post("/api/register", json=_registration())).json()
-    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
+    owner_me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
+    room_id, owner_id = owner_me["room"]["id"], owner_me["id"]
     a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
     try:
         await node.connect(url, SECRET)
@@ -188,7 +194,14 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
 
         created = await a.call("transport:create", {"roomId": room_id, "type": "consumer"})
         assert created["success"] is True and created["data"]["id"].startswith("transport:create")
-        assert created["data"]["iceServers"][0]["urls"]
+        stun, turn = created["data"]["iceServers"]
+        assert stun == {"urls": ["stun:stun.cloudflare.com:3478"]}
+        # The TURN REST credential coturn's use-auth-secret checks: <expiry>:<user>, HMAC-SHA1 by the secret.
+        expiry, user = turn["username"].split(":")
+        assert int(user) == owner_id and 86400 - 5 <= int(expiry) - time.time() <= 86400
+        digest = hmac.new(b"t" * 24, turn["username"].encode(), hashlib.sha1).digest()
+        assert turn == {"urls": ["turn:turn.example.com:3478"], "username": turn["username"],
+                        "credential": base64.b64encode(digest).decode()}  # fmt: skip
         assert (await a.call("transport:create", {"roomId": room_id, "type": "producer"}))["success"]
         third = await a.call("transport:create", {"roomId": room_id, "type": "producer"})
         assert third == {"success": False, "error": "Transport limit reached"}
@@ -201,7 +214,6 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
         produced = await a.call("audio:produce", produce)
         assert produced["success"] is True
         sent = requests[-1]
-        owner_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["id"]
         assert (sent["method"], sent["userId"], sent["roomId"], sent["params"]["source"]) == (
             "audio:produce", owner_id, str(room_id), "mic")  # fmt: skip
         assert (await a.call("seat:mute", {"roomId": room_id, "userId": owner_id}))["success"]

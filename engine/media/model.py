@@ -6,6 +6,9 @@ same id replaces its earlier registration.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Annotated, Any
 
 import msgspec
@@ -70,3 +73,19 @@ class MediaCommand(msgspec.Struct):
     command: str
     roomId: str
     userId: int | None = None
+
+
+def ice_servers(
+    stun_urls: tuple[str, ...], turn_urls: tuple[str, ...], turn_secret: str, user_id: int, now: int, ttl: int
+) -> list[dict[str, Any]]:
+    """The ICE servers for one user's transport (realtime-contract §8.1): STUN, and TURN with
+    time-limited credentials in the TURN REST scheme that coturn's `use-auth-secret` checks
+    (username `<expiry>:<userId>`, credential base64(HMAC-SHA1(secret, username))), so no TURN
+    password is ever shared and a leaked credential expires by itself."""
+    servers: list[dict[str, Any]] = [{"urls": list(stun_urls)}] if stun_urls else []
+    if turn_urls and turn_secret:
+        username = f"{now + ttl}:{user_id}"
+        digest = hmac.new(turn_secret.encode(), username.encode(), hashlib.sha1).digest()
+        servers.append({"urls": list(turn_urls), "username": username,
+                        "credential": base64.b64encode(digest).decode()})  # fmt: skip
+    return servers

@@ -17,6 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from engine.media import store
+from engine.media.model import ice_servers
 from engine.realtime.events import socket_event
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import room_channel
@@ -123,7 +124,10 @@ def register_media_events(rt: RealtimeServer) -> None:
             return fail("Transport limit reached")
         ack = await forward(rt, room_id, s["user_id"], "transport:create", {"type": p.type})
         if ack["success"]:
-            ack["data"] = {**(ack["data"] or {}), "iceServers": rt.config.ice_servers()}
+            cfg = rt.config
+            servers = ice_servers(cfg.stun_urls, cfg.turn_urls, cfg.turn_secret, s["user_id"], int(time.time()),
+                                  cfg.turn_credential_ttl_seconds)  # fmt: skip
+            ack["data"] = {**(ack["data"] or {}), "iceServers": servers}
         else:
             await store.give_back_transport(redis, keys, room_id, s["user_id"])
         return ack
