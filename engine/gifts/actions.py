@@ -45,10 +45,8 @@ def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
 
 
 async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: list[int], gift: dict[str, Any],
-                     quantity: int, key: str) -> money.Txn:  # fmt: skip
+                     quantity: int, key: str, agencies: dict[int, int]) -> money.Txn:  # fmt: skip
     svc = rt.services
-    async with svc.pool.acquire() as conn:
-        agencies = await store.agencies_of(conn, recipients)
     owner = await store.room_owner(svc.redis, svc.keys, room_id)
     per_recipient = int(gift["price"]) * quantity
     settings = rt.gift_catalog.settings
@@ -85,28 +83,27 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
     verdict = await svc.limiter.hit("gift", str(sender), svc.config.gift_rate_limit)
     if not verdict.allowed:
         return failure("RATE_LIMITED")
-    async with svc.pool.acquire() as conn:
-        await rt.gift_catalog.refresh(conn)
-        gift = rt.gift_catalog.gift(p.giftId)
-        if gift is None:
-            return failure("GIFT_NOT_FOUND")
-        if not _available(gift, money.now_ms()):
-            return failure("GIFT_UNAVAILABLE")
-        # VIP-only gifts: the level comes from the database, never from the client or a stale token.
-        if (
-            gift["vip_level_required"]
-            and (await conn.fetchval("SELECT vip_level FROM users WHERE id = $1", sender) or 0)
-            < gift["vip_level_required"]
-        ):
-            return failure("VIP_REQUIRED")
+    await rt.gift_catalog.refresh_if_stale(svc.pool)
+    gift = rt.gift_catalog.gift(p.giftId)
+    if gift is None:
+        return failure("GIFT_NOT_FOUND")
+    if not _available(gift, money.now_ms()):
+        return failure("GIFT_UNAVAILABLE")
     requested = requested_recipients(p)
     if not requested:
         return {"success": False, "error": "Invalid payload", "code": "NO_RECIPIENT"}
     checked = check_recipients(sender, requested, await store.seated(svc.redis, svc.keys, room_id, requested))
     if isinstance(checked, str):
         return failure(checked)
+    # One borrowed connection per send: each release costs asyncpg a reset round trip.
+    async with svc.pool.acquire() as conn:
+        # VIP-only gifts: the level comes from the database, never from the client or a stale token.
+        if gift["vip_level_required"] and await store.vip_level(conn, sender) < gift["vip_level_required"]:
+            return failure("VIP_REQUIRED")
+        # Read on every send, not cached: a member who just left must not earn their agency a share.
+        agencies = await store.agencies_of(conn, checked)
     key = p.idempotencyKey or p.batchId or uuid.uuid4().hex
-    txn = await _build_txn(rt, room_id, sender, checked, gift, p.quantity, key)
+    txn = await _build_txn(rt, room_id, sender, checked, gift, p.quantity, key, agencies)
     result = await _debit(rt, txn, f"gift:{key}")
     if not result.ok:
         svc.metrics.gifts.labels(result.code or "error").inc()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from redis.asyncio import Redis
 
 from engine.db import Conn
@@ -26,9 +28,23 @@ class Catalog:
         self._gifts: dict[int, dict[str, Any]] = {}
         self._settings: dict[str, int] = {}
         self._loaded_at = 0.0
+        self._reloading = asyncio.Lock()
+
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._loaded_at < _CACHE_SECONDS
+
+    async def refresh_if_stale(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+        """Re-read the catalog when the cache has expired, borrowing a connection only then; sends
+        that find it stale at once wait for one reload instead of each running their own."""
+        if self._fresh():
+            return
+        async with self._reloading:
+            if not self._fresh():
+                async with pool.acquire() as conn:
+                    await self.refresh(conn, force=True)
 
     async def refresh(self, conn: Conn, force: bool = False) -> None:
-        if not force and time.monotonic() - self._loaded_at < _CACHE_SECONDS:
+        if not force and self._fresh():
             return
         rows = await conn.fetch(f"SELECT {GIFT_COLUMNS} FROM gifts WHERE deleted_at IS NULL")
         self._gifts = {int(r["id"]): dict(r) for r in rows}
@@ -66,6 +82,10 @@ async def agencies_of(conn: Conn, user_ids: list[int]) -> dict[int, int]:
         user_ids,
     )
     return {int(r["user_id"]): int(r["agency_id"]) for r in rows}
+
+
+async def vip_level(conn: Conn, user_id: int) -> int:
+    return int(await conn.fetchval("SELECT vip_level FROM users WHERE id = $1", user_id) or 0)
 
 
 async def seated(redis: Redis, keys: Keys, room_id: int, user_ids: list[int]) -> set[int]:
