@@ -70,6 +70,9 @@ class Config:
     login_rate_limit_phone: Rate = field(default_factory=lambda: Rate(5, 300))
     login_rate_limit_ip: Rate = field(default_factory=lambda: Rate(30, 300))
     socket_event_rate_limit: Rate = field(default_factory=lambda: Rate(30, 1))
+    # Media events have their own bucket: joining a full room sets up a consumer per speaker at once
+    # (2 transports, their connects, then consume + resume for up to 31 producers: ~66 events).
+    media_event_rate_limit: Rate = field(default_factory=lambda: Rate(150, 10))
 
     socket_ping_interval: int = 25
     socket_ping_timeout: int = 60
@@ -189,6 +192,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOGIN_RATE_LIMIT_PHONE": ("login_rate_limit_phone", Rate.parse),
     "LOGIN_RATE_LIMIT_IP": ("login_rate_limit_ip", Rate.parse),
     "SOCKET_EVENT_RATE_LIMIT": ("socket_event_rate_limit", Rate.parse),
+    "MEDIA_EVENT_RATE_LIMIT": ("media_event_rate_limit", Rate.parse),
     "SOCKET_PING_INTERVAL": ("socket_ping_interval", _int_in(5, 300)),
     "SOCKET_PING_TIMEOUT": ("socket_ping_timeout", _int_in(5, 300)),
     "SOCKET_MAX_PAYLOAD_BYTES": ("socket_max_payload_bytes", _int_in(1024, 16 * 1024 * 1024)),

@@ -61,6 +61,7 @@ SERVER_ENV = {
     "LOGIN_RATE_LIMIT_IP": "1000000/1",
     "LOGIN_RATE_LIMIT_PHONE": "1000000/1",
     "SOCKET_EVENT_RATE_LIMIT": "1000000/1",
+    "MEDIA_EVENT_RATE_LIMIT": "1000000/1",
     "CHAT_RATE_LIMIT": "1000000/1",
     # Registration hashes a password; cheap parameters keep the set-up short (no effect on rooms).
     "ARGON2_MEMORY_KIB": "8192",

@@ -262,6 +262,59 @@ async def commands_named(commands: list[dict[str, Any]], name: str, count: int) 
     raise AssertionError(f"{name} x{count} not received: {commands}")
 
 
+async def test_setting_up_audio_in_a_full_room_is_not_rate_limited(make_client: Any) -> None:
+    """A listener joining a room of 30 speakers and music sends ~66 media events at once: they draw on
+    a media bucket of their own (not the 30/s bucket of other events), which still has a limit."""
+    import asyncio
+
+    from engine.config import Config, Rate
+
+    defaults = Config()  # the production limits, not the suite's raised ones
+    client = await make_client(media_node_secrets=(SECRET,), socket_event_rate_limit=defaults.socket_event_rate_limit,
+                               media_event_rate_limit=defaults.media_event_rate_limit)  # fmt: skip
+    url = url_of(client)
+    node = NodeDouble()
+
+    async def on_request(data: dict[str, Any]) -> Any:
+        return {"ok": True, "data": {"id": data["requestId"]}}
+
+    node.sio.on("media:request", on_request, namespace="/media")
+    owner = await (await client.post("/api/register", json=_registration())).json()
+    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
+    a = await Peer().connect(url, owner["token"])
+    try:
+        await node.connect(url, SECRET)
+        await node.call("node:register", registration_of("n1"))
+        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        events = [("transport:create", {"roomId": room_id, "type": t}) for t in ("consumer", "producer")]
+        events += [("transport:connect", {"roomId": room_id, "transportId": t, "dtlsParameters": {}})
+                   for t in ("t1", "t2")]  # fmt: skip
+        for i in range(31):
+            events.append(("audio:consume", {"roomId": room_id, "transportId": "t1", "producerId": f"p{i}",
+                                             "rtpCapabilities": CAPS}))  # fmt: skip
+            events.append(("consumer:resume", {"roomId": room_id, "consumerId": f"c{i}"}))
+        acks = await asyncio.gather(*(a.call(name, data) for name, data in events))
+        assert [ack for ack in acks if not ack["success"]] == []
+        assert len(acks) == 66
+        assert (await a.call("chat:message", {"roomId": room_id, "content": "hi"}))["success"]
+    finally:
+        await a.close()
+        await node.close()
+
+    tight = await make_client(media_node_secrets=(SECRET,), media_event_rate_limit=Rate(3, 60))
+    other = await (await tight.post("/api/register", json=_registration())).json()
+    other_room = (await (await tight.get("/api/user", headers=bearer(other["token"]))).json())["room"]["id"]
+    b = await Peer().connect(url_of(tight), other["token"])
+    try:
+        assert (await b.call("room:join", {"roomId": other_room}))["success"]
+        resume = {"roomId": other_room, "consumerId": "c1"}
+        answers = [await b.call("consumer:resume", resume) for _ in range(4)]
+        assert [x["error"] for x in answers[:3]] == ["Media unavailable"] * 3  # allowed through, no node
+        assert answers[3]["error"] == "Too many requests" and answers[3]["retry_after"] > 0
+    finally:
+        await b.close()
+
+
 async def _sleep_for(seconds: float) -> None:
     import asyncio
 

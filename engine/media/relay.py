@@ -114,7 +114,7 @@ async def _seat_state(rt: RealtimeServer, room_id: int, user_id: int) -> str:
 
 
 def register_media_events(rt: RealtimeServer) -> None:
-    @socket_event(rt, "transport:create", TransportCreate)
+    @socket_event(rt, "transport:create", TransportCreate, "media")
     async def create(rt: RealtimeServer, sid: str, s: dict[str, Any], p: TransportCreate) -> dict[str, Any]:
         room_id = in_room(s, p.roomId)
         if room_id is None:
@@ -141,7 +141,7 @@ def register_media_events(rt: RealtimeServer) -> None:
     for event, payload_type, method in simple:
         _register_simple(rt, event, payload_type, method)
 
-    @socket_event(rt, "audio:produce", Produce)
+    @socket_event(rt, "audio:produce", Produce, "media")
     async def produce(rt: RealtimeServer, sid: str, s: dict[str, Any], p: Produce) -> dict[str, Any]:
         room_id = in_room(s, p.roomId)
         if room_id is None:
@@ -157,7 +157,7 @@ def register_media_events(rt: RealtimeServer) -> None:
 
 
 def _register_simple(rt: RealtimeServer, event: str, payload_type: type[MediaPayload], method: str) -> None:
-    @socket_event(rt, event, payload_type)
+    @socket_event(rt, event, payload_type, "media")
     async def relay(rt: RealtimeServer, sid: str, s: dict[str, Any], p: MediaPayload) -> dict[str, Any]:
         room_id = in_room(s, p.roomId)
         if room_id is None:
@@ -167,7 +167,7 @@ def _register_simple(rt: RealtimeServer, event: str, payload_type: type[MediaPay
 
 
 def _register_self_mute(rt: RealtimeServer, event: str, paused: bool) -> None:
-    @socket_event(rt, event, ProducerRef)
+    @socket_event(rt, event, ProducerRef, "media")
     async def self_mute(rt: RealtimeServer, sid: str, s: dict[str, Any], p: ProducerRef) -> dict[str, Any]:
         room_id = in_room(s, p.roomId)
         if room_id is None:

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -34,8 +34,15 @@ def failure(error: str, code: str | None = None, **extra: Any) -> dict[str, Any]
     return {"success": False, "error": error, **({"code": code} if code else {}), **extra}
 
 
-def socket_event(rt: RealtimeServer, name: str, payload_type: type[P]) -> Callable[[Handler[P]], Handler[P]]:
-    """Register `handler(rt, sid, session, payload) -> ack` for event `name` on `rt`'s server."""
+def socket_event(
+    rt: RealtimeServer, name: str, payload_type: type[P], bucket: Literal["socket", "media"] = "socket"
+) -> Callable[[Handler[P]], Handler[P]]:
+    """Register `handler(rt, sid, session, payload) -> ack` for event `name` on `rt`'s server.
+
+    Each user's events draw on one rate-limit bucket; media signalling has its own (`bucket="media"`),
+    sized for the burst of setting up audio in a full room, so it neither starves nor is starved by
+    chat and seat events.
+    """
 
     def register(handler: Handler[P]) -> Handler[P]:
         async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
@@ -45,9 +52,10 @@ def socket_event(rt: RealtimeServer, name: str, payload_type: type[P]) -> Callab
             try:
                 session = await rt.sio.get_session(sid)
                 svc = rt.services
-                verdict = await svc.limiter.hit("socket", str(session["user_id"]), svc.config.socket_event_rate_limit)
+                rate = svc.config.media_event_rate_limit if bucket == "media" else svc.config.socket_event_rate_limit
+                verdict = await svc.limiter.hit(bucket, str(session["user_id"]), rate)
                 if not verdict.allowed:
-                    svc.metrics.rate_limited.labels("socket").inc()
+                    svc.metrics.rate_limited.labels(bucket).inc()
                     result = "fail"
                     return failure(TOO_MANY_REQUESTS, "rate_limited", retry_after=verdict.retry_after_seconds)
                 try:
