@@ -66,12 +66,14 @@ from bench_rooms import (
     Registrar,
     ack_outcome,
     close_all,
+    closing_lines,
     code_version,
     connect_all,
     cpu_seconds,
     gather_limited,
     percentile,
     process_tree,
+    run_benchmark,
 )
 
 NAMESPACE = "/media"
@@ -649,32 +651,15 @@ async def run(args: argparse.Namespace) -> int:
             else ["  re-joins: not sent (--no-rejoin)"]
         ),
         f"relay node's heartbeats failed: {dict(relay_node.heartbeat_failures) or 'none'}",
-        f"unexpected client disconnects: {dict(Client.unexpected) or 'none'}",
-        f"failed socket connects: {dict(Client.connect_failures) or 'none'}",
-        "server log warnings/errors: " + ("n/a (--url)" if not server else "none" if not problems else "(grouped)"),
-        *(f"  {p}" for p in problems[:12]),
-        f"total run time {time.monotonic() - started:.1f} s",
-        "=" * 100,
+        *closing_lines(server is not None, problems, started),
     ]
     print("\n".join(summary), flush=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        return uvloop.run(run(args))
-    return asyncio.run(run(args))
+    return run_benchmark(run, parse_args(argv))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted (the server this run started, if any, was stopped)", file=sys.stderr)
-        sys.exit(130)
-    except RuntimeError as exc:  # the server did not start, or set-up (registration, node) failed
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -717,32 +717,43 @@ async def run(args: argparse.Namespace) -> int:
         f"duplicates {fan.duplicates}, other chat messages {fan.foreign}",
         "  fan-out latency (send -> listener receipt): " + describe_ms(fan.latency_ms),
         f"  {fan.cpu}",
-        f"unexpected client disconnects: {dict(Client.unexpected) or 'none'}",
-        f"failed socket connects: {dict(Client.connect_failures) or 'none'}",
-        "server log warnings/errors: " + ("n/a (--url)" if not server else "none" if not problems else "(grouped)"),
-        *(f"  {p}" for p in problems[:12]),
-        f"total run time {time.monotonic() - started:.1f} s",
-        "=" * 100,
+        *closing_lines(server is not None, problems, started),
     ]
     print("\n".join(summary), flush=True)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with contextlib.suppress(ImportError):
-        import uvloop
+def closing_lines(own_server: bool, problems: list[str], started: float) -> list[str]:
+    """The last lines of every benchmark's summary: what went wrong on the wire and in the server."""
+    return [
+        f"unexpected client disconnects: {dict(Client.unexpected) or 'none'}",
+        f"failed socket connects: {dict(Client.connect_failures) or 'none'}",
+        "server log warnings/errors: " + ("n/a (--url)" if not own_server else "none" if not problems else "(grouped)"),
+        *(f"  {p}" for p in problems[:12]),
+        f"total run time {time.monotonic() - started:.1f} s",
+        "=" * 100,
+    ]
 
-        return uvloop.run(run(args))
-    return asyncio.run(run(args))
+
+def run_benchmark(run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]], args: argparse.Namespace) -> int:
+    """Run a benchmark on uvloop when it is installed; exit codes 130 on Ctrl-C, 1 when set-up failed."""
+    try:
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            return uvloop.run(run(args))
+        return asyncio.run(run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted (the server this run started, if any, was stopped)", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:  # the server did not start, or set-up (registration, a node) failed
+        print(f"benchmark aborted: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_benchmark(run, parse_args(argv))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted (the server this run started, if any, was stopped)", file=sys.stderr)
-        sys.exit(130)
-    except RuntimeError as exc:  # the server did not start, or set-up (registration) failed
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())
