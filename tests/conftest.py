@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,20 @@ def register(client: TestClient[web.Request, web.Application]) -> Callable[..., 
         return {**(await resp.json()), "phone": body["phone"]}
 
     return do
+
+
+@dataclass(frozen=True)
+class NewUser:
+    token: str
+    id: int
+    room: int  # the room every account gets at registration
+
+
+async def new_user(client: TestClient[web.Request, web.Application]) -> NewUser:
+    """Register a user through the legacy API and read back their id and room."""
+    tokens = await (await client.post("/api/register", json=registration())).json()
+    me = await (await client.get("/api/user", headers=bearer(tokens["token"]))).json()
+    return NewUser(tokens["token"], int(me["id"]), int(me["room"]["id"]))
 
 
 def bearer(token: str) -> dict[str, str]:

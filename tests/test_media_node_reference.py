@@ -26,7 +26,7 @@ import pytest
 
 from engine.appkeys import REALTIME, SERVICES
 from engine.media import node_events, store
-from tests.conftest import bearer, registration
+from tests.conftest import new_user
 from tests.sockets import Peer, url_of
 
 NODE_DIR = Path(__file__).resolve().parent.parent / "media_node"
@@ -101,9 +101,8 @@ async def node_engine(make_client: Any) -> AsyncIterator[Any]:
 
 
 async def _user(client: Any) -> tuple[str, int, int]:
-    tokens = await (await client.post("/api/register", json=registration())).json()
-    me = await (await client.get("/api/user", headers=bearer(tokens["token"]))).json()
-    return tokens["token"], int(me["id"]), int(me["room"]["id"])
+    user = await new_user(client)
+    return user.token, user.id, user.room
 
 
 async def test_reference_node_registers_and_creates_transports(node_engine: Any) -> None:

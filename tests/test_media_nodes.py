@@ -17,7 +17,7 @@ import socketio
 
 from engine.appkeys import SERVICES
 from engine.media import store
-from tests.conftest import bearer
+from tests.conftest import bearer, new_user
 from tests.sockets import Peer, close_client, url_of
 
 SECRET = "media-node-secret-" + "m" * 32
@@ -62,11 +62,11 @@ async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:
         assert sorted(n.node_id for n in await store.all_nodes(svc.redis, svc.keys)) == ["east-1", "west-1"]
         assert (await west.call("node:heartbeat", {"load": 9}))["success"] is True
 
-        owner = await (await client.post("/api/register", json=_registration())).json()
-        room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
-        patch = await client.patch(f"/api/v1/rooms/{room_id}", headers=bearer(owner["token"]), json={"region": "us"})
+        owner = await new_user(client)
+        room_id = owner.room
+        patch = await client.patch(f"/api/v1/rooms/{room_id}", headers=bearer(owner.token), json={"region": "us"})
         assert patch.status == 200
-        peer = await Peer().connect(url, owner["token"])
+        peer = await Peer().connect(url, owner.token)
         try:
             # The room's region is "us", and west-1 is the only node there, though busier.
             ack = await peer.call("room:join", {"roomId": room_id})
@@ -93,9 +93,9 @@ async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -
     url = url_of(client)
     svc = client.app[SERVICES]
     first, second, third = NodeDouble(), NodeDouble(), NodeDouble()
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
-    peer = await Peer().connect(url, owner["token"])
+    owner = await new_user(client)
+    room_id = owner.room
+    peer = await Peer().connect(url, owner.token)
     registration = {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS}
     try:
         await first.connect(url, SECRET)
@@ -135,10 +135,10 @@ async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -
             await node.close()
 
 
-async def test_without_nodes_rooms_still_work(client: Any, register: Any) -> None:
-    owner = await register()
-    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
-    peer = await Peer().connect(url_of(client), owner["token"])
+async def test_without_nodes_rooms_still_work(client: Any) -> None:
+    owner = await new_user(client)
+    room_id = owner.room
+    peer = await Peer().connect(url_of(client), owner.token)
     try:
         ack = await peer.call("room:join", {"roomId": room_id})
         assert ack["success"] is True and ack["rtpCapabilities"] is None
@@ -148,12 +148,6 @@ async def test_without_nodes_rooms_still_work(client: Any, register: Any) -> Non
 
 def registration_of(node_id: str) -> dict[str, Any]:
     return {"nodeId": node_id, "region": "eu", "capacity": 5, "rtpCapabilities": CAPS}
-
-
-def _registration() -> dict[str, Any]:
-    from tests.conftest import registration
-
-    return registration()
 
 
 async def _sleep() -> None:
@@ -179,11 +173,10 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
         return {"ok": True, "data": {"id": f"{data['method']}-{len(requests)}"}}
 
     node.sio.on("media:request", on_request, namespace="/media")
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    guest = await (await client.post("/api/register", json=_registration())).json()
-    owner_me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
-    room_id, owner_id = owner_me["room"]["id"], owner_me["id"]
-    a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
+    owner = await new_user(client)
+    guest = await new_user(client)
+    room_id, owner_id = owner.room, owner.id
+    a, b = await Peer().connect(url, owner.token), await Peer().connect(url, guest.token)
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
@@ -279,9 +272,9 @@ async def test_setting_up_audio_in_a_full_room_is_not_rate_limited(make_client: 
         return {"ok": True, "data": {"id": data["requestId"]}}
 
     node.sio.on("media:request", on_request, namespace="/media")
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
-    a = await Peer().connect(url, owner["token"])
+    owner = await new_user(client)
+    room_id = owner.room
+    a = await Peer().connect(url, owner.token)
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", registration_of("n1"))
@@ -302,9 +295,9 @@ async def test_setting_up_audio_in_a_full_room_is_not_rate_limited(make_client: 
         await node.close()
 
     tight = await make_client(media_node_secrets=(SECRET,), media_event_rate_limit=Rate(3, 60))
-    other = await (await tight.post("/api/register", json=_registration())).json()
-    other_room = (await (await tight.get("/api/user", headers=bearer(other["token"]))).json())["room"]["id"]
-    b = await Peer().connect(url_of(tight), other["token"])
+    other = await new_user(tight)
+    other_room = other.room
+    b = await Peer().connect(url_of(tight), other.token)
     try:
         assert (await b.call("room:join", {"roomId": other_room}))["success"]
         resume = {"roomId": other_room, "consumerId": "c1"}
@@ -329,44 +322,42 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
     node = NodeDouble()
     commands: list[dict[str, Any]] = []
     node.sio.on("media:command", commands.append, namespace="/media")
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    guest = await (await client.post("/api/register", json=_registration())).json()
-    owner_me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
-    guest_me = await (await client.get("/api/user", headers=bearer(guest["token"]))).json()
-    room_id = owner_me["room"]["id"]
-    a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
+    owner = await new_user(client)
+    guest = await new_user(client)
+    room_id = owner.room
+    a, b = await Peer().connect(url, owner.token), await Peer().connect(url, guest.token)
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
         assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
         assert (await b.call("room:join", {"roomId": room_id}))["success"]
         assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 2}))["success"]
-        started = {"roomId": str(room_id), "producerId": "p-1", "userId": guest_me["id"], "source": "mic"}
+        started = {"roomId": str(room_id), "producerId": "p-1", "userId": guest.id, "source": "mic"}
         assert (await node.call("producer:new", started))["success"] is True
         new = (await a.wait_for("audio:newProducer"))[0]
-        assert new == {"producerId": "p-1", "userId": guest_me["id"], "kind": "audio", "source": "mic"}
-        late = await Peer().connect(url, owner["token"])
+        assert new == {"producerId": "p-1", "userId": guest.id, "kind": "audio", "source": "mic"}
+        late = await Peer().connect(url, owner.token)
         try:
             snapshot = await late.call("room:join", {"roomId": room_id})
-            expected_producer = {"producerId": "p-1", "userId": guest_me["id"], "source": "mic", "paused": False}
+            expected_producer = {"producerId": "p-1", "userId": guest.id, "source": "mic", "paused": False}
             assert snapshot["existingProducers"] == [expected_producer]
         finally:
             await late.close()
-        speaking = {"roomId": str(room_id), "userIds": [guest_me["id"]]}
+        speaking = {"roomId": str(room_id), "userIds": [guest.id]}
         assert (await node.call("speakers:active", speaking))["success"]
-        assert (await a.wait_for("speaker:active"))[0]["activeSpeakers"] == [guest_me["id"]]
+        assert (await a.wait_for("speaker:active"))[0]["activeSpeakers"] == [guest.id]
 
-        assert (await a.call("seat:mute", {"roomId": room_id, "userId": guest_me["id"]}))["success"]
+        assert (await a.call("seat:mute", {"roomId": room_id, "userId": guest.id}))["success"]
         assert (await b.call("seat:leave", {"roomId": room_id}))["success"]
         for _ in range(40):
             if len(commands) >= 2:
                 break
             await _sleep()
-        expected = [("pauseUser", guest_me["id"], str(room_id)), ("closeUserProducers", guest_me["id"], str(room_id))]
+        expected = [("pauseUser", guest.id, str(room_id)), ("closeUserProducers", guest.id, str(room_id))]
         assert [(c["command"], c["userId"], c["roomId"]) for c in commands[:2]] == expected
         assert (await node.call("producer:closed", started))["success"]
         closed = (await a.wait_for("audio:producerClosed"))[0]
-        assert closed == {"producerId": "p-1", "userId": guest_me["id"]}
+        assert closed == {"producerId": "p-1", "userId": guest.id}
         for peer in (a, b):
             for name, payloads in peer.events.items():
                 for payload in payloads:
@@ -385,12 +376,12 @@ async def test_being_displaced_or_evicted_from_a_seat_closes_the_producers(make_
     node = NodeDouble()
     commands: list[dict[str, Any]] = []
     node.sio.on("media:command", commands.append, namespace="/media")
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    guest = await (await client.post("/api/register", json=_registration())).json()
-    room_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["room"]["id"]
-    guest_id = (await (await client.get("/api/user", headers=bearer(guest["token"]))).json())["id"]
-    owner_id = (await (await client.get("/api/user", headers=bearer(owner["token"]))).json())["id"]
-    a, b = await Peer().connect(url, owner["token"]), await Peer().connect(url, guest["token"])
+    owner = await new_user(client)
+    guest = await new_user(client)
+    room_id = owner.room
+    guest_id = guest.id
+    owner_id = owner.id
+    a, b = await Peer().connect(url, owner.token), await Peer().connect(url, guest.token)
 
     async def closed_for(count: int) -> list[int]:
         return [c["userId"] for c in await commands_named(commands, "closeUserProducers", count)]
@@ -405,7 +396,7 @@ async def test_being_displaced_or_evicted_from_a_seat_closes_the_producers(make_
         assert await closed_for(1) == [guest_id]
 
         assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 9}))["success"]
-        shrink = await client.patch(f"/api/v1/rooms/{room_id}", json={"seat_count": 8}, headers=bearer(owner["token"]))
+        shrink = await client.patch(f"/api/v1/rooms/{room_id}", json={"seat_count": 8}, headers=bearer(owner.token))
         assert shrink.status == 200
         assert await closed_for(2) == [guest_id, guest_id]
         # The owner, still seated below the new count, keeps their producers.
@@ -433,10 +424,9 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
         return {"ok": True, "data": {"id": created[-1]}}
 
     node.sio.on("media:request", on_request, namespace="/media")
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
-    room_id, user_id = me["room"]["id"], me["id"]
-    a = await Peer().connect(url, owner["token"])
+    owner = await new_user(client)
+    room_id, user_id = owner.room, owner.id
+    a = await Peer().connect(url, owner.token)
     create = {"roomId": room_id, "type": "consumer"}
 
     try:
@@ -489,10 +479,9 @@ async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(m
     client = await make_client(media_node_secrets=(SECRET,))
     url = url_of(client)
     node = NodeDouble()
-    owner = await (await client.post("/api/register", json=_registration())).json()
-    me = await (await client.get("/api/user", headers=bearer(owner["token"]))).json()
-    room_id, user_id = me["room"]["id"], me["id"]
-    a = await Peer().connect(url, owner["token"])
+    owner = await new_user(client)
+    room_id, user_id = owner.room, owner.id
+    a = await Peer().connect(url, owner.token)
 
     def report(producer_id: str) -> dict[str, Any]:
         return {"roomId": str(room_id), "producerId": producer_id, "userId": user_id, "source": "mic"}
@@ -558,11 +547,11 @@ async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client
     node = NodeDouble()
     commands: list[dict[str, Any]] = []
     node.sio.on("media:command", commands.append, namespace="/media")
-    first = await (await client.post("/api/register", json=_registration())).json()
-    second = await (await client.post("/api/register", json=_registration())).json()
-    empty_room = (await (await client.get("/api/user", headers=bearer(first["token"]))).json())["room"]["id"]
-    busy_room = (await (await client.get("/api/user", headers=bearer(second["token"]))).json())["room"]["id"]
-    a, b = await Peer().connect(url, first["token"]), await Peer().connect(url, second["token"])
+    first = await new_user(client)
+    second = await new_user(client)
+    empty_room = first.room
+    busy_room = second.room
+    a, b = await Peer().connect(url, first.token), await Peer().connect(url, second.token)
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
