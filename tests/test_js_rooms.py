@@ -28,9 +28,9 @@ def node_or_skip() -> str:
     return node
 
 
-async def run_scenario(node: str, *args: str) -> tuple[int, Any, str]:
+async def run_scenario(node: str, *args: str, script: Path = SCENARIO) -> tuple[int, Any, str]:
     proc = await asyncio.create_subprocess_exec(
-        node, str(SCENARIO), *args, cwd=JS_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        node, str(script), *args, cwd=JS_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)

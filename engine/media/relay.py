@@ -20,7 +20,7 @@ from engine.media import store
 from engine.media.model import ice_servers
 from engine.realtime.events import socket_event
 from engine.realtime.server import RealtimeServer
-from engine.rooms.live import room_channel
+from engine.rooms import live
 from engine.rooms.model import RoomRef
 from engine.rooms.seats import in_room
 
@@ -178,7 +178,6 @@ def _register_self_mute(rt: RealtimeServer, event: str, paused: bool) -> None:
                 return fail(state)
         method = "producer:pause" if paused else "producer:resume"
         ack = await forward(rt, room_id, s["user_id"], method, {"producerId": p.producerId})
-        if ack["success"]:
-            await rt.sio.emit("seat:userMuted", {"userId": s["user_id"], "isMuted": paused, "selfMuted": True},
-                              room=room_channel(room_id))  # fmt: skip
+        if ack["success"]:  # the node paused (resumed) the producer: tell the room, in sequence
+            await live.run(rt, "self_mute", room_id, s["user_id"], int(paused), actor_sid=sid)
         return ack

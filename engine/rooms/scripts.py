@@ -22,7 +22,7 @@ _DIR = Path(__file__).parent / "lua"
 _PRELUDE = _DIR / "lib.lua"
 NAMES = (
     "room_open", "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
-    "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold",
+    "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
 )  # fmt: skip
 SCRIPTS = {name: LuaScript(_DIR / f"{name}.lua", _PRELUDE) for name in NAMES}
 COMPARE_DELETE = LuaScript(_DIR / "compare_delete.lua")
