@@ -17,6 +17,7 @@ import socketio
 
 from engine.appkeys import SERVICES
 from engine.media import store
+from engine.messages import decode_event
 from tests.conftest import bearer, new_user
 from tests.sockets import Peer, close_client, url_of
 
@@ -76,6 +77,7 @@ async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:
             await west.close()
             notice = (await peer.wait_for("media:reconnect"))[0]
             assert notice == {"roomId": str(room_id), "reason": "node_lost"}
+            decode_event("media:reconnect", notice)
             assert await store.get_node(svc.redis, svc.keys, "west-1") is None
             again = await peer.call("room:join", {"roomId": room_id})
             assert again["rtpCapabilities"]["node"] == "east-1"
@@ -319,8 +321,6 @@ async def _sleep_for(seconds: float) -> None:
 
 
 async def test_producer_state_and_seat_commands(make_client: Any) -> None:
-    from engine.messages import decode_event
-
     client = await make_client(media_node_secrets=(SECRET,))
     url = url_of(client)
     node = NodeDouble()

@@ -29,7 +29,7 @@ class SpeakerActive(Event):
 
 class MediaReconnect(Event):
     roomId: str
-    reason: str
+    reason: Literal["node_lost", "idle"]  # its node was lost; its router was closed as it stood empty
 
 
 SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
