@@ -54,9 +54,9 @@ async def command(rt: RealtimeServer, room_id: int, name: str, **params: Any) ->
     """Send a command to the room's node, if the room has one."""
     svc = rt.services
     node = await store.assigned_node(svc.redis, svc.keys, room_id)
-    if node is not None:
+    if node is not None:  # direct when this process holds the node's socket (see relay.forward)
         await rt.sio.emit("media:command", {"command": name, "roomId": str(room_id), **params}, to=node.sid,
-                          namespace=NAMESPACE)  # fmt: skip
+                          namespace=NAMESPACE, ignore_queue=node.instance == rt.instance_id)  # fmt: skip
 
 
 async def close_router(rt: RealtimeServer, room_id: int) -> None:

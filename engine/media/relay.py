@@ -88,10 +88,13 @@ async def forward(
         return fail("Media unavailable")
     request = {"requestId": uuid.uuid4().hex, "method": method, "roomId": str(room_id), "userId": user_id,
                "params": params}  # fmt: skip
+    # A node whose socket this process holds is sent to directly: through the Redis queue every
+    # other engine process would receive and decode the request too, for nothing.
+    local = node.instance == rt.instance_id
     started = time.perf_counter()
     try:
         answer = await rt.sio.call("media:request", request, to=node.sid, namespace="/media",
-                                   timeout=svc.config.media_request_timeout_seconds)  # fmt: skip
+                                   timeout=svc.config.media_request_timeout_seconds, ignore_queue=local)  # fmt: skip
     except Exception as exc:  # a timeout, or the node went away mid-request
         svc.metrics.media_requests.labels(method, "timeout").inc()
         log.warning("media request failed", extra={"method": method, "node": node.node_id, "error": repr(exc)})
