@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from engine.keys import ROOM_KEY_NAMES, Keys
 from engine.lua import LuaScript
 from engine.media.model import NodeInfo, ProducerRecord, choose_node
+from engine.rooms.scripts import COMPARE_DELETE
 
 DROP_NODE = LuaScript(Path(__file__).parent / "lua" / "drop_node.lua")
 REFRESH_NODE = LuaScript(Path(__file__).parent / "lua" / "refresh_node.lua")
@@ -100,22 +101,22 @@ async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None,
     the sweep in engine.media.lost dropped it) moves rooms, and that tells their clients.
     """
     key = keys.room_media(room_id)
-    nodes = await all_nodes(redis, keys)
-    by_id = {n.node_id: n for n in nodes}
     assigned = await redis.get(key)
-    if assigned is not None:
-        node = by_id.get(_text(assigned))
+    if assigned is not None:  # the common case, a room already placed: two reads, no registry scan
+        node = await get_node(redis, keys, _text(assigned))
         if node is not None:
             return node
-        await redis.delete(key)  # its node is gone (its rooms were released): place the room again
-    chosen = choose_node(nodes, region, now_ms, stale_ms)
+        # Its node is gone (its rooms were released): place the room again, unless another process
+        # has just done so (compare-and-delete).
+        await COMPARE_DELETE.bind(redis)(keys=[key], args=[_text(assigned)])
+    chosen = choose_node(await all_nodes(redis, keys), region, now_ms, stale_ms)
     if chosen is None:
         return None
     if await redis.set(key, chosen.node_id, nx=True):  # held until the node is lost or the room idles
         await redis.sadd(keys.node_rooms(chosen.node_id), str(room_id))
         return chosen
     winner = await redis.get(key)  # another process placed it first
-    return by_id.get(_text(winner)) if winner else None
+    return await get_node(redis, keys, _text(winner)) if winner else None
 
 
 async def seat_of(redis: Redis, keys: Keys, room_id: int, user_id: int) -> dict[str, Any] | None:
