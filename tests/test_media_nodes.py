@@ -137,6 +137,25 @@ async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -
             await node.close()
 
 
+async def test_a_room_pointing_at_a_vanished_node_is_placed_again(make_client: Any) -> None:
+    """A placement naming a node no longer registered is replaced, by compare-and-delete."""
+    client = await make_client(media_node_secrets=(SECRET,))
+    svc = client.app[SERVICES]
+    node = NodeDouble()
+    try:
+        await node.connect(url_of(client), SECRET)
+        await node.call("node:register", registration_of("n1"))
+        await svc.redis.set(svc.keys.room_media(77), "ghost")
+        now_ms = int(time.time() * 1000)
+        placed = await store.place_room(svc.redis, svc.keys, 77, None, now_ms, 15_000)
+        assert placed is not None and placed.node_id == "n1"
+        assert await store.room_node_id(svc.redis, svc.keys, 77) == "n1"
+        again = await store.place_room(svc.redis, svc.keys, 77, None, now_ms, 15_000)  # stays put
+        assert again is not None and again.node_id == "n1"
+    finally:
+        await node.close()
+
+
 async def test_without_nodes_rooms_still_work(client: Any) -> None:
     owner = await new_user(client)
     room_id = owner.room
