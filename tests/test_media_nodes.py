@@ -29,7 +29,9 @@ class NodeDouble:
     def __init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.errors: list[Any] = []
+        self.commands: list[dict[str, Any]] = []  # every media:command received
         self.sio.on("connect_error", self.errors.append, namespace="/media")
+        self.sio.on("media:command", self.commands.append, namespace="/media")
 
     async def connect(self, url: str, token: str) -> None:
         await self.sio.connect(url, namespaces=["/media"], auth={"token": token}, transports=["websocket"])
@@ -343,8 +345,7 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
     client = await make_client(media_node_secrets=(SECRET,))
     url = url_of(client)
     node = NodeDouble()
-    commands: list[dict[str, Any]] = []
-    node.sio.on("media:command", commands.append, namespace="/media")
+    commands = node.commands
     owner = await new_user(client)
     guest = await new_user(client)
     room_id = owner.room
@@ -397,8 +398,7 @@ async def test_being_displaced_or_evicted_from_a_seat_closes_the_producers(make_
     client = await make_client(media_node_secrets=(SECRET,))
     url = url_of(client)
     node = NodeDouble()
-    commands: list[dict[str, Any]] = []
-    node.sio.on("media:command", commands.append, namespace="/media")
+    commands = node.commands
     owner = await new_user(client)
     guest = await new_user(client)
     room_id = owner.room
@@ -438,8 +438,7 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
     url = url_of(client)
     svc = client.app[SERVICES]
     node = NodeDouble()
-    commands: list[dict[str, Any]] = []
-    node.sio.on("media:command", commands.append, namespace="/media")
+    commands = node.commands
     created: list[str] = []
 
     async def on_request(data: dict[str, Any]) -> Any:
@@ -568,8 +567,7 @@ async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client
     client = await make_client(media_node_secrets=(SECRET,), media_room_idle_seconds=0.3)
     url, svc, rt = url_of(client), client.app[SERVICES], client.app[REALTIME]
     node = NodeDouble()
-    commands: list[dict[str, Any]] = []
-    node.sio.on("media:command", commands.append, namespace="/media")
+    commands = node.commands
     first = await new_user(client)
     second = await new_user(client)
     empty_room = first.room
