@@ -39,7 +39,12 @@ def _blocked(permanent: bool, remaining: int) -> dict[str, Any]:
 
 
 async def _check_gates(
-    svc: Services, room: dict[str, Any], user_id: int, password: str | None
+    svc: Services,
+    room: dict[str, Any],
+    user_id: int,
+    password: str | None,
+    ban: dict[str, Any] | None,
+    privileged: bool,
 ) -> dict[str, Any] | None:
     """Return a failure ack when the user may not enter, None when they may."""
     room_id = room["id"]
@@ -48,9 +53,6 @@ async def _check_gates(
     remaining = await store.block_ttl(svc.redis, svc.keys, room_id, user_id)
     if remaining is not None:
         return _blocked(False, remaining)
-    async with svc.pool.acquire() as conn:
-        ban = await store.active_ban(conn, room_id, user_id)
-        privileged = user_id == room["user_id"] or user_id in await store.admin_ids(conn, room_id)
     if ban is not None:
         if ban["expires_at"] is None:
             return _blocked(True, -1)
@@ -67,12 +69,16 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
     user_id = int(session["user_id"])
     if room_id is None:
         return failure("ROOM_NOT_FOUND")
+    # One borrowed connection for everything the gates need: each release costs asyncpg a reset
+    # round trip, and joins come in bursts when a popular room opens.
     async with svc.pool.acquire() as conn:
         room = await store.get_room(conn, room_id)
         user = await accounts_store.get_user(conn, user_id)
-    if room is None or user is None:
-        return failure("ROOM_NOT_FOUND")
-    refused = await _check_gates(svc, room, user_id, payload.password)
+        if room is None or user is None:
+            return failure("ROOM_NOT_FOUND")
+        ban = await store.active_ban(conn, room_id, user_id)
+        privileged = user_id == room["user_id"] or user_id in await store.admin_ids(conn, room_id)
+    refused = await _check_gates(svc, room, user_id, payload.password, ban, privileged)
     if refused is not None:
         return refused
     current = session.get("room_id")
