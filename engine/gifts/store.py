@@ -41,11 +41,9 @@ class Catalog:
         async with self._reloading:
             if not self._fresh():
                 async with pool.acquire() as conn:
-                    await self.refresh(conn, force=True)
+                    await self._load(conn)
 
-    async def refresh(self, conn: Conn, force: bool = False) -> None:
-        if not force and self._fresh():
-            return
+    async def _load(self, conn: Conn) -> None:
         rows = await conn.fetch(f"SELECT {GIFT_COLUMNS} FROM gifts WHERE deleted_at IS NULL")
         self._gifts = {int(r["id"]): dict(r) for r in rows}
         self._settings = await economy_settings(conn)

@@ -36,8 +36,8 @@ async def observe_registry(rt: RealtimeServer) -> None:
     """Set the registry gauges: how many nodes are live or stale, how many rooms they hold."""
     svc = rt.services
     nodes = await store.all_nodes(svc.redis, svc.keys)
-    stale_ms = int(svc.config.media_node_stale_seconds * 1000)
-    live = sum(1 for n in nodes if _now_ms() - n.seen_ms <= stale_ms)
+    stale_ms, now_ms = int(svc.config.media_node_stale_seconds * 1000), _now_ms()
+    live = sum(1 for n in nodes if now_ms - n.seen_ms <= stale_ms)
     svc.metrics.media_nodes.labels("live").set(live)
     svc.metrics.media_nodes.labels("stale").set(len(nodes) - live)
     svc.metrics.media_rooms_placed.set(await store.placed_room_count(svc.redis, svc.keys, [n.node_id for n in nodes]))

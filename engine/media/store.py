@@ -88,8 +88,8 @@ async def unplace_room(redis: Redis, keys: Keys, room_id: int) -> None:
 
 async def assigned_node(redis: Redis, keys: Keys, room_id: int) -> NodeInfo | None:
     """The node a room is on now, without placing it."""
-    assigned = await redis.get(keys.room_media(room_id))
-    return await get_node(redis, keys, _text(assigned)) if assigned is not None else None
+    node_id = await room_node_id(redis, keys, room_id)
+    return await get_node(redis, keys, node_id) if node_id is not None else None
 
 
 async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None, now_ms: int,
