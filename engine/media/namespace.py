@@ -97,7 +97,14 @@ def register_media_namespace(rt: RealtimeServer) -> None:
             return
         node_id = session.get("node_id")
         if node_id:
+            # Not inline: this may run inside an emit that noticed the node's ping timeout.
+            rt.run_detached(lose_node_quietly(node_id, sid), f"media-disconnect:{sid}")
+
+    async def lose_node_quietly(node_id: str, sid: str) -> None:
+        try:
             await lose_node(rt, node_id, sid, "disconnected")
+        except Exception:
+            log.exception("losing a disconnected media node failed", extra={"node_id": node_id})
 
     sio.on("connect", connect, namespace=NAMESPACE)
     sio.on("node:register", register, namespace=NAMESPACE)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -74,6 +74,8 @@ class RealtimeServer:
         # Every client event name -> its payload Struct, as registered (docs/asyncapi.yaml is checked against it).
         self.client_events: dict[str, type] = {}
         self.background: list[Periodic] = []
+        # Disconnect work runs as tasks of its own (see `run_detached`); kept to be awaited at stop.
+        self._detached: set[asyncio.Task[None]] = set()
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             client_manager=socketio.AsyncRedisManager(redis_url, channel=channel),
@@ -132,12 +134,28 @@ class RealtimeServer:
         self._metrics.auth_attempts.labels("socket", "ok").inc()
         self._metrics.socket_connections.inc()
 
+    def run_detached(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run disconnect work as a task of its own, never inside the handler that noticed it.
+
+        python-engineio closes a socket whose ping timed out from inside `send()` and runs the
+        disconnect handler right there: inside whichever emit noticed it, which may be a room
+        broadcast made under that room's lock. Disconnect work leaves rooms and so takes room
+        locks; run inline it would wait on a lock its own caller holds, and freeze the room.
+        """
+        task = asyncio.create_task(work, name=name)
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._metrics.socket_connections.dec()
         try:
+            # Read now: python-socketio forgets the session once this handler returns.
             session = await self.sio.get_session(sid)
         except KeyError:
             return
+        self.run_detached(self._run_disconnect_hooks(sid, session), f"disconnect:{sid}")
+
+    async def _run_disconnect_hooks(self, sid: str, session: dict[str, Any]) -> None:
         for hook in reversed(self.disconnect_hooks):
             try:
                 await hook(sid, session)
@@ -196,6 +214,7 @@ class RealtimeServer:
     async def stop(self) -> None:
         """Close any socket left, then the background tasks and this process's Redis records."""
         await self.disconnect_all()
+        await asyncio.gather(*self._detached, return_exceptions=True)
         svc = self.services
         await svc.redis.zrem(svc.keys.instances(), self.instance_id)
         await svc.redis.delete(svc.keys.instance_sockets(self.instance_id))
