@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from engine.appkeys import CONFIG, METRICS, REALTIME, SERVICES
+from engine.appkeys import CONFIG, METRICS, REALTIME, ROOMS, SERVICES
 from engine.config import Config
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gifts.handlers import register_gift_events
@@ -21,11 +21,13 @@ from engine.keys import Keys
 from engine.media.namespace import register_media_namespace
 from engine.media.node_events import register_node_events
 from engine.media.relay import register_media_events
+from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.payments.actions import fulfil_stuck_orders
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.rooms.handlers import register_room_events
+from engine.rooms.live import LiveRooms, StripedLocks
 from engine.services import open_services
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
@@ -65,7 +67,7 @@ async def _flusher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
     realtime = app[REALTIME]
-    await realtime.start()
+    await realtime.start(app[SERVICES])
     yield
     await realtime.stop()
 
@@ -86,14 +88,19 @@ def create_app(config: Config) -> web.Application:
     app[METRICS] = Metrics()
     app[LIFECYCLE] = Lifecycle()
     assert config.redis_url, "create_app needs REDIS_URL (or the embedded server) resolved"
+    # The transport first, then the domains on it: rooms drive the media side through its port, and
+    # the room locks order both rooms' and media nodes' emits for a room.
     realtime = RealtimeServer(app, config, app[METRICS], config.redis_url, Keys(config.redis_prefix).socketio_channel())
+    room_locks = StripedLocks()
+    rooms = LiveRooms(realtime, NodeMedia(realtime), room_locks)
     register_core_events(realtime)
-    register_room_events(realtime)
+    register_room_events(rooms)
     register_gift_events(realtime)
     register_media_namespace(realtime)
-    register_media_events(realtime)
-    register_node_events(realtime)
+    register_media_events(rooms)
+    register_node_events(realtime, room_locks)
     app[REALTIME] = realtime
+    app[ROOMS] = rooms
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

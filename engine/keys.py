@@ -7,6 +7,23 @@ consistency"); the prefix lets tests and several deployments share one server.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class RoomKeys(NamedTuple):
+    """The keys of one room's live state, all under its hash tag. Every room script receives them
+    in this order (engine/rooms/lua/lib.lua names them K_META … K_CHAT)."""
+
+    meta: str  # hash: seat_count, owner, seq, closed
+    seats: str  # hash: index -> seat json {u, m, d}
+    seat_of: str  # hash: user -> index
+    locked: str  # set of locked indices
+    invites: str  # hash: index -> invite json
+    events: str  # capped stream of sequenced events, id "<seq>-1"
+    members: str  # hash: user -> socket count
+    sockets: str  # hash: sid -> user
+    profiles: str  # hash: user -> profile json shown to others
+    chat: str  # list of recent messages, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +69,10 @@ class Keys:
     def socketio_channel(self) -> str:
         return f"{self.prefix}flylive:socketio"
 
-    def room(self, room_id: int) -> list[str]:
-        """The keys every room script receives, in the order engine/rooms/lua/lib.lua expects."""
+    def room(self, room_id: int) -> RoomKeys:
+        """The keys of a room's live state (and, in this order, of every room script)."""
         tag = f"{self.prefix}{{r:{room_id}}}"
-        return [f"{tag}:{name}" for name in ROOM_KEY_NAMES]
+        return RoomKeys(*(f"{tag}:{name}" for name in RoomKeys._fields))
 
     def room_block(self, room_id: int, user_id: int) -> str:
         """A kicked user's temporary block; its TTL is the time left."""
@@ -118,6 +135,3 @@ class Keys:
     def instance_sockets(self, instance_id: str) -> str:
         """Hash of one process's sockets: sid -> "user_id:room_id" (room 0: in no room)."""
         return f"{self.prefix}{{i:{instance_id}}}:sockets"
-
-
-ROOM_KEY_NAMES = ("meta", "seats", "seat_of", "locked", "invites", "events", "members", "sockets", "profiles", "chat")

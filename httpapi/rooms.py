@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from engine.appkeys import REALTIME, SERVICES
+from engine.appkeys import ROOMS, SERVICES
 from engine.errors import forbidden
 from engine.rooms import moderation, profiles, store
 from engine.rooms.model import Rank
@@ -83,7 +83,7 @@ async def get_room(request: web.Request) -> web.Response:
 async def update_room(request: web.Request) -> web.Response:
     body, keys = await read_body_and_keys(request, profiles.RoomFields)
     room_id = path_id(request, what="Room")
-    return ok(await profiles.do_update(request.app[REALTIME], current_user(request).user_id, room_id, body, keys))
+    return ok(await profiles.do_update(request.app[ROOMS], current_user(request).user_id, room_id, body, keys))
 
 
 @routes.post("/api/v1/rooms/{id}/close")
@@ -91,7 +91,7 @@ async def update_room(request: web.Request) -> web.Response:
 async def close_room(request: web.Request) -> web.Response:
     body = await read_body(request, CloseBody)
     room_id = path_id(request, what="Room")
-    await moderation.do_close(request.app[REALTIME], room_id, current_user(request).user_id, body.reason)
+    await moderation.do_close(request.app[ROOMS], room_id, current_user(request).user_id, body.reason)
     return ok({"id": room_id, "is_closed": True})
 
 
@@ -108,7 +108,7 @@ async def list_admins(request: web.Request) -> web.Response:
 async def add_admin(request: web.Request) -> web.Response:
     body = await read_body(request, AdminBody)
     room_id = path_id(request, what="Room")
-    await profiles.do_set_admin(request.app[REALTIME], current_user(request).user_id, room_id, body.user_id, grant=True)
+    await profiles.do_set_admin(request.app[SERVICES], current_user(request).user_id, room_id, body.user_id, grant=True)
     return ok({"room_id": room_id, "user_id": body.user_id, "admin": True})
 
 
@@ -116,7 +116,7 @@ async def add_admin(request: web.Request) -> web.Response:
 @login_required
 async def remove_admin(request: web.Request) -> web.Response:
     room_id, user_id = path_id(request, what="Room"), path_id(request, "user_id")
-    await profiles.do_set_admin(request.app[REALTIME], current_user(request).user_id, room_id, user_id, grant=False)
+    await profiles.do_set_admin(request.app[SERVICES], current_user(request).user_id, room_id, user_id, grant=False)
     return ok({"room_id": room_id, "user_id": user_id, "admin": False})
 
 
@@ -136,7 +136,7 @@ async def list_bans(request: web.Request) -> web.Response:
 async def add_ban(request: web.Request) -> web.Response:
     body = await read_body(request, BanBody)
     room_id = path_id(request, what="Room")
-    ban_id = await moderation.do_ban(request.app[REALTIME], room_id, current_user(request).user_id, body.user_id,
+    ban_id = await moderation.do_ban(request.app[ROOMS], room_id, current_user(request).user_id, body.user_id,
                                      body.minutes, body.reason)  # fmt: skip
     return ok({"id": ban_id, "room_id": room_id, "user_id": body.user_id}, 201)
 
@@ -145,5 +145,5 @@ async def add_ban(request: web.Request) -> web.Response:
 @login_required
 async def lift_ban(request: web.Request) -> web.Response:
     room_id, user_id = path_id(request, what="Room"), path_id(request, "user_id")
-    lifted = await moderation.do_unban(request.app[REALTIME], room_id, current_user(request).user_id, user_id)
+    lifted = await moderation.do_unban(request.app[ROOMS], room_id, current_user(request).user_id, user_id)
     return ok({"room_id": room_id, "user_id": user_id, "lifted": lifted})

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from engine.appkeys import REALTIME
+from engine.appkeys import REALTIME, ROOMS
 from engine.messages import decode_event
 from engine.rooms import janitor
 from tests.conftest import bearer, registration
@@ -105,7 +105,7 @@ async def test_a_dead_process_is_cleaned_up_by_a_survivor(make_client: Any, conn
         await job.stop()
     svc = rt_a.services
     await svc.redis.zadd(svc.keys.instances(), {rt_b.instance_id: 0})
-    await janitor.reap_dead(rt_a)
+    await janitor.reap_dead(a.app[ROOMS])
 
     cleared = await first(o, "seat:cleared")
     assert (cleared.seatIndex, cleared.userId, cleared.reason) == (5, ghost.id, "disconnect")
@@ -118,7 +118,7 @@ async def test_a_dead_process_is_cleaned_up_by_a_survivor(make_client: Any, conn
     assert rt_b.instance_id.encode() not in await svc.redis.zrange(svc.keys.instances(), 0, -1)
 
     await asyncio.sleep(0.5)  # past the grace: the held seat is freed
-    await janitor.sweep_holds(rt_a)
+    await janitor.sweep_holds(a.app[ROOMS])
     assert (await x.call("seat:take", {"roomId": room, "seatIndex": 5}))["success"]
     update = await first(o, "seat:updated", 1)
     assert (update.seatIndex, update.userId) == (5, other.id)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.appkeys import REALTIME
+from engine.appkeys import ROOMS, SERVICES
 from engine.config import Rate
 from engine.messages import decode_event
 from engine.rooms import janitor, live
@@ -309,7 +309,7 @@ async def test_seat_is_freed_after_the_grace(new_user: Any, connect: Any, make_c
     app = await make_client(seat_grace_ms=300)
     o = await seated_then_dropped(app, connect, owner, guest, 3)
     await asyncio.sleep(0.5)
-    await janitor.sweep_holds(app.app[REALTIME])
+    await janitor.sweep_holds(app.app[ROOMS])
     assert (await o.call("seat:take", {"roomId": owner.room, "seatIndex": 3}))["success"]
     ack = await join(await connect(app, guest), owner.room)
     assert ack["success"] and ack["reclaimedSeat"] is None
@@ -347,14 +347,14 @@ async def test_rejoin_replays_missed_events(client: Any, new_user: Any, connect:
     # Push the stream past its cap: what followed `stale` is gone, so only a snapshot can resync.
     stale = ack["seq"]
     assert (await r.call("room:leave", {"roomId": room}))["success"]
-    rt = client.app[REALTIME]
+    state = client.app[SERVICES].rooms
     message = live.encode({"id": "00000000-0000-0000-0000-000000000000", "userId": guest.id, "userName": "Guest",
                            "userAvatar": "", "userFrameId": None, "userChatBubbleId": None, "content": "filler",
                            "type": "text", "timestamp": 0})  # fmt: skip
     for _ in range(1300):
-        assert (await rt.room_scripts.run("chat", room, guest.id, message, 50)).ok
-    oldest = (await rt.services.redis.xrange(rt.services.keys.room(room)[5], count=1))[0][0]
-    assert int(oldest.split(b"-")[0]) > stale + 1
+        assert (await state.chat(room, guest.id, message, 50)).ok
+    oldest = await state.oldest_event_id(room)
+    assert oldest is not None and int(oldest.split("-")[0]) > stale + 1
     ack = await join(r, room, lastSeq=stale)
     assert ack["success"] and ack["resumed"] is False and "missedEvents" not in ack
     assert ack["seq"] > stale + 1300 and sorted(p["id"] for p in ack["participants"]) == sorted([owner.id, guest.id])

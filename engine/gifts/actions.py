@@ -25,8 +25,7 @@ from engine.gifts.model import (
     requested_recipients,
 )
 from engine.realtime.server import RealtimeServer, user_room
-from engine.rooms.live import room_channel
-from engine.rooms.seats import in_room
+from engine.rooms.model import in_room, room_channel
 
 log = logging.getLogger("flylive.gifts")
 
@@ -47,12 +46,12 @@ def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
 async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: list[int], gift: dict[str, Any],
                      quantity: int, key: str, agencies: dict[int, int]) -> money.Txn:  # fmt: skip
     svc = rt.services
-    owner = await store.room_owner(svc.redis, svc.keys, room_id)
+    owner = await svc.rooms.owner(room_id)
     per_recipient = int(gift["price"]) * quantity
-    settings = rt.gift_catalog.settings
+    settings = svc.catalog.settings
     legs: list[money.Leg] = []
     for recipient in recipients:
-        split = money.split_gift(per_recipient, rt.gift_catalog.settings, agency_member=recipient in agencies,
+        split = money.split_gift(per_recipient, svc.catalog.settings, agency_member=recipient in agencies,
                                  has_room_owner=owner is not None)  # fmt: skip
         legs += money.gift_legs(sender, recipient, per_recipient, split, agency_id=agencies.get(recipient),
                                 room_owner=owner)  # fmt: skip
@@ -83,8 +82,8 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
     verdict = await svc.limiter.hit("gift", str(sender), svc.config.gift_rate_limit)
     if not verdict.allowed:
         return failure("RATE_LIMITED")
-    await rt.gift_catalog.refresh_if_stale(svc.pool)
-    gift = rt.gift_catalog.gift(p.giftId)
+    await svc.catalog.refresh_if_stale(svc.pool)
+    gift = svc.catalog.gift(p.giftId)
     if gift is None:
         return failure("GIFT_NOT_FOUND")
     if not _available(gift, money.now_ms()):
@@ -92,7 +91,7 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
     requested = requested_recipients(p)
     if not requested:
         return {"success": False, "error": "Invalid payload", "code": "NO_RECIPIENT"}
-    checked = check_recipients(sender, requested, await store.seated(svc.redis, svc.keys, room_id, requested))
+    checked = check_recipients(sender, requested, await svc.rooms.seated(room_id, requested))
     if isinstance(checked, str):
         return failure(checked)
     # One borrowed connection per send: each release costs asyncpg a reset round trip.

@@ -86,19 +86,6 @@ async def vip_level(conn: Conn, user_id: int) -> int:
     return int(await conn.fetchval("SELECT vip_level FROM users WHERE id = $1", user_id) or 0)
 
 
-async def seated(redis: Redis, keys: Keys, room_id: int, user_ids: list[int]) -> set[int]:
-    """Which of the users hold a seat in the room (a seat held for a reconnect counts)."""
-    if not user_ids:
-        return set()
-    indices = await redis.hmget(keys.room(room_id)[2], [str(u) for u in user_ids])
-    return {u for u, index in zip(user_ids, indices, strict=True) if index is not None}
-
-
-async def room_owner(redis: Redis, keys: Keys, room_id: int) -> int | None:
-    raw = await redis.hget(keys.room(room_id)[0], "owner")
-    return int(raw) if raw else None
-
-
 async def count_combo(redis: Redis, keys: Keys, room_id: int, sender: int, part: str, window_ms: int,
                       quantity: int, new_id: str) -> tuple[str, int, int]:  # fmt: skip
     combo_id, count, sends = await COMBO.bind(redis)(

@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 import time
 
-from engine.keys import ROOM_KEY_NAMES
 from engine.media import node_events, store
 from engine.realtime.server import RealtimeServer
-from engine.rooms.live import room_channel, text
+from engine.rooms.model import room_channel
 
 log = logging.getLogger("flylive.media")
-MEMBERS = ROOM_KEY_NAMES.index("members")  # the members hash among Keys.room()
 
 
 async def release_idle_rooms(rt: RealtimeServer) -> int:
@@ -30,13 +28,11 @@ async def release_idle_rooms(rt: RealtimeServer) -> int:
     released = 0
     for node in await store.all_nodes(redis, keys):
         for room_id in await store.node_room_ids(redis, keys, node.node_id):
-            stamp_key = keys.room_media_idle(room_id)
-            if await redis.hlen(keys.room(room_id)[MEMBERS]):
-                await redis.delete(stamp_key)
+            if await svc.rooms.member_count(room_id):
+                await store.clear_idle(redis, keys, room_id)
                 continue
-            await redis.set(stamp_key, now_ms, nx=True)
-            since = await redis.get(stamp_key)
-            if since is not None and now_ms - int(text(since)) >= idle_ms and await redis.delete(stamp_key):
+            since = await store.idle_since(redis, keys, room_id, now_ms)
+            if now_ms - since >= idle_ms and await store.claim_idle(redis, keys, room_id):
                 await node_events.close_router(rt, room_id)
                 # Nobody should be there; one who joined in the last instant sets media up again.
                 await rt.sio.emit("media:reconnect", {"roomId": str(room_id), "reason": "idle"},

@@ -21,7 +21,8 @@ import time
 from engine.media import store
 from engine.media.model import NodeInfo
 from engine.realtime.server import RealtimeServer
-from engine.rooms.live import room_channel, text
+from engine.rooms import store as rooms_store
+from engine.rooms.model import room_channel
 
 log = logging.getLogger("flylive.media")
 LOST_AFTER_STALE_PERIODS = 2
@@ -61,7 +62,7 @@ async def sweep_lost_nodes(rt: RealtimeServer) -> int:
     svc = rt.services
     now_ms = int(time.time() * 1000)
     cutoff = now_ms - int(svc.config.instance_dead_after_seconds * 1000)
-    live_instances = {text(raw) for raw in await svc.redis.zrangebyscore(svc.keys.instances(), cutoff, "+inf")}
+    live_instances = set(await rooms_store.live_instances(svc.redis, svc.keys, cutoff))
     live_instances.add(rt.instance_id)  # this process is alive whatever its last heartbeat says
     stale_ms = int(svc.config.media_node_stale_seconds * 1000)
     dropped = 0

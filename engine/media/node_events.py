@@ -20,7 +20,8 @@ from engine.errors import DomainError
 from engine.media import store
 from engine.media.model import ProducerRecord
 from engine.realtime.server import RealtimeServer
-from engine.rooms.live import room_channel
+from engine.rooms.live import StripedLocks
+from engine.rooms.model import room_channel
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media.events")
@@ -72,7 +73,7 @@ async def close_user_transports(rt: RealtimeServer, room_id: int, user_id: int) 
         await command(rt, room_id, "closeUserTransports", userId=user_id)
 
 
-def register_node_events(rt: RealtimeServer) -> None:
+def register_node_events(rt: RealtimeServer, locks: StripedLocks) -> None:
     sio = rt.sio
 
     def handler(event: str, payload_type: type[msgspec.Struct], act: Any) -> Any:
@@ -104,7 +105,7 @@ def register_node_events(rt: RealtimeServer) -> None:
     # room's lock keeps this process's emits for the room in the order the script decided them.
     async def new_producer(p: ProducerEvent, node_id: str) -> bool:
         room = int(p.roomId)
-        async with rt.room_locks[room % len(rt.room_locks)]:
+        async with locks.of(room):
             record = ProducerRecord(p.userId, p.source)
             outcome = await store.record_producer(rt.services.redis, rt.services.keys, room, node_id, "new",
                                                   p.producerId, record)  # fmt: skip
@@ -115,7 +116,7 @@ def register_node_events(rt: RealtimeServer) -> None:
 
     async def producer_closed(p: ProducerEvent, node_id: str) -> bool:
         room = int(p.roomId)
-        async with rt.room_locks[room % len(rt.room_locks)]:
+        async with locks.of(room):
             now_ms = int(time.time() * 1000)
             outcome = await store.record_producer(rt.services.redis, rt.services.keys, room, node_id, "closed",
                                                   p.producerId, now_ms=now_ms)  # fmt: skip

@@ -18,11 +18,11 @@ from msgspec import Meta
 
 from engine.media import store
 from engine.media.model import ice_servers
-from engine.realtime.events import socket_event
+from engine.realtime.events import Ack, failure
 from engine.realtime.server import RealtimeServer
-from engine.rooms import live
+from engine.rooms.events import RoomCall, RoomEvent, register
+from engine.rooms.live import LiveRooms
 from engine.rooms.model import RoomRef
-from engine.rooms.seats import in_room
 
 log = logging.getLogger("flylive.media.relay")
 MAX_TRANSPORTS_PER_JOIN = 2
@@ -68,8 +68,9 @@ class ProducerRef(MediaPayload):
     producerId: Id
 
 
-def fail(error: str) -> dict[str, Any]:
-    return {"success": False, "error": error}
+def fail(error: str) -> Ack:
+    """Media acks carry the contract's error string and no code (realtime-contract §8.2)."""
+    return failure(error)
 
 
 async def forward(
@@ -108,79 +109,74 @@ async def forward(
     return {"success": True, "data": answer.get("data")}
 
 
-async def _seat_state(rt: RealtimeServer, room_id: int, user_id: int) -> str:
+async def _seat_state(rooms: LiveRooms, room_id: int, user_id: int) -> str:
     """ "ok" for an unmuted, present seat holder; else the contract's error string."""
-    seat = await store.seat_of(rt.services.redis, rt.services.keys, room_id, user_id)
+    seat = await rooms.state.seat_of(room_id, user_id)
     if seat is None or int(seat.get("u", 0)) != user_id or int(seat.get("d", 0)) != 0:
         return "You are not seated"
     return "Not authorized" if int(seat.get("m", 0)) else "ok"
 
 
-def register_media_events(rt: RealtimeServer) -> None:
-    @socket_event(rt, "transport:create", TransportCreate, "media")
-    async def create(rt: RealtimeServer, sid: str, s: dict[str, Any], p: TransportCreate) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return fail("Not in room")
-        redis, keys = rt.services.redis, rt.services.keys
-        if not await store.take_transport(redis, keys, room_id, s["user_id"], MAX_TRANSPORTS_PER_JOIN):
-            return fail("Transport limit reached")
-        ack = await forward(rt, room_id, s["user_id"], "transport:create", {"type": p.type})
-        if ack["success"]:
-            cfg = rt.config
-            servers = ice_servers(cfg.stun_urls, cfg.turn_urls, cfg.turn_secret, s["user_id"], int(time.time()),
-                                  cfg.turn_credential_ttl_seconds)  # fmt: skip
-            ack["data"] = {**(ack["data"] or {}), "iceServers": servers}
-        else:
-            await store.give_back_transport(redis, keys, room_id, s["user_id"])
-        return ack
-
-    simple: list[tuple[str, type[MediaPayload], str]] = [
-        ("transport:connect", TransportConnect, "transport:connect"),
-        ("transport:restartIce", TransportRef, "transport:restartIce"),
-        ("audio:consume", Consume, "audio:consume"),
-        ("consumer:resume", ConsumerRef, "consumer:resume"),
-    ]
-    for event, payload_type, method in simple:
-        _register_simple(rt, event, payload_type, method)
-
-    @socket_event(rt, "audio:produce", Produce, "media")
-    async def produce(rt: RealtimeServer, sid: str, s: dict[str, Any], p: Produce) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return fail("Not in room")
-        state = await _seat_state(rt, room_id, s["user_id"])
-        if state != "ok":  # only a user on an unmuted seat may send audio (contract §12.3)
-            return fail(state)
-        params = {"transportId": p.transportId, "kind": p.kind, "rtpParameters": p.rtpParameters, "source": p.source}
-        return await forward(rt, room_id, s["user_id"], "audio:produce", params)
-
-    for event, paused in (("audio:selfMute", True), ("audio:selfUnmute", False)):
-        _register_self_mute(rt, event, paused)
+async def create_transport(rooms: LiveRooms, call: RoomCall, p: TransportCreate) -> Ack:
+    svc, room_id, user_id = rooms.svc, call.room_id, call.user_id
+    if not await store.take_transport(svc.redis, svc.keys, room_id, user_id, MAX_TRANSPORTS_PER_JOIN):
+        return fail("Transport limit reached")
+    ack = await forward(rooms.rt, room_id, user_id, "transport:create", {"type": p.type})
+    if ack["success"]:
+        cfg = svc.config
+        servers = ice_servers(cfg.stun_urls, cfg.turn_urls, cfg.turn_secret, user_id, int(time.time()),
+                              cfg.turn_credential_ttl_seconds)  # fmt: skip
+        ack["data"] = {**(ack["data"] or {}), "iceServers": servers}
+    else:
+        await store.give_back_transport(svc.redis, svc.keys, room_id, user_id)
+    return ack
 
 
-def _register_simple(rt: RealtimeServer, event: str, payload_type: type[MediaPayload], method: str) -> None:
-    @socket_event(rt, event, payload_type, "media")
-    async def relay(rt: RealtimeServer, sid: str, s: dict[str, Any], p: MediaPayload) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return fail("Not in room")
+def relay_as(method: str) -> Any:
+    """An action sending the payload (less its roomId) to the node as `method`."""
+
+    async def relay(rooms: LiveRooms, call: RoomCall, p: MediaPayload) -> Ack:
         params = {k: v for k, v in msgspec.structs.asdict(p).items() if k != "roomId"}
-        return await forward(rt, room_id, s["user_id"], method, params)
+        return await forward(rooms.rt, call.room_id, call.user_id, method, params)
+
+    return relay
 
 
-def _register_self_mute(rt: RealtimeServer, event: str, paused: bool) -> None:
-    @socket_event(rt, event, ProducerRef, "media")
-    async def self_mute(rt: RealtimeServer, sid: str, s: dict[str, Any], p: ProducerRef) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return fail("Not in room")
+async def produce(rooms: LiveRooms, call: RoomCall, p: Produce) -> Ack:
+    state = await _seat_state(rooms, call.room_id, call.user_id)
+    if state != "ok":  # only a user on an unmuted seat may send audio (contract §12.3)
+        return fail(state)
+    params = {"transportId": p.transportId, "kind": p.kind, "rtpParameters": p.rtpParameters, "source": p.source}
+    return await forward(rooms.rt, call.room_id, call.user_id, "audio:produce", params)
+
+
+def self_mute(paused: bool) -> Any:
+    async def act(rooms: LiveRooms, call: RoomCall, p: ProducerRef) -> Ack:
+        room_id, user_id = call.room_id, call.user_id
         if not paused:  # a moderator's mute of the seat holds until a moderator lifts it
-            state = await _seat_state(rt, room_id, s["user_id"])
+            state = await _seat_state(rooms, room_id, user_id)
             if state != "ok":
                 return fail(state)
         method = "producer:pause" if paused else "producer:resume"
-        ack = await forward(rt, room_id, s["user_id"], method, {"producerId": p.producerId})
+        ack = await forward(rooms.rt, room_id, user_id, method, {"producerId": p.producerId})
         if ack["success"]:  # the node paused (resumed) the producer: tell the room, in sequence
-            await live.run(rt, "self_mute", room_id, s["user_id"], int(paused), actor_sid=sid)
+            await rooms.run(room_id, rooms.state.self_mute(room_id, user_id, paused), actor_sid=call.sid)
         return ack
+
+    return act
+
+
+EVENTS: list[RoomEvent[Any]] = [
+    RoomEvent("transport:create", TransportCreate, create_transport),
+    RoomEvent("transport:connect", TransportConnect, relay_as("transport:connect")),
+    RoomEvent("transport:restartIce", TransportRef, relay_as("transport:restartIce")),
+    RoomEvent("audio:consume", Consume, relay_as("audio:consume")),
+    RoomEvent("consumer:resume", ConsumerRef, relay_as("consumer:resume")),
+    RoomEvent("audio:produce", Produce, produce),
+    RoomEvent("audio:selfMute", ProducerRef, self_mute(True)),
+    RoomEvent("audio:selfUnmute", ProducerRef, self_mute(False)),
+]
+
+
+def register_media_events(rooms: LiveRooms) -> None:
+    register(rooms, EVENTS, bucket="media", not_in_room=fail("Not in room"))

@@ -12,10 +12,10 @@ from typing import Any, Literal
 import msgspec
 from redis.asyncio import Redis
 
-from engine.keys import ROOM_KEY_NAMES, Keys
+from engine.keys import Keys
 from engine.lua import LuaScript
 from engine.media.model import NodeInfo, ProducerRecord, choose_node
-from engine.rooms.scripts import COMPARE_DELETE
+from engine.rooms.store import COMPARE_DELETE
 
 DROP_NODE = LuaScript(Path(__file__).parent / "lua" / "drop_node.lua")
 REFRESH_NODE = LuaScript(Path(__file__).parent / "lua" / "refresh_node.lua")
@@ -119,15 +119,6 @@ async def place_room(redis: Redis, keys: Keys, room_id: int, region: str | None,
     return await get_node(redis, keys, _text(winner)) if winner else None
 
 
-async def seat_of(redis: Redis, keys: Keys, room_id: int, user_id: int) -> dict[str, Any] | None:
-    """The seat the user holds in the room (`{u, m: muted, d: disconnected at}`), or None."""
-    room_keys = keys.room(room_id)
-    index = await redis.hget(room_keys[ROOM_KEY_NAMES.index("seat_of")], str(user_id))
-    raw = await redis.hget(room_keys[ROOM_KEY_NAMES.index("seats")], index) if index is not None else None
-    seat: dict[str, Any] | None = msgspec.json.decode(raw) if raw is not None else None
-    return seat
-
-
 async def take_transport(redis: Redis, keys: Keys, room_id: int, user_id: int, limit: int) -> bool:
     """Count one more transport for the user in the room; False (nothing counted) past the limit."""
     counted = await TRANSPORT_COUNT.bind(redis)(keys=[keys.room_transports(room_id)], args=[user_id, 1, limit])
@@ -185,3 +176,20 @@ async def room_producers(redis: Redis, keys: Keys, room_id: int) -> list[dict[st
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def idle_since(redis: Redis, keys: Keys, room_id: int, now_ms: int) -> int:
+    """Since when (ms) the placed room has been empty: stamped now if this is the first time seen."""
+    key = keys.room_media_idle(room_id)
+    await redis.set(key, now_ms, nx=True)
+    since = await redis.get(key)
+    return int(_text(since)) if since is not None else now_ms
+
+
+async def clear_idle(redis: Redis, keys: Keys, room_id: int) -> None:
+    await redis.delete(keys.room_media_idle(room_id))
+
+
+async def claim_idle(redis: Redis, keys: Keys, room_id: int) -> bool:
+    """Of several processes finding the room idle, the one whose delete removed the stamp closes it."""
+    return bool(await redis.delete(keys.room_media_idle(room_id)))

@@ -27,10 +27,13 @@ INTERNAL_ERROR = "Internal server error"
 TOO_MANY_REQUESTS = "Too many requests"
 
 P = TypeVar("P", bound=msgspec.Struct)
-Handler = Callable[[RealtimeServer, str, dict[str, Any], P], Awaitable[dict[str, Any]]]
+Ack = dict[str, Any]
+Handler = Callable[[RealtimeServer, str, dict[str, Any], P], Awaitable[Ack]]
 
 
-def failure(error: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+def failure(error: str, code: str | None = None, **extra: Any) -> Ack:
+    """The one failure ack: `{success: false, error, code?, …}` (the contract's error string in
+    `error`; `code` where the contract gives one)."""
     return {"success": False, "error": error, **({"code": code} if code else {}), **extra}
 
 

@@ -18,14 +18,11 @@ import msgspec
 import socketio
 from aiohttp import web
 
-from engine.appkeys import SERVICES
 from engine.auth import store as auth_store
 from engine.auth.tokens import TokenError
 from engine.config import Config
-from engine.gifts.store import Catalog
 from engine.jobs import Periodic
 from engine.metrics import Metrics
-from engine.rooms.scripts import RoomScripts
 from engine.services import Revocation, Services
 
 log = logging.getLogger("flylive.realtime")
@@ -57,20 +54,21 @@ def session_room(session_id: str) -> str:
 
 
 class RealtimeServer:
+    """The transport: sockets, their sessions, hooks, and the event registry. No domain lives here:
+    domains register their events and hooks on it, and reach their own objects themselves."""
+
     def __init__(self, app: web.Application, config: Config, metrics: Metrics, redis_url: str, channel: str) -> None:
-        self._app = app
         self._config = config
         self._metrics = metrics
+        self._services: Services | None = None
         self._listener: asyncio.Task[None] | None = None
         self.instance_id = uuid.uuid4().hex[:12]
-        self.room_scripts: RoomScripts
-        self.gift_catalog = Catalog()
-        # Per-room (striped) locks that keep a room's events in sequence order within this process.
-        self.room_locks = [asyncio.Lock() for _ in range(256)]
         # Domain packages register what must happen when a socket arrives or goes away (presence,
         # leaving its room, …); hooks run in registration order (disconnect: reverse order).
         self.connect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
         self.disconnect_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+        # Run at stop, after the sockets are closed (e.g. a domain forgetting this process's records).
+        self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
         # Every client event name -> its payload Struct, as registered (docs/asyncapi.yaml is checked against it).
         self.client_events: dict[str, type] = {}
         self.background: list[Periodic] = []
@@ -97,8 +95,10 @@ class RealtimeServer:
 
     @property
     def services(self) -> Services:
-        svc: Services = self._app[SERVICES]
-        return svc
+        """The shared services, from `start` on (events and hooks only run once it has)."""
+        if self._services is None:
+            raise RuntimeError("the realtime server has not started")
+        return self._services
 
     async def _authenticate(self, environ: dict[str, Any], auth: Any) -> dict[str, Any]:
         origin = environ.get("HTTP_ORIGIN")
@@ -194,13 +194,12 @@ class RealtimeServer:
                 log.exception("revocation listener failed; resubscribing")
                 await asyncio.sleep(1)
 
-    async def start(self) -> None:
+    async def start(self, services: Services) -> None:
+        self._services = services
         # Start the Redis client manager now rather than at the first connection, so emits from
         # other processes reach this one's sockets from the start.
         self.sio.manager_initialized = True
         self.sio.manager.initialize()
-        self.room_scripts = RoomScripts(self.services.redis, self.services.keys)
-        await self.room_scripts.preload()
         self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
         for job in self.background:
             job.start()
@@ -215,9 +214,11 @@ class RealtimeServer:
         """Close any socket left, then the background tasks and this process's Redis records."""
         await self.disconnect_all()
         await asyncio.gather(*self._detached, return_exceptions=True)
-        svc = self.services
-        await svc.redis.zrem(svc.keys.instances(), self.instance_id)
-        await svc.redis.delete(svc.keys.instance_sockets(self.instance_id))
+        for hook in self.stop_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
         await self.sio.shutdown()
         for job in self.background:
             await job.stop()

@@ -6,13 +6,13 @@ import re
 import time
 import uuid
 from functools import lru_cache
-from typing import Any
 
-from engine.realtime.server import RealtimeServer
-from engine.rooms import live
+from engine.realtime.events import Ack
+from engine.rooms.events import RoomCall
+from engine.rooms.live import LiveRooms, encode
 from engine.rooms.membership import failure
 from engine.rooms.model import ChatPayload
-from engine.rooms.seats import OK, in_room
+from engine.rooms.seats import OK
 
 
 @lru_cache(maxsize=8)
@@ -27,11 +27,9 @@ def check_allowed(content: str, blocked: tuple[str, ...]) -> bool:
     return pattern is None or pattern.search(content) is None
 
 
-async def do_chat(rt: RealtimeServer, sid: str, session: dict[str, Any], p: ChatPayload) -> dict[str, Any]:
-    room_id = in_room(session, p.roomId)
-    if room_id is None:
-        return failure("NOT_IN_ROOM")
-    svc = rt.services
+async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
+    room_id, session = call.room_id, call.session
+    svc = rooms.svc
     user_id = int(session["user_id"])
     content = p.content.strip()
     if not content or not check_allowed(content, svc.config.chat_blocked_words):
@@ -46,5 +44,6 @@ async def do_chat(rt: RealtimeServer, sid: str, session: dict[str, Any], p: Chat
         "userAvatar": claims.get("avatar", ""), "userFrameId": None, "userChatBubbleId": None,
         "content": content, "type": p.type, "timestamp": int(time.time() * 1000),
     }  # fmt: skip
-    result = await live.run(rt, "chat", room_id, user_id, live.encode(message), svc.config.chat_history, actor_sid=sid)
+    result = await rooms.run(room_id, rooms.state.chat(room_id, user_id, encode(message), svc.config.chat_history),
+                             actor_sid=call.sid)  # fmt: skip
     return OK if result.ok else failure(result.code or "NOT_IN_ROOM")

@@ -1,13 +1,16 @@
-"""Socket.IO events of the rooms domain: decode (in `socket_event`), call one action, ack."""
+"""Socket.IO events of the rooms domain: one table row per event (decoded and checked by the room
+prologue in `events.py`), and the hooks for sockets arriving and going away."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from engine.jobs import Periodic
-from engine.realtime.events import socket_event
-from engine.realtime.server import RealtimeServer
+from engine.realtime.events import Ack
 from engine.rooms import chat, janitor, membership, moderation, presence, seats
+from engine.rooms.events import RoomCall, RoomEvent, register
+from engine.rooms.live import LiveRooms
 from engine.rooms.model import (
     AssignPayload,
     BanPayload,
@@ -19,136 +22,101 @@ from engine.rooms.model import (
     KickPayload,
     Payload,
     PresencePayload,
+    Rank,
     ReactionPayload,
     SeatPayload,
     TargetPayload,
+    in_room,
 )  # fmt: skip
-from engine.rooms.seats import OK, in_room
-
-Session = dict[str, Any]
+from engine.rooms.seats import OK
 
 
-def register_room_events(rt: RealtimeServer) -> None:
-    on = socket_event
+async def join(rooms: LiveRooms, call: RoomCall, p: JoinPayload) -> Ack:
+    return await membership.do_join(rooms, call.sid, call.session, p)
 
-    @on(rt, "room:join", JoinPayload)
-    async def join(rt: RealtimeServer, sid: str, s: Session, p: JoinPayload) -> dict[str, Any]:
-        return await membership.do_join(rt, sid, s, p)
 
-    @on(rt, "room:leave", Payload)
-    async def leave(rt: RealtimeServer, sid: str, s: Session, p: Payload) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is not None:
-            await membership.do_leave(rt, sid, s, room_id, mode="leave")
-        return OK  # the contract: leaving always succeeds
+async def leave(rooms: LiveRooms, call: RoomCall, p: Payload) -> Ack:
+    room_id = in_room(call.session, p.roomId)
+    if room_id is not None:
+        await membership.do_leave(rooms, call.sid, call.session, room_id, mode="leave")
+    return OK  # the contract: leaving always succeeds
 
-    @on(rt, "seat:take", SeatPayload)
-    async def take(rt: RealtimeServer, sid: str, s: Session, p: SeatPayload) -> dict[str, Any]:
-        return await seats.do_take(rt, sid, s, p)
 
-    @on(rt, "seat:leave", Payload)
-    async def leave_seat(rt: RealtimeServer, sid: str, s: Session, p: Payload) -> dict[str, Any]:
-        return await seats.do_leave_seat(rt, sid, s, p)
+async def kick(rooms: LiveRooms, call: RoomCall, p: KickPayload) -> Ack:
+    await moderation.do_kick(rooms, call.room_id, call.user_id, p.userId, p.minutes, p.reason)
+    return OK
 
-    @on(rt, "seat:assign", AssignPayload)
-    async def assign(rt: RealtimeServer, sid: str, s: Session, p: AssignPayload) -> dict[str, Any]:
-        return await seats.do_assign(rt, sid, s, p)
 
-    @on(rt, "seat:remove", TargetPayload)
-    async def remove(rt: RealtimeServer, sid: str, s: Session, p: TargetPayload) -> dict[str, Any]:
-        return await seats.do_remove(rt, sid, s, p)
+async def ban(rooms: LiveRooms, call: RoomCall, p: BanPayload) -> Ack:
+    await moderation.do_ban(rooms, call.room_id, call.user_id, p.userId, p.minutes, p.reason)
+    return OK
 
-    @on(rt, "seat:mute", TargetPayload)
-    async def mute(rt: RealtimeServer, sid: str, s: Session, p: TargetPayload) -> dict[str, Any]:
-        return await seats.do_mute(rt, sid, s, p, muted=True)
 
-    @on(rt, "seat:unmute", TargetPayload)
-    async def unmute(rt: RealtimeServer, sid: str, s: Session, p: TargetPayload) -> dict[str, Any]:
-        return await seats.do_mute(rt, sid, s, p, muted=False)
+async def unban(rooms: LiveRooms, call: RoomCall, p: TargetPayload) -> Ack:
+    return {"success": True, "lifted": await moderation.do_unban(rooms, call.room_id, call.user_id, p.userId)}
 
-    @on(rt, "seat:lock", SeatPayload)
-    async def lock(rt: RealtimeServer, sid: str, s: Session, p: SeatPayload) -> dict[str, Any]:
-        return await seats.do_lock(rt, sid, s, p, lock=True)
 
-    @on(rt, "seat:unlock", SeatPayload)
-    async def unlock(rt: RealtimeServer, sid: str, s: Session, p: SeatPayload) -> dict[str, Any]:
-        return await seats.do_lock(rt, sid, s, p, lock=False)
+async def close(rooms: LiveRooms, call: RoomCall, p: ClosePayload) -> Ack:
+    await moderation.do_close(rooms, call.room_id, call.user_id, p.reason)
+    return OK
 
-    @on(rt, "seat:invite", AssignPayload)
-    async def invite(rt: RealtimeServer, sid: str, s: Session, p: AssignPayload) -> dict[str, Any]:
-        return await seats.do_invite(rt, sid, s, p)
 
-    @on(rt, "seat:invite:accept", InviteAnswerPayload)
-    async def accept(rt: RealtimeServer, sid: str, s: Session, p: InviteAnswerPayload) -> dict[str, Any]:
-        return await seats.do_answer_invite(rt, sid, s, p, accept=True)
+async def get_room(rooms: LiveRooms, call: RoomCall, p: GetRoomPayload) -> Ack:
+    return await presence.do_get_room(rooms, call.sid, call.session, p)
 
-    @on(rt, "seat:invite:decline", InviteAnswerPayload)
-    async def decline(rt: RealtimeServer, sid: str, s: Session, p: InviteAnswerPayload) -> dict[str, Any]:
-        return await seats.do_answer_invite(rt, sid, s, p, accept=False)
 
-    @on(rt, "seat:reaction", ReactionPayload)
-    async def reaction(rt: RealtimeServer, sid: str, s: Session, p: ReactionPayload) -> dict[str, Any]:
-        return await seats.do_reaction(rt, sid, s, p)
+async def subscribe(rooms: LiveRooms, call: RoomCall, p: PresencePayload) -> Ack:
+    return await presence.do_subscribe(rooms, call.sid, call.session, p)
 
-    @on(rt, "chat:message", ChatPayload)
-    async def chat_message(rt: RealtimeServer, sid: str, s: Session, p: ChatPayload) -> dict[str, Any]:
-        return await chat.do_chat(rt, sid, s, p)
 
-    @on(rt, "room:kick", KickPayload)
-    async def kick(rt: RealtimeServer, sid: str, s: Session, p: KickPayload) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return membership.failure("NOT_IN_ROOM")
-        await moderation.do_kick(rt, room_id, s["user_id"], p.userId, p.minutes, p.reason)
-        return OK
+async def unsubscribe(rooms: LiveRooms, call: RoomCall, p: PresencePayload) -> Ack:
+    return await presence.do_unsubscribe(rooms, call.sid, call.session, p)
 
-    @on(rt, "room:ban", BanPayload)
-    async def ban(rt: RealtimeServer, sid: str, s: Session, p: BanPayload) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return membership.failure("NOT_IN_ROOM")
-        await moderation.do_ban(rt, room_id, s["user_id"], p.userId, p.minutes, p.reason)
-        return OK
 
-    @on(rt, "room:unban", TargetPayload)
-    async def unban(rt: RealtimeServer, sid: str, s: Session, p: TargetPayload) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return membership.failure("NOT_IN_ROOM")
-        return {"success": True, "lifted": await moderation.do_unban(rt, room_id, s["user_id"], p.userId)}
+# (event, payload, action, who may). Moderation's rank rules (kick, ban, unban, close) are checked
+# by its actions, which the REST API shares; seat locks and invites check against the seat's state.
+EVENTS: list[RoomEvent[Any]] = [
+    RoomEvent("room:join", JoinPayload, join, needs_room=False),
+    RoomEvent("room:leave", Payload, leave, needs_room=False),
+    RoomEvent("seat:take", SeatPayload, seats.do_take),
+    RoomEvent("seat:leave", Payload, seats.do_leave_seat),
+    RoomEvent("seat:assign", AssignPayload, seats.do_assign, Rank.OWNER),
+    RoomEvent("seat:remove", TargetPayload, seats.do_remove, Rank.OWNER),
+    RoomEvent("seat:mute", TargetPayload, partial(seats.do_mute, muted=True), Rank.ADMIN),
+    RoomEvent("seat:unmute", TargetPayload, partial(seats.do_mute, muted=False), Rank.ADMIN),
+    RoomEvent("seat:lock", SeatPayload, partial(seats.do_lock, lock=True)),
+    RoomEvent("seat:unlock", SeatPayload, partial(seats.do_lock, lock=False)),
+    RoomEvent("seat:invite", AssignPayload, seats.do_invite),
+    RoomEvent("seat:invite:accept", InviteAnswerPayload, partial(seats.do_answer_invite, accept=True)),
+    RoomEvent("seat:invite:decline", InviteAnswerPayload, partial(seats.do_answer_invite, accept=False)),
+    RoomEvent("seat:reaction", ReactionPayload, seats.do_reaction),
+    RoomEvent("chat:message", ChatPayload, chat.do_chat),
+    RoomEvent("room:kick", KickPayload, kick),
+    RoomEvent("room:ban", BanPayload, ban),
+    RoomEvent("room:unban", TargetPayload, unban),
+    RoomEvent("room:close", ClosePayload, close),
+    RoomEvent("user:getRoom", GetRoomPayload, get_room),
+    RoomEvent("presence:subscribe", PresencePayload, subscribe),
+    RoomEvent("presence:unsubscribe", PresencePayload, unsubscribe),
+]
 
-    @on(rt, "room:close", ClosePayload)
-    async def close(rt: RealtimeServer, sid: str, s: Session, p: ClosePayload) -> dict[str, Any]:
-        room_id = in_room(s, p.roomId)
-        if room_id is None:
-            return membership.failure("NOT_IN_ROOM")
-        await moderation.do_close(rt, room_id, s["user_id"], p.reason)
-        return OK
 
-    @on(rt, "user:getRoom", GetRoomPayload)
-    async def get_room(rt: RealtimeServer, sid: str, s: Session, p: GetRoomPayload) -> dict[str, Any]:
-        return await presence.do_get_room(rt, sid, s, p)
+def register_room_events(rooms: LiveRooms) -> None:
+    register(rooms, EVENTS)
+    rt = rooms.rt
 
-    @on(rt, "presence:subscribe", PresencePayload)
-    async def subscribe(rt: RealtimeServer, sid: str, s: Session, p: PresencePayload) -> dict[str, Any]:
-        return await presence.do_subscribe(rt, sid, s, p)
+    async def on_connect(sid: str, session: dict[str, Any]) -> None:
+        await presence.went_online(rooms, sid, int(session["user_id"]))
 
-    @on(rt, "presence:unsubscribe", PresencePayload)
-    async def unsubscribe(rt: RealtimeServer, sid: str, s: Session, p: PresencePayload) -> dict[str, Any]:
-        return await presence.do_unsubscribe(rt, sid, s, p)
-
-    async def on_connect(sid: str, session: Session) -> None:
-        await presence.went_online(rt, sid, int(session["user_id"]))
-
-    async def on_disconnect(sid: str, session: Session) -> None:
+    async def on_disconnect(sid: str, session: dict[str, Any]) -> None:
         room_id = session.get("room_id")
         if room_id is not None:
-            await membership.do_leave(rt, sid, session, room_id, mode="disconnect")
-        await presence.went_offline(rt, rt.instance_id, sid, int(session["user_id"]))
+            await membership.do_leave(rooms, sid, session, room_id, mode="disconnect")
+        await presence.went_offline(rooms, rt.instance_id, sid, int(session["user_id"]))
 
     rt.connect_hooks.append(on_connect)
     rt.disconnect_hooks.append(on_disconnect)
-
+    rt.stop_hooks.append(lambda: janitor.forget_this_process(rooms))
     rt.background.append(
-        Periodic("room-janitor", lambda: janitor.janitor_pass(rt), rt.config.instance_heartbeat_seconds)
+        Periodic("room-janitor", lambda: janitor.janitor_pass(rooms), rt.config.instance_heartbeat_seconds)
     )

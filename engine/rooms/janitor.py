@@ -12,65 +12,60 @@ from __future__ import annotations
 import logging
 import time
 
-from engine.realtime.server import RealtimeServer
-from engine.rooms import live, presence
+from engine.rooms import presence, store
+from engine.rooms.live import LiveRooms
 from engine.rooms.membership import do_leave
 
 log = logging.getLogger("flylive.rooms.janitor")
+HOLDS_PER_PASS = 200
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def reap_instance(rt: RealtimeServer, dead: str) -> int:
+async def reap_instance(rooms: LiveRooms, dead: str) -> int:
     """Disconnect every socket the dead process held; return how many there were."""
-    svc = rt.services
-    sockets = await svc.redis.hgetall(svc.keys.instance_sockets(dead))
-    for raw_sid, raw_value in sockets.items():
-        sid = live.text(raw_sid)
-        user_text, _, room_text = live.text(raw_value).partition(":")
-        user_id, room_id = int(user_text), int(room_text or 0)
+    svc = rooms.svc
+    sockets = await store.instance_sockets(svc.redis, svc.keys, dead)
+    for sid, user_id, room_id in sockets:
         if room_id:
-            await do_leave(rt, sid, None, room_id, mode="disconnect", user_id=user_id, instance_id=dead)
-        await presence.went_offline(rt, dead, sid, user_id)
-    await svc.redis.delete(svc.keys.instance_sockets(dead))
-    await svc.redis.zrem(svc.keys.instances(), dead)
+            await do_leave(rooms, sid, None, room_id, mode="disconnect", user_id=user_id, instance_id=dead)
+        await presence.went_offline(rooms, dead, sid, user_id)
+    await store.forget_instance(svc.redis, svc.keys, dead)
     log.warning("dead engine process cleaned up", extra={"instance": dead, "sockets": len(sockets)})
     return len(sockets)
 
 
-async def reap_dead(rt: RealtimeServer) -> int:
-    svc = rt.services
+async def reap_dead(rooms: LiveRooms) -> int:
+    svc = rooms.svc
     cutoff = _now_ms() - int(svc.config.instance_dead_after_seconds * 1000)
     reaped = 0
-    for raw in await svc.redis.zrangebyscore(svc.keys.instances(), "-inf", cutoff):
-        dead = live.text(raw)
-        claim = f"{svc.keys.instances()}:reaping:{dead}"
-        if dead != rt.instance_id and await svc.redis.set(claim, rt.instance_id, nx=True, ex=60):
-            reaped += await reap_instance(rt, dead)
+    for dead in await store.claim_dead_instances(svc.redis, svc.keys, rooms.rt.instance_id, cutoff):
+        reaped += await reap_instance(rooms, dead)
     return reaped
 
 
-async def sweep_holds(rt: RealtimeServer) -> int:
+async def sweep_holds(rooms: LiveRooms) -> int:
     """Free seats whose holders did not come back in time."""
-    svc = rt.services
     freed = 0
-    for raw in await svc.redis.zrangebyscore(svc.keys.seat_holds(), "-inf", _now_ms(), start=0, num=200):
-        hold = live.text(raw)
-        room_id, user_id, index, stamp = hold.split(":")
-        result = await live.run(rt, "sweep_hold", int(room_id), user_id, index, stamp)
+    for room_id, user_id, index, stamp in await rooms.state.due_holds(_now_ms(), HOLDS_PER_PASS):
+        result = await rooms.run(room_id, rooms.state.sweep_hold(room_id, user_id, index, stamp))
         freed += int(bool(result.data.get("freed")))
-        await svc.redis.zrem(svc.keys.seat_holds(), hold)
+        await rooms.state.drop_hold(room_id, user_id, index, stamp)
     return freed
 
 
-async def heartbeat(rt: RealtimeServer) -> None:
-    svc = rt.services
-    await svc.redis.zadd(svc.keys.instances(), {rt.instance_id: _now_ms()})
+async def heartbeat(rooms: LiveRooms) -> None:
+    await store.heartbeat(rooms.svc.redis, rooms.svc.keys, rooms.rt.instance_id, _now_ms())
 
 
-async def janitor_pass(rt: RealtimeServer) -> None:
-    await heartbeat(rt)
-    await reap_dead(rt)
-    await sweep_holds(rt)
+async def forget_this_process(rooms: LiveRooms) -> None:
+    """At a clean stop: this process's sockets are closed, so its records go."""
+    await store.forget_instance(rooms.svc.redis, rooms.svc.keys, rooms.rt.instance_id)
+
+
+async def janitor_pass(rooms: LiveRooms) -> None:
+    await heartbeat(rooms)
+    await reap_dead(rooms)
+    await sweep_holds(rooms)

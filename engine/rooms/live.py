@@ -1,30 +1,27 @@
-"""Live room plumbing shared by the room actions: emitting script events, entering and leaving.
+"""The rooms domain at run time: the transport it emits on, the media side it drives, and the order
+of a room's events.
 
-Every event a script recorded is emitted here, after the script committed, to exactly the audience
-the script named: the whole room, the room but the acting socket, or one user's sockets.
+Every event a room script recorded is emitted here, after the script committed, to exactly the
+audience the script named: the whole room, the room but the acting socket, or one user's sockets.
+Rooms drive media (a seat change pauses or closes a producer) through the `RoomMedia` port, which
+the media package implements: rooms never import media.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 import msgspec
 
 from engine.realtime.server import RealtimeServer, user_room
-from engine.rooms.scripts import COMPARE_DELETE, RoomEvent, RoomScripts, ScriptResult, as_list
+from engine.rooms.model import room_channel
+from engine.rooms.store import RoomEvent, RoomState, ScriptResult
 from engine.services import Services
-
-log = logging.getLogger("flylive.rooms")
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
-__all__ = ["as_list"]
-
-
-def text(value: object) -> str:
-    """A Redis reply as text (the client returns bytes)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def encode(value: Any) -> str:
@@ -35,79 +32,77 @@ def decode(text: str | bytes) -> Any:
     return _decoder.decode(text)
 
 
-def room_channel(room_id: int) -> str:
-    """The Socket.IO room every member socket of a room is in."""
-    return f"room:{room_id}"
+class RoomMedia(Protocol):
+    """What rooms ask of the media side (engine/media/room_media.py implements it)."""
+
+    async def place(self, room_id: int, region: str | None) -> dict[str, Any] | None:
+        """Place the room on a media node (first join); the node's rtpCapabilities, or None."""
+
+    async def existing_producers(self, room_id: int) -> list[dict[str, Any]]: ...
+
+    async def command(self, room_id: int, name: str, **params: Any) -> None:
+        """A fire-and-forget command to the room's node (pauseUser, closeUserProducers, …)."""
+
+    async def close_user_transports(self, room_id: int, user_id: int) -> None: ...
+
+    async def close_router(self, room_id: int) -> None: ...
 
 
-async def emit_events(rt: RealtimeServer, room_id: int, events: list[RoomEvent], actor_sid: str | None) -> None:
-    for event in events:
-        data = _decoder.decode(event.body)
-        if event.to == "room":
-            await rt.sio.emit(event.name, data, room=room_channel(room_id))
-        elif event.to == "others":
-            await rt.sio.emit(event.name, data, room=room_channel(room_id), skip_sid=actor_sid)
-        elif event.to.startswith("user:"):
-            await rt.sio.emit(event.name, data, room=user_room(int(event.to[5:])))
+class StripedLocks:
+    """Per-room locks, striped: a fixed number, shared by rooms with the same id modulo their count."""
+
+    def __init__(self, stripes: int = 256) -> None:
+        self._locks = [asyncio.Lock() for _ in range(stripes)]
+
+    def of(self, room_id: int) -> asyncio.Lock:
+        return self._locks[room_id % len(self._locks)]
 
 
-def scripts(rt: RealtimeServer) -> RoomScripts:
-    return rt.room_scripts
+class LiveRooms:
+    """Built once per app (engine/app.py) and handed to every rooms action."""
 
+    def __init__(self, rt: RealtimeServer, media: RoomMedia, locks: StripedLocks) -> None:
+        self.rt = rt
+        self.media = media
+        # Keep this process's emits for a room in `seq` order (shared with the media side's reports).
+        self.locks = locks
 
-async def run(
-    rt: RealtimeServer, name: str, room_id: int, *args: str | int, actor_sid: str | None = None
-) -> ScriptResult:
-    """Run a room script and emit what it recorded.
+    @property
+    def svc(self) -> Services:
+        return self.rt.services
 
-    The lock keeps this process's emits for a room in `seq` order: without it, two actions could
-    run their scripts in one order and publish their events in the other. (Across processes, order
-    by `seq`; a client that sees a gap can re-join with `lastSeq`.)
-    """
-    async with rt.room_locks[room_id % len(rt.room_locks)]:
-        result = await rt.room_scripts.run(name, room_id, *args)
-        if result.events:
-            await emit_events(rt, room_id, result.events, actor_sid)
-    return result
+    @property
+    def state(self) -> RoomState:
+        return self.rt.services.rooms
 
+    async def run(
+        self, room_id: int, script: Coroutine[Any, Any, ScriptResult], *, actor_sid: str | None = None
+    ) -> ScriptResult:
+        """Run a room script (a `RoomState` call) and emit what it recorded.
 
-async def record_membership(
-    svc: Services, instance_id: str, sid: str, room_id: int, user_id: int, members: int
-) -> None:
-    """Bookkeeping outside the room's slot: user -> room, this process's sockets, popularity."""
-    async with svc.redis.pipeline(transaction=False) as pipe:
-        pipe.set(svc.keys.user_room(user_id), room_id, ex=86400)
-        pipe.hset(svc.keys.instance_sockets(instance_id), sid, f"{user_id}:{room_id}")
-        pipe.zadd(svc.keys.live_rooms(), {str(room_id): members})
-        await pipe.execute()
+        The lock keeps this process's emits for a room in `seq` order: without it, two actions could
+        run their scripts in one order and publish their events in the other. (Across processes,
+        order by `seq`; a client that sees a gap can re-join with `lastSeq`.) Nothing under the lock
+        may wait on disconnect work, which takes room locks itself: the transport runs that work in
+        tasks of its own (`RealtimeServer.run_detached`).
+        """
+        try:
+            async with self.locks.of(room_id):
+                result = await script
+                if result.events:
+                    await self.emit_events(room_id, result.events, actor_sid)
+        except BaseException:
+            script.close()  # cancelled while waiting for the lock: the script never ran
+            raise
+        return result
 
-
-async def forget_membership(
-    svc: Services, instance_id: str | None, sid: str | None, room_id: int, user_id: int, result: ScriptResult
-) -> None:
-    async with svc.redis.pipeline(transaction=False) as pipe:
-        if instance_id and sid and result.data.get("sids"):
-            # Still connected (or about to be removed by the disconnect hook), no longer in a room.
-            pipe.hset(svc.keys.instance_sockets(instance_id), sid, f"{user_id}:0")
-        if result.data.get("left"):
-            members = int(result.data.get("members", 0))
-            if members > 0:
-                pipe.zadd(svc.keys.live_rooms(), {str(room_id): members})
-            else:
-                pipe.zrem(svc.keys.live_rooms(), str(room_id))
-            held = int(result.data.get("held", -1))
-            if held >= 0:
-                hold = f"{room_id}:{user_id}:{held}:{result.data['held_at']}"
-                pipe.zadd(svc.keys.seat_holds(), {hold: int(result.data["held_at"]) + svc.config.seat_grace_ms})
-        await pipe.execute()
-    if result.data.get("left"):
-        # Only clear the pointer if it still names this room (the user may have joined another).
-        await rt_compare_delete(svc, svc.keys.user_room(user_id), str(room_id))
-
-
-async def rt_compare_delete(svc: Services, key: str, expected: str) -> None:
-    await COMPARE_DELETE.bind(svc.redis)(keys=[key], args=[expected])
-
-
-def decode_all(raw: Any) -> list[Any]:
-    return [_decoder.decode(item) for item in as_list(raw)]
+    async def emit_events(self, room_id: int, events: list[RoomEvent], actor_sid: str | None) -> None:
+        sio = self.rt.sio
+        for event in events:
+            data = _decoder.decode(event.body)
+            if event.to == "room":
+                await sio.emit(event.name, data, room=room_channel(room_id))
+            elif event.to == "others":
+                await sio.emit(event.name, data, room=room_channel(room_id), skip_sid=actor_sid)
+            elif event.to.startswith("user:"):
+                await sio.emit(event.name, data, room=user_room(int(event.to[5:])))

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from typing import Any
 
 from engine.accounts import store as accounts_store
-from engine.media import node_events
-from engine.media import store as media_store
-from engine.realtime.server import RealtimeServer
-from engine.rooms import live, store
-from engine.rooms.model import ERRORS, JoinPayload, room_id_of
+from engine.rooms import store
+from engine.rooms.live import LiveRooms, decode, encode
+from engine.rooms.model import ERRORS, JoinPayload, room_channel, room_id_of
+from engine.rooms.store import Membership, as_list
 from engine.services import Services
 
 log = logging.getLogger("flylive.rooms")
@@ -50,7 +48,7 @@ async def _check_gates(
     room_id = room["id"]
     if room["is_closed"]:
         return failure("ROOM_CLOSED")
-    remaining = await store.block_ttl(svc.redis, svc.keys, room_id, user_id)
+    remaining = await svc.rooms.block_ttl(room_id, user_id)
     if remaining is not None:
         return _blocked(False, remaining)
     if ban is not None:
@@ -63,8 +61,8 @@ async def _check_gates(
     return None
 
 
-async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload: JoinPayload) -> dict[str, Any]:
-    svc = rt.services
+async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: JoinPayload) -> dict[str, Any]:
+    svc = rooms.svc
     room_id = room_id_of(payload.roomId)
     user_id = int(session["user_id"])
     if room_id is None:
@@ -83,27 +81,26 @@ async def do_join(rt: RealtimeServer, sid: str, session: dict[str, Any], payload
         return refused
     current = session.get("room_id")
     if current is not None and current != room_id:
-        await do_leave(rt, sid, session, current, mode="leave")
-    await live.run(rt, "room_open", room_id, room["user_id"], room["seat_count"])
+        await do_leave(rooms, sid, session, current, mode="leave")
+    state = rooms.state
+    await rooms.run(room_id, state.open(room_id, room["user_id"], room["seat_count"]))
     # The room's media node (placed on first join, moved when its node died). Without a node the
     # room still works; clients get no rtpCapabilities and cannot set up audio yet.
-    node = await media_store.place_room(svc.redis, svc.keys, room_id, room["region"], int(time.time() * 1000),
-                                        int(svc.config.media_node_stale_seconds * 1000))  # fmt: skip
-    result = await live.run(
-        rt, "join", room_id, user_id, sid, live.encode(public_profile(user)), svc.config.seat_grace_ms,
-        -1 if payload.lastSeq is None else payload.lastSeq, svc.config.chat_history, actor_sid=sid,
-    )  # fmt: skip
+    rtp_capabilities = await rooms.media.place(room_id, room["region"])
+    joined = state.join(room_id, user_id, sid, encode(public_profile(user)), svc.config.seat_grace_ms,
+                        payload.lastSeq, svc.config.chat_history)  # fmt: skip
+    result = await rooms.run(room_id, joined, actor_sid=sid)
     if not result.ok:
         return failure(result.code or "ROOM_CLOSED")
-    await rt.sio.enter_room(sid, live.room_channel(room_id))
+    await rooms.rt.sio.enter_room(sid, room_channel(room_id))
     session["room_id"] = room_id
     # A fresh join starts the transport allowance again: transports of an earlier join go.
-    await node_events.close_user_transports(rt, room_id, user_id)
-    await live.record_membership(svc, rt.instance_id, sid, room_id, user_id, int(result.data["members"]))
+    await rooms.media.close_user_transports(room_id, user_id)
+    await state.record_join(Membership(rooms.rt.instance_id, sid, room_id, user_id), int(result.data["members"]))
     log.info("room joined", extra={"room_id": room_id, "user_id": user_id, "seq": result.data["seq"]})
     ack = _join_ack(room, result.data)
-    ack["rtpCapabilities"] = node.rtp_capabilities if node else None
-    ack["existingProducers"] = await node_events.existing_producers(rt, room_id) if node else []
+    ack["rtpCapabilities"] = rtp_capabilities
+    ack["existingProducers"] = await rooms.media.existing_producers(room_id) if rtp_capabilities is not None else []
     return ack
 
 
@@ -122,20 +119,18 @@ def _join_ack(room: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     if "missed" in data:
         ack["resumed"] = True
-        ack["missedEvents"] = [
-            {"event": name, "data": live.decode(body)} for name, body in live.as_list(data["missed"])
-        ]
+        ack["missedEvents"] = [{"event": name, "data": decode(body)} for name, body in as_list(data["missed"])]
         return ack
     ack["resumed"] = False
-    ack["participants"] = live.decode_all(data["participants"])
-    ack["seats"] = live.as_list(data["seats"])
-    ack["lockedSeats"] = sorted(int(i) for i in live.as_list(data["locked"]))
-    ack["recentMessages"] = list(reversed(live.decode_all(data["chat"])))
+    ack["participants"] = [decode(p) for p in as_list(data["participants"])]
+    ack["seats"] = as_list(data["seats"])
+    ack["lockedSeats"] = sorted(int(i) for i in as_list(data["locked"]))
+    ack["recentMessages"] = [decode(m) for m in reversed(as_list(data["chat"]))]
     return ack
 
 
 async def do_leave(
-    rt: RealtimeServer,
+    rooms: LiveRooms,
     sid: str | None,
     session: dict[str, Any] | None,
     room_id: int,
@@ -145,16 +140,16 @@ async def do_leave(
     instance_id: str | None = None,
 ) -> dict[str, Any]:
     """Take a socket (or, with sid None, every socket of `user_id`) out of a room."""
-    svc = rt.services
     uid = int(session["user_id"]) if session is not None else int(user_id or 0)
-    result = await live.run(rt, "leave", room_id, uid, sid or "", mode, actor_sid=sid)
-    for left_sid in live.as_list(result.data.get("sids")):
+    result = await rooms.run(room_id, rooms.state.leave(room_id, uid, sid, mode), actor_sid=sid)
+    for left_sid in as_list(result.data.get("sids")):
         if mode != "disconnect":
-            await rt.sio.leave_room(left_sid, live.room_channel(room_id))
+            await rooms.rt.sio.leave_room(left_sid, room_channel(room_id))
     if session is not None and session.get("room_id") == room_id:
         session["room_id"] = None
-    await live.forget_membership(svc, instance_id or rt.instance_id, sid, room_id, uid, result)
+    membership = Membership(instance_id or rooms.rt.instance_id, sid, room_id, uid)
+    await rooms.state.record_leave(membership, result, rooms.svc.config.seat_grace_ms)
     if result.data.get("left"):
         log.info("room left", extra={"room_id": room_id, "user_id": uid, "mode": mode})
-        await node_events.close_user_transports(rt, room_id, uid)
+        await rooms.media.close_user_transports(room_id, uid)
     return {"success": True}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -51,6 +51,17 @@ def room_id_of(ref: int | str) -> int | None:
     if isinstance(ref, int):
         return ref
     return int(ref) if ref.isdigit() and 0 < int(ref) < 2**63 else None
+
+
+def room_channel(room_id: int) -> str:
+    """The Socket.IO room every member socket of a room is in."""
+    return f"room:{room_id}"
+
+
+def in_room(session: dict[str, Any], room_ref: int | str) -> int | None:
+    """The room id when this socket is in that room, else None (the NOT_IN_ROOM case)."""
+    room_id = room_id_of(room_ref)
+    return room_id if room_id is not None and session.get("room_id") == room_id else None
 
 
 class Payload(msgspec.Struct):

@@ -11,12 +11,13 @@ from typing import Any
 
 from engine.audit.store import record_txn
 from engine.errors import DomainError, not_found
-from engine.media import node_events
-from engine.realtime.server import RealtimeServer, user_room
-from engine.rooms import live, store
+from engine.realtime.server import user_room
+from engine.rooms import store
+from engine.rooms.live import LiveRooms
 from engine.rooms.membership import do_leave
-from engine.rooms.model import Rank, may_moderate
+from engine.rooms.model import Rank, may_moderate, room_channel
 from engine.rooms.roles import ranks_and_vip
+from engine.rooms.store import as_list
 
 log = logging.getLogger("flylive.rooms.moderation")
 
@@ -25,66 +26,64 @@ def not_authorized() -> DomainError:
     return DomainError("NOT_AUTHORIZED", "Not authorized", status=403)
 
 
-async def check_may_moderate(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int) -> None:
-    (actor, target), _vip = await ranks_and_vip(rt.services, room_id, actor_id, target_id)
+async def check_may_moderate(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int) -> None:
+    (actor, target), _vip = await ranks_and_vip(rooms.svc, room_id, actor_id, target_id)
     # Nobody kicks or bans themself; otherwise the rank rules of may_moderate apply.
     if actor_id == target_id or not may_moderate(actor, target, self_target=False):
         raise not_authorized()
 
 
-async def _evict(rt: RealtimeServer, room_id: int, user_id: int, notice: dict[str, Any]) -> None:
+async def _evict(rooms: LiveRooms, room_id: int, user_id: int, notice: dict[str, Any]) -> None:
     """Take every socket of the user out of the room and tell them why."""
-    await do_leave(rt, None, None, room_id, mode="kick", user_id=user_id)
-    await rt.sio.emit("room:kicked", {"roomId": str(room_id), **notice}, room=user_room(user_id))
+    await do_leave(rooms, None, None, room_id, mode="kick", user_id=user_id)
+    await rooms.rt.sio.emit("room:kicked", {"roomId": str(room_id), **notice}, room=user_room(user_id))
 
 
-async def _audit(rt: RealtimeServer, actor_id: int, action: str, room_id: int, details: dict[str, Any]) -> None:
-    async with rt.services.pool.acquire() as conn:
+async def _audit(rooms: LiveRooms, actor_id: int, action: str, room_id: int, details: dict[str, Any]) -> None:
+    async with rooms.svc.pool.acquire() as conn:
         await record_txn(conn, actor_id=actor_id, action=action, target_type="room", target_id=room_id,
                          details=details)  # fmt: skip
 
 
-async def do_kick(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int, minutes: int,
+async def do_kick(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int, minutes: int,
                   reason: str | None) -> None:  # fmt: skip
-    await check_may_moderate(rt, room_id, actor_id, target_id)
-    svc = rt.services
-    await svc.redis.set(svc.keys.room_block(room_id, target_id), actor_id, ex=minutes * 60)
-    await _audit(rt, actor_id, "room.kick", room_id, {"user_id": target_id, "minutes": minutes, "reason": reason})
-    await _evict(rt, room_id, target_id, {"reason": reason or "kicked", "permanent": False,
+    await check_may_moderate(rooms, room_id, actor_id, target_id)
+    await rooms.state.block(room_id, target_id, actor_id, minutes * 60)
+    await _audit(rooms, actor_id, "room.kick", room_id, {"user_id": target_id, "minutes": minutes, "reason": reason})
+    await _evict(rooms, room_id, target_id, {"reason": reason or "kicked", "permanent": False,
                                           "remaining_seconds": minutes * 60})  # fmt: skip
     log.info("user kicked", extra={"room_id": room_id, "user_id": target_id, "by": actor_id})
 
 
-async def do_ban(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int, minutes: int | None,
+async def do_ban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int, minutes: int | None,
                  reason: str | None) -> int:  # fmt: skip
-    await check_may_moderate(rt, room_id, actor_id, target_id)
+    await check_may_moderate(rooms, room_id, actor_id, target_id)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes) if minutes else None
-    async with rt.services.pool.acquire() as conn, conn.transaction():
+    async with rooms.svc.pool.acquire() as conn, conn.transaction():
         ban_id = await store.add_ban_txn(conn, room_id, target_id, banned_by=actor_id, until=until, reason=reason)
         await record_txn(conn, actor_id=actor_id, action="room.ban", target_type="room", target_id=room_id,
                          details={"user_id": target_id, "until": until.isoformat() if until else None,
                                   "reason": reason})  # fmt: skip
-    await _evict(rt, room_id, target_id, {"reason": reason or "banned", "permanent": until is None,
+    await _evict(rooms, room_id, target_id, {"reason": reason or "banned", "permanent": until is None,
                                           "remaining_seconds": minutes * 60 if minutes else -1})  # fmt: skip
     return ban_id
 
 
-async def do_unban(rt: RealtimeServer, room_id: int, actor_id: int, target_id: int) -> bool:
-    (actor, _), _vip = await ranks_and_vip(rt.services, room_id, actor_id, target_id)
+async def do_unban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int) -> bool:
+    (actor, _), _vip = await ranks_and_vip(rooms.svc, room_id, actor_id, target_id)
     if actor < Rank.ADMIN:
         raise not_authorized()
-    svc = rt.services
-    async with svc.pool.acquire() as conn, conn.transaction():
+    async with rooms.svc.pool.acquire() as conn, conn.transaction():
         lifted = await store.lift_ban_txn(conn, room_id, target_id, actor_id)
         await record_txn(conn, actor_id=actor_id, action="room.unban", target_type="room", target_id=room_id,
                          details={"user_id": target_id})  # fmt: skip
-    blocked = await svc.redis.delete(svc.keys.room_block(room_id, target_id))
-    return lifted or bool(blocked)
+    blocked = await rooms.state.lift_block(room_id, target_id)
+    return lifted or blocked
 
 
-async def do_close(rt: RealtimeServer, room_id: int, actor_id: int | None, reason: str) -> None:
+async def do_close(rooms: LiveRooms, room_id: int, actor_id: int | None, reason: str) -> None:
     """Close a room: record it, end the live state, tell and release every member."""
-    svc = rt.services
+    svc = rooms.svc
     async with svc.pool.acquire() as conn:
         room = await store.get_room(conn, room_id)
         if room is None:
@@ -97,12 +96,8 @@ async def do_close(rt: RealtimeServer, room_id: int, actor_id: int | None, reaso
             await store.set_closed_txn(conn, room_id, True)
             await record_txn(conn, actor_id=actor_id, action="room.close", target_type="room", target_id=room_id,
                              details={"reason": reason})  # fmt: skip
-    result = await live.run(rt, "room_close", room_id, str(room_id), reason)
-    await node_events.close_router(rt, room_id)
-    await rt.sio.close_room(live.room_channel(room_id))
-    async with svc.redis.pipeline(transaction=False) as pipe:
-        pipe.zrem(svc.keys.live_rooms(), str(room_id))
-        await pipe.execute()
-    for member in live.as_list(result.data.get("members")):
-        await live.rt_compare_delete(svc, svc.keys.user_room(int(member)), str(room_id))
+    result = await rooms.run(room_id, rooms.state.close(room_id, reason))
+    await rooms.media.close_router(room_id)
+    await rooms.rt.sio.close_room(room_channel(room_id))
+    await rooms.state.record_close(room_id, [int(m) for m in as_list(result.data.get("members"))])
     log.info("room closed", extra={"room_id": room_id, "by": actor_id, "reason": reason})

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.rooms import store
 from engine.rooms.model import Rank
 from engine.services import Services
-
-_RANKS_SQL = """
-SELECT u.id,
-       r.user_id = u.id AS is_owner,
-       EXISTS (SELECT 1 FROM room_admins a WHERE a.room_id = r.id AND a.user_id = u.id) AS is_admin,
-       EXISTS (SELECT 1 FROM user_roles ur
-               JOIN role_permissions rp ON rp.role_id = ur.role_id
-               JOIN permissions p ON p.id = rp.permission_id
-               WHERE ur.user_id = u.id AND p.name = 'rooms.moderate') AS is_staff,
-       u.vip_level
-FROM rooms r CROSS JOIN users u
-WHERE r.id = $1 AND u.id = ANY($2::bigint[])
-"""
 
 
 def _rank(row: dict[str, Any]) -> Rank:
@@ -35,7 +23,7 @@ async def ranks_and_vip(svc: Services, room_id: int, actor_id: int, target_id: i
     An unknown user counts as a member with VIP level 0 (the contract's fail-closed reading).
     """
     async with svc.pool.acquire() as conn:
-        rows = {int(r["id"]): dict(r) for r in await conn.fetch(_RANKS_SQL, room_id, [actor_id, target_id])}
+        rows = await store.rank_rows(conn, room_id, [actor_id, target_id])
     actor = _rank(rows[actor_id]) if actor_id in rows else Rank.MEMBER
     target = _rank(rows[target_id]) if target_id in rows else Rank.MEMBER
     vip = int(rows[target_id]["vip_level"]) if target_id in rows else 0

@@ -1,17 +1,26 @@
-"""PostgreSQL access for rooms, room admins and bans, plus the room-level Redis reads.
+"""Everything rooms keep: PostgreSQL (rooms, room admins, bans, ranks) and each room's live state in
+Redis. This is the one module that reads or writes a room's keys.
 
-Live seat and member state is changed only by the Lua scripts in `scripts.py`.
+A room's live state (`Keys.room`: seats, members, invites, its event stream, …) sits under one hash
+tag and changes only through the Lua scripts in `lua/`, one atomic step per action, each wrapped by
+one typed method of `RoomState`; the reads other domains need (who is seated, the owner, a seat's
+occupant) are methods beside them. Outside the room's slot: the user → room pointer, the live-rooms
+popularity set, held seats, kick blocks, and each process's socket registry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 
 from engine.db import Conn
 from engine.keys import Keys
+from engine.lua import LuaScript, preload
 
 ROOM_COLUMNS = """r.id, r.user_id, r.theme_id, r.popularity_index, r.country, r.name, r.greetings, r.logo,
     r.can_tourists_speak, r.can_tourists_send_text, r.can_tourists_send_files, r.is_hidden, r.type,
@@ -167,19 +176,345 @@ async def list_bans(conn: Conn, room_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def live_counts(redis: Redis, keys: Keys, room_ids: list[int]) -> dict[int, int]:
-    if not room_ids:
-        return {}
-    scores = await redis.zmscore(keys.live_rooms(), [str(r) for r in room_ids])
-    return {room: int(score or 0) for room, score in zip(room_ids, scores, strict=True)}
+_RANKS_SQL = """
+SELECT u.id,
+       r.user_id = u.id AS is_owner,
+       EXISTS (SELECT 1 FROM room_admins a WHERE a.room_id = r.id AND a.user_id = u.id) AS is_admin,
+       EXISTS (SELECT 1 FROM user_roles ur
+               JOIN role_permissions rp ON rp.role_id = ur.role_id
+               JOIN permissions p ON p.id = rp.permission_id
+               WHERE ur.user_id = u.id AND p.name = 'rooms.moderate') AS is_staff,
+       u.vip_level
+FROM rooms r CROSS JOIN users u
+WHERE r.id = $1 AND u.id = ANY($2::bigint[])
+"""
 
 
-async def most_popular(redis: Redis, keys: Keys, limit: int, offset: int) -> list[int]:
-    members = await redis.zrevrange(keys.live_rooms(), offset, offset + limit - 1)
-    return [int(m) for m in members]  # type: ignore[arg-type]  # members are bytes
+async def rank_rows(conn: Conn, room_id: int, user_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per user: is_owner, is_admin, is_staff (rooms.moderate) and vip_level, in one query."""
+    return {int(r["id"]): dict(r) for r in await conn.fetch(_RANKS_SQL, room_id, user_ids)}
 
 
-async def block_ttl(redis: Redis, keys: Keys, room_id: int, user_id: int) -> int | None:
-    """Seconds left on a kick block; None when not blocked."""
-    ttl = int(await redis.ttl(keys.room_block(room_id, user_id)))
-    return ttl if ttl > 0 else None
+# --- Live state (Redis) ---------------------------------------------------------------------------
+
+_LUA = Path(__file__).parent / "lua"
+_PRELUDE = _LUA / "lib.lua"
+SCRIPT_NAMES = (
+    "room_open", "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
+    "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
+)  # fmt: skip
+SCRIPTS = {name: LuaScript(_LUA / f"{name}.lua", _PRELUDE) for name in SCRIPT_NAMES}
+COMPARE_DELETE = LuaScript(_LUA / "compare_delete.lua")
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEvent:
+    """One event a script recorded: `to` is "room", "others" or "user:<id>"; `body` is JSON text."""
+
+    name: str
+    to: str
+    body: str
+
+
+@dataclass(slots=True)
+class ScriptResult:
+    ok: bool
+    code: str | None
+    events: list[RoomEvent]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def as_list(value: Any) -> list[Any]:
+    """cjson encodes an empty Lua table as `{}`: read it as the empty list it stands for."""
+    return value if isinstance(value, list) else []
+
+
+def text(value: object) -> str:
+    """A Redis reply as text (the client returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """What a join or leave changes outside the room's slot."""
+
+    instance_id: str
+    sid: str | None
+    room_id: int
+    user_id: int
+
+
+class RoomState:
+    """A room's live state: one typed method per room script, and the reads beside them.
+
+    Each script checks and writes in one step, stamps the events it caused with the room's next
+    sequence number, appends them to the room's stream and returns them; callers emit them only
+    after the script committed (engine/rooms/live.py).
+    """
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._scripts = {name: script.bind(redis) for name, script in SCRIPTS.items()}
+        self._compare_delete = COMPARE_DELETE.bind(redis)
+
+    async def preload(self) -> None:
+        await preload(self._redis, *SCRIPTS.values(), COMPARE_DELETE)
+
+    async def _run(self, name: str, room_id: int, *args: str | int) -> ScriptResult:
+        raw = await self._scripts[name](keys=list(self._keys.room(room_id)), args=list(args))
+        data = _decoder.decode(raw)
+        events = [RoomEvent(*entry) for entry in as_list(data.pop("events", []))]
+        return ScriptResult(bool(data.pop("ok")), data.pop("code", None), events, data)
+
+    # Scripts, in the order a room lives through them.
+    async def open(self, room_id: int, owner_id: int, seat_count: int) -> ScriptResult:
+        """Make the room live on its first join (an already live room keeps its state)."""
+        return await self._run("room_open", room_id, owner_id, seat_count)
+
+    async def join(self, room_id: int, user_id: int, sid: str, profile_json: str, grace_ms: int,
+                   last_seq: int | None, history: int) -> ScriptResult:  # fmt: skip
+        """Add the socket; reclaim a held seat; the events missed since `last_seq`, or a snapshot."""
+        last = -1 if last_seq is None else last_seq
+        return await self._run("join", room_id, user_id, sid, profile_json, grace_ms, last, history)
+
+    async def leave(self, room_id: int, user_id: int, sid: str | None, mode: str) -> ScriptResult:
+        """Take a socket (sid None: every socket of the user) out; mode leave | disconnect | kick."""
+        return await self._run("leave", room_id, user_id, sid or "", mode)
+
+    async def chat(self, room_id: int, user_id: int, message_json: str, history: int) -> ScriptResult:
+        return await self._run("chat", room_id, user_id, message_json, history)
+
+    async def seat_take(self, room_id: int, user_id: int, index: int) -> ScriptResult:
+        return await self._run("seat_take", room_id, user_id, index, 0)
+
+    async def seat_leave(self, room_id: int, user_id: int, *, reason: str, actor_id: int) -> ScriptResult:
+        """Off the seat: by themself (reason "") or removed by the owner (reason "removed")."""
+        return await self._run("seat_leave", room_id, user_id, reason, actor_id)
+
+    async def seat_assign(self, room_id: int, user_id: int, index: int) -> ScriptResult:
+        return await self._run("seat_assign", room_id, user_id, index)
+
+    async def seat_mute(self, room_id: int, user_id: int, muted: bool) -> ScriptResult:
+        return await self._run("seat_mute", room_id, user_id, int(muted))
+
+    async def self_mute(self, room_id: int, user_id: int, muted: bool) -> ScriptResult:
+        """The user's own mute, once their media node paused or resumed the producer."""
+        return await self._run("self_mute", room_id, user_id, int(muted))
+
+    async def seat_lock(self, room_id: int, index: int, lock: bool, expected_occupant: int | None) -> ScriptResult:
+        """STATE_CHANGED when the seat's occupant is no longer the one the caller checked."""
+        return await self._run("seat_lock", room_id, index, int(lock), expected_occupant or 0)
+
+    async def seat_invite(self, room_id: int, inviter: int, target: int, index: int, ttl_ms: int) -> ScriptResult:
+        return await self._run("seat_invite", room_id, inviter, target, index, ttl_ms)
+
+    async def seat_invite_answer(self, room_id: int, user_id: int, index: int | None, accept: bool) -> ScriptResult:
+        """index None: whichever invite is theirs."""
+        return await self._run("seat_invite_answer", room_id, user_id, -1 if index is None else index, int(accept))
+
+    async def seat_count(self, room_id: int, count: int) -> ScriptResult:
+        """Shrinking evicts every occupant at or above the new count."""
+        return await self._run("seat_count", room_id, count, str(room_id))
+
+    async def sweep_hold(self, room_id: int, user_id: int, index: int, stamp: int) -> ScriptResult:
+        """Free a seat held since a disconnect, if it is still exactly that hold."""
+        return await self._run("sweep_hold", room_id, user_id, index, stamp)
+
+    async def close(self, room_id: int, reason: str) -> ScriptResult:
+        """End the live state (all but the sequence number); returns the members it had."""
+        return await self._run("room_close", room_id, str(room_id), reason)
+
+    # Reads.
+    async def is_live(self, room_id: int) -> bool:
+        return bool(await self._redis.exists(self._keys.room(room_id).meta))
+
+    async def owner(self, room_id: int) -> int | None:
+        raw = await self._redis.hget(self._keys.room(room_id).meta, "owner")
+        return int(raw) if raw else None
+
+    async def member_count(self, room_id: int) -> int:
+        return int(await self._redis.hlen(self._keys.room(room_id).members))
+
+    async def profile(self, room_id: int, user_id: int) -> Any:
+        """The profile a member shows to others in the room (decoded), or None."""
+        raw = await self._redis.hget(self._keys.room(room_id).profiles, str(user_id))
+        return _decoder.decode(raw) if raw else None
+
+    async def occupant(self, room_id: int, index: int) -> int | None:
+        raw = await self._redis.hget(self._keys.room(room_id).seats, str(index))
+        return int(_decoder.decode(raw)["u"]) if raw else None
+
+    async def is_seated(self, room_id: int, user_id: int) -> bool:
+        return bool(await self._redis.hexists(self._keys.room(room_id).seat_of, str(user_id)))
+
+    async def seated(self, room_id: int, user_ids: list[int]) -> set[int]:
+        """Which of the users hold a seat in the room (a seat held for a reconnect counts)."""
+        if not user_ids:
+            return set()
+        indices = await self._redis.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
+        return {u for u, index in zip(user_ids, indices, strict=True) if index is not None}
+
+    async def seat_of(self, room_id: int, user_id: int) -> dict[str, Any] | None:
+        """The seat the user holds in the room (`{u, m: muted, d: disconnected at}`), or None."""
+        keys = self._keys.room(room_id)
+        index = await self._redis.hget(keys.seat_of, str(user_id))
+        raw = await self._redis.hget(keys.seats, index) if index is not None else None
+        seat: dict[str, Any] | None = _decoder.decode(raw) if raw is not None else None
+        return seat
+
+    async def oldest_event_id(self, room_id: int) -> str | None:
+        """The id of the oldest event the room's capped stream still holds."""
+        entries = await self._redis.xrange(self._keys.room(room_id).events, count=1)
+        return text(entries[0][0]) if entries else None
+
+    # Outside the room's slot: kick blocks, the user -> room pointer, popularity, held seats.
+    async def block(self, room_id: int, user_id: int, by: int, seconds: int) -> None:
+        await self._redis.set(self._keys.room_block(room_id, user_id), by, ex=seconds)
+
+    async def block_ttl(self, room_id: int, user_id: int) -> int | None:
+        """Seconds left on a kick block; None when not blocked."""
+        ttl = int(await self._redis.ttl(self._keys.room_block(room_id, user_id)))
+        return ttl if ttl > 0 else None
+
+    async def lift_block(self, room_id: int, user_id: int) -> bool:
+        return bool(await self._redis.delete(self._keys.room_block(room_id, user_id)))
+
+    async def room_of(self, user_id: int) -> int | None:
+        """The room the user is in, fleet-wide."""
+        raw = await self._redis.get(self._keys.user_room(user_id))
+        return int(raw) if raw else None
+
+    async def record_join(self, m: Membership, members: int) -> None:
+        """Bookkeeping outside the room's slot: user -> room, this process's sockets, popularity."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._keys.user_room(m.user_id), m.room_id, ex=86400)
+            pipe.hset(self._keys.instance_sockets(m.instance_id), m.sid or "", f"{m.user_id}:{m.room_id}")
+            pipe.zadd(self._keys.live_rooms(), {str(m.room_id): members})
+            await pipe.execute()
+
+    async def record_leave(self, m: Membership, result: ScriptResult, grace_ms: int) -> None:
+        """What a leave script's result means outside the slot: popularity, the seat hold, the pointer."""
+        left = bool(result.data.get("left"))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if m.sid and result.data.get("sids"):
+                # Still connected (or about to be removed by the disconnect hook), no longer in a room.
+                pipe.hset(self._keys.instance_sockets(m.instance_id), m.sid, f"{m.user_id}:0")
+            if left:
+                members = int(result.data.get("members", 0))
+                if members > 0:
+                    pipe.zadd(self._keys.live_rooms(), {str(m.room_id): members})
+                else:
+                    pipe.zrem(self._keys.live_rooms(), str(m.room_id))
+                held = int(result.data.get("held", -1))
+                if held >= 0:
+                    held_at = int(result.data["held_at"])
+                    pipe.zadd(
+                        self._keys.seat_holds(), {f"{m.room_id}:{m.user_id}:{held}:{held_at}": held_at + grace_ms}
+                    )
+            await pipe.execute()
+        if left:
+            await self.forget_room_of(m.user_id, m.room_id)
+
+    async def forget_room_of(self, user_id: int, room_id: int) -> None:
+        # Only clear the pointer if it still names this room (the user may have joined another).
+        await self._compare_delete(keys=[self._keys.user_room(user_id)], args=[str(room_id)])
+
+    async def record_close(self, room_id: int, members: list[int]) -> None:
+        await self._redis.zrem(self._keys.live_rooms(), str(room_id))
+        for member in members:
+            await self.forget_room_of(member, room_id)
+
+    async def live_counts(self, room_ids: list[int]) -> dict[int, int]:
+        if not room_ids:
+            return {}
+        scores = await self._redis.zmscore(self._keys.live_rooms(), [str(r) for r in room_ids])
+        return {room: int(score or 0) for room, score in zip(room_ids, scores, strict=True)}
+
+    async def most_popular(self, limit: int, offset: int) -> list[int]:
+        members = await self._redis.zrevrange(self._keys.live_rooms(), offset, offset + limit - 1)
+        return [int(m) for m in members]  # type: ignore[arg-type]  # members are bytes
+
+    async def due_holds(self, now_ms: int, limit: int) -> list[tuple[int, int, int, int]]:
+        """Seats held past their grace: (room, user, index, disconnect stamp)."""
+        due = await self._redis.zrangebyscore(self._keys.seat_holds(), "-inf", now_ms, start=0, num=limit)
+        holds = []
+        for raw in due:
+            room_id, user_id, index, stamp = text(raw).split(":")
+            holds.append((int(room_id), int(user_id), int(index), int(stamp)))
+        return holds
+
+    async def drop_hold(self, room_id: int, user_id: int, index: int, stamp: int) -> None:
+        await self._redis.zrem(self._keys.seat_holds(), f"{room_id}:{user_id}:{index}:{stamp}")
+
+
+# --- Presence and the engine processes' socket registry (Redis) ---------------------------------
+
+
+def _socket_member(instance_id: str, sid: str) -> str:
+    return f"{instance_id}:{sid}"
+
+
+async def add_socket(redis: Redis, keys: Keys, instance_id: str, sid: str, user_id: int) -> int:
+    """Record a user's new socket (fleet-wide set and this process's registry); their socket count."""
+    key = keys.user_sockets(user_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.sadd(key, _socket_member(instance_id, sid))
+        pipe.expire(key, 86400)
+        pipe.scard(key)
+        pipe.hset(keys.instance_sockets(instance_id), sid, f"{user_id}:0")
+        _added, _ttl, count, _set = await pipe.execute()
+    return int(count)
+
+
+async def remove_socket(redis: Redis, keys: Keys, instance_id: str, sid: str, user_id: int) -> int | None:
+    """Forget a socket; the user's remaining socket count, or None when it was already gone."""
+    key = keys.user_sockets(user_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.srem(key, _socket_member(instance_id, sid))
+        pipe.scard(key)
+        pipe.hdel(keys.instance_sockets(instance_id), sid)
+        removed, count, _ = await pipe.execute()
+    return int(count) if int(removed) else None
+
+
+async def online(redis: Redis, keys: Keys, user_ids: list[int]) -> dict[int, bool]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.scard(keys.user_sockets(user_id))
+        counts = await pipe.execute()
+    return {uid: int(n) > 0 for uid, n in zip(user_ids, counts, strict=True)}
+
+
+async def heartbeat(redis: Redis, keys: Keys, instance_id: str, now_ms: int) -> None:
+    await redis.zadd(keys.instances(), {instance_id: now_ms})
+
+
+async def live_instances(redis: Redis, keys: Keys, since_ms: int) -> list[str]:
+    """Engine processes that reported alive since `since_ms`."""
+    return [text(raw) for raw in await redis.zrangebyscore(keys.instances(), since_ms, "+inf")]
+
+
+async def claim_dead_instances(redis: Redis, keys: Keys, me: str, cutoff_ms: int) -> list[str]:
+    """Processes silent since `cutoff_ms` that this one claimed to clean up (SET NX: one claimant)."""
+    claimed = []
+    for raw in await redis.zrangebyscore(keys.instances(), "-inf", cutoff_ms):
+        dead = text(raw)
+        if dead != me and await redis.set(f"{keys.instances()}:reaping:{dead}", me, nx=True, ex=60):
+            claimed.append(dead)
+    return claimed
+
+
+async def instance_sockets(redis: Redis, keys: Keys, instance_id: str) -> list[tuple[str, int, int]]:
+    """A process's sockets: (sid, user, room or 0)."""
+    sockets = []
+    for raw_sid, raw_value in (await redis.hgetall(keys.instance_sockets(instance_id))).items():
+        user_text, _, room_text = text(raw_value).partition(":")
+        sockets.append((text(raw_sid), int(user_text), int(room_text or 0)))
+    return sockets
+
+
+async def forget_instance(redis: Redis, keys: Keys, instance_id: str) -> None:
+    await redis.delete(keys.instance_sockets(instance_id))
+    await redis.zrem(keys.instances(), instance_id)
