@@ -67,6 +67,7 @@ async def _flusher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
     realtime = app[REALTIME]
+    await app[ROOMS].start(app[SERVICES])
     await realtime.start(app[SERVICES])
     yield
     await realtime.stop()
@@ -95,8 +96,8 @@ def create_app(config: Config) -> web.Application:
     rooms = LiveRooms(realtime, NodeMedia(realtime), room_locks)
     register_core_events(realtime)
     register_room_events(rooms)
-    register_gift_events(realtime)
-    register_media_namespace(realtime)
+    register_gift_events(rooms)
+    register_media_namespace(realtime, rooms)
     register_media_events(rooms)
     register_node_events(realtime, room_locks)
     app[REALTIME] = realtime

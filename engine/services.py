@@ -15,11 +15,9 @@ from engine.auth.passwords import PasswordHasher
 from engine.auth.tokens import TokenSigner
 from engine.config import Config
 from engine.economy.store import Wallets
-from engine.gifts.store import Catalog
 from engine.keys import Keys
 from engine.metrics import Metrics
 from engine.ratelimit.store import RateLimiter
-from engine.rooms.store import RoomState
 
 log = logging.getLogger("flylive.services")
 
@@ -43,8 +41,6 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     wallets: Wallets
-    rooms: RoomState
-    catalog: Catalog
 
     async def publish_revocation(self, event: Revocation) -> None:
         await self.redis.publish(self.keys.auth_channel(), msgspec.json.encode(event))
@@ -86,10 +82,8 @@ async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Servi
             signer=TokenSigner(config.jwt_secret, config.jwt_secret_previous, config.access_token_ttl),
             limiter=RateLimiter(redis, keys), metrics=metrics,
             wallets=Wallets(redis, keys, config.idempotency_ttl_seconds),
-            rooms=RoomState(redis, keys), catalog=Catalog(),
         )  # fmt: skip
         await svc.wallets.preload()
-        await svc.rooms.preload()
         restored = await auth_store.rebuild_revocations(pool, redis, keys, config.access_token_ttl)
         log.info("services ready", extra={"revocations_restored": restored})
         yield svc

@@ -561,7 +561,7 @@ async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(m
 
 
 async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client: Any) -> None:
-    from engine.appkeys import REALTIME
+    from engine.appkeys import REALTIME, ROOMS
     from engine.media.idle import release_idle_rooms
 
     client = await make_client(media_node_secrets=(SECRET,), media_room_idle_seconds=0.3)
@@ -579,10 +579,10 @@ async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client
         for peer, room in ((a, empty_room), (b, busy_room)):
             assert (await peer.call("room:join", {"roomId": room}))["rtpCapabilities"] == CAPS
         assert (await a.call("room:leave", {"roomId": empty_room}))["success"]
-        assert await release_idle_rooms(rt) == 0  # empty from now on: stamped, not closed yet
+        assert await release_idle_rooms(rt, client.app[ROOMS].state) == 0  # empty from now on: stamped, not closed yet
         await _sleep_for(0.4)
-        assert await release_idle_rooms(rt) == 1
-        assert await release_idle_rooms(rt) == 0
+        assert await release_idle_rooms(rt, client.app[ROOMS].state) == 1
+        assert await release_idle_rooms(rt, client.app[ROOMS].state) == 0
         for _ in range(40):
             if commands:
                 break

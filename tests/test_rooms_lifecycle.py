@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.appkeys import ROOMS, SERVICES
+from engine.appkeys import ROOMS
 from engine.config import Rate
 from engine.messages import decode_event
 from engine.rooms import janitor, live
@@ -347,7 +347,7 @@ async def test_rejoin_replays_missed_events(client: Any, new_user: Any, connect:
     # Push the stream past its cap: what followed `stale` is gone, so only a snapshot can resync.
     stale = ack["seq"]
     assert (await r.call("room:leave", {"roomId": room}))["success"]
-    state = client.app[SERVICES].rooms
+    state = client.app[ROOMS].state
     message = live.encode({"id": "00000000-0000-0000-0000-000000000000", "userId": guest.id, "userName": "Guest",
                            "userAvatar": "", "userFrameId": None, "userChatBubbleId": None, "content": "filler",
                            "type": "text", "timestamp": 0})  # fmt: skip

@@ -24,8 +24,12 @@ from engine.gifts.model import (
     combo_key_part,
     requested_recipients,
 )
+from engine.gifts.store import Catalog
+from engine.realtime.events import Ack
 from engine.realtime.server import RealtimeServer, user_room
-from engine.rooms.model import in_room, room_channel
+from engine.rooms.events import RoomCall
+from engine.rooms.live import LiveRooms
+from engine.rooms.model import room_channel
 
 log = logging.getLogger("flylive.gifts")
 
@@ -43,15 +47,13 @@ def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
     )
 
 
-async def _build_txn(rt: RealtimeServer, room_id: int, sender: int, recipients: list[int], gift: dict[str, Any],
-                     quantity: int, key: str, agencies: dict[int, int]) -> money.Txn:  # fmt: skip
-    svc = rt.services
-    owner = await svc.rooms.owner(room_id)
+async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, sender: int, recipients: list[int],
+                     gift: dict[str, Any], quantity: int, key: str, agencies: dict[int, int]) -> money.Txn:  # fmt: skip
+    owner = await rooms.state.owner(room_id)
     per_recipient = int(gift["price"]) * quantity
-    settings = svc.catalog.settings
     legs: list[money.Leg] = []
     for recipient in recipients:
-        split = money.split_gift(per_recipient, svc.catalog.settings, agency_member=recipient in agencies,
+        split = money.split_gift(per_recipient, settings, agency_member=recipient in agencies,
                                  has_room_owner=owner is not None)  # fmt: skip
         legs += money.gift_legs(sender, recipient, per_recipient, split, agency_id=agencies.get(recipient),
                                 room_owner=owner)  # fmt: skip
@@ -73,17 +75,14 @@ async def _debit(rt: RealtimeServer, txn: money.Txn, key: str) -> Applied:
     return result
 
 
-async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p: GiftSendPayload) -> dict[str, Any]:
-    svc = rt.services
-    sender = int(session["user_id"])
-    room_id = in_room(session, p.roomId)
-    if room_id is None:
-        return failure("NOT_IN_ROOM")
+async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, catalog: Catalog) -> Ack:
+    svc, rt, sid = rooms.svc, rooms.rt, call.sid
+    sender, room_id = call.user_id, call.room_id
     verdict = await svc.limiter.hit("gift", str(sender), svc.config.gift_rate_limit)
     if not verdict.allowed:
         return failure("RATE_LIMITED")
-    await svc.catalog.refresh_if_stale(svc.pool)
-    gift = svc.catalog.gift(p.giftId)
+    await catalog.refresh_if_stale(svc.pool)
+    gift = catalog.gift(p.giftId)
     if gift is None:
         return failure("GIFT_NOT_FOUND")
     if not _available(gift, money.now_ms()):
@@ -91,7 +90,7 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
     requested = requested_recipients(p)
     if not requested:
         return {"success": False, "error": "Invalid payload", "code": "NO_RECIPIENT"}
-    checked = check_recipients(sender, requested, await svc.rooms.seated(room_id, requested))
+    checked = check_recipients(sender, requested, await rooms.state.seated(room_id, requested))
     if isinstance(checked, str):
         return failure(checked)
     # One borrowed connection per send: each release costs asyncpg a reset round trip.
@@ -102,7 +101,7 @@ async def do_send_gift(rt: RealtimeServer, sid: str, session: dict[str, Any], p:
         # Read on every send, not cached: a member who just left must not earn their agency a share.
         agencies = await store.agencies_of(conn, checked)
     key = p.idempotencyKey or p.batchId or uuid.uuid4().hex
-    txn = await _build_txn(rt, room_id, sender, checked, gift, p.quantity, key, agencies)
+    txn = await _build_txn(rooms, catalog.settings, room_id, sender, checked, gift, p.quantity, key, agencies)
     result = await _debit(rt, txn, f"gift:{key}")
     if not result.ok:
         svc.metrics.gifts.labels(result.code or "error").inc()
@@ -151,13 +150,13 @@ async def _fan_out(rt: RealtimeServer, sid: str, room_id: int, sender: int, reci
     return combo
 
 
-async def do_prepare(rt: RealtimeServer, sid: str, session: dict[str, Any], p: GiftPreparePayload) -> dict[str, Any]:
+async def do_prepare(rooms: LiveRooms, call: RoomCall, p: GiftPreparePayload) -> Ack:
     """Let the recipient preload the gift's animation; nothing is stored or charged."""
-    svc = rt.services
-    if in_room(session, p.roomId) is None:
-        return failure("NOT_IN_ROOM")
-    verdict = await svc.limiter.hit("gift_prepare", str(session["user_id"]), svc.config.gift_rate_limit)
+    svc = rooms.svc
+    verdict = await svc.limiter.hit("gift_prepare", str(call.user_id), svc.config.gift_rate_limit)
     if not verdict.allowed:
         return failure("RATE_LIMITED")
-    await rt.sio.emit("gift:prepare", {"giftId": p.giftId, "recipientId": p.recipientId}, room=user_room(p.recipientId))
+    await rooms.rt.sio.emit(
+        "gift:prepare", {"giftId": p.giftId, "recipientId": p.recipientId}, room=user_room(p.recipientId)
+    )
     return {"success": True}

@@ -1,20 +1,25 @@
-"""Socket.IO events of the gifts domain."""
+"""Socket.IO events of the gifts domain: rows behind the room prologue (engine/rooms/events.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 from engine.gifts import actions
-from engine.gifts.model import GiftPreparePayload, GiftSendPayload
-from engine.realtime.events import socket_event
-from engine.realtime.server import RealtimeServer
+from engine.gifts.model import ERRORS, GiftPreparePayload, GiftSendPayload
+from engine.gifts.store import Catalog
+from engine.realtime.events import failure
+from engine.rooms.events import RoomEvent, register
+from engine.rooms.live import LiveRooms
 
 
-def register_gift_events(rt: RealtimeServer) -> None:
-    @socket_event(rt, "gift:send", GiftSendPayload)
-    async def send(rt: RealtimeServer, sid: str, s: dict[str, Any], p: GiftSendPayload) -> dict[str, Any]:
-        return await actions.do_send_gift(rt, sid, s, p)
-
-    @socket_event(rt, "gift:prepare", GiftPreparePayload)
-    async def prepare(rt: RealtimeServer, sid: str, s: dict[str, Any], p: GiftPreparePayload) -> dict[str, Any]:
-        return await actions.do_prepare(rt, sid, s, p)
+def register_gift_events(rooms: LiveRooms) -> None:
+    # The catalog is cached in this process, re-read from PostgreSQL when stale (gifts/store.py).
+    catalog = Catalog()
+    register(
+        rooms,
+        [
+            RoomEvent("gift:send", GiftSendPayload, partial(actions.do_send_gift, catalog=catalog)),
+            RoomEvent("gift:prepare", GiftPreparePayload, actions.do_prepare),
+        ],
+        not_in_room=failure(ERRORS["NOT_IN_ROOM"], "NOT_IN_ROOM"),
+    )

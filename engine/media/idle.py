@@ -15,11 +15,12 @@ import time
 from engine.media import node_events, store
 from engine.realtime.server import RealtimeServer
 from engine.rooms.model import room_channel
+from engine.rooms.store import RoomState
 
 log = logging.getLogger("flylive.media")
 
 
-async def release_idle_rooms(rt: RealtimeServer) -> int:
+async def release_idle_rooms(rt: RealtimeServer, rooms: RoomState) -> int:
     """Close the routers of rooms empty for long enough; return how many."""
     svc = rt.services
     redis, keys = svc.redis, svc.keys
@@ -28,7 +29,7 @@ async def release_idle_rooms(rt: RealtimeServer) -> int:
     released = 0
     for node in await store.all_nodes(redis, keys):
         for room_id in await store.node_room_ids(redis, keys, node.node_id):
-            if await svc.rooms.member_count(room_id):
+            if await rooms.member_count(room_id):
                 await store.clear_idle(redis, keys, room_id)
                 continue
             since = await store.idle_since(redis, keys, room_id, now_ms)

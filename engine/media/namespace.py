@@ -22,6 +22,7 @@ from engine.media.idle import release_idle_rooms
 from engine.media.lost import lose_node, sweep_lost_nodes
 from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
 from engine.realtime.server import RealtimeServer
+from engine.rooms.live import LiveRooms
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media")
@@ -43,7 +44,7 @@ async def observe_registry(rt: RealtimeServer) -> None:
     svc.metrics.media_rooms_placed.set(await store.placed_room_count(svc.redis, svc.keys, [n.node_id for n in nodes]))
 
 
-def register_media_namespace(rt: RealtimeServer) -> None:
+def register_media_namespace(rt: RealtimeServer, rooms: LiveRooms) -> None:
     sio = rt.sio
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -113,7 +114,7 @@ def register_media_namespace(rt: RealtimeServer) -> None:
 
     async def upkeep() -> None:
         await sweep_lost_nodes(rt)
-        await release_idle_rooms(rt)
+        await release_idle_rooms(rt, rooms.state)
         await observe_registry(rt)
 
     rt.background.append(Periodic("media-upkeep", upkeep, rt.config.instance_heartbeat_seconds))

@@ -66,6 +66,12 @@ class LiveRooms:
         self.media = media
         # Keep this process's emits for a room in `seq` order (shared with the media side's reports).
         self.locks = locks
+        self._state: RoomState | None = None
+
+    async def start(self, svc: Services) -> None:
+        """Bind the room scripts to the service's Redis (and load them) before any event runs."""
+        self._state = RoomState(svc.redis, svc.keys)
+        await self._state.preload()
 
     @property
     def svc(self) -> Services:
@@ -73,7 +79,9 @@ class LiveRooms:
 
     @property
     def state(self) -> RoomState:
-        return self.rt.services.rooms
+        if self._state is None:
+            raise RuntimeError("the rooms have not started")
+        return self._state
 
     async def run(
         self, room_id: int, script: Coroutine[Any, Any, ScriptResult], *, actor_sid: str | None = None

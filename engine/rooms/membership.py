@@ -11,7 +11,6 @@ from engine.rooms import store
 from engine.rooms.live import LiveRooms, decode, encode
 from engine.rooms.model import ERRORS, JoinPayload, room_channel, room_id_of
 from engine.rooms.store import Membership, as_list
-from engine.services import Services
 
 log = logging.getLogger("flylive.rooms")
 
@@ -37,7 +36,7 @@ def _blocked(permanent: bool, remaining: int) -> dict[str, Any]:
 
 
 async def _check_gates(
-    svc: Services,
+    rooms: LiveRooms,
     room: dict[str, Any],
     user_id: int,
     password: str | None,
@@ -48,7 +47,7 @@ async def _check_gates(
     room_id = room["id"]
     if room["is_closed"]:
         return failure("ROOM_CLOSED")
-    remaining = await svc.rooms.block_ttl(room_id, user_id)
+    remaining = await rooms.state.block_ttl(room_id, user_id)
     if remaining is not None:
         return _blocked(False, remaining)
     if ban is not None:
@@ -56,7 +55,11 @@ async def _check_gates(
             return _blocked(True, -1)
         left = int((ban["expires_at"] - dt.datetime.now(dt.UTC)).total_seconds())
         return _blocked(False, max(1, left))
-    if room["password_hash"] and not privileged and not await svc.hasher.verify(room["password_hash"], password or ""):
+    if (
+        room["password_hash"]
+        and not privileged
+        and not await rooms.svc.hasher.verify(room["password_hash"], password or "")
+    ):
         return failure("WRONG_PASSWORD")
     return None
 
@@ -76,7 +79,7 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
             return failure("ROOM_NOT_FOUND")
         ban = await store.active_ban(conn, room_id, user_id)
         privileged = user_id == room["user_id"] or user_id in await store.admin_ids(conn, room_id)
-    refused = await _check_gates(svc, room, user_id, payload.password, ban, privileged)
+    refused = await _check_gates(rooms, room, user_id, payload.password, ban, privileged)
     if refused is not None:
         return refused
     current = session.get("room_id")

@@ -128,12 +128,12 @@ async def do_update(
         room = await store.get_room(conn, room_id)
     assert room is not None
     # Live seats at or above a lower count are evicted; a room that is not live has none to evict.
-    live_now = not room["is_closed"] and await svc.rooms.is_live(room_id)
+    live_now = not room["is_closed"] and await rooms.state.is_live(room_id)
     if "seat_count" in columns and live_now:
-        shrunk = await rooms.run(room_id, svc.rooms.seat_count(room_id, columns["seat_count"]))
+        shrunk = await rooms.run(room_id, rooms.state.seat_count(room_id, columns["seat_count"]))
         for user_id in as_list(shrunk.data.get("evicted")):  # evicted from their seat: off the air
             await rooms.media.command(room_id, "closeUserProducers", userId=int(user_id))
-    counts = await svc.rooms.live_counts([room_id])
+    counts = await store.live_counts(svc.redis, svc.keys, [room_id])
     return room_json(room, counts.get(room_id, 0))
 
 
@@ -142,7 +142,7 @@ async def get_room_json(svc: Services, room_id: int) -> dict[str, Any]:
         room = await store.get_room(conn, room_id)
     if room is None:
         raise DomainError("not_found", f"No query results for model [Room] {room_id}", status=404)
-    counts = await svc.rooms.live_counts([room_id])
+    counts = await store.live_counts(svc.redis, svc.keys, [room_id])
     return room_json(room, counts.get(room_id, 0))
 
 
@@ -158,12 +158,12 @@ async def list_rooms(
     include_hidden: bool = False,
 ) -> list[dict[str, Any]]:
     """Live rooms first, by member count; then the rest by their stored popularity."""
-    live_ids = await svc.rooms.most_popular(500, 0)
+    live_ids = await store.most_popular(svc.redis, svc.keys, 500, 0)
     async with svc.pool.acquire() as conn:
         rooms = await store.list_rooms(conn, ids=None, search=search, category=category, country=country, tag=tag,
                                        include_hidden=include_hidden, limit=offset + limit + len(live_ids),
                                        offset=0)  # fmt: skip
-    counts = await svc.rooms.live_counts([r["id"] for r in rooms])
+    counts = await store.live_counts(svc.redis, svc.keys, [r["id"] for r in rooms])
     rooms.sort(key=lambda r: (-counts.get(r["id"], 0), -r["popularity_index"], -r["id"]))
     return [room_json(r, counts.get(r["id"], 0)) for r in rooms[offset : offset + limit]]
 

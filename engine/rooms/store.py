@@ -190,6 +190,19 @@ WHERE r.id = $1 AND u.id = ANY($2::bigint[])
 """
 
 
+async def live_counts(redis: Redis, keys: Keys, room_ids: list[int]) -> dict[int, int]:
+    """Live member counts (from the popularity set), 0 for rooms nobody is in."""
+    if not room_ids:
+        return {}
+    scores = await redis.zmscore(keys.live_rooms(), [str(r) for r in room_ids])
+    return {room: int(score or 0) for room, score in zip(room_ids, scores, strict=True)}
+
+
+async def most_popular(redis: Redis, keys: Keys, limit: int, offset: int) -> list[int]:
+    members = await redis.zrevrange(keys.live_rooms(), offset, offset + limit - 1)
+    return [int(m) for m in members]  # type: ignore[arg-type]  # members are bytes
+
+
 async def rank_rows(conn: Conn, room_id: int, user_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per user: is_owner, is_admin, is_staff (rooms.moderate) and vip_level, in one query."""
     return {int(r["id"]): dict(r) for r in await conn.fetch(_RANKS_SQL, room_id, user_ids)}
@@ -425,16 +438,6 @@ class RoomState:
         await self._redis.zrem(self._keys.live_rooms(), str(room_id))
         for member in members:
             await self.forget_room_of(member, room_id)
-
-    async def live_counts(self, room_ids: list[int]) -> dict[int, int]:
-        if not room_ids:
-            return {}
-        scores = await self._redis.zmscore(self._keys.live_rooms(), [str(r) for r in room_ids])
-        return {room: int(score or 0) for room, score in zip(room_ids, scores, strict=True)}
-
-    async def most_popular(self, limit: int, offset: int) -> list[int]:
-        members = await self._redis.zrevrange(self._keys.live_rooms(), offset, offset + limit - 1)
-        return [int(m) for m in members]  # type: ignore[arg-type]  # members are bytes
 
     async def due_holds(self, now_ms: int, limit: int) -> list[tuple[int, int, int, int]]:
         """Seats held past their grace: (room, user, index, disconnect stamp)."""
