@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 from typing import Any
 
 from engine.economy import model as money
@@ -25,7 +26,7 @@ from engine.gifts.model import (
     requested_recipients,
 )
 from engine.gifts.store import Catalog
-from engine.realtime.events import Ack
+from engine.realtime.events import INVALID_PAYLOAD, Ack, failure, refusal
 from engine.realtime.server import RealtimeServer, user_room
 from engine.rooms.events import RoomCall
 from engine.rooms.live import LiveRooms
@@ -34,8 +35,7 @@ from engine.rooms.model import room_channel
 log = logging.getLogger("flylive.gifts")
 
 
-def failure(code: str, **extra: Any) -> dict[str, Any]:
-    return {"success": False, "error": ERRORS[code], "code": code, **extra}
+refuse = partial(refusal, ERRORS)  # refuse("GIFT_NOT_FOUND"): the gifts' failure acks
 
 
 def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
@@ -80,24 +80,24 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
     sender, room_id = call.user_id, call.room_id
     verdict = await svc.limiter.hit("gift", str(sender), svc.config.gift_rate_limit)
     if not verdict.allowed:
-        return failure("RATE_LIMITED")
+        return refuse("RATE_LIMITED")
     await catalog.refresh_if_stale(svc.pool)
     gift = catalog.gift(p.giftId)
     if gift is None:
-        return failure("GIFT_NOT_FOUND")
+        return refuse("GIFT_NOT_FOUND")
     if not _available(gift, money.now_ms()):
-        return failure("GIFT_UNAVAILABLE")
+        return refuse("GIFT_UNAVAILABLE")
     requested = requested_recipients(p)
     if not requested:
-        return {"success": False, "error": "Invalid payload", "code": "NO_RECIPIENT"}
+        return failure(INVALID_PAYLOAD, "NO_RECIPIENT")
     checked = check_recipients(sender, requested, await rooms.state.seated(room_id, requested))
     if isinstance(checked, str):
-        return failure(checked)
+        return refuse(checked)
     # One borrowed connection per send: each release costs asyncpg a reset round trip.
     async with svc.pool.acquire() as conn:
         # VIP-only gifts: the level comes from the database, never from the client or a stale token.
         if gift["vip_level_required"] and await store.vip_level(conn, sender) < gift["vip_level_required"]:
-            return failure("VIP_REQUIRED")
+            return refuse("VIP_REQUIRED")
         # Read on every send, not cached: a member who just left must not earn their agency a share.
         agencies = await store.agencies_of(conn, checked)
     key = p.idempotencyKey or p.batchId or uuid.uuid4().hex
@@ -106,7 +106,7 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
     if not result.ok:
         svc.metrics.gifts.labels(result.code or "error").inc()
         if result.code == "INSUFFICIENT_FUNDS":
-            return failure(
+            return refuse(
                 "INSUFFICIENT_FUNDS",
                 required=result.required,
                 available=result.balance,
@@ -114,8 +114,8 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
             )
         if result.code == "DAILY_LIMIT":
             await flag_for_review(svc, sender, "daily_gift_limit", {"cap": result.cap, "txn_id": txn.txn_id})
-            return failure("DAILY_LIMIT", cap=result.cap)
-        return failure(result.code if result.code in ERRORS else "WALLET_FROZEN")
+            return refuse("DAILY_LIMIT", cap=result.cap)
+        return refuse(result.code if result.code in ERRORS else "WALLET_FROZEN")
     if result.replay:
         # A retry of a send that already went through: same answer, no second charge or broadcast.
         svc.metrics.gifts.labels("replay").inc()
@@ -155,7 +155,7 @@ async def do_prepare(rooms: LiveRooms, call: RoomCall, p: GiftPreparePayload) ->
     svc = rooms.svc
     verdict = await svc.limiter.hit("gift_prepare", str(call.user_id), svc.config.gift_rate_limit)
     if not verdict.allowed:
-        return failure("RATE_LIMITED")
+        return refuse("RATE_LIMITED")
     await rooms.rt.sio.emit(
         "gift:prepare", {"giftId": p.giftId, "recipientId": p.recipientId}, room=user_room(p.recipientId)
     )

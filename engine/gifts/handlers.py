@@ -5,9 +5,8 @@ from __future__ import annotations
 from functools import partial
 
 from engine.gifts import actions
-from engine.gifts.model import ERRORS, GiftPreparePayload, GiftSendPayload
+from engine.gifts.model import GiftPreparePayload, GiftSendPayload
 from engine.gifts.store import Catalog
-from engine.realtime.events import failure
 from engine.rooms.events import RoomEvent, register
 from engine.rooms.live import LiveRooms
 
@@ -21,5 +20,5 @@ def register_gift_events(rooms: LiveRooms) -> None:
             RoomEvent("gift:send", GiftSendPayload, partial(actions.do_send_gift, catalog=catalog)),
             RoomEvent("gift:prepare", GiftPreparePayload, actions.do_prepare),
         ],
-        not_in_room=failure(ERRORS["NOT_IN_ROOM"], "NOT_IN_ROOM"),
+        not_in_room=actions.refuse("NOT_IN_ROOM"),
     )

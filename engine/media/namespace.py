@@ -21,6 +21,7 @@ from engine.media import store
 from engine.media.idle import release_idle_rooms
 from engine.media.lost import lose_node, sweep_lost_nodes
 from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
+from engine.realtime.events import INVALID_PAYLOAD, failure
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import LiveRooms
 from engine.validation import convert_fields
@@ -60,7 +61,7 @@ def register_media_namespace(rt: RealtimeServer, rooms: LiveRooms) -> None:
             p = convert_fields(NodeRegister, data if data is not None else {})
         except DomainError as exc:
             rt.services.metrics.media_node_reports.labels("node:register", "invalid").inc()
-            return {"success": False, "error": "Invalid payload", "fields": exc.fields}
+            return failure(INVALID_PAYLOAD, fields=exc.fields)
         svc = rt.services
         node = NodeInfo(p.nodeId, p.region, p.capacity, 0, _now_ms(), rt.instance_id, sid, p.rtpCapabilities)
         await store.save_node(svc.redis, svc.keys, node)
@@ -77,18 +78,18 @@ def register_media_namespace(rt: RealtimeServer, rooms: LiveRooms) -> None:
     async def heartbeat(sid: str, data: Any = None) -> dict[str, Any]:
         session = await sio.get_session(sid, namespace=NAMESPACE)
         if not session.get("node_id"):
-            return {"success": False, "error": "Not registered"}
+            return failure("Not registered")
         try:
             p = convert_fields(NodeHeartbeat, data if data is not None else {})
         except DomainError as exc:
-            return {"success": False, "error": "Invalid payload", "fields": exc.fields}
+            return failure(INVALID_PAYLOAD, fields=exc.fields)
         svc = rt.services
         node = await store.get_node(svc.redis, svc.keys, session["node_id"])
         if node is None or node.sid != sid:
-            return {"success": False, "error": "Not registered"}
+            return failure("Not registered")
         node.load, node.seen_ms = p.load, _now_ms()
         if not await store.refresh_node(svc.redis, svc.keys, node):  # dropped since the read
-            return {"success": False, "error": "Not registered"}
+            return failure("Not registered")
         return {"success": True}
 
     async def disconnect(sid: str, reason: Any = None) -> None:

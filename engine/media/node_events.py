@@ -19,6 +19,7 @@ from msgspec import Meta
 from engine.errors import DomainError
 from engine.media import store
 from engine.media.model import ProducerRecord
+from engine.realtime.events import INVALID_PAYLOAD, failure
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import StripedLocks
 from engine.rooms.model import room_channel
@@ -83,18 +84,18 @@ def register_node_events(rt: RealtimeServer, locks: StripedLocks) -> None:
             node_id = session.get("node_id")
             if not node_id:
                 counted.labels(event, "unregistered").inc()
-                return {"success": False, "error": "Not registered"}
+                return failure("Not registered")
             try:
                 payload = convert_fields(payload_type, data if data is not None else {})
             except DomainError as exc:
                 counted.labels(event, "invalid").inc()
                 log.warning("invalid media node report", extra={"event": event, "node_id": node_id})
-                return {"success": False, "error": "Invalid payload", "fields": exc.fields}
+                return failure(INVALID_PAYLOAD, fields=exc.fields)
             if not await act(payload, node_id):
                 # A node speaks only for its own rooms: a late report from a node the room was
                 # moved off (or a confused one) must not reach the room's clients.
                 counted.labels(event, "elsewhere").inc()
-                return {"success": False, "error": "Room not on this node"}
+                return failure("Room not on this node")
             counted.labels(event, "ok").inc()
             return {"success": True}
 

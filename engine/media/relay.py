@@ -68,11 +68,6 @@ class ProducerRef(MediaPayload):
     producerId: Id
 
 
-def fail(error: str) -> Ack:
-    """Media acks carry the contract's error string and no code (realtime-contract §8.2)."""
-    return failure(error)
-
-
 async def forward(
     rt: RealtimeServer, room_id: int, user_id: int, method: str, params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -86,7 +81,7 @@ async def forward(
         node = await store.place_room(svc.redis, svc.keys, room_id, None, now_ms, stale_ms)
     if node is None:
         svc.metrics.media_requests.labels(method, "unavailable").inc()
-        return fail("Media unavailable")
+        return failure("Media unavailable")
     request = {"requestId": uuid.uuid4().hex, "method": method, "roomId": str(room_id), "userId": user_id,
                "params": params}  # fmt: skip
     # A node whose socket this process holds is sent to directly: through the Redis queue every
@@ -99,12 +94,12 @@ async def forward(
     except Exception as exc:  # a timeout, or the node went away mid-request
         svc.metrics.media_requests.labels(method, "timeout").inc()
         log.warning("media request failed", extra={"method": method, "node": node.node_id, "error": repr(exc)})
-        return fail("Media request timed out")
+        return failure("Media request timed out")
     svc.metrics.media_request_latency.labels(method).observe(time.perf_counter() - started)
     if not isinstance(answer, dict) or not answer.get("ok"):
         svc.metrics.media_requests.labels(method, "fail").inc()
         error = answer.get("error") if isinstance(answer, dict) else None
-        return fail(str(error or "Internal server error"))
+        return failure(str(error or "Internal server error"))
     svc.metrics.media_requests.labels(method, "ok").inc()
     return {"success": True, "data": answer.get("data")}
 
@@ -120,7 +115,7 @@ async def _seat_state(rooms: LiveRooms, room_id: int, user_id: int) -> str:
 async def create_transport(rooms: LiveRooms, call: RoomCall, p: TransportCreate) -> Ack:
     svc, room_id, user_id = rooms.svc, call.room_id, call.user_id
     if not await store.take_transport(svc.redis, svc.keys, room_id, user_id, MAX_TRANSPORTS_PER_JOIN):
-        return fail("Transport limit reached")
+        return failure("Transport limit reached")
     ack = await forward(rooms.rt, room_id, user_id, "transport:create", {"type": p.type})
     if ack["success"]:
         cfg = svc.config
@@ -145,7 +140,7 @@ def relay_as(method: str) -> Any:
 async def produce(rooms: LiveRooms, call: RoomCall, p: Produce) -> Ack:
     state = await _seat_state(rooms, call.room_id, call.user_id)
     if state != "ok":  # only a user on an unmuted seat may send audio (contract §12.3)
-        return fail(state)
+        return failure(state)
     params = {"transportId": p.transportId, "kind": p.kind, "rtpParameters": p.rtpParameters, "source": p.source}
     return await forward(rooms.rt, call.room_id, call.user_id, "audio:produce", params)
 
@@ -156,7 +151,7 @@ def self_mute(paused: bool) -> Any:
         if not paused:  # a moderator's mute of the seat holds until a moderator lifts it
             state = await _seat_state(rooms, room_id, user_id)
             if state != "ok":
-                return fail(state)
+                return failure(state)
         method = "producer:pause" if paused else "producer:resume"
         ack = await forward(rooms.rt, room_id, user_id, method, {"producerId": p.producerId})
         if ack["success"]:  # the node paused (resumed) the producer: tell the room, in sequence
@@ -179,4 +174,5 @@ EVENTS: list[RoomEvent[Any]] = [
 
 
 def register_media_events(rooms: LiveRooms) -> None:
-    register(rooms, EVENTS, bucket="media", not_in_room=fail("Not in room"))
+    # Media acks carry the contract's error string and no code (realtime-contract §8.2).
+    register(rooms, EVENTS, bucket="media", not_in_room=failure("Not in room"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -35,6 +35,11 @@ def failure(error: str, code: str | None = None, **extra: Any) -> Ack:
     """The one failure ack: `{success: false, error, code?, …}` (the contract's error string in
     `error`; `code` where the contract gives one)."""
     return {"success": False, "error": error, **({"code": code} if code else {}), **extra}
+
+
+def refusal(errors: Mapping[str, str], code: str, **extra: Any) -> Ack:
+    """A failure ack for a domain's error `code`, with the contract's string for it from `errors`."""
+    return failure(errors[code], code, **extra)
 
 
 def socket_event(

@@ -8,9 +8,8 @@ import uuid
 from functools import lru_cache
 
 from engine.realtime.events import Ack
-from engine.rooms.events import RoomCall
+from engine.rooms.events import RoomCall, refuse
 from engine.rooms.live import LiveRooms, encode
-from engine.rooms.membership import failure
 from engine.rooms.model import ChatPayload
 from engine.rooms.seats import OK
 
@@ -33,11 +32,11 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     user_id = int(session["user_id"])
     content = p.content.strip()
     if not content or not check_allowed(content, svc.config.chat_blocked_words):
-        return failure("MESSAGE_REJECTED")
+        return refuse("MESSAGE_REJECTED")
     verdict = await svc.limiter.hit("chat", f"{room_id}:{user_id}", svc.config.chat_rate_limit)
     if not verdict.allowed:
         svc.metrics.rate_limited.labels("chat").inc()
-        return failure("RATE_LIMITED", retry_after=verdict.retry_after_seconds)
+        return refuse("RATE_LIMITED", retry_after=verdict.retry_after_seconds)
     claims = session.get("claims", {})
     message = {
         "id": str(uuid.uuid4()), "userId": user_id, "userName": session.get("name", ""),
@@ -46,4 +45,4 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     }  # fmt: skip
     result = await rooms.run(room_id, rooms.state.chat(room_id, user_id, encode(message), svc.config.chat_history),
                              actor_sid=call.sid)  # fmt: skip
-    return OK if result.ok else failure(result.code or "NOT_IN_ROOM")
+    return OK if result.ok else refuse(result.code or "NOT_IN_ROOM")

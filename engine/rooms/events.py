@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from engine.realtime.events import Ack, failure, socket_event
+from engine.realtime.events import Ack, refusal, socket_event
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import ERRORS, Rank, in_room
 from engine.rooms.roles import ranks_and_vip
 
 P = TypeVar("P", bound=msgspec.Struct)
-NOT_IN_ROOM = failure(ERRORS["NOT_IN_ROOM"], "NOT_IN_ROOM")
-NOT_AUTHORIZED = failure(ERRORS["NOT_AUTHORIZED"], "NOT_AUTHORIZED")
+refuse = partial(refusal, ERRORS)  # refuse("SEAT_TAKEN", occupant=…): the rooms' failure acks
+NOT_IN_ROOM = refuse("NOT_IN_ROOM")
+NOT_AUTHORIZED = refuse("NOT_AUTHORIZED")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,12 @@ from typing import Any
 
 from engine.accounts import store as accounts_store
 from engine.rooms import store
+from engine.rooms.events import refuse
 from engine.rooms.live import LiveRooms, decode, encode
-from engine.rooms.model import ERRORS, JoinPayload, room_channel, room_id_of
+from engine.rooms.model import JoinPayload, room_channel, room_id_of
 from engine.rooms.store import Membership, as_list
 
 log = logging.getLogger("flylive.rooms")
-
-
-def failure(code: str, **extra: Any) -> dict[str, Any]:
-    return {"success": False, "error": ERRORS[code], "code": code, **extra}
 
 
 def public_profile(user: dict[str, Any]) -> dict[str, Any]:
@@ -31,8 +28,7 @@ def public_profile(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blocked(permanent: bool, remaining: int) -> dict[str, Any]:
-    return {"success": False, "error": ERRORS["ROOM_BLOCKED"], "code": "ROOM_BLOCKED",
-            "permanent": permanent, "remaining_seconds": remaining}  # fmt: skip
+    return refuse("ROOM_BLOCKED", permanent=permanent, remaining_seconds=remaining)
 
 
 async def _check_gates(
@@ -46,7 +42,7 @@ async def _check_gates(
     """Return a failure ack when the user may not enter, None when they may."""
     room_id = room["id"]
     if room["is_closed"]:
-        return failure("ROOM_CLOSED")
+        return refuse("ROOM_CLOSED")
     remaining = await rooms.state.block_ttl(room_id, user_id)
     if remaining is not None:
         return _blocked(False, remaining)
@@ -60,7 +56,7 @@ async def _check_gates(
         and not privileged
         and not await rooms.svc.hasher.verify(room["password_hash"], password or "")
     ):
-        return failure("WRONG_PASSWORD")
+        return refuse("WRONG_PASSWORD")
     return None
 
 
@@ -69,14 +65,14 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     room_id = room_id_of(payload.roomId)
     user_id = int(session["user_id"])
     if room_id is None:
-        return failure("ROOM_NOT_FOUND")
+        return refuse("ROOM_NOT_FOUND")
     # One borrowed connection for everything the gates need: each release costs asyncpg a reset
     # round trip, and joins come in bursts when a popular room opens.
     async with svc.pool.acquire() as conn:
         room = await store.get_room(conn, room_id)
         user = await accounts_store.get_user(conn, user_id)
         if room is None or user is None:
-            return failure("ROOM_NOT_FOUND")
+            return refuse("ROOM_NOT_FOUND")
         ban = await store.active_ban(conn, room_id, user_id)
         privileged = user_id == room["user_id"] or user_id in await store.admin_ids(conn, room_id)
     refused = await _check_gates(rooms, room, user_id, payload.password, ban, privileged)
@@ -94,7 +90,7 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
                         payload.lastSeq, svc.config.chat_history)  # fmt: skip
     result = await rooms.run(room_id, joined, actor_sid=sid)
     if not result.ok:
-        return failure(result.code or "ROOM_CLOSED")
+        return refuse(result.code or "ROOM_CLOSED")
     await rooms.rt.sio.enter_room(sid, room_channel(room_id))
     session["room_id"] = room_id
     # A fresh join starts the transport allowance again: transports of an earlier join go.

@@ -11,9 +11,8 @@ from typing import Any
 
 from engine.audit.store import record_txn
 from engine.realtime.events import Ack
-from engine.rooms.events import RoomCall
+from engine.rooms.events import RoomCall, refuse
 from engine.rooms.live import LiveRooms
-from engine.rooms.membership import failure
 from engine.rooms.model import (
     VIP_GUARD_MUTE,
     VIP_GUARD_REMOVE,
@@ -33,7 +32,7 @@ OK: Ack = {"success": True}
 
 
 def _result_ack(result: Any) -> Ack:
-    return OK if result.ok else failure(result.code or "NOT_AUTHORIZED")
+    return OK if result.ok else refuse(result.code or "NOT_AUTHORIZED")
 
 
 async def _audited(rooms: LiveRooms, actor: int, action: str, room_id: int, result: Any, **details: Any) -> Any:
@@ -52,7 +51,7 @@ async def do_take(rooms: LiveRooms, call: RoomCall, p: SeatPayload) -> Ack:
         occupant = result.data.get("occupant") or None
         if occupant:
             occupant["user"] = await rooms.state.profile(room_id, int(occupant["userId"]))
-        return failure("SEAT_TAKEN", occupant=occupant)
+        return refuse("SEAT_TAKEN", occupant=occupant)
     return _result_ack(result)
 
 
@@ -80,7 +79,7 @@ async def do_remove(rooms: LiveRooms, call: RoomCall, p: TargetPayload) -> Ack:
     assert call.standing is not None
     room_id = call.room_id
     if p.userId != call.user_id and vip_protected(call.standing.target_vip, VIP_GUARD_REMOVE, call.standing.actor):
-        return failure("VIP_PROTECTED")
+        return refuse("VIP_PROTECTED")
     removing = rooms.state.seat_leave(room_id, p.userId, reason="removed", actor_id=call.user_id)
     removed = await rooms.run(room_id, removing, actor_sid=call.sid)
     await _audited(rooms, call.user_id, "seat.remove", room_id, removed, user_id=p.userId)
@@ -94,9 +93,9 @@ async def do_mute(rooms: LiveRooms, call: RoomCall, p: TargetPayload, *, muted: 
     assert call.standing is not None
     room_id, actor, standing = call.room_id, call.user_id, call.standing
     if not may_moderate(standing.actor, standing.target, self_target=p.userId == actor):
-        return failure("NOT_AUTHORIZED")
+        return refuse("NOT_AUTHORIZED")
     if muted and p.userId != actor and vip_protected(standing.target_vip, VIP_GUARD_MUTE, standing.actor):
-        return failure("VIP_PROTECTED")
+        return refuse("VIP_PROTECTED")
     result = await rooms.run(room_id, rooms.state.seat_mute(room_id, p.userId, muted), actor_sid=call.sid)
     if result.ok:  # a moderator mute silences the producer for everyone, with no client action
         await rooms.media.command(room_id, "pauseUser" if muted else "resumeUser", userId=p.userId)
@@ -116,7 +115,7 @@ async def do_lock(rooms: LiveRooms, call: RoomCall, p: SeatPayload, *, lock: boo
             not lock or not occupant or may_moderate(ranks[0], ranks[1], self_target=occupant == actor)
         )  # fmt: skip
         if not allowed:
-            return failure("NOT_AUTHORIZED")
+            return refuse("NOT_AUTHORIZED")
         locking = rooms.state.seat_lock(room_id, p.seatIndex, lock, occupant)
         result = await rooms.run(room_id, locking, actor_sid=call.sid)
         if result.code != "STATE_CHANGED":  # the occupant changed between our check and the lock
@@ -125,16 +124,16 @@ async def do_lock(rooms: LiveRooms, call: RoomCall, p: SeatPayload, *, lock: boo
             if result.ok and lock and occupant:
                 await rooms.media.command(room_id, "closeUserProducers", userId=occupant)
             return _result_ack(result)
-    return failure("STATE_CHANGED")
+    return refuse("STATE_CHANGED")
 
 
 async def do_invite(rooms: LiveRooms, call: RoomCall, p: AssignPayload) -> Ack:
     room_id, actor = call.room_id, call.user_id
     if p.userId == actor:
-        return failure("CANNOT_INVITE_SELF")
+        return refuse("CANNOT_INVITE_SELF")
     ranks, _vip = await ranks_and_vip(rooms.svc, room_id, actor, p.userId)
     if not may_manage(ranks[0]):
-        return failure("NOT_AUTHORIZED")
+        return refuse("NOT_AUTHORIZED")
     inviting = rooms.state.seat_invite(room_id, actor, p.userId, p.seatIndex, rooms.svc.config.seat_invite_ttl_ms)
     return _result_ack(await rooms.run(room_id, inviting, actor_sid=call.sid))
 
@@ -147,10 +146,10 @@ async def do_answer_invite(rooms: LiveRooms, call: RoomCall, p: InviteAnswerPayl
 async def do_reaction(rooms: LiveRooms, call: RoomCall, p: ReactionPayload) -> Ack:
     svc, room_id, user_id = rooms.svc, call.room_id, call.user_id
     if not await rooms.state.is_seated(room_id, user_id):
-        return failure("NOT_SEATED")
+        return refuse("NOT_SEATED")
     verdict = await svc.limiter.hit("reaction", f"{room_id}:{user_id}", svc.config.reaction_rate_limit)
     if not verdict.allowed:
-        return failure("RATE_LIMITED")
+        return refuse("RATE_LIMITED")
     # A reaction changes no state: it is not sequenced or replayed.
     await rooms.rt.sio.emit("seat:reaction", {"userId": user_id, "code": p.code}, room=room_channel(room_id))
     return OK
