@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
-import msgspec
 from redis.asyncio import Redis
 
+from engine.auth import store as auth_store
 from engine.auth.passwords import PasswordHasher
+from engine.auth.store import Revocation
 from engine.auth.tokens import TokenSigner
 from engine.config import Config
 from engine.economy.store import Wallets
@@ -20,14 +21,6 @@ from engine.metrics import Metrics
 from engine.ratelimit.store import RateLimiter
 
 log = logging.getLogger("flylive.services")
-
-
-class Revocation(msgspec.Struct):
-    """Published when sessions end, so every engine process drops the matching live sockets."""
-
-    user_id: int
-    reason: str
-    sessions: list[str] | None = None  # None: every socket of the user
 
 
 @dataclass
@@ -43,7 +36,7 @@ class Services:
     wallets: Wallets
 
     async def publish_revocation(self, event: Revocation) -> None:
-        await self.redis.publish(self.keys.auth_channel(), msgspec.json.encode(event))
+        await auth_store.publish_revocation(self.redis, self.keys, event)
         log.info(
             "sessions revoked",
             extra={
@@ -59,7 +52,6 @@ async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Servi
     """Connect to PostgreSQL and Redis, load the Lua scripts, and close everything on exit."""
     from redis.asyncio import BlockingConnectionPool, Redis
 
-    from engine.auth import store as auth_store
     from engine.db import create_pool
     from engine.lua import preload
     from engine.ratelimit.store import TOKEN_BUCKET

@@ -18,10 +18,11 @@ from engine.accounts import model, store
 from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody
 from engine.audit.store import record_txn
 from engine.auth import store as auth_store
+from engine.auth.store import Revocation
 from engine.auth.tokens import hash_refresh_token, new_refresh_token
 from engine.db import Conn
 from engine.errors import DomainError, not_found, validation_error
-from engine.services import Revocation, Services
+from engine.services import Services
 from engine.validation import check_no_nul
 
 log = logging.getLogger("flylive.accounts")

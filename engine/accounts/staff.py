@@ -11,9 +11,10 @@ import datetime as dt
 from engine.accounts import store
 from engine.accounts.actions import Client, revoke
 from engine.audit.store import record_txn
+from engine.auth.store import Revocation
 from engine.economy.store import frozen_marker
 from engine.errors import forbidden, not_found, validation_error
-from engine.services import Revocation, Services
+from engine.services import Services
 
 ADMIN_ROLES = frozenset({"admin", "super_admin"})
 ROLES = ("super_admin", "admin", "moderator", "finance", "support", "reseller", "user")

@@ -9,16 +9,46 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
 from engine.db import Conn
 from engine.keys import Keys
 
 MAX_ACTIVE_SESSIONS = 20
+
+
+class Revocation(msgspec.Struct):
+    """Published when sessions end, so every engine process drops the matching live sockets."""
+
+    user_id: int
+    reason: str
+    sessions: list[str] | None = None  # None: every socket of the user
+
+
+_revocation_decoder = msgspec.json.Decoder(Revocation)
+
+
+async def publish_revocation(redis: Redis, keys: Keys, event: Revocation) -> None:
+    await redis.publish(keys.auth_channel(), msgspec.json.encode(event))
+
+
+async def revocations(redis: Redis, keys: Keys) -> AsyncIterator[Revocation | None]:
+    """Revocations as every process publishes them (None for a message that is not one)."""
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(keys.auth_channel())
+        async for message in pubsub.listen():
+            if message.get("type") != "message":
+                continue
+            try:
+                yield _revocation_decoder.decode(message["data"])
+            except msgspec.DecodeError:
+                yield None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import msgspec
 import socketio
 from aiohttp import web
 
 from engine.auth import store as auth_store
+from engine.auth.store import Revocation
 from engine.auth.tokens import TokenError
 from engine.config import Config
 from engine.jobs import Periodic
 from engine.metrics import Metrics
-from engine.services import Revocation, Services
+from engine.services import Services
 
 log = logging.getLogger("flylive.realtime")
 
@@ -32,8 +32,6 @@ ORIGIN_NOT_ALLOWED = "Origin not allowed"
 AUTH_REQUIRED = "Authentication required"
 INVALID_CREDENTIALS = "Invalid credentials"
 AUTH_FAILED = "Authentication failed"
-
-_revocation_decoder = msgspec.json.Decoder(Revocation)
 
 
 def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
@@ -177,17 +175,11 @@ class RealtimeServer:
         svc = self.services
         while True:
             try:
-                async with svc.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(svc.keys.auth_channel())
-                    async for message in pubsub.listen():
-                        if message.get("type") != "message":
-                            continue
-                        try:
-                            event = _revocation_decoder.decode(message["data"])
-                        except msgspec.DecodeError:
-                            log.warning("bad revocation message ignored")
-                            continue
-                        await self.drop_local(event)
+                async for event in auth_store.revocations(svc.redis, svc.keys):
+                    if event is None:
+                        log.warning("bad revocation message ignored")
+                        continue
+                    await self.drop_local(event)
             except asyncio.CancelledError:
                 raise
             except Exception:
