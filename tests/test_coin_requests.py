@@ -9,7 +9,7 @@ from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer, grant_role
+from tests.helpers import bearer, grant_role
 
 
 async def ids(client: Any, *tokens: dict[str, Any]) -> list[int]:
@@ -67,7 +67,7 @@ async def test_request_approve_once(client: Any, register: Any, config: Any) -> 
 
 
 async def test_daily_transfer_cap(make_client: Any, config: Any) -> None:
-    from tests.conftest import registration
+    from tests.helpers import registration
 
     client = await make_client(daily_transfer_limit=100)
     tokens = []

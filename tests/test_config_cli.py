@@ -25,7 +25,7 @@ import pytest
 from engine.config import ENV_VARS, Config, ConfigError, Rate, ensure_jwt_secret, load_config
 from engine.embedded import free_port
 from engine.migrations import discover, migrate
-from tests.conftest import PASSWORD, _with_database, bearer, registration
+from tests.helpers import PASSWORD, bearer, login, registration, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_FILES = sorted((ROOT / "sql").glob("*.sql"))
@@ -62,7 +62,7 @@ async def fresh_db(pg_admin_url: str) -> AsyncIterator[str]:
     admin = await asyncpg.connect(pg_admin_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(pg_admin_url, name)
+        yield with_database(pg_admin_url, name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
@@ -278,7 +278,7 @@ async def test_cli_createadmin(fresh_db: str, tmp_path: Path, make_client: Any) 
     assert (await fetch(fresh_db, "SELECT count(*) AS n FROM users"))[0]["n"] == 1
 
     client = await make_client(database_url=fresh_db)
-    resp = await client.post("/api/login", json={"phone": ADMIN_PHONE, "password": PASSWORD})
+    resp = await login(client, ADMIN_PHONE)
     assert resp.status == 200, await resp.text()
     me = await (await client.get("/api/user", headers=bearer((await resp.json())["token"]))).json()
     assert "super_admin" in {r["name"] for r in me["roles"]} and me["can"]["roles.assign_admin"] is True

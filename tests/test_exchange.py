@@ -11,7 +11,7 @@ from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.exchange import exchange_legs
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 
 def test_exchange_legs_balance_and_round_down() -> None:

@@ -22,7 +22,7 @@ from engine.economy import model as money
 from engine.economy.flusher import GROUP, flush_all
 from engine.economy.reconcile import reconcile
 from engine.messages import decode_event
-from tests.conftest import bearer
+from tests.helpers import bearer
 from tests.sockets import Peer, url_of
 
 PRICES = {901: 7, 902: 13, 903: 150}

@@ -13,7 +13,7 @@ from engine.appkeys import SERVICES
 from engine.config import Rate
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer, grant_role, registration
+from tests.helpers import bearer, grant_role, registration
 from tests.sockets import Peer, url_of
 
 

@@ -12,7 +12,7 @@ from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.reconcile import reconcile
 from engine.mall.actions import new_expiry
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

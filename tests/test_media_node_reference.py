@@ -26,7 +26,7 @@ import pytest
 
 from engine.appkeys import REALTIME, SERVICES
 from engine.media import node_events, store
-from tests.conftest import new_user
+from tests.helpers import new_user
 from tests.sockets import Peer, url_of
 
 NODE_DIR = Path(__file__).resolve().parent.parent / "media_node"

@@ -18,7 +18,7 @@ import socketio
 from engine.appkeys import SERVICES
 from engine.media import store
 from engine.messages import decode_event
-from tests.conftest import bearer, new_user
+from tests.helpers import bearer, new_user
 from tests.sockets import Peer, close_client, url_of
 
 SECRET = "media-node-secret-" + "m" * 32

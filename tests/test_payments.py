@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from engine.payments.model import SignatureError, signature_header, verify
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 SECRET = "whsec_test_secret"
 
@@ -114,7 +114,7 @@ def test_verify_rules() -> None:
 
 
 def _register_on(client: Any) -> Any:
-    from tests.conftest import registration
+    from tests.helpers import registration
 
     async def do() -> dict[str, Any]:
         resp = await client.post("/api/register", json=registration())

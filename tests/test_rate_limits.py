@@ -16,7 +16,8 @@ from engine.config import Rate
 from engine.errors import DomainError
 from engine.keys import Keys
 from engine.ratelimit.store import RateLimiter, Verdict
-from tests.conftest import PASSWORD, AppFactory, new_phone, registration
+from tests.conftest import AppFactory
+from tests.helpers import PASSWORD, login, new_phone, registration
 
 Client = TestClient[web.Request, web.Application]
 THROTTLED = re.compile(r"Too many login attempts\. Please try again in (\d+) seconds\.")
@@ -28,10 +29,6 @@ async def register_on(client: Client) -> str:
     assert resp.status == 200, await resp.text()
     phone: str = body["phone"]
     return phone
-
-
-async def login(client: Client, phone: str, password: str = PASSWORD) -> Any:
-    return await client.post("/api/login", json={"phone": phone, "password": password})
 
 
 async def assert_login_throttled(resp: Any, max_wait: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.messages import decode_event
-from tests.conftest import bearer
+from tests.helpers import bearer
 from tests.sockets import Peer, url_of
 
 

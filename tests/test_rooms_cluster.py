@@ -10,7 +10,7 @@ from typing import Any
 from engine.appkeys import REALTIME, ROOMS
 from engine.messages import decode_event
 from engine.rooms import janitor
-from tests.conftest import bearer, registration
+from tests.helpers import bearer, registration
 from tests.sockets import Peer, first, live_members
 
 

@@ -14,7 +14,7 @@ from engine.appkeys import ROOMS
 from engine.config import Rate
 from engine.messages import decode_event
 from engine.rooms import janitor, live
-from tests.conftest import bearer, grant_role
+from tests.helpers import bearer, grant_role
 from tests.sockets import Peer, first, live_members
 
 NOT_AUTHORIZED = "Not authorized"

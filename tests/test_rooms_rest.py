@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 from tests.sockets import Peer, url_of
 
 LEGACY_ROOM_FIELDS = {

@@ -20,7 +20,7 @@ import msgspec
 
 from engine.messages import decode_event
 from engine.rooms.messages import RoomUser
-from tests.conftest import bearer
+from tests.helpers import bearer
 from tests.sockets import Peer, url_of
 
 

@@ -7,7 +7,7 @@ import hmac
 import time
 from typing import Any
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 KEY = "private_test_key_123"
 
@@ -42,6 +42,6 @@ async def test_without_a_key_uploads_are_unavailable(client: Any, register: Any)
 
 
 def _registration() -> dict[str, Any]:
-    from tests.conftest import registration
+    from tests.helpers import registration
 
     return registration()

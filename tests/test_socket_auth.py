@@ -25,7 +25,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from engine.app import create_app
 from engine.config import Config, Rate
-from tests.conftest import TEST_SECRET, AppFactory, bearer
+from tests.conftest import AppFactory
+from tests.helpers import TEST_SECRET, bearer
 from tests.sockets import close_client
 
 Client = TestClient[web.Request, web.Application]

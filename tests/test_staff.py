@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PASSWORD, bearer
+from tests.helpers import bearer, login
 
 Client = TestClient[web.Request, web.Application]
 
@@ -53,10 +53,6 @@ async def set_status(client: Client, actor: dict[str, Any] | None, target: int, 
 
 async def grant_role(client: Client, actor: dict[str, Any], target: int, role: str) -> Any:
     return await client.post(f"/api/v1/admin/users/{target}/roles", json={"role": role}, headers=bearer(actor["token"]))
-
-
-async def login(client: Client, phone: str) -> Any:
-    return await client.post("/api/login", json={"phone": phone, "password": PASSWORD})
 
 
 async def assert_error(resp: Any, status: int, code: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from engine.auth.passwords import PasswordHasher
 from engine.auth.tokens import TokenError, TokenSigner
-from tests.conftest import PASSWORD, bearer
+from tests.helpers import PASSWORD, bearer, login
 
 Client = TestClient[web.Request, web.Application]
 
@@ -213,11 +213,11 @@ async def test_legacy_hash_login_upgrades_to_argon2id(
     try:
         await conn.execute("UPDATE users SET password_hash = $1 WHERE phone = $2", legacy, tokens["phone"])
 
-        wrong = await client.post("/api/login", json={"phone": tokens["phone"], "password": PASSWORD + "x"})
+        wrong = await login(client, tokens["phone"], PASSWORD + "x")
         assert wrong.status == 422
         assert await conn.fetchval("SELECT password_hash FROM users WHERE phone = $1", tokens["phone"]) == legacy
 
-        resp = await client.post("/api/login", json={"phone": tokens["phone"], "password": PASSWORD})
+        resp = await login(client, tokens["phone"])
         assert resp.status == 200, await resp.text()
         assert (await client.get("/api/user", headers=bearer((await resp.json())["token"]))).status == 200
         upgraded = await conn.fetchval("SELECT password_hash FROM users WHERE phone = $1", tokens["phone"])
@@ -225,5 +225,5 @@ async def test_legacy_hash_login_upgrades_to_argon2id(
         await conn.close()
     assert upgraded.startswith("$argon2id$")
     assert await hasher.verify(upgraded, PASSWORD) is True
-    again = await client.post("/api/login", json={"phone": tokens["phone"], "password": PASSWORD})
+    again = await login(client, tokens["phone"])
     assert again.status == 200

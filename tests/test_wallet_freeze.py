@@ -7,7 +7,7 @@ from typing import Any
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet, get_balances
-from tests.conftest import bearer, grant_role
+from tests.helpers import bearer, grant_role
 
 
 async def user_id(client: Any, token: str) -> int:
