@@ -22,7 +22,7 @@ from engine.economy import model as money
 from engine.economy.flusher import GROUP, flush_all
 from engine.economy.reconcile import reconcile
 from engine.messages import decode_event
-from tests.helpers import bearer
+from tests.helpers import bearer, join
 from tests.sockets import Peer, url_of
 
 PRICES = {901: 7, 902: 13, 903: 150}
@@ -69,7 +69,7 @@ async def party(client: Any, register: Any, config: Any, seated: int) -> AsyncIt
     try:
         for i, user in enumerate(users):
             await user.peer.connect(url_of(client), user.token)
-            assert (await user.peer.call("room:join", {"roomId": room_id}))["success"]
+            await join(user.peer, room_id)
             if i < seated:
                 assert (await user.peer.call("seat:take", {"roomId": room_id, "seatIndex": i}))["success"]
         yield Party(room_id, users[0].id, users[:seated], users[seated], {m: int(agency) for m in members}, split)

@@ -13,7 +13,7 @@ from engine.appkeys import SERVICES
 from engine.config import Rate
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.helpers import bearer, grant_role, registration
+from tests.helpers import bearer, grant_role, join, registration
 from tests.sockets import Peer, url_of
 
 
@@ -57,9 +57,9 @@ async def gift_room(client: Any, config: Any, *, coins: int, key: str, seat: int
     room_id = int(host_me["room"]["id"])
     a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
     try:
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        await join(b, room_id)
         assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": seat}))["success"]
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        await join(a, room_id)
         yield GiftRoom(sender, host, int(sender_me["id"]), int(host_me["id"]), room_id, a, b)
     finally:
         await a.close()

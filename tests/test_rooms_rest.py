@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.helpers import bearer
+from tests.helpers import bearer, join
 from tests.sockets import Peer, url_of
 
 LEGACY_ROOM_FIELDS = {
@@ -253,7 +253,7 @@ async def test_live_rooms_come_first_by_member_count(client: Any, register: Any)
     try:
         for peer, who, room in ((peers[0], a, a.room_id), (peers[1], c, a.room_id), (peers[2], b, b.room_id)):
             await peer.connect(url_of(client), who.token)
-            assert (await peer.call("room:join", {"roomId": room}))["success"] is True
+            await join(peer, room)
         rooms = await data_of(await client.get("/api/v1/rooms"))
         assert [r["id"] for r in rooms] == [a.room_id, b.room_id, c.room_id]
         assert [r["live_members"] for r in rooms] == [2, 1, 0]
@@ -278,7 +278,7 @@ async def test_close_by_owner_only_and_closed_rooms_leave_lists(client: Any, reg
     guest = Peer()
     try:
         await guest.connect(url_of(client), bob.token)
-        assert (await guest.call("room:join", {"roomId": alice.room_id}))["success"] is True
+        await join(guest, alice.room_id)
         await error_of(await client.post(f"/api/v1/rooms/{alice.room_id}/close", json={}, headers=bob.auth), 403)
         assert alice.room_id in await listed(client)
         await error_of(await client.post("/api/v1/rooms/987654321/close", json={}, headers=alice.auth), 404)
@@ -355,12 +355,12 @@ async def test_room_bans(client: Any, register: Any, database_url: str) -> None:
     peer = Peer()
     try:
         await peer.connect(url_of(client), carol.token)
-        refused = await peer.call("room:join", {"roomId": alice.room_id})
+        refused = await join(peer, alice.room_id, must_succeed=False)
         assert (refused["success"], refused["error"], refused["permanent"]) == (False, "room_blocked", False)
         assert 0 < refused["remaining_seconds"] <= 3600
         lifted = await data_of(await client.delete(f"{url}/{carol.user_id}", headers=alice.auth))
         assert lifted == {"room_id": alice.room_id, "user_id": carol.user_id, "lifted": True}
-        assert (await peer.call("room:join", {"roomId": alice.room_id}))["success"] is True
+        await join(peer, alice.room_id)
     finally:
         await peer.close()
     assert [b["user_id"] for b in await data_of(await client.get(url, headers=bob.auth))] == [dave.user_id]
