@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.exchange import exchange_legs
 from engine.economy.reconcile import reconcile
-from tests.helpers import bearer
+from tests.helpers import bearer, db
 
 
 def test_exchange_legs_balance_and_round_down() -> None:
@@ -25,16 +23,13 @@ async def test_exchange_rules(client: Any, register: Any, config: Any) -> None:
     ids = []
     for tokens in (member, outsider):
         ids.append(int((await (await client.get("/api/user", headers=bearer(tokens["token"]))).json())["id"]))
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         agency = await conn.fetchval("INSERT INTO agencies (name, owner_id) VALUES ('A1', $1) RETURNING id", ids[0])
         await conn.execute(
             "INSERT INTO agency_members (agency_id, user_id, left_at) VALUES ($1, $2, now())", agency, ids[0]
         )
         await conn.execute("UPDATE economy_settings SET value = 1000 WHERE key = 'exchange_fee_bps'")
         await conn.execute("UPDATE economy_settings SET value = 150 WHERE key = 'exchange_daily_diamond_limit'")
-    finally:
-        await conn.close()
     svc = client.app[SERVICES]
     for uid in ids:
         legs = [money.Leg("user", uid, "diamonds", 200), money.Leg("mint", 0, "diamonds", -200)]

@@ -7,24 +7,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.config import Rate
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.helpers import bearer, grant_role, join, registration
+from tests.helpers import bearer, db, grant_role, join, registration
 from tests.sockets import Peer, url_of
 
 
 async def make_staff(config: Any, user_id: int) -> None:
     """Make the user a super_admin and make sure the 7-coin test gift (id 900) exists."""
     await grant_role(config.database_url, user_id, "super_admin")
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 7) ON CONFLICT DO NOTHING")
-    finally:
-        await conn.close()
 
 
 async def me(client: Any, token: str) -> Any:
@@ -146,29 +141,20 @@ async def test_daily_spend_cap_refuses_and_flags(make_client: Any, config: Any) 
         assert (await r.a.call("gift:send", {**send, "idempotencyKey": "cap-send-1"}))["balance"] == 72
         over = await r.a.call("gift:send", {**send, "idempotencyKey": "cap-send-2"})
         assert over["success"] is False and over["error"] == "Daily spending limit reached" and over["cap"] == 30
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         flags = await conn.fetch("SELECT user_id, kind FROM fraud_flags")
-    finally:
-        await conn.close()
     assert [(f["user_id"], f["kind"]) for f in flags] == [(r.sender_id, "daily_gift_limit")]
 
 
 async def test_vip_only_gift_needs_the_level(client: Any, config: Any) -> None:
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         await conn.execute("INSERT INTO gifts (id, name, price, vip_level_required) VALUES (901, 'Crown', 5, 3)")
-    finally:
-        await conn.close()
     async with gift_room(client, config, coins=50, key="vip-grant", seat=1) as r:
         send = {"roomId": r.room_id, "giftId": 901, "recipientId": r.host_id, "idempotencyKey": "vip-send-1"}
         refused = await r.a.call("gift:send", send)
         assert refused["success"] is False and refused["code"] == "VIP_REQUIRED"
-        conn = await asyncpg.connect(config.database_url)
-        try:
+        async with db(config.database_url) as conn:
             await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", r.sender_id)
-        finally:
-            await conn.close()
         allowed = await r.a.call("gift:send", {**send, "idempotencyKey": "vip-send-2"})
         assert allowed["success"] is True and allowed["balance"] == 45
 

@@ -6,25 +6,21 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
 import msgspec
 import pytest
 
 from engine.payments.model import SignatureError, signature_header, verify
-from tests.helpers import bearer
+from tests.helpers import bearer, db
 
 SECRET = "whsec_test_secret"
 
 
 async def setup_order(client: Any, register: Any, config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         package = await conn.fetchval(
             """INSERT INTO recharge_packages (name, coins, bonus_coins, price_cents)
                VALUES ('P', 1700, 300, 99) RETURNING id"""
         )
-    finally:
-        await conn.close()
     tokens = await register()
     resp = await client.post("/api/v1/wallet/recharge", headers=bearer(tokens["token"]), json={"package_id": package})
     assert resp.status == 201, await resp.text()

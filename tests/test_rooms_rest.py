@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.helpers import bearer, join
+from tests.helpers import bearer, db, join
 from tests.sockets import Peer, url_of
 
 LEGACY_ROOM_FIELDS = {
@@ -61,15 +60,12 @@ def no_password_anywhere(value: Any) -> bool:
 
 
 async def audit_actions(database_url: str, room_id: int) -> dict[str, list[dict[str, Any]]]:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with db(database_url) as conn:
         rows = await conn.fetch(
             "SELECT action, actor_id, details::text AS details FROM audit_log"
             " WHERE target_type = 'room' AND target_id = $1 ORDER BY id",
             str(room_id),
         )
-    finally:
-        await conn.close()
     found: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         found.setdefault(row["action"], []).append(dict(row))
