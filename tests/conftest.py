@@ -3,6 +3,7 @@
 PostgreSQL: a template database is migrated once per session; each test gets its own database
 cloned from it. Redis: each test gets its own key prefix (and pub/sub channels), deleted after.
 The servers are TEST_DATABASE_URL / TEST_REDIS_URL when set, else embedded ones started here.
+Plain helpers (users, logins, room joins, database connections) are in tests/helpers.py.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from engine.config import Config, Rate
 from engine.embedded import start_postgres, start_valkey
 from engine.messages import decode_event
 from engine.migrations import migrate
-from tests import helpers
-from tests.helpers import TEST_SECRET, Client, db, with_database
+from tests.helpers import TEST_SECRET, Client, db, register_user, with_database
 from tests.sockets import Peer, url_of
 
 _counter = itertools.count(1)
@@ -138,7 +138,7 @@ async def client(make_client: AppFactory) -> Client:
 @pytest.fixture
 def register(client: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Register a user on `client` through the legacy API; returns the token response plus `phone`."""
-    return functools.partial(helpers.register, client)
+    return functools.partial(register_user, client)
 
 
 @pytest.fixture

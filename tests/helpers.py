@@ -50,7 +50,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def register(client: Client, **changes: Any) -> dict[str, Any]:
+async def register_user(client: Client, **changes: Any) -> dict[str, Any]:
     """Register through the legacy API; the token response plus the `phone` registered."""
     body = registration(**changes)
     resp = await client.post("/api/register", json=body)
@@ -76,7 +76,7 @@ class User:
 
 async def new_user(client: Client, name: str = "Test User", *, role: str | None = None) -> User:
     """Register a user (holding `role` as well, when given) and read back their id and room."""
-    tokens = await register(client, name=name)
+    tokens = await register_user(client, name=name)
     profile = await me(client, tokens["token"])
     user = User(tokens["token"], int(profile["id"]), int(profile["room"]["id"]), tokens["phone"])
     if role is not None:

@@ -11,7 +11,7 @@ from engine.appkeys import SERVICES
 from engine.config import Rate
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.helpers import bearer, db, grant_role, join, registration
+from tests.helpers import bearer, db, grant_role, join, me, register_user
 from tests.sockets import Peer, url_of
 
 
@@ -20,10 +20,6 @@ async def make_staff(config: Any, user_id: int) -> None:
     await grant_role(config.database_url, user_id, "super_admin")
     async with db(config.database_url) as conn:
         await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 7) ON CONFLICT DO NOTHING")
-
-
-async def me(client: Any, token: str) -> Any:
-    return await (await client.get("/api/user", headers=bearer(token))).json()
 
 
 @dataclass
@@ -40,7 +36,7 @@ class GiftRoom:
 @contextlib.asynccontextmanager
 async def gift_room(client: Any, config: Any, *, coins: int, key: str, seat: int = 0) -> AsyncIterator[GiftRoom]:
     """A staff sender granted `coins`, and a host seated in their own room, both connected."""
-    sender, host = await register_with(client), await register_with(client)
+    sender, host = await register_user(client), await register_user(client)
     sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
     await make_staff(config, sender_me["id"])
     body = {"currency": "coins", "amount": coins, "direction": "grant", "reason": "test", "idempotency_key": key}
@@ -59,12 +55,6 @@ async def gift_room(client: Any, config: Any, *, coins: int, key: str, seat: int
     finally:
         await a.close()
         await b.close()
-
-
-async def register_with(client: Any) -> Any:
-    resp = await client.post("/api/register", json=registration())
-    assert resp.status == 200
-    return await resp.json()
 
 
 async def test_gift_debits_sender_credits_recipient_and_reconciles(client: Any, config: Any) -> None:

@@ -5,19 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from engine.messages import decode_event
-from tests.helpers import bearer, join
+from tests.helpers import join, new_user
 from tests.sockets import Peer, url_of
 
 
-async def room_of(client: Any, token: str) -> int:
-    me = await (await client.get("/api/user", headers=bearer(token))).json()
-    return int(me["room"]["id"])
-
-
-async def test_two_users_join_take_seat_chat_leave(client: Any, register: Any) -> None:
-    owner, guest = await register(name="Owner"), await register(name="Guest")
-    room_id = await room_of(client, owner["token"])
-    a, b = await Peer().connect(url_of(client), owner["token"]), await Peer().connect(url_of(client), guest["token"])
+async def test_two_users_join_take_seat_chat_leave(client: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
+    room_id = owner.room
+    a, b = await Peer().connect(url_of(client), owner.token), await Peer().connect(url_of(client), guest.token)
     try:
         ack = await join(a, str(room_id))
         assert ack["success"] is True and ack["seats"] == [] and ack["participants"] == []
@@ -44,7 +39,7 @@ async def test_two_users_join_take_seat_chat_leave(client: Any, register: Any) -
         left = (await a.wait_for("room:userLeft"))[0]
         assert left["userId"] == joined[0]["userId"] == joined[0]["user"]["id"]
 
-        c = await Peer().connect(url_of(client), guest["token"])
+        c = await Peer().connect(url_of(client), guest.token)
         try:
             again = await join(c, room_id)
             assert [m["content"] for m in again["recentMessages"]] == ["hello"]

@@ -26,15 +26,11 @@ from engine.app import create_app
 from engine.config import Config, Rate
 from tests.conftest import AppFactory
 from tests.helpers import TEST_SECRET, bearer, grant_role
-from tests.sockets import close_client
+from tests.sockets import close_client, url_of
 
 Client = TestClient[web.Request, web.Application]
 WAIT = 5.0
 OTHER_SECRET = "another-secret-" + "y" * 40
-
-
-def url_of(client: Client) -> str:
-    return f"http://127.0.0.1:{client.server.port}"
 
 
 class Probe:
