@@ -3,38 +3,33 @@
 PostgreSQL: a template database is migrated once per session; each test gets its own database
 cloned from it. Redis: each test gets its own key prefix (and pub/sub channels), deleted after.
 The servers are TEST_DATABASE_URL / TEST_REDIS_URL when set, else embedded ones started here.
+Plain helpers (users, logins, room joins, database connections) are in tests/helpers.py.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from engine.app import create_app
 from engine.config import Config, Rate
 from engine.embedded import start_postgres, start_valkey
+from engine.messages import decode_event
 from engine.migrations import migrate
+from tests.helpers import TEST_SECRET, Client, db, register_user, with_database
+from tests.sockets import Peer, url_of
 
 _counter = itertools.count(1)
-TEST_SECRET = "test-secret-" + "x" * 40
-PASSWORD = "Secret-pass-1"
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
 
 
 @pytest.fixture(scope="session")
@@ -69,31 +64,22 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def template_db(pg_admin_url: str) -> AsyncIterator[str]:
     name = f"flylive_tpl_{os.getpid()}"
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
+    async with db(pg_admin_url) as admin:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         await admin.execute(f'CREATE DATABASE "{name}"')
-        conn = await asyncpg.connect(_with_database(pg_admin_url, name))
-        try:
+        async with db(with_database(pg_admin_url, name)) as conn:
             await migrate(conn)
-        finally:
-            await conn.close()
         yield name
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
 async def database_url(pg_admin_url: str, template_db: str) -> AsyncIterator[str]:
     name = f"flylive_t{os.getpid()}_{next(_counter)}"
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
+    async with db(pg_admin_url) as admin:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-        yield _with_database(pg_admin_url, name)
+        yield with_database(pg_admin_url, name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
@@ -129,97 +115,36 @@ def config(database_url: str, redis_url: str, redis_prefix: str) -> Config:
     )
 
 
-AppFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+AppFactory = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def make_client(
-    config: Config, aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
-) -> AppFactory:
+def make_client(config: Config, aiohttp_client: Callable[..., Awaitable[Client]]) -> AppFactory:
     # `config` (and so the per-test database) is requested first so it is torn down last, after
     # the app and its pool have closed.
     """Start an app (optionally with config overrides) behind a real TCP test server."""
 
-    async def factory(**overrides: Any) -> TestClient[web.Request, web.Application]:
+    async def factory(**overrides: Any) -> Client:
         return await aiohttp_client(TestServer(create_app(config.with_overrides(**overrides))))
 
     return factory
 
 
 @pytest.fixture
-async def client(make_client: AppFactory) -> TestClient[web.Request, web.Application]:
+async def client(make_client: AppFactory) -> Client:
     return await make_client()
 
 
-_phones = itertools.count(5550000001)
-
-
-def new_phone() -> str:
-    return f"+1{next(_phones)}"
-
-
-def registration(**changes: Any) -> dict[str, Any]:
-    body = {
-        "name": "Test User",
-        "phone": new_phone(),
-        "country": "PK",
-        "gender": "female",
-        "dob": "1995-05-17",
-        "password": PASSWORD,
-    }
-    body.update(changes)
-    return body
-
-
 @pytest.fixture
-def register(client: TestClient[web.Request, web.Application]) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """Register a user through the legacy API; returns the token response plus `phone`."""
-
-    async def do(**changes: Any) -> dict[str, Any]:
-        body = registration(**changes)
-        resp = await client.post("/api/register", json=body)
-        assert resp.status == 200, await resp.text()
-        return {**(await resp.json()), "phone": body["phone"]}
-
-    return do
-
-
-@dataclass(frozen=True)
-class NewUser:
-    token: str
-    id: int
-    room: int  # the room every account gets at registration
-
-
-async def new_user(client: TestClient[web.Request, web.Application]) -> NewUser:
-    """Register a user through the legacy API and read back their id and room."""
-    tokens = await (await client.post("/api/register", json=registration())).json()
-    me = await (await client.get("/api/user", headers=bearer(tokens["token"]))).json()
-    return NewUser(tokens["token"], int(me["id"]), int(me["room"]["id"]))
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def grant_role(database_url: str, user_id: int, role: str) -> None:
-    """Give a user a role straight in the database (tests that need staff powers)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2", user_id, role
-        )
-    finally:
-        await conn.close()
+def register(client: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Register a user on `client` through the legacy API; returns the token response plus `phone`."""
+    return functools.partial(register_user, client)
 
 
 @pytest.fixture
 async def connect() -> AsyncIterator[Callable[[Any, Any], Awaitable[Any]]]:
     """Open sockets as `await connect(client, user)` (user: anything with a `.token`); at the end,
     every event any of them received must match its typed schema, and all are closed."""
-    from engine.messages import decode_event
-    from tests.sockets import Peer, url_of
-
     opened: list[Peer] = []
 
     async def open_peer(app: Any, user: Any) -> Peer:

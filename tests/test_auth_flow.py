@@ -7,13 +7,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PASSWORD, bearer
+from tests.helpers import bearer, login
 
 Client = TestClient[web.Request, web.Application]
-
-
-async def login(client: Client, phone: str, password: str = PASSWORD) -> Any:
-    return await client.post("/api/login", json={"phone": phone, "password": password})
 
 
 async def test_register_returns_working_tokens(client: Client, register: Any) -> None:

@@ -25,7 +25,7 @@ import pytest
 from engine.config import ENV_VARS, Config, ConfigError, Rate, ensure_jwt_secret, load_config
 from engine.embedded import free_port
 from engine.migrations import discover, migrate
-from tests.conftest import PASSWORD, _with_database, bearer, registration
+from tests.helpers import PASSWORD, bearer, db, login, registration, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_FILES = sorted((ROOT / "sql").glob("*.sql"))
@@ -59,21 +59,15 @@ async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 async def fresh_db(pg_admin_url: str) -> AsyncIterator[str]:
     """An empty database (no migrations applied), dropped afterwards."""
     name = f"flylive_fresh_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
+    async with db(pg_admin_url) as admin:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(pg_admin_url, name)
+        yield with_database(pg_admin_url, name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(url)
-    try:
+    async with db(url) as conn:
         return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -195,12 +189,9 @@ def test_bad_environment_stops_the_cli(tmp_path: Path) -> None:
 async def test_migrate_twice(fresh_db: str) -> None:
     expected = [int(path.name[:4]) for path in SQL_FILES]
     assert expected, "no migrations found"
-    conn = await asyncpg.connect(fresh_db)
-    try:
+    async with db(fresh_db) as conn:
         assert await migrate(conn) == expected
         assert await migrate(conn) == []
-    finally:
-        await conn.close()
     rows = await fetch(fresh_db, "SELECT version, name, checksum FROM schema_migrations ORDER BY version")
     assert [(r["version"], r["name"], r["checksum"]) for r in rows] == [
         (int(path.name[:4]), path.stem[5:], hashlib.sha256(path.read_text().encode()).hexdigest()) for path in SQL_FILES
@@ -209,12 +200,8 @@ async def test_migrate_twice(fresh_db: str) -> None:
 
 
 async def test_concurrent_migrations_apply_each_version_once(fresh_db: str) -> None:
-    first, second = await asyncpg.connect(fresh_db), await asyncpg.connect(fresh_db)
-    try:
+    async with db(fresh_db) as first, db(fresh_db) as second:
         results = await asyncio.gather(migrate(first), migrate(second))
-    finally:
-        await first.close()
-        await second.close()
     expected = [m.version for m in discover()]
     assert sorted(results[0] + results[1]) == expected
     rows = await fetch(fresh_db, "SELECT count(*) AS n, count(DISTINCT version) AS d FROM schema_migrations")
@@ -238,15 +225,12 @@ def test_discover_rejects_bad_files(tmp_path: Path) -> None:
 async def test_failed_migration_leaves_nothing_behind(fresh_db: str, tmp_path: Path) -> None:
     (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (x int);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE bad (x int); SELECT 1 / 0;")
-    conn = await asyncpg.connect(fresh_db)
-    try:
+    async with db(fresh_db) as conn:
         with pytest.raises(asyncpg.DivisionByZeroError):
             await migrate(conn, tmp_path)
         assert [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")] == [1]
         assert await conn.fetchval("SELECT to_regclass('bad')") is None
         assert await conn.fetchval("SELECT to_regclass('good')") is not None
-    finally:
-        await conn.close()
 
 
 # --- command line against a database ---------------------------------------------------------------
@@ -278,7 +262,7 @@ async def test_cli_createadmin(fresh_db: str, tmp_path: Path, make_client: Any) 
     assert (await fetch(fresh_db, "SELECT count(*) AS n FROM users"))[0]["n"] == 1
 
     client = await make_client(database_url=fresh_db)
-    resp = await client.post("/api/login", json={"phone": ADMIN_PHONE, "password": PASSWORD})
+    resp = await login(client, ADMIN_PHONE)
     assert resp.status == 200, await resp.text()
     me = await (await client.get("/api/user", headers=bearer((await resp.json())["token"]))).json()
     assert "super_admin" in {r["name"] for r in me["roles"]} and me["can"]["roles.assign_admin"] is True

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.exchange import exchange_legs
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer
+from tests.helpers import User, bearer, db, new_user
 
 
 def test_exchange_legs_balance_and_round_down() -> None:
@@ -20,29 +18,23 @@ def test_exchange_legs_balance_and_round_down() -> None:
     assert [leg.amount for leg in legs] == [-999, 999, -975, 975]
 
 
-async def test_exchange_rules(client: Any, register: Any, config: Any) -> None:
-    member, outsider = await register(), await register()
-    ids = []
-    for tokens in (member, outsider):
-        ids.append(int((await (await client.get("/api/user", headers=bearer(tokens["token"]))).json())["id"]))
-    conn = await asyncpg.connect(config.database_url)
-    try:
-        agency = await conn.fetchval("INSERT INTO agencies (name, owner_id) VALUES ('A1', $1) RETURNING id", ids[0])
+async def test_exchange_rules(client: Any, config: Any) -> None:
+    member, outsider = await new_user(client), await new_user(client)
+    async with db(config.database_url) as conn:
+        agency = await conn.fetchval("INSERT INTO agencies (name, owner_id) VALUES ('A1', $1) RETURNING id", member.id)
         await conn.execute(
-            "INSERT INTO agency_members (agency_id, user_id, left_at) VALUES ($1, $2, now())", agency, ids[0]
+            "INSERT INTO agency_members (agency_id, user_id, left_at) VALUES ($1, $2, now())", agency, member.id
         )
         await conn.execute("UPDATE economy_settings SET value = 1000 WHERE key = 'exchange_fee_bps'")
         await conn.execute("UPDATE economy_settings SET value = 150 WHERE key = 'exchange_daily_diamond_limit'")
-    finally:
-        await conn.close()
     svc = client.app[SERVICES]
-    for uid in ids:
+    for uid in (member.id, outsider.id):
         legs = [money.Leg("user", uid, "diamonds", 200), money.Leg("mint", 0, "diamonds", -200)]
         assert (await apply_with_wallet(svc, money.make_txn("grant", legs), f"dia-{uid}")).ok
 
-    async def exchange(tokens: dict[str, Any], diamonds: int, key: str) -> Any:
+    async def exchange(user: User, diamonds: int, key: str) -> Any:
         body = {"diamonds": diamonds, "idempotency_key": key}
-        return await client.post("/api/v1/wallet/exchange", headers=bearer(tokens["token"]), json=body)
+        return await client.post("/api/v1/wallet/exchange", headers=bearer(user.token), json=body)
 
     refused = await exchange(outsider, 10, "exch-out-1")
     assert refused.status == 403 and (await refused.json())["error"]["code"] == "not_eligible"

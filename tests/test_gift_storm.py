@@ -15,14 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.flusher import GROUP, flush_all
 from engine.economy.reconcile import reconcile
 from engine.messages import decode_event
-from tests.conftest import bearer
+from tests.helpers import bearer, db, join
 from tests.sockets import Peer, url_of
 
 PRICES = {901: 7, 902: 13, 903: 150}
@@ -51,8 +49,7 @@ async def party(client: Any, register: Any, config: Any, seated: int) -> AsyncIt
     registered = await asyncio.gather(*(register(name=f"Gifter {i}") for i in range(seated + 1)))
     mes = [await (await client.get("/api/user", headers=bearer(r["token"]))).json() for r in registered]
     users = [Member(int(me["id"]), r["token"], Peer()) for me, r in zip(mes, registered, strict=True)]
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = "
                            "'super_admin'", users[0].id)  # fmt: skip
         await conn.executemany("INSERT INTO gifts (id, name, price) VALUES ($1, $2, $3)",
@@ -63,13 +60,11 @@ async def party(client: Any, register: Any, config: Any, seated: int) -> AsyncIt
         await conn.executemany("INSERT INTO agency_members (agency_id, user_id) VALUES ($1, $2)",
                                [(agency, m) for m in members])  # fmt: skip
         split = {r["key"]: int(r["value"]) for r in await conn.fetch("SELECT key, value FROM economy_settings")}
-    finally:
-        await conn.close()
     room_id = int(mes[0]["room"]["id"])
     try:
         for i, user in enumerate(users):
             await user.peer.connect(url_of(client), user.token)
-            assert (await user.peer.call("room:join", {"roomId": room_id}))["success"]
+            await join(user.peer, room_id)
             if i < seated:
                 assert (await user.peer.call("seat:take", {"roomId": room_id, "seatIndex": i}))["success"]
         yield Party(room_id, users[0].id, users[:seated], users[seated], {m: int(agency) for m in members}, split)

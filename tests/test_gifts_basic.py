@@ -7,28 +7,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.config import Rate
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
-from tests.conftest import bearer, grant_role, registration
+from tests.helpers import bearer, db, grant_role, join, me, register_user
 from tests.sockets import Peer, url_of
 
 
 async def make_staff(config: Any, user_id: int) -> None:
     """Make the user a super_admin and make sure the 7-coin test gift (id 900) exists."""
     await grant_role(config.database_url, user_id, "super_admin")
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 7) ON CONFLICT DO NOTHING")
-    finally:
-        await conn.close()
-
-
-async def me(client: Any, token: str) -> Any:
-    return await (await client.get("/api/user", headers=bearer(token))).json()
 
 
 @dataclass
@@ -45,7 +36,7 @@ class GiftRoom:
 @contextlib.asynccontextmanager
 async def gift_room(client: Any, config: Any, *, coins: int, key: str, seat: int = 0) -> AsyncIterator[GiftRoom]:
     """A staff sender granted `coins`, and a host seated in their own room, both connected."""
-    sender, host = await register_with(client), await register_with(client)
+    sender, host = await register_user(client), await register_user(client)
     sender_me, host_me = await me(client, sender["token"]), await me(client, host["token"])
     await make_staff(config, sender_me["id"])
     body = {"currency": "coins", "amount": coins, "direction": "grant", "reason": "test", "idempotency_key": key}
@@ -57,19 +48,13 @@ async def gift_room(client: Any, config: Any, *, coins: int, key: str, seat: int
     room_id = int(host_me["room"]["id"])
     a, b = await Peer().connect(url_of(client), sender["token"]), await Peer().connect(url_of(client), host["token"])
     try:
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        await join(b, room_id)
         assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": seat}))["success"]
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        await join(a, room_id)
         yield GiftRoom(sender, host, int(sender_me["id"]), int(host_me["id"]), room_id, a, b)
     finally:
         await a.close()
         await b.close()
-
-
-async def register_with(client: Any) -> Any:
-    resp = await client.post("/api/register", json=registration())
-    assert resp.status == 200
-    return await resp.json()
 
 
 async def test_gift_debits_sender_credits_recipient_and_reconciles(client: Any, config: Any) -> None:
@@ -146,29 +131,20 @@ async def test_daily_spend_cap_refuses_and_flags(make_client: Any, config: Any) 
         assert (await r.a.call("gift:send", {**send, "idempotencyKey": "cap-send-1"}))["balance"] == 72
         over = await r.a.call("gift:send", {**send, "idempotencyKey": "cap-send-2"})
         assert over["success"] is False and over["error"] == "Daily spending limit reached" and over["cap"] == 30
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         flags = await conn.fetch("SELECT user_id, kind FROM fraud_flags")
-    finally:
-        await conn.close()
     assert [(f["user_id"], f["kind"]) for f in flags] == [(r.sender_id, "daily_gift_limit")]
 
 
 async def test_vip_only_gift_needs_the_level(client: Any, config: Any) -> None:
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         await conn.execute("INSERT INTO gifts (id, name, price, vip_level_required) VALUES (901, 'Crown', 5, 3)")
-    finally:
-        await conn.close()
     async with gift_room(client, config, coins=50, key="vip-grant", seat=1) as r:
         send = {"roomId": r.room_id, "giftId": 901, "recipientId": r.host_id, "idempotencyKey": "vip-send-1"}
         refused = await r.a.call("gift:send", send)
         assert refused["success"] is False and refused["code"] == "VIP_REQUIRED"
-        conn = await asyncpg.connect(config.database_url)
-        try:
+        async with db(config.database_url) as conn:
             await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", r.sender_id)
-        finally:
-            await conn.close()
         allowed = await r.a.call("gift:send", {**send, "idempotencyKey": "vip-send-2"})
         assert allowed["success"] is True and allowed["balance"] == 45
 

@@ -10,7 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from engine.config import Rate
-from tests.conftest import AppFactory, bearer, registration
+from tests.conftest import AppFactory
+from tests.helpers import bearer, registration
 
 Client = TestClient[web.Request, web.Application]
 ALLOWED_ORIGIN = "https://flyliveapp.com"

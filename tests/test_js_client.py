@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 Client = TestClient[web.Request, web.Application]
 JS_DIR = Path(__file__).parent / "js"

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from engine.messages import decode_event
-from tests.conftest import new_user
+from tests.helpers import new_user
 from tests.sockets import url_of
 from tests.test_js_rooms import JS_DIR, named, node_or_skip, run_scenario
 from tests.test_media_nodes import CAPS, SECRET, NodeDouble, registration_of

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.messages import decode_event
-from tests.conftest import bearer
+from tests.helpers import bearer
 from tests.sockets import url_of
 
 JS_DIR = Path(__file__).resolve().parent / "js"

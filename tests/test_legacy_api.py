@@ -9,22 +9,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PASSWORD, bearer, new_phone, registration
+from tests.helpers import PASSWORD, bearer, login, me, new_phone, registration
 
 Client = TestClient[web.Request, web.Application]
 PRIVATE_FIELDS = ("phone", "email", "dob", "coin_balance", "diamond_balance", "password_hash", "suspended_until")
 NEW_PASSWORD = "Another-pass-2"
-
-
-async def login(client: Client, phone: str, password: str = PASSWORD) -> Any:
-    return await client.post("/api/login", json={"phone": phone, "password": password})
-
-
-async def me(client: Client, token: str) -> dict[str, Any]:
-    resp = await client.get("/api/user", headers=bearer(token))
-    assert resp.status == 200, await resp.text()
-    body: dict[str, Any] = await resp.json()
-    return body
 
 
 async def assert_invalid(resp: Any, *fields: str) -> dict[str, Any]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import asyncpg
-
 from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.reconcile import reconcile
 from engine.mall.actions import new_expiry
-from tests.conftest import bearer
+from tests.helpers import bearer, db
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -28,8 +26,7 @@ def test_new_expiry_gives_a_full_period_after_expiry() -> None:
 async def test_purchase_activate_and_money(client: Any, register: Any, config: Any) -> None:
     buyer = await register()
     me = await (await client.get("/api/user", headers=bearer(buyer["token"]))).json()
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         frame = await conn.fetchval(
             """INSERT INTO mall_items (category, name, price, static_src, animated_src, valid_duration)
                VALUES ('frame', 'Gold', 150, 'gold.webp', 'gold.svga', 86400) RETURNING id"""
@@ -37,8 +34,6 @@ async def test_purchase_activate_and_money(client: Any, register: Any, config: A
         other = await conn.fetchval(
             "INSERT INTO mall_items (category, name, price) VALUES ('frame', 'Silver', 10) RETURNING id"
         )
-    finally:
-        await conn.close()
     svc = client.app[SERVICES]
     legs = [money.Leg("user", me["id"], "coins", 200), money.Leg("mint", 0, "coins", -200)]
     assert (await apply_with_wallet(svc, money.make_txn("grant", legs), "mall-grant")).ok
@@ -71,11 +66,8 @@ async def test_purchase_activate_and_money(client: Any, register: Any, config: A
         if f["pivot"]["is_active"]
     ]
     assert active == ["Silver"]
-    conn = await asyncpg.connect(config.database_url)
-    try:
+    async with db(config.database_url) as conn:
         await conn.execute("UPDATE user_items SET expires_at = now() - interval '1 hour' WHERE item_id = $1", frame)
-    finally:
-        await conn.close()
     expired = await client.post(f"/api/frame/{frame}/activate", headers=auth)
     assert expired.status == 409 and (await expired.json())["error"]["code"] == "item_expired"
     report = await reconcile(svc)

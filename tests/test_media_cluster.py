@@ -17,10 +17,10 @@ import pytest
 
 from engine.appkeys import REALTIME, SERVICES
 from engine.media import lost, store
+from tests.helpers import join, new_user
 from tests.sockets import url_of
 from tests.test_media_nodes import CAPS, SECRET, NodeDouble
 from tests.test_ops import sample, scrape
-from tests.test_rooms_cluster import join, new_user
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 RECONNECT = "media:reconnect"

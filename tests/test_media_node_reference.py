@@ -26,7 +26,7 @@ import pytest
 
 from engine.appkeys import REALTIME, SERVICES
 from engine.media import node_events, store
-from tests.conftest import new_user
+from tests.helpers import join, new_user
 from tests.sockets import Peer, url_of
 
 NODE_DIR = Path(__file__).resolve().parent.parent / "media_node"
@@ -112,7 +112,7 @@ async def test_reference_node_registers_and_creates_transports(node_engine: Any)
     token, _, room_id = await _user(client)
     peer = await Peer().connect(url_of(client), token)
     try:
-        joined = await peer.call("room:join", {"roomId": room_id})
+        joined = await join(peer, room_id)
         assert joined["rtpCapabilities"]["codecs"][0]["mimeType"] == "audio/opus"
         created = await peer.call("transport:create", {"roomId": room_id, "type": "consumer"})
         assert created["success"] is True, created
@@ -136,7 +136,7 @@ async def test_reference_node_registers_and_creates_transports(node_engine: Any)
         other_token, _, _ = await _user(client)
         other = await Peer().connect(url_of(client), other_token)
         try:
-            assert (await other.call("room:join", {"roomId": room_id}))["success"]
+            await join(other, room_id)
             theirs = {"roomId": room_id, "transportId": created["data"]["id"]}
             hijack = await other.call("transport:restartIce", theirs)
             assert hijack == {"success": False, "error": "Transport not found"}
@@ -169,7 +169,7 @@ async def test_a_dropped_node_registers_again_and_closes_the_released_rooms_rout
     token, _, room_id = await _user(client)
     peer = await Peer().connect(url_of(client), token)
     try:
-        assert (await peer.call("room:join", {"roomId": room_id}))["rtpCapabilities"]
+        assert (await join(peer, room_id))["rtpCapabilities"]
         assert (await peer.call("transport:create", {"roomId": room_id, "type": "consumer"}))["success"]
         await _heartbeat_load(client, 1)  # the room's router
         node = await store.get_node(svc.redis, svc.keys, "ref-1")
@@ -185,7 +185,7 @@ async def test_a_dropped_node_registers_again_and_closes_the_released_rooms_rout
             assert time.monotonic() < deadline, "no heartbeats after the registration"
             await asyncio.sleep(0.05)
         assert now is not None and now.load == 0
-        again = await peer.call("room:join", {"roomId": room_id})  # placed afresh, on the same node
+        again = await join(peer, room_id)  # placed afresh, on the same node
         assert again["rtpCapabilities"]["codecs"][0]["mimeType"] == "audio/opus"
         assert (await peer.call("transport:create", {"roomId": room_id, "type": "consumer"}))["success"]
         await _heartbeat_load(client, 1)
@@ -298,8 +298,8 @@ async def test_audio_flows_from_a_seated_speaker_to_a_listener(node_engine: Any)
     tone = _tone_track()
     transports: list[Any] = []
     try:
-        caps = RtpCapabilities(**(await listener.call("room:join", {"roomId": room_id}))["rtpCapabilities"])
-        assert (await speaker.call("room:join", {"roomId": room_id}))["success"]
+        caps = RtpCapabilities(**(await join(listener, room_id))["rtpCapabilities"])
+        await join(speaker, room_id)
         assert (await speaker.call("seat:take", {"roomId": room_id, "seatIndex": 2}))["success"]
 
         # The speaker sends the tone through its producer transport.

@@ -18,7 +18,7 @@ import socketio
 from engine.appkeys import SERVICES
 from engine.media import store
 from engine.messages import decode_event
-from tests.conftest import bearer, new_user
+from tests.helpers import bearer, join, new_user
 from tests.sockets import Peer, close_client, url_of
 
 SECRET = "media-node-secret-" + "m" * 32
@@ -72,7 +72,7 @@ async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:
         peer = await Peer().connect(url, owner.token)
         try:
             # The room's region is "us", and west-1 is the only node there, though busier.
-            ack = await peer.call("room:join", {"roomId": room_id})
+            ack = await join(peer, room_id)
             assert ack["rtpCapabilities"]["node"] == "west-1"
             # west-1 goes away: its room's clients are told to set media up again, and the room is
             # placed again, on the node that is left.
@@ -81,7 +81,7 @@ async def test_nodes_register_and_rooms_are_placed(make_client: Any) -> None:
             assert notice == {"roomId": str(room_id), "reason": "node_lost"}
             decode_event("media:reconnect", notice)
             assert await store.get_node(svc.redis, svc.keys, "west-1") is None
-            again = await peer.call("room:join", {"roomId": room_id})
+            again = await join(peer, room_id)
             assert again["rtpCapabilities"]["node"] == "east-1"
         finally:
             await peer.close()
@@ -104,7 +104,7 @@ async def test_the_register_ack_lists_the_rooms_a_node_keeps(make_client: Any) -
     try:
         await first.connect(url, SECRET)
         assert (await first.call("node:register", registration))["rooms"] == []
-        assert (await peer.call("room:join", {"roomId": room_id}))["rtpCapabilities"] == CAPS
+        assert (await join(peer, room_id))["rtpCapabilities"] == CAPS
         await second.connect(url, SECRET)
         assert (await second.call("node:register", registration))["rooms"] == [str(room_id)]
         await first.close()  # the old socket's close, seen after the new registration: nothing moves
@@ -163,7 +163,7 @@ async def test_without_nodes_rooms_still_work(client: Any) -> None:
     room_id = owner.room
     peer = await Peer().connect(url_of(client), owner.token)
     try:
-        ack = await peer.call("room:join", {"roomId": room_id})
+        ack = await join(peer, room_id)
         assert ack["success"] is True and ack["rtpCapabilities"] is None
     finally:
         await peer.close()
@@ -205,8 +205,8 @@ async def test_requests_are_relayed_to_the_rooms_node(make_client: Any) -> None:
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
         outside = await a.call("transport:create", {"roomId": room_id, "type": "consumer"})
         assert outside == {"success": False, "error": "Not in room"}
-        assert (await a.call("room:join", {"roomId": room_id}))["rtpCapabilities"] == CAPS
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        assert (await join(a, room_id))["rtpCapabilities"] == CAPS
+        await join(b, room_id)
 
         created = await a.call("transport:create", {"roomId": room_id, "type": "consumer"})
         assert created["success"] is True and created["data"]["id"].startswith("transport:create")
@@ -305,7 +305,7 @@ async def test_setting_up_audio_in_a_full_room_is_not_rate_limited(make_client: 
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", registration_of("n1"))
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        await join(a, room_id)
         events = [("transport:create", {"roomId": room_id, "type": t}) for t in ("consumer", "producer")]
         events += [("transport:connect", {"roomId": room_id, "transportId": t, "dtlsParameters": {}})
                    for t in ("t1", "t2")]  # fmt: skip
@@ -326,7 +326,7 @@ async def test_setting_up_audio_in_a_full_room_is_not_rate_limited(make_client: 
     other_room = other.room
     b = await Peer().connect(url_of(tight), other.token)
     try:
-        assert (await b.call("room:join", {"roomId": other_room}))["success"]
+        await join(b, other_room)
         resume = {"roomId": other_room, "consumerId": "c1"}
         answers = [await b.call("consumer:resume", resume) for _ in range(4)]
         assert [x["error"] for x in answers[:3]] == ["Media unavailable"] * 3  # allowed through, no node
@@ -353,8 +353,8 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
-        assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
-        assert (await b.call("room:join", {"roomId": room_id}))["success"]
+        assert (await join(a, room_id))["existingProducers"] == []
+        await join(b, room_id)
         assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 2}))["success"]
         started = {"roomId": str(room_id), "producerId": "p-1", "userId": guest.id, "source": "mic"}
         assert (await node.call("producer:new", started))["success"] is True
@@ -362,7 +362,7 @@ async def test_producer_state_and_seat_commands(make_client: Any) -> None:
         assert new == {"producerId": "p-1", "userId": guest.id, "kind": "audio", "source": "mic"}
         late = await Peer().connect(url, owner.token)
         try:
-            snapshot = await late.call("room:join", {"roomId": room_id})
+            snapshot = await join(late, room_id)
             expected_producer = {"producerId": "p-1", "userId": guest.id, "source": "mic", "paused": False}
             assert snapshot["existingProducers"] == [expected_producer]
         finally:
@@ -413,7 +413,7 @@ async def test_being_displaced_or_evicted_from_a_seat_closes_the_producers(make_
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
         for peer in (a, b):
-            assert (await peer.call("room:join", {"roomId": room_id}))["success"]
+            await join(peer, room_id)
         assert (await b.call("seat:take", {"roomId": room_id, "seatIndex": 3}))["success"]
         assert (await a.call("seat:assign", {"roomId": room_id, "userId": owner_id, "seatIndex": 3}))["success"]
         assert await closed_for(1) == [guest_id]
@@ -454,7 +454,7 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        await join(a, room_id)
         assert (await a.call("transport:create", create))["success"]
         assert (await a.call("transport:create", create))["success"]
         assert (await a.call("transport:create", create))["error"] == "Transport limit reached"
@@ -468,7 +468,7 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
         producer = {"roomId": str(room_id), "producerId": "p1", "userId": user_id, "source": "mic"}
         assert (await node.call("producer:new", producer))["success"]
         assert (await node.call("producer:paused", producer))["success"]
-        snapshot = (await a.call("room:join", {"roomId": room_id}))["existingProducers"]
+        snapshot = (await join(a, room_id))["existingProducers"]
         assert snapshot == [{"producerId": "p1", "userId": user_id, "source": "mic", "paused": True}]
         # The re-join above started the allowance again and closed the earlier transports on the node.
         assert [c["userId"] for c in await commands_named(commands, "closeUserTransports", 1)] == [user_id]
@@ -477,13 +477,13 @@ async def test_transport_lifecycle_and_producer_pause_state(make_client: Any) ->
         assert (await node.call("producer:closed", producer))["success"]
         # A pause reported after the close must not bring the producer back.
         assert (await node.call("producer:paused", producer))["success"]
-        assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
+        assert (await join(a, room_id))["existingProducers"] == []
 
         assert (await a.call("transport:create", create))["success"]
         assert (await a.call("room:leave", {"roomId": room_id}))["success"]
         assert len(await commands_named(commands, "closeUserTransports", 2)) == 2
 
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        await join(a, room_id)
         assert (await a.call("room:close", {"roomId": room_id}))["success"]
         assert [c["roomId"] for c in await commands_named(commands, "closeRouter", 1)] == [str(room_id)]
         assert await store.assigned_node(svc.redis, svc.keys, room_id) is None
@@ -511,14 +511,14 @@ async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(m
     try:
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
-        assert (await a.call("room:join", {"roomId": room_id}))["success"]
+        await join(a, room_id)
         assert (await node.call("producer:closed", report("early")))["success"]
         assert (await node.call("producer:new", report("early")))["success"]
         assert (await node.call("producer:paused", report("early")))["success"]
         for _ in range(2):
             assert (await node.call("producer:new", report("twice")))["success"]
         assert (await a.wait_for("audio:newProducer"))[0]["producerId"] == "twice"
-        listed = (await a.call("room:join", {"roomId": room_id}))["existingProducers"]
+        listed = (await join(a, room_id))["existingProducers"]
         assert [p["producerId"] for p in listed] == ["twice"]
         assert (await node.call("producer:closed", report("twice")))["success"]
         await a.wait_for("audio:producerClosed")
@@ -554,7 +554,7 @@ async def test_producer_reports_handled_in_any_order_leave_the_room_consistent(m
         for event, producer in order:  # a close only of a producer announced before it
             if event == "audio:producerClosed":
                 assert order.index(("audio:newProducer", producer)) < order.index((event, producer))
-        assert (await a.call("room:join", {"roomId": room_id}))["existingProducers"] == []
+        assert (await join(a, room_id))["existingProducers"] == []
     finally:
         await a.close()
         await node.close()
@@ -577,7 +577,7 @@ async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client
         await node.connect(url, SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
         for peer, room in ((a, empty_room), (b, busy_room)):
-            assert (await peer.call("room:join", {"roomId": room}))["rtpCapabilities"] == CAPS
+            assert (await join(peer, room))["rtpCapabilities"] == CAPS
         assert (await a.call("room:leave", {"roomId": empty_room}))["success"]
         assert await release_idle_rooms(rt, client.app[ROOMS].state) == 0  # empty from now on: stamped, not closed yet
         await _sleep_for(0.4)
@@ -592,7 +592,7 @@ async def test_routers_of_empty_rooms_are_closed_after_the_idle_time(make_client
         assert (await store.assigned_node(svc.redis, svc.keys, busy_room)) is not None
         assert await store.node_room_ids(svc.redis, svc.keys, "n1") == [busy_room]
         # Coming back places the room again.
-        assert (await a.call("room:join", {"roomId": empty_room}))["rtpCapabilities"] == CAPS
+        assert (await join(a, empty_room))["rtpCapabilities"] == CAPS
         assert await store.node_room_ids(svc.redis, svc.keys, "n1") == sorted([empty_room, busy_room])
     finally:
         await a.close()

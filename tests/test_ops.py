@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from engine.appkeys import SERVICES
 from httpapi.ops import LIFECYCLE
-from tests.conftest import bearer
+from tests.helpers import bearer, login
 
 Client = TestClient[web.Request, web.Application]
 
@@ -131,7 +131,7 @@ async def test_metrics_route_label_is_the_route_pattern(client: Client, register
 
 async def test_metrics_count_login_outcomes(client: Client, register: Any) -> None:
     phone = (await register())["phone"]
-    await client.post("/api/login", json={"phone": phone, "password": "Wrong-pass-1"})
+    await login(client, phone, "Wrong-pass-1")
     text = await scrape(client)
     assert sample(text, "flylive_auth_attempts_total", kind="login", result="bad_credentials") == 1
     assert sample(text, "flylive_http_requests_total", route="/api/login", status="422") == 1

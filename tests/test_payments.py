@@ -6,26 +6,22 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
 import msgspec
 import pytest
 
 from engine.payments.model import SignatureError, signature_header, verify
-from tests.conftest import bearer
+from tests.helpers import bearer, db, register_user
 
 SECRET = "whsec_test_secret"
 
 
-async def setup_order(client: Any, register: Any, config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    conn = await asyncpg.connect(config.database_url)
-    try:
+async def setup_order(client: Any, config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    async with db(config.database_url) as conn:
         package = await conn.fetchval(
             """INSERT INTO recharge_packages (name, coins, bonus_coins, price_cents)
                VALUES ('P', 1700, 300, 99) RETURNING id"""
         )
-    finally:
-        await conn.close()
-    tokens = await register()
+    tokens = await register_user(client)
     resp = await client.post("/api/v1/wallet/recharge", headers=bearer(tokens["token"]), json={"package_id": package})
     assert resp.status == 201, await resp.text()
     order = (await resp.json())["data"]
@@ -49,10 +45,9 @@ async def balance(client: Any, token: str) -> int:
     return int((await (await client.get("/api/v1/wallet", headers=bearer(token))).json())["data"]["coins"])
 
 
-async def test_webhook_signature_cases_and_exactly_once(make_client: Any, register: Any, config: Any) -> None:
+async def test_webhook_signature_cases_and_exactly_once(make_client: Any, config: Any) -> None:
     client = await make_client(payment_webhook_secret=SECRET)
-    register_here = _register_on(client)
-    tokens, order = await setup_order(client, register_here, config)
+    tokens, order = await setup_order(client, config)
     raw, now = event(order["id"], event_id="evt_once"), int(time.time())
 
     tampered = raw.replace(b"succeeded", b"succeedex")
@@ -77,7 +72,7 @@ async def test_webhook_signature_cases_and_exactly_once(make_client: Any, regist
 
 
 async def test_sandbox_refund_takes_the_coins_back(client: Any, register: Any, config: Any) -> None:
-    tokens, order = await setup_order(client, register, config)
+    tokens, order = await setup_order(client, config)
     url = f"/api/v1/payments/sandbox/{order['id']}/complete"
     paid = await client.post(url, headers=bearer(tokens["token"]), json={"outcome": "succeeded"})
     assert (await paid.json())["data"]["status"] == "fulfilled"
@@ -91,7 +86,7 @@ async def test_sandbox_refund_takes_the_coins_back(client: Any, register: Any, c
 
 
 async def test_failed_then_late_success(client: Any, register: Any, config: Any) -> None:
-    tokens, order = await setup_order(client, register, config)
+    tokens, order = await setup_order(client, config)
     url = f"/api/v1/payments/sandbox/{order['id']}/complete"
     failed = await client.post(url, headers=bearer(tokens["token"]), json={"outcome": "failed"})
     assert (await failed.json())["data"]["status"] == "failed"
@@ -111,14 +106,3 @@ def test_verify_rules() -> None:
             verify(bad, raw, (SECRET,), now)
     with pytest.raises(SignatureError):
         verify(header, raw, (SECRET,), now + 301)
-
-
-def _register_on(client: Any) -> Any:
-    from tests.conftest import registration
-
-    async def do() -> dict[str, Any]:
-        resp = await client.post("/api/register", json=registration())
-        assert resp.status == 200
-        return await resp.json()
-
-    return do

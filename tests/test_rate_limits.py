@@ -16,22 +16,11 @@ from engine.config import Rate
 from engine.errors import DomainError
 from engine.keys import Keys
 from engine.ratelimit.store import RateLimiter, Verdict
-from tests.conftest import PASSWORD, AppFactory, new_phone, registration
+from tests.conftest import AppFactory
+from tests.helpers import PASSWORD, login, new_phone, register_user
 
 Client = TestClient[web.Request, web.Application]
 THROTTLED = re.compile(r"Too many login attempts\. Please try again in (\d+) seconds\.")
-
-
-async def register_on(client: Client) -> str:
-    body = registration()
-    resp = await client.post("/api/register", json=body)
-    assert resp.status == 200, await resp.text()
-    phone: str = body["phone"]
-    return phone
-
-
-async def login(client: Client, phone: str, password: str = PASSWORD) -> Any:
-    return await client.post("/api/login", json={"phone": phone, "password": password})
 
 
 async def assert_login_throttled(resp: Any, max_wait: int) -> int:
@@ -51,7 +40,7 @@ async def assert_login_throttled(resp: Any, max_wait: int) -> int:
 
 async def test_login_throttled_per_phone(make_client: AppFactory) -> None:
     client = await make_client(login_rate_limit_phone=Rate(3, 60))
-    phone, other_phone = await register_on(client), await register_on(client)
+    phone, other_phone = (await register_user(client))["phone"], (await register_user(client))["phone"]
     assert (await login(client, phone)).status == 200
     assert (await login(client, phone, "Wrong-pass-1")).status == 422
     assert (await login(client, phone, "Wrong-pass-2")).status == 422
@@ -65,7 +54,7 @@ async def test_login_throttled_per_phone(make_client: AppFactory) -> None:
 
 async def test_login_throttled_per_ip(make_client: AppFactory) -> None:
     client = await make_client(login_rate_limit_ip=Rate(3, 60))
-    phone = await register_on(client)
+    phone = (await register_user(client))["phone"]
     for _ in range(3):
         assert (await login(client, new_phone())).status == 422  # unknown phones, each a new subject
     await assert_login_throttled(await login(client, new_phone()), max_wait=20)

@@ -5,23 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from engine.messages import decode_event
-from tests.conftest import bearer
+from tests.helpers import join, new_user
 from tests.sockets import Peer, url_of
 
 
-async def room_of(client: Any, token: str) -> int:
-    me = await (await client.get("/api/user", headers=bearer(token))).json()
-    return int(me["room"]["id"])
-
-
-async def test_two_users_join_take_seat_chat_leave(client: Any, register: Any) -> None:
-    owner, guest = await register(name="Owner"), await register(name="Guest")
-    room_id = await room_of(client, owner["token"])
-    a, b = await Peer().connect(url_of(client), owner["token"]), await Peer().connect(url_of(client), guest["token"])
+async def test_two_users_join_take_seat_chat_leave(client: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
+    room_id = owner.room
+    a, b = await Peer().connect(url_of(client), owner.token), await Peer().connect(url_of(client), guest.token)
     try:
-        ack = await a.call("room:join", {"roomId": str(room_id)})
+        ack = await join(a, str(room_id))
         assert ack["success"] is True and ack["seats"] == [] and ack["participants"] == []
-        ack_b = await b.call("room:join", {"roomId": room_id})
+        ack_b = await join(b, room_id)
         assert ack_b["success"] and [p["name"] for p in ack_b["participants"]] == ["Owner"]
         joined = await a.wait_for("room:userJoined")
         assert joined[0]["user"]["name"] == "Guest" and joined[0]["seq"] > ack["seq"]
@@ -44,9 +39,9 @@ async def test_two_users_join_take_seat_chat_leave(client: Any, register: Any) -
         left = (await a.wait_for("room:userLeft"))[0]
         assert left["userId"] == joined[0]["userId"] == joined[0]["user"]["id"]
 
-        c = await Peer().connect(url_of(client), guest["token"])
+        c = await Peer().connect(url_of(client), guest.token)
         try:
-            again = await c.call("room:join", {"roomId": room_id})
+            again = await join(c, room_id)
             assert [m["content"] for m in again["recentMessages"]] == ["hello"]
         finally:
             await c.close()

@@ -4,35 +4,13 @@ processes, and the cleanup of a process that died without shutting down."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from engine.appkeys import REALTIME, ROOMS
 from engine.messages import decode_event
 from engine.rooms import janitor
-from tests.conftest import bearer, registration
-from tests.sockets import Peer, first, live_members
-
-
-@dataclass
-class User:
-    token: str
-    id: int
-    room: int
-
-
-async def new_user(app: Any, name: str) -> User:
-    resp = await app.post("/api/register", json=registration(name=name))
-    assert resp.status == 200, await resp.text()
-    token = (await resp.json())["token"]
-    me = await (await app.get("/api/user", headers=bearer(token))).json()
-    return User(token, int(me["id"]), int(me["room"]["id"]))
-
-
-async def join(peer: Peer, room: int) -> dict[str, Any]:
-    ack: dict[str, Any] = await peer.call("room:join", {"roomId": room})
-    assert ack["success"] is True, ack
-    return ack
+from tests.helpers import join, new_user
+from tests.sockets import first, live_members
 
 
 async def test_members_on_two_processes_see_each_other(make_client: Any, connect: Any) -> None:
@@ -82,7 +60,7 @@ async def test_kick_on_one_process_removes_a_socket_on_the_other(make_client: An
     await asyncio.sleep(0.3)
     assert g.events["chat:message"] == []
     assert (await g.call("chat:message", {"roomId": room, "content": "me again"}))["error"] == "Not in room"
-    blocked = await g.call("room:join", {"roomId": room})
+    blocked = await join(g, room, must_succeed=False)
     assert blocked["error"] == "room_blocked" and 110 <= blocked["remaining_seconds"] <= 120
 
 

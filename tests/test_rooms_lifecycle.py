@@ -4,52 +4,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
-
-import pytest
 
 from engine.appkeys import ROOMS
 from engine.config import Rate
 from engine.messages import decode_event
 from engine.rooms import janitor, live
-from tests.conftest import bearer, grant_role
+from tests.helpers import User, bearer, grant_role, join, new_user
 from tests.sockets import Peer, first, live_members
 
 NOT_AUTHORIZED = "Not authorized"
 
 
-@dataclass
-class User:
-    token: str
-    id: int
-    room: int
-
-
-@pytest.fixture
-def new_user(client: Any, register: Any) -> Callable[[str], Awaitable[User]]:
-    async def make(name: str) -> User:
-        tokens = await register(name=name)
-        me = await (await client.get("/api/user", headers=bearer(tokens["token"]))).json()
-        return User(tokens["token"], int(me["id"]), int(me["room"]["id"]))
-
-    return make
-
-
-grant = grant_role
-
-
-async def join(peer: Peer, room: int, **extra: Any) -> dict[str, Any]:
-    ack: dict[str, Any] = await peer.call("room:join", {"roomId": room, **extra})
-    return ack
-
-
-async def test_unknown_and_closed_rooms(client: Any, new_user: Any, connect: Any) -> None:
-    owner, guest, late = await new_user("Owner"), await new_user("Guest"), await new_user("Late")
+async def test_unknown_and_closed_rooms(client: Any, connect: Any) -> None:
+    owner, guest, late = [await new_user(client, name) for name in ("Owner", "Guest", "Late")]
     o, g, x = await connect(client, owner), await connect(client, guest), await connect(client, late)
     for ref in (999_999_999, "999999999", "abc", "12a", "-3"):
-        ack = await x.call("room:join", {"roomId": ref})
+        ack = await join(x, ref, must_succeed=False)
         assert (ack["success"], ack["error"]) == (False, "Room not found"), ref
 
     # Closed by its owner's socket: the members are told, and nobody can join any more.
@@ -59,7 +30,7 @@ async def test_unknown_and_closed_rooms(client: Any, new_user: Any, connect: Any
         closed = await first(peer, "room:closed")
         assert (closed.roomId, closed.reason) == (str(owner.room), "closed_by_owner")
     for peer in (x, g):
-        ack = await join(peer, owner.room)
+        ack = await join(peer, owner.room, must_succeed=False)
         assert (ack["success"], ack["error"]) == (False, "Room is closed")
 
     # Closed through the REST API.
@@ -67,36 +38,36 @@ async def test_unknown_and_closed_rooms(client: Any, new_user: Any, connect: Any
     resp = await client.post(f"/api/v1/rooms/{guest.room}/close", json={}, headers=bearer(guest.token))
     assert resp.status == 200, await resp.text()
     assert (await first(x, "room:closed")).roomId == str(guest.room)
-    ack = await join(o, guest.room)
+    ack = await join(o, guest.room, must_succeed=False)
     assert (ack["success"], ack["error"]) == (False, "Room is closed")
 
 
-async def test_private_room_needs_its_password(client: Any, new_user: Any, connect: Any) -> None:
-    owner, guest = await new_user("Owner"), await new_user("Guest")
+async def test_private_room_needs_its_password(client: Any, connect: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
     resp = await client.patch(f"/api/v1/rooms/{owner.room}", json={"password": "s3cret"}, headers=bearer(owner.token))
     assert resp.status == 200, await resp.text()
     o, g = await connect(client, owner), await connect(client, guest)
     for extra in ({}, {"password": "wrong"}, {"password": ""}, {"password": "S3CRET"}):
-        ack = await join(g, owner.room, **extra)
+        ack = await join(g, owner.room, must_succeed=False, **extra)
         assert (ack["success"], ack["error"]) == (False, "Wrong room password"), extra
     assert (await join(o, owner.room))["success"] is True
     ack = await join(g, owner.room, password="s3cret")
     assert ack["success"] is True and [p["id"] for p in ack["participants"]] == [owner.id]
 
 
-async def test_bans_block_joins_until_lifted(client: Any, new_user: Any, connect: Any) -> None:
-    owner, guest = await new_user("Owner"), await new_user("Guest")
+async def test_bans_block_joins_until_lifted(client: Any, connect: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
     g = await connect(client, guest)
     bans = f"/api/v1/rooms/{owner.room}/bans"
     resp = await client.post(bans, json={"user_id": guest.id, "minutes": 10}, headers=bearer(owner.token))
     assert resp.status == 201, await resp.text()
-    ack = await join(g, owner.room)
+    ack = await join(g, owner.room, must_succeed=False)
     assert (ack["success"], ack["error"], ack["permanent"]) == (False, "room_blocked", False)
     assert 590 <= ack["remaining_seconds"] <= 600
 
     resp = await client.post(bans, json={"user_id": guest.id}, headers=bearer(owner.token))
     assert resp.status == 201, await resp.text()
-    ack = await join(g, owner.room)
+    ack = await join(g, owner.room, must_succeed=False)
     assert (ack["success"], ack["error"], ack["permanent"]) == (False, "room_blocked", True)
 
     resp = await client.delete(f"{bans}/{guest.id}", headers=bearer(owner.token))
@@ -104,16 +75,16 @@ async def test_bans_block_joins_until_lifted(client: Any, new_user: Any, connect
     assert (await join(g, owner.room))["success"] is True
 
 
-async def test_moderation_ranks_notices_and_audit(client: Any, new_user: Any, connect: Any, database_url: str) -> None:
+async def test_moderation_ranks_notices_and_audit(client: Any, connect: Any, database_url: str) -> None:
     names = ("Owner", "AdminOne", "AdminTwo", "MemberOne", "MemberTwo", "Staff", "Root")
-    owner, a1, a2, m1, m2, staff, root = [await new_user(n) for n in names]
+    owner, a1, a2, m1, m2, staff, root = [await new_user(client, n) for n in names]
     room = owner.room
     for admin in (a1, a2):
         body = {"user_id": admin.id}
         resp = await client.post(f"/api/v1/rooms/{room}/admins", json=body, headers=bearer(owner.token))
         assert resp.status == 200, await resp.text()
-    await grant(database_url, staff.id, "moderator")
-    await grant(database_url, root.id, "super_admin")
+    await grant_role(database_url, staff.id, "moderator")
+    await grant_role(database_url, root.id, "super_admin")
     o, p1, p2, q1, q2 = [await connect(client, u) for u in (owner, a1, a2, m1, m2)]
     for peer in (o, p1, p2, q1, q2):
         assert (await join(peer, room))["success"]
@@ -144,14 +115,14 @@ async def test_moderation_ranks_notices_and_audit(client: Any, new_user: Any, co
     assert (cleared.seatIndex, cleared.userId) == (4, m1.id)
     assert (await first(o, "room:userLeft")).userId == m1.id
     assert (await q1.call("seat:take", {"roomId": room, "seatIndex": 5}))["error"] == "Not in room"
-    ack = await join(q1, room)
+    ack = await join(q1, room, must_succeed=False)
     assert (ack["error"], ack["permanent"]) == ("room_blocked", False) and 290 <= ack["remaining_seconds"] <= 300
 
     # An admin bans a member, then lifts it.
     assert (await act(p1, "room:ban", m2, minutes=10))["success"]
     banned = await first(q2, "room:kicked")
     assert (banned.permanent, banned.remaining_seconds) == (False, 600)
-    assert (await join(q2, room))["error"] == "room_blocked"
+    assert (await join(q2, room, must_succeed=False))["error"] == "room_blocked"
     assert await act(p1, "room:unban", m2) == {"success": True, "lifted": True}
     assert (await join(q2, room))["success"] is True
 
@@ -187,8 +158,8 @@ async def test_moderation_ranks_notices_and_audit(client: Any, new_user: Any, co
     ])  # fmt: skip
 
 
-async def test_chat_rules_filter_and_history(client: Any, new_user: Any, connect: Any, make_client: Any) -> None:
-    owner, guest, late = await new_user("Owner"), await new_user("Guest"), await new_user("Late")
+async def test_chat_rules_filter_and_history(client: Any, connect: Any, make_client: Any) -> None:
+    owner, guest, late = [await new_user(client, name) for name in ("Owner", "Guest", "Late")]
     app = await make_client(chat_blocked_words=("badword",), chat_history=3)
     o, g, x = await connect(app, owner), await connect(app, guest), await connect(app, late)
     room = owner.room
@@ -220,8 +191,8 @@ async def test_chat_rules_filter_and_history(client: Any, new_user: Any, connect
     assert (ack["success"], ack["error"]) == (False, "Too many requests")
 
 
-async def test_get_room_hides_hidden_rooms(client: Any, new_user: Any, connect: Any) -> None:
-    owner, member, outsider = await new_user("Owner"), await new_user("Member"), await new_user("Outsider")
+async def test_get_room_hides_hidden_rooms(client: Any, connect: Any) -> None:
+    owner, member, outsider = [await new_user(client, name) for name in ("Owner", "Member", "Outsider")]
     o, m, x = await connect(client, owner), await connect(client, member), await connect(client, outsider)
 
     async def where(peer: Peer) -> Any:
@@ -242,8 +213,8 @@ async def test_get_room_hides_hidden_rooms(client: Any, new_user: Any, connect: 
     assert await where(o) == str(owner.room)  # someone in the same room may know
 
 
-async def test_presence_subscription(client: Any, new_user: Any, connect: Any) -> None:
-    watcher, a, b = await new_user("Watcher"), await new_user("A"), await new_user("B")
+async def test_presence_subscription(client: Any, connect: Any) -> None:
+    watcher, a, b = await new_user(client, "Watcher"), await new_user(client, "A"), await new_user(client, "B")
     w = await connect(client, watcher)
     await connect(client, a)
     ack = await w.call("presence:subscribe", {"userIds": [a.id, b.id]})
@@ -261,8 +232,8 @@ async def test_presence_subscription(client: Any, new_user: Any, connect: Any) -
     assert (update.userId, update.online) == (b.id, False)
 
 
-async def test_two_sockets_of_one_user_count_once(client: Any, new_user: Any, connect: Any) -> None:
-    owner, guest = await new_user("Owner"), await new_user("Guest")
+async def test_two_sockets_of_one_user_count_once(client: Any, connect: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
     o, g1, g2 = await connect(client, owner), await connect(client, guest), await connect(client, guest)
     room = owner.room
     assert (await join(g1, room))["success"]
@@ -292,8 +263,8 @@ async def seated_then_dropped(app: Any, connect: Any, owner: User, guest: User, 
     return o
 
 
-async def test_rejoin_within_grace_reclaims_the_seat(client: Any, new_user: Any, connect: Any) -> None:
-    owner, guest = await new_user("Owner"), await new_user("Guest")
+async def test_rejoin_within_grace_reclaims_the_seat(client: Any, connect: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
     o = await seated_then_dropped(client, connect, owner, guest, 3)
     taken = await o.call("seat:take", {"roomId": owner.room, "seatIndex": 3})  # held for the guest
     assert (taken["error"], taken["occupant"]) == ("Seat is already taken", None)
@@ -304,8 +275,8 @@ async def test_rejoin_within_grace_reclaims_the_seat(client: Any, new_user: Any,
     assert (update.seatIndex, update.userId) == (3, guest.id)
 
 
-async def test_seat_is_freed_after_the_grace(new_user: Any, connect: Any, make_client: Any) -> None:
-    owner, guest = await new_user("Owner"), await new_user("Guest")
+async def test_seat_is_freed_after_the_grace(client: Any, connect: Any, make_client: Any) -> None:
+    owner, guest = await new_user(client, "Owner"), await new_user(client, "Guest")
     app = await make_client(seat_grace_ms=300)
     o = await seated_then_dropped(app, connect, owner, guest, 3)
     await asyncio.sleep(0.5)
@@ -316,8 +287,8 @@ async def test_seat_is_freed_after_the_grace(new_user: Any, connect: Any, make_c
     assert ack["seats"] == [{"seatIndex": 3, "userId": owner.id, "isMuted": False}]
 
 
-async def test_rejoin_replays_missed_events(client: Any, new_user: Any, connect: Any) -> None:
-    owner, guest, back = await new_user("Owner"), await new_user("Guest"), await new_user("Back")
+async def test_rejoin_replays_missed_events(client: Any, connect: Any) -> None:
+    owner, guest, back = [await new_user(client, name) for name in ("Owner", "Guest", "Back")]
     o, g, r = await connect(client, owner), await connect(client, guest), await connect(client, back)
     room = owner.room
     assert (await join(o, room))["success"] and (await join(g, room))["success"]
@@ -360,8 +331,8 @@ async def test_rejoin_replays_missed_events(client: Any, new_user: Any, connect:
     assert ack["seq"] > stale + 1300 and sorted(p["id"] for p in ack["participants"]) == sorted([owner.id, guest.id])
 
 
-async def test_malformed_payloads_leave_the_socket_usable(client: Any, new_user: Any, connect: Any) -> None:
-    owner = await new_user("Owner")
+async def test_malformed_payloads_leave_the_socket_usable(client: Any, connect: Any) -> None:
+    owner = await new_user(client, "Owner")
     o = await connect(client, owner)
     room = owner.room
     bad: list[tuple[str, Any]] = [
@@ -379,11 +350,11 @@ async def test_malformed_payloads_leave_the_socket_usable(client: Any, new_user:
     assert (await first(o, "chat:message")).content == "still fine"
 
 
-async def test_socket_event_rate_limit(new_user: Any, connect: Any, make_client: Any) -> None:
-    owner = await new_user("Owner")
+async def test_socket_event_rate_limit(client: Any, connect: Any, make_client: Any) -> None:
+    owner = await new_user(client, "Owner")
     app = await make_client(socket_event_rate_limit=Rate(5, 60))
     p = await connect(app, owner)
     for _ in range(5):
         assert (await p.call("auth:whoami"))["success"] is True
-    ack = await join(p, owner.room)
+    ack = await join(p, owner.room, must_succeed=False)
     assert (ack["success"], ack["error"]) == (False, "Too many requests")

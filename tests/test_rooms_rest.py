@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.conftest import bearer
+from tests.helpers import bearer, db, join, new_user
 from tests.sockets import Peer, url_of
 
 LEGACY_ROOM_FIELDS = {
@@ -30,10 +29,9 @@ class Member:
         return bearer(self.token)
 
 
-async def member(client: Any, register: Any, name: str = "Test User") -> Member:
-    token = (await register(name=name))["token"]
-    me = await (await client.get("/api/user", headers=bearer(token))).json()
-    return Member(token, int(me["id"]), int(me["room"]["id"]))
+async def member(client: Any, name: str = "Test User") -> Member:
+    user = await new_user(client, name)
+    return Member(user.token, user.id, user.room)
 
 
 async def data_of(resp: Any, status: int = 200) -> Any:
@@ -61,15 +59,12 @@ def no_password_anywhere(value: Any) -> bool:
 
 
 async def audit_actions(database_url: str, room_id: int) -> dict[str, list[dict[str, Any]]]:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with db(database_url) as conn:
         rows = await conn.fetch(
             "SELECT action, actor_id, details::text AS details FROM audit_log"
             " WHERE target_type = 'room' AND target_id = $1 ORDER BY id",
             str(room_id),
         )
-    finally:
-        await conn.close()
     found: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         found.setdefault(row["action"], []).append(dict(row))
@@ -79,8 +74,8 @@ async def audit_actions(database_url: str, room_id: int) -> dict[str, list[dict[
 # --- legacy ------------------------------------------------------------------------------------
 
 
-async def test_legacy_rooms_list_hides_hidden_rooms_and_passwords(client: Any, register: Any) -> None:
-    alice, bob = await member(client, register, "Alice"), await member(client, register, "Bob")
+async def test_legacy_rooms_list_hides_hidden_rooms_and_passwords(client: Any) -> None:
+    alice, bob = await member(client, "Alice"), await member(client, "Bob")
     assert (await patch(client, alice, alice.room_id, {"password": "s3cret", "greetings": "hi"})).status == 200
     assert (await patch(client, bob, bob.room_id, {"is_hidden": True})).status == 200
 
@@ -114,8 +109,8 @@ async def test_legacy_room_view_unknown_is_404_envelope(client: Any, room_ref: s
 # --- create and validation -------------------------------------------------------------------
 
 
-async def test_create_when_already_owning_a_room_is_409(client: Any, register: Any) -> None:
-    alice = await member(client, register)
+async def test_create_when_already_owning_a_room_is_409(client: Any) -> None:
+    alice = await member(client)
     body = await error_of(await client.post("/api/v1/rooms", json={"name": "Second room"}, headers=alice.auth), 409)
     assert body["error"]["code"] == "room_exists"
     assert (await client.post("/api/v1/rooms", json={"name": "Anonymous room"})).status == 401
@@ -133,10 +128,8 @@ async def test_create_when_already_owning_a_room_is_409(client: Any, register: A
         ({"tags": ["semi;colon"]}, "tags"),
     ],
 )
-async def test_create_and_update_validation_names_the_field(
-    client: Any, register: Any, changes: dict[str, Any], field: str
-) -> None:
-    alice = await member(client, register)
+async def test_create_and_update_validation_names_the_field(client: Any, changes: dict[str, Any], field: str) -> None:
+    alice = await member(client)
     for resp in (
         await client.post("/api/v1/rooms", json={"name": "Valid name", **changes}, headers=alice.auth),
         await patch(client, alice, alice.room_id, changes),
@@ -150,8 +143,8 @@ async def test_create_and_update_validation_names_the_field(
 # --- get and update ----------------------------------------------------------------------------
 
 
-async def test_get_and_owner_update(client: Any, register: Any, database_url: str) -> None:
-    alice = await member(client, register, "Alice")
+async def test_get_and_owner_update(client: Any, database_url: str) -> None:
+    alice = await member(client, "Alice")
     room = await data_of(await client.get(f"/api/v1/rooms/{alice.room_id}"))
     assert (room["id"], room["user"]["id"], room["has_password"], room["type"]) == (alice.room_id, alice.user_id,
                                                                                     False, 1)  # fmt: skip
@@ -182,8 +175,8 @@ async def test_get_and_owner_update(client: Any, register: Any, database_url: st
     assert '"seat_count"' in updates[0]["details"] and '"password_hash"' in updates[1]["details"]
 
 
-async def test_empty_password_makes_the_room_public_again(client: Any, register: Any) -> None:
-    alice = await member(client, register)
+async def test_empty_password_makes_the_room_public_again(client: Any) -> None:
+    alice = await member(client)
     locked = await data_of(await patch(client, alice, alice.room_id, {"password": "s3cret"}))
     assert (locked["has_password"], locked["type"]) == (True, 2)
     opened = await data_of(await patch(client, alice, alice.room_id, {"password": ""}))
@@ -191,9 +184,9 @@ async def test_empty_password_makes_the_room_public_again(client: Any, register:
     assert (await data_of(await client.get(f"/api/v1/rooms/{alice.room_id}")))["has_password"] is False
 
 
-async def test_update_by_room_admin_stranger_and_name_clash(client: Any, register: Any) -> None:
-    alice, bob = await member(client, register, "Alice"), await member(client, register, "Bob")
-    carol = await member(client, register, "Carol")
+async def test_update_by_room_admin_stranger_and_name_clash(client: Any) -> None:
+    alice, bob = await member(client, "Alice"), await member(client, "Bob")
+    carol = await member(client, "Carol")
     stranger = await error_of(await patch(client, bob, alice.room_id, {"name": "Taken over"}), 403)
     assert stranger["error"]["code"] == "forbidden"
 
@@ -218,9 +211,9 @@ async def listed(client: Any, query: str = "") -> list[int]:
     return [r["id"] for r in await data_of(await client.get(f"/api/v1/rooms{query}"))]
 
 
-async def test_list_filters_and_paging(client: Any, register: Any) -> None:
-    alice, bob = await member(client, register, "Alice"), await member(client, register, "Bob")
-    carol = await member(client, register, "Carol")
+async def test_list_filters_and_paging(client: Any) -> None:
+    alice, bob = await member(client, "Alice"), await member(client, "Bob")
+    carol = await member(client, "Carol")
     await data_of(await patch(client, alice, alice.room_id, {"name": "Quiet Lounge", "category": "music",
                                                              "country": "US", "tags": ["chill", "lofi"]}))  # fmt: skip
     await data_of(await patch(client, bob, bob.room_id, {"name": "Debate Hall", "description": "a loud lounge",
@@ -246,14 +239,14 @@ async def test_list_filters_and_paging(client: Any, register: Any) -> None:
     assert len(await listed(client, "?limit=100")) == 3
 
 
-async def test_live_rooms_come_first_by_member_count(client: Any, register: Any) -> None:
-    a, b = await member(client, register, "Owner A"), await member(client, register, "Owner B")
-    c = await member(client, register, "Owner C")
+async def test_live_rooms_come_first_by_member_count(client: Any) -> None:
+    a, b = await member(client, "Owner A"), await member(client, "Owner B")
+    c = await member(client, "Owner C")
     peers = [Peer(), Peer(), Peer()]
     try:
         for peer, who, room in ((peers[0], a, a.room_id), (peers[1], c, a.room_id), (peers[2], b, b.room_id)):
             await peer.connect(url_of(client), who.token)
-            assert (await peer.call("room:join", {"roomId": room}))["success"] is True
+            await join(peer, room)
         rooms = await data_of(await client.get("/api/v1/rooms"))
         assert [r["id"] for r in rooms] == [a.room_id, b.room_id, c.room_id]
         assert [r["live_members"] for r in rooms] == [2, 1, 0]
@@ -273,12 +266,12 @@ async def test_live_rooms_come_first_by_member_count(client: Any, register: Any)
 # --- close ---------------------------------------------------------------------------------------
 
 
-async def test_close_by_owner_only_and_closed_rooms_leave_lists(client: Any, register: Any, database_url: str) -> None:
-    alice, bob = await member(client, register, "Alice"), await member(client, register, "Bob")
+async def test_close_by_owner_only_and_closed_rooms_leave_lists(client: Any, database_url: str) -> None:
+    alice, bob = await member(client, "Alice"), await member(client, "Bob")
     guest = Peer()
     try:
         await guest.connect(url_of(client), bob.token)
-        assert (await guest.call("room:join", {"roomId": alice.room_id}))["success"] is True
+        await join(guest, alice.room_id)
         await error_of(await client.post(f"/api/v1/rooms/{alice.room_id}/close", json={}, headers=bob.auth), 403)
         assert alice.room_id in await listed(client)
         await error_of(await client.post("/api/v1/rooms/987654321/close", json={}, headers=alice.auth), 404)
@@ -300,9 +293,9 @@ async def test_close_by_owner_only_and_closed_rooms_leave_lists(client: Any, reg
 # --- admins ------------------------------------------------------------------------------------
 
 
-async def test_room_admins_managed_by_owner(client: Any, register: Any, database_url: str) -> None:
-    alice, bob = await member(client, register, "Alice"), await member(client, register, "Bob")
-    carol = await member(client, register, "Carol")
+async def test_room_admins_managed_by_owner(client: Any, database_url: str) -> None:
+    alice, bob = await member(client, "Alice"), await member(client, "Bob")
+    carol = await member(client, "Carol")
     url = f"/api/v1/rooms/{alice.room_id}/admins"
     assert await data_of(await client.get(url, headers=alice.auth)) == []
     await error_of(await client.post(url, json={"user_id": carol.user_id}, headers=bob.auth), 403)
@@ -330,9 +323,9 @@ async def test_room_admins_managed_by_owner(client: Any, register: Any, database
 # --- bans --------------------------------------------------------------------------------------
 
 
-async def test_room_bans(client: Any, register: Any, database_url: str) -> None:
-    alice, bob = await member(client, register, "Alice"), await member(client, register, "Bob")
-    carol, dave = await member(client, register, "Carol"), await member(client, register, "Dave")
+async def test_room_bans(client: Any, database_url: str) -> None:
+    alice, bob = await member(client, "Alice"), await member(client, "Bob")
+    carol, dave = await member(client, "Carol"), await member(client, "Dave")
     url = f"/api/v1/rooms/{alice.room_id}/bans"
     await data_of(await client.post(f"/api/v1/rooms/{alice.room_id}/admins", json={"user_id": bob.user_id},
                                     headers=alice.auth))  # fmt: skip
@@ -355,12 +348,12 @@ async def test_room_bans(client: Any, register: Any, database_url: str) -> None:
     peer = Peer()
     try:
         await peer.connect(url_of(client), carol.token)
-        refused = await peer.call("room:join", {"roomId": alice.room_id})
+        refused = await join(peer, alice.room_id, must_succeed=False)
         assert (refused["success"], refused["error"], refused["permanent"]) == (False, "room_blocked", False)
         assert 0 < refused["remaining_seconds"] <= 3600
         lifted = await data_of(await client.delete(f"{url}/{carol.user_id}", headers=alice.auth))
         assert lifted == {"room_id": alice.room_id, "user_id": carol.user_id, "lifted": True}
-        assert (await peer.call("room:join", {"roomId": alice.room_id}))["success"] is True
+        await join(peer, alice.room_id)
     finally:
         await peer.close()
     assert [b["user_id"] for b in await data_of(await client.get(url, headers=bob.auth))] == [dave.user_id]

@@ -15,12 +15,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from engine.messages import decode_event
 from engine.rooms.messages import RoomUser
-from tests.conftest import bearer
+from tests.helpers import bearer, db, join
 from tests.sockets import Peer, url_of
 
 
@@ -44,6 +43,12 @@ class SeatPeer(Peer):
         self.seen[name] = index + 1
         assert {k: got.get(k) for k in fields} == fields, (name, got)
         return got
+
+    async def call(self, event: str, data: Any = None, timeout: float = 5) -> Any:
+        ack = await super().call(event, data, timeout)
+        if event == "room:join" and isinstance(ack, dict) and ack.get("success") is True:
+            self.floor = max(self.floor, ack["seq"])
+        return ack
 
     def unread(self, name: str) -> list[Any]:
         return self.events[name][self.seen[name] :]
@@ -104,7 +109,7 @@ class Room:
         peer = SeatPeer()
         self.extra_peers.append(peer)
         await peer.connect(self.url, self.users[0].token)
-        ack = await join(peer, self.id)
+        ack = await join(peer, str(self.id))
         await peer.close()
         return ack
 
@@ -119,19 +124,9 @@ class Room:
         assert resp.status == 200, await resp.text()
 
 
-async def join(peer: SeatPeer, room_id: int) -> dict[str, Any]:
-    ack: dict[str, Any] = await peer.call("room:join", {"roomId": str(room_id)})
-    assert ack["success"] is True, ack
-    peer.floor = max(peer.floor, ack["seq"])
-    return ack
-
-
 async def set_vip(database_url: str, user_id: int, level: int) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with db(database_url) as conn:
         assert await conn.execute("UPDATE users SET vip_level = $1 WHERE id = $2", level, user_id) == "UPDATE 1"
-    finally:
-        await conn.close()
 
 
 @asynccontextmanager
@@ -151,7 +146,7 @@ async def crowd(client: Any, register: Any, count: int, *, outsiders: int = 0, a
         for i, user in enumerate(users):
             await user.peer.connect(room.url, user.token)
             if i < count:
-                await join(user.peer, room.id)
+                await join(user.peer, str(room.id))
         yield room
         for peer in [u.peer for u in users] + room.extra_peers:
             check_events(peer)
@@ -220,7 +215,7 @@ async def test_seat_actions_outside_the_room_are_refused(client: Any, register: 
         ]  # fmt: skip
         for event, fields in attempts:
             await room.fails(stranger, event, "Not in room", **fields)
-        await join(stranger.peer, stranger.own_room)  # in a room, but not this one
+        await join(stranger.peer, str(stranger.own_room))  # in a room, but not this one
         await room.fails(stranger, "seat:take", "Not in room", seatIndex=1)
         await room.fails(stranger, "seat:lock", "Not in room", seatIndex=1)
         snap = await room.snapshot()

@@ -7,27 +7,24 @@ import hmac
 import time
 from typing import Any
 
-from tests.conftest import bearer
+from tests.helpers import bearer, new_user
 
 KEY = "private_test_key_123"
 
 
 async def test_signature_verifies_with_the_private_key(make_client: Any) -> None:
     client = await make_client(imagekit_private_key=KEY)
-    tokens = await (await client.post("/api/register", json=_registration())).json()
-    me = await (await client.get("/api/user", headers=bearer(tokens["token"]))).json()
-    resp = await client.post(
-        "/api/signed-url", headers=bearer(tokens["token"]), json={"type": "image", "extension": "png"}
-    )
+    user = await new_user(client)
+    resp = await client.post("/api/signed-url", headers=bearer(user.token), json={"type": "image", "extension": "png"})
     assert resp.status == 200, await resp.text()
     body = await resp.json()
     expected = hmac.new(KEY.encode(), f"{body['token']}{body['expire']}".encode(), hashlib.sha1).hexdigest()
     assert body["signature"] == expected
     assert 1790 <= body["expire"] - time.time() <= 1801
-    assert body["filename"].startswith(f"{me['id']}-image-") and body["filename"].endswith(".png")
-    assert body["tag"] == [f"{me['id']}-user"]
+    assert body["filename"].startswith(f"{user.id}-image-") and body["filename"].endswith(".png")
+    assert body["tag"] == [f"{user.id}-user"]
     mismatch = await client.post(
-        "/api/signed-url", headers=bearer(tokens["token"]), json={"type": "audio", "extension": "png"}
+        "/api/signed-url", headers=bearer(user.token), json={"type": "audio", "extension": "png"}
     )
     assert mismatch.status == 422 and "extension" in (await mismatch.json())["errors"]
     assert (await client.post("/api/signed-url", json={"type": "image", "extension": "png"})).status == 401
@@ -39,9 +36,3 @@ async def test_without_a_key_uploads_are_unavailable(client: Any, register: Any)
         "/api/signed-url", headers=bearer(tokens["token"]), json={"type": "image", "extension": "png"}
     )
     assert resp.status == 503 and (await resp.json())["error"]["code"] == "uploads_unavailable"
-
-
-def _registration() -> dict[str, Any]:
-    from tests.conftest import registration
-
-    return registration()

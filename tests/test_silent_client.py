@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from engine.config import Rate
-from tests.conftest import new_user
+from tests.helpers import join, new_user
 from tests.sockets import url_of
 
 
@@ -40,7 +40,7 @@ async def test_room_keeps_answering_while_a_silent_member_times_out(make_client:
     silent = await new_user(app)
     peers = [await connect(app, user) for user in (owner, *talkers)]
     for peer in peers:
-        assert (await peer.call("room:join", {"roomId": owner.room}))["success"]
+        await join(peer, owner.room)
     ws = await silent_member(app, silent.token, owner.room)
     try:
         # Chat through the silent member's ping timeout (1 s interval + 1 s timeout) and well past it:

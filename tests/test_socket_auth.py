@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import asyncpg
 import jwt
 import pytest
 import socketio
@@ -25,16 +24,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from engine.app import create_app
 from engine.config import Config, Rate
-from tests.conftest import TEST_SECRET, AppFactory, bearer
-from tests.sockets import close_client
+from tests.conftest import AppFactory
+from tests.helpers import TEST_SECRET, bearer, grant_role
+from tests.sockets import close_client, url_of
 
 Client = TestClient[web.Request, web.Application]
 WAIT = 5.0
 OTHER_SECRET = "another-secret-" + "y" * 40
-
-
-def url_of(client: Client) -> str:
-    return f"http://127.0.0.1:{client.server.port}"
 
 
 class Probe:
@@ -249,13 +245,7 @@ async def test_logout_everywhere_disconnects_live_sockets(client: Client, regist
 async def test_ban_disconnects_live_sockets(client: Client, register: Any, config: Config) -> None:
     admin, victim = await register(), await register()
     admin_id, victim_id = await user_id(client, admin["token"]), await user_id(client, victim["token"])
-    conn = await asyncpg.connect(config.database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name='super_admin'", admin_id
-        )
-    finally:
-        await conn.close()
+    await grant_role(config.database_url, admin_id, "super_admin")
     async with connected(url_of(client), victim["token"]) as probe:
         resp = await client.post(
             f"/api/v1/admin/users/{victim_id}/status", json={"status": "banned"}, headers=bearer(admin["token"])

@@ -1,0 +1,129 @@
+"""What the tests share besides fixtures: accounts, logins, room joins and the test's database.
+
+Fixtures live in conftest.py (which builds on these); the Socket.IO test client is tests/sockets.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
+
+from engine.appkeys import CONFIG
+from tests.sockets import Peer
+
+Client = TestClient[web.Request, web.Application]
+TEST_SECRET = "test-secret-" + "x" * 40
+PASSWORD = "Secret-pass-1"
+
+_phones = itertools.count(5550000001)
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def new_phone() -> str:
+    return f"+1{next(_phones)}"
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    """A valid legacy registration body (a fresh phone each time), with `changes` applied."""
+    body = {
+        "name": "Test User",
+        "phone": new_phone(),
+        "country": "PK",
+        "gender": "female",
+        "dob": "1995-05-17",
+        "password": PASSWORD,
+    }
+    body.update(changes)
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register_user(client: Client, **changes: Any) -> dict[str, Any]:
+    """Register through the legacy API; the token response plus the `phone` registered."""
+    body = registration(**changes)
+    resp = await client.post("/api/register", json=body)
+    assert resp.status == 200, await resp.text()
+    return {**(await resp.json()), "phone": body["phone"]}
+
+
+async def me(client: Client, token: str) -> dict[str, Any]:
+    """The legacy profile (`GET /api/user`) of the token's holder."""
+    resp = await client.get("/api/user", headers=bearer(token))
+    assert resp.status == 200, await resp.text()
+    profile: dict[str, Any] = await resp.json()
+    return profile
+
+
+@dataclass(frozen=True)
+class User:
+    token: str
+    id: int
+    room: int  # the room every account gets at registration
+    phone: str
+
+
+async def new_user(client: Client, name: str = "Test User", *, role: str | None = None) -> User:
+    """Register a user (holding `role` as well, when given) and read back their id and room."""
+    tokens = await register_user(client, name=name)
+    profile = await me(client, tokens["token"])
+    user = User(tokens["token"], int(profile["id"]), int(profile["room"]["id"]), tokens["phone"])
+    if role is not None:
+        await grant_role(client.app[CONFIG].database_url, user.id, role)
+    return user
+
+
+async def login(client: Client, phone: str, password: str = PASSWORD) -> ClientResponse:
+    """`POST /api/login`; the response, whatever it says."""
+    return await client.post("/api/login", json={"phone": phone, "password": password})
+
+
+# --- rooms ----------------------------------------------------------------------------------------
+
+
+async def join(peer: Peer, room: int | str, *, must_succeed: bool = True, **fields: Any) -> dict[str, Any]:
+    """`room:join` on the peer's socket (more payload in `fields`); the ack, which must be a
+    success unless `must_succeed=False` (for the tests of refused joins)."""
+    ack: dict[str, Any] = await peer.call("room:join", {"roomId": room, **fields})
+    if must_succeed:
+        assert ack["success"] is True, ack
+    return ack
+
+
+# --- the test's database --------------------------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server's URL for another database."""
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@asynccontextmanager
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One connection for set-up and inspection (`async with db(url) as conn:`), closed on leaving."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def grant_role(database_url: str, user_id: int, role: str) -> None:
+    """Give a user a role straight in the database (tests that need staff powers)."""
+    async with db(database_url) as conn:
+        result = await conn.execute(
+            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2", user_id, role
+        )
+    assert result == "INSERT 0 1", f"role {role!r} missing"
