@@ -89,7 +89,8 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
             return failure("VIP_REQUIRED")
         # Read on every send, not cached: a member who just left must not earn their agency a share.
         agencies = await store.agencies_of(conn, checked)
-    key = p.idempotencyKey or p.batchId or uuid.uuid4().hex
+    # Only the idempotency key deduplicates: sends sharing a batchId are a combo, each one charged.
+    key = p.idempotencyKey or uuid.uuid4().hex
     txn = await _build_txn(rooms, catalog.settings, room_id, sender, checked, gift, p.quantity, key, agencies)
     result = await apply_with_wallet(svc, txn, f"gift:{key}", svc.config.daily_gift_spend_limit)
     if not result.ok:
