@@ -1,8 +1,9 @@
-"""Wallets in Redis (Lua) and the ledger in PostgreSQL.
+"""Wallets in Redis (Lua), the ledger in PostgreSQL, and the outbox streams between them.
 
 `apply` is the only way a user's balance goes down or new money comes in: one script checks the
 idempotency key, the funds and the frozen flag, changes the balance and appends the whole
 transaction to the shard's outbox. `credit` applies a transaction's other live legs exactly once.
+`with_live_wallet` runs either, rebuilding a wallet Redis lacks from the ledger first.
 `record_txn` writes a transaction to the ledger at most once (its id is the primary key).
 """
 
@@ -116,75 +117,6 @@ class Wallets:
         await self._set_frozen(keys=[self.keys.wallet(user_id)], args=[frozen])
 
 
-class EconomyServices(Protocol):
-    """What the economy needs of the app's shared services; `engine.services.Services` provides it.
-
-    A protocol rather than that class: the services build `Wallets`, so economy naming them back
-    would make an import circle.
-    """
-
-    @property
-    def pool(self) -> asyncpg.Pool: ...
-    @property
-    def redis(self) -> Redis: ...
-    @property
-    def keys(self) -> Keys: ...
-    @property
-    def metrics(self) -> Metrics: ...
-    @property
-    def wallets(self) -> Wallets: ...
-
-
-async def create_outbox_group(redis: Redis, outbox: str, group: str) -> None:
-    """Create the stream (if need be) and its consumer group reading from the start; exists: fine."""
-    try:
-        await redis.xgroup_create(outbox, group, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-
-
-async def read_outbox(
-    redis: Redis, outbox: str, group: str, consumer: str, count: int, claim_idle_ms: int
-) -> list[OutboxEntry]:
-    """Entries another consumer took but left unacknowledged for `claim_idle_ms`, then new ones."""
-    try:
-        claimed: Any = await redis.xautoclaim(outbox, group, consumer, claim_idle_ms, count=count)
-    except ResponseError as exc:
-        if "NOGROUP" not in str(exc):
-            raise
-        # Redis lost its data (or never had the group): recreate it; entries added since are read from 0.
-        await create_outbox_group(redis, outbox, group)
-        claimed = await redis.xautoclaim(outbox, group, consumer, claim_idle_ms, count=count)
-    fresh: Any = await redis.xreadgroup(group, consumer, {outbox: ">"}, count=count)
-    raw = [(entry_id, fields) for entry_id, fields in claimed[1] if fields]
-    for _stream, items in fresh or []:
-        raw.extend(items)
-    return [OutboxEntry(entry_id, decode_txn(fields[b"txn"]), int(fields[b"bal"])) for entry_id, fields in raw]
-
-
-async def ack_outbox(redis: Redis, outbox: str, group: str, entry_ids: list[bytes]) -> None:
-    """Acknowledge and delete entries, once the ledger has committed them."""
-    await redis.xack(outbox, group, *entry_ids)
-    await redis.xdel(outbox, *entry_ids)
-
-
-async def outbox_backlog(redis: Redis, outbox: str, group: str) -> int:
-    """How many entries the ledger has not committed yet: the stream's length (an entry stays in it
-    until acknowledged), or the pending count should an entry be gone but not acknowledged."""
-    if not await redis.exists(outbox):
-        return 0
-    pending = await redis.xpending(outbox, group)
-    return max(int(await redis.xlen(outbox)), int(pending["pending"]))
-
-
-async def live_wallet_users(redis: Redis, keys: Keys, shard: int) -> AsyncIterator[int]:
-    """The users whose wallet is live in this shard."""
-    pattern = keys.wallet(shard).replace(f":w:{shard}", ":w:*")
-    async for key in redis.scan_iter(match=pattern, count=1000):
-        yield int(key.rsplit(b":", 1)[1])
-
-
 def frozen_marker(status: str | None, suspended_until: dt.datetime | None) -> int:
     """The wallet's freeze for an account status: 0 active, -1 banned (or open-ended), else the end in ms."""
     if status in (None, "active"):
@@ -232,6 +164,25 @@ async def user_exists(conn: Conn, user_id: int) -> bool:
 async def ever_agency_member(conn: Conn, user_id: int) -> bool:
     """Current or former agency member (the diamond exchange is theirs)."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM agency_members WHERE user_id = $1)", user_id))
+
+
+class EconomyServices(Protocol):
+    """What the economy needs of the app's shared services; `engine.services.Services` provides it.
+
+    A protocol rather than that class: the services build `Wallets`, so economy naming them back
+    would make an import circle.
+    """
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def keys(self) -> Keys: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def wallets(self) -> Wallets: ...
 
 
 async def ledger_balances(conn: Conn, user_id: int) -> dict[Currency, int]:
@@ -316,6 +267,56 @@ def _gift_xp(gifts: list[Txn]) -> dict[int, tuple[Decimal, Decimal]]:
             old = xp.get(user, (Decimal(0), Decimal(0)))
             xp[user] = (old[0] + gained[0], old[1] + gained[1])
     return xp
+
+
+async def create_outbox_group(redis: Redis, outbox: str, group: str) -> None:
+    """Create the stream (if need be) and its consumer group reading from the start; exists: fine."""
+    try:
+        await redis.xgroup_create(outbox, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def read_outbox(
+    redis: Redis, outbox: str, group: str, consumer: str, count: int, claim_idle_ms: int
+) -> list[OutboxEntry]:
+    """Entries another consumer took but left unacknowledged for `claim_idle_ms`, then new ones."""
+    try:
+        claimed: Any = await redis.xautoclaim(outbox, group, consumer, claim_idle_ms, count=count)
+    except ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        # Redis lost its data (or never had the group): recreate it; entries added since are read from 0.
+        await create_outbox_group(redis, outbox, group)
+        claimed = await redis.xautoclaim(outbox, group, consumer, claim_idle_ms, count=count)
+    fresh: Any = await redis.xreadgroup(group, consumer, {outbox: ">"}, count=count)
+    raw = [(entry_id, fields) for entry_id, fields in claimed[1] if fields]
+    for _stream, items in fresh or []:
+        raw.extend(items)
+    return [OutboxEntry(entry_id, decode_txn(fields[b"txn"]), int(fields[b"bal"])) for entry_id, fields in raw]
+
+
+async def ack_outbox(redis: Redis, outbox: str, group: str, entry_ids: list[bytes]) -> None:
+    """Acknowledge and delete entries, once the ledger has committed them."""
+    await redis.xack(outbox, group, *entry_ids)
+    await redis.xdel(outbox, *entry_ids)
+
+
+async def outbox_backlog(redis: Redis, outbox: str, group: str) -> int:
+    """How many entries the ledger has not committed yet: the stream's length (an entry stays in it
+    until acknowledged), or the pending count should an entry be gone but not acknowledged."""
+    if not await redis.exists(outbox):
+        return 0
+    pending = await redis.xpending(outbox, group)
+    return max(int(await redis.xlen(outbox)), int(pending["pending"]))
+
+
+async def live_wallet_users(redis: Redis, keys: Keys, shard: int) -> AsyncIterator[int]:
+    """The users whose wallet is live in this shard."""
+    pattern = keys.wallet(shard).replace(f":w:{shard}", ":w:*")
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        yield int(key.rsplit(b":", 1)[1])
 
 
 async def unbalanced_transactions(conn: Conn) -> list[asyncpg.Record]:
