@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from engine.appkeys import CONFIG, METRICS, REALTIME, ROOMS, SERVICES
-from engine.config import Config
+from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gifts.handlers import register_gift_events
 from engine.jobs import Periodic
@@ -84,6 +84,7 @@ async def _on_shutdown(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     if not config.jwt_secret:
         raise ValueError("create_app needs a JWT secret (JWT_SECRET or engine.config.ensure_jwt_secret)")
+    check_deployment(config)  # a Config built in code gets the same refusals as one read from the environment
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=MIDDLEWARES)
     app[CONFIG] = config
     app[METRICS] = Metrics()

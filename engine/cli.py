@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import asyncpg
 
-from engine.config import Config, ConfigError, ensure_jwt_secret, load_config
+from engine.config import Config, ConfigError, development_warnings, ensure_jwt_secret, load_config
 from engine.embedded import EmbeddedServer, start_postgres, start_valkey
 from engine.logs import setup_logging
 from engine.migrations import migrate
@@ -81,6 +81,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     config = ensure_jwt_secret(config)
+    for warning in development_warnings(config):
+        log.warning(warning, extra={"environment": config.environment})
     with resolved_servers(config) as config:
         asyncio.run(_migrate_and_seed(config, seed=config.seed_demo and not args.no_seed))
         app = create_app(config)

@@ -18,6 +18,11 @@ class ConfigError(Exception):
     """Raised with every invalid variable listed, one per line."""
 
 
+DEVELOPMENT, PRODUCTION = "development", "production"
+# Signs the sandbox's webhook events in a development deployment; public, so never trusted in production.
+DEV_WEBHOOK_SECRET = "whsec_sandbox_development_only"
+
+
 @dataclass(frozen=True, slots=True)
 class Rate:
     """A token bucket: `capacity` requests, refilled evenly over `period` seconds."""
@@ -36,8 +41,15 @@ class Rate:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """Defaults are those of a bare `flylive serve`: a development deployment on embedded servers.
+
+    `load_config` makes any deployment given a DATABASE_URL or REDIS_URL a production one unless
+    FLYLIVE_ENV says otherwise, and production has no sandbox payments and no built-in secret.
+    """
+
     database_url: str | None = None
     redis_url: str | None = None
+    environment: str = DEVELOPMENT
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("var")
@@ -99,7 +111,7 @@ class Config:
     turn_secret: str = ""
     turn_credential_ttl_seconds: int = 86400
     payment_provider: str = "sandbox"
-    payment_webhook_secret: str = "whsec_sandbox_development_only"
+    payment_webhook_secret: str = DEV_WEBHOOK_SECRET
     payment_webhook_secret_previous: tuple[str, ...] = ()
     economy_shards: int = 16
     idempotency_ttl_seconds: int = 86400
@@ -169,6 +181,7 @@ def _secrets(text: str) -> tuple[str, ...]:
 ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("database_url", _url("postgres", "postgresql")),
     "REDIS_URL": ("redis_url", _url("redis", "rediss", "unix")),
+    "FLYLIVE_ENV": ("environment", _choice(DEVELOPMENT, PRODUCTION)),
     "FLYLIVE_HOST": ("host", str),
     "FLYLIVE_PORT": ("port", _int_in(1, 65535)),
     "FLYLIVE_DATA_DIR": ("data_dir", Path),
@@ -216,7 +229,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TURN_URLS": ("turn_urls", _csv),
     "TURN_SECRET": ("turn_secret", str),
     "TURN_CREDENTIAL_TTL_SECONDS": ("turn_credential_ttl_seconds", _int_in(60, 7 * 86400)),
-    "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox")),
+    "PAYMENT_PROVIDER": ("payment_provider", _choice("sandbox", "none")),
     "PAYMENT_WEBHOOK_SECRET": ("payment_webhook_secret", str),
     "PAYMENT_WEBHOOK_SECRET_PREVIOUS": ("payment_webhook_secret_previous", _csv),
     "ECONOMY_SHARDS": ("economy_shards", _int_in(1, 1024)),
@@ -241,7 +254,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         except ValueError as exc:
             reason = str(exc) if "must" in str(exc) else f"is not valid ({exc})"
             problems.append(f"{name}={raw!r}: {reason}")
-    config = Config(**values)
+    config = Config(**_deployment_defaults(values))
+    problems += deployment_problems(config)
     if config.db_pool_min > config.db_pool_max:
         problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
     if config.turn_urls and len(config.turn_secret) < 16:
@@ -249,6 +263,59 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
+
+
+def _deployment_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """A deployment given its own servers is production unless FLYLIVE_ENV says otherwise; there the
+    payment settings default to off rather than to the development sandbox."""
+    external = values.get("database_url") or values.get("redis_url")
+    environment = values.setdefault("environment", PRODUCTION if external else DEVELOPMENT)
+    if environment == PRODUCTION:
+        values.setdefault("payment_provider", "none")
+        values.setdefault("payment_webhook_secret", "")
+    return values
+
+
+def deployment_problems(config: Config) -> list[str]:
+    """What production refuses: anything that would let coins be minted by whoever asks."""
+    if config.environment != PRODUCTION:
+        return []
+    problems: list[str] = []
+    if config.payment_provider == "sandbox":
+        problems.append(
+            "PAYMENT_PROVIDER=sandbox lets any user pay their own orders: refused in production "
+            "(set PAYMENT_PROVIDER=none, or FLYLIVE_ENV=development for a development deployment)"
+        )
+    if DEV_WEBHOOK_SECRET in (config.payment_webhook_secret, *config.payment_webhook_secret_previous):
+        problems.append(
+            "PAYMENT_WEBHOOK_SECRET is the built-in development secret, which anyone can sign with: "
+            "refused in production (set your provider's secret)"
+        )
+    elif config.payment_provider != "none" and not config.payment_webhook_secret:
+        problems.append(f"PAYMENT_PROVIDER={config.payment_provider} needs PAYMENT_WEBHOOK_SECRET in production")
+    return problems
+
+
+def check_deployment(config: Config) -> None:
+    """Refuse to start a production deployment that `deployment_problems` objects to."""
+    problems = deployment_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def development_warnings(config: Config) -> list[str]:
+    """What a development deployment leaves open, said at start so nobody runs it by mistake."""
+    if config.environment != DEVELOPMENT:
+        return []
+    warnings = [
+        "a development deployment (FLYLIVE_ENV=development, the default without DATABASE_URL and "
+        "REDIS_URL): not for real users"
+    ]
+    if config.payment_provider == "sandbox":
+        warnings.append("PAYMENT_PROVIDER=sandbox: any user can complete their own recharge orders and get coins")
+    if config.payment_webhook_secret == DEV_WEBHOOK_SECRET:
+        warnings.append("PAYMENT_WEBHOOK_SECRET is the built-in development secret: anyone can sign webhooks")
+    return warnings
 
 
 def ensure_jwt_secret(config: Config) -> Config:

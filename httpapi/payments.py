@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
-from engine.accounts.model import iso_timestamp
 from engine.appkeys import SERVICES
-from engine.errors import DomainError, not_found
 from engine.payments import actions
-from engine.payments.model import signature_header
 from httpapi.auth import current_user, login_required
 from httpapi.common import query_int, read_body
 from httpapi.responses import json_response, ok
@@ -26,7 +21,7 @@ class OrderBody(msgspec.Struct):
 
 
 class SandboxBody(msgspec.Struct):
-    outcome: Literal["succeeded", "failed", "refunded"] = "succeeded"
+    outcome: actions.SandboxOutcome = "succeeded"
 
 
 @routes.get("/api/v1/wallet/packages")
@@ -46,47 +41,23 @@ async def create_order(request: web.Request) -> web.Response:
 @login_required
 async def recharge_history(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 20, 1, 100)
-    async with request.app[SERVICES].pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"""SELECT {actions.ORDER_COLUMNS}, created_at, updated_at FROM recharge_orders
-                WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2""",
-            current_user(request).user_id, limit,
-        )  # fmt: skip
-    return ok([{**actions.order_json(dict(r)), "created_at": iso_timestamp(r["created_at"]),
-                "updated_at": iso_timestamp(r["updated_at"])} for r in rows])  # fmt: skip
+    return ok(await actions.list_orders(request.app[SERVICES], current_user(request).user_id, limit))
 
 
 @routes.post("/api/v1/payments/webhook/{provider}")
 async def webhook(request: web.Request) -> web.Response:
     """Provider → engine. Verified by signature (no user auth); always answers quickly."""
-    provider = request.match_info["provider"]
-    if provider != request.app[SERVICES].config.payment_provider:
-        raise not_found("Provider")
     raw = await request.read()
     header = request.headers.get("Stripe-Signature", "")
-    return json_response(await actions.do_handle_event(request.app[SERVICES], provider, raw, header))
+    svc = request.app[SERVICES]
+    return json_response(await actions.do_handle_event(svc, request.match_info["provider"], raw, header))
 
 
 @routes.post("/api/v1/payments/sandbox/{order_id}/complete")
 @login_required
 async def sandbox_complete(request: web.Request) -> web.Response:
-    """The built-in sandbox provider: the buyer 'pays', and the provider calls our webhook — the
-    same signed event, the same code path as a real provider."""
-    svc = request.app[SERVICES]
-    if svc.config.payment_provider != "sandbox":
-        raise not_found("Route")
+    """The built-in sandbox provider (development deployments only; 404 elsewhere)."""
     body = await read_body(request, SandboxBody)
-    raw_id = request.match_info["order_id"]
-    async with svc.pool.acquire() as conn:
-        owner = await conn.fetchval("SELECT user_id FROM recharge_orders WHERE id::text = $1", raw_id)
-    if owner is None or owner != current_user(request).user_id:
-        raise not_found("Order")
-    event_type = {"succeeded": "payment_intent.succeeded", "failed": "payment_intent.payment_failed",
-                  "refunded": "charge.refunded"}[body.outcome]  # fmt: skip
-    event = {"id": f"evt_sandbox_{uuid.uuid4().hex}", "type": event_type,
-             "data": {"object": {"id": f"pi_sandbox_{raw_id}", "metadata": {"order_id": raw_id}}}}  # fmt: skip
-    raw = msgspec.json.encode(event)
-    header = signature_header(svc.config.payment_webhook_secret, int(time.time()), raw)
-    if not svc.config.payment_webhook_secret:
-        raise DomainError("payments_unavailable", "No webhook secret configured.", status=503)
-    return ok(await actions.do_handle_event(svc, "sandbox", raw, header))
+    user_id = current_user(request).user_id
+    return ok(await actions.do_sandbox_complete(request.app[SERVICES], user_id, request.match_info["order_id"],
+                                                body.outcome))  # fmt: skip

@@ -112,6 +112,9 @@ def config(database_url: str, redis_url: str, redis_prefix: str) -> Config:
         login_rate_limit_ip=Rate(1_000, 60),
         socket_event_rate_limit=Rate(1_000, 1),
         log_format="text",
+        # The tests pay through the sandbox provider, which only a development deployment may run.
+        environment="development",
+        payment_provider="sandbox",
     )
 
 

@@ -178,3 +178,28 @@ async def test_gift_rate_limit_and_prepare(make_client: Any, config: Any) -> Non
         assert [ack["success"] for ack in acks] == [True, True, False]
         assert acks[2]["error"] == "Too many requests" and acks[2]["code"] == "RATE_LIMITED"
         assert acks[1]["balance"] == 100 - 2 * 7  # the refused send charged nothing
+
+
+async def test_a_batch_is_a_combo_every_send_charged_and_shown(client: Any, config: Any) -> None:
+    """Sends sharing a batchId (the contract's combo) are each charged and shown to the room; only an
+    idempotencyKey makes a repeat free."""
+    async with gift_room(client, config, coins=100, key="grant-combo") as r:
+        send = {"roomId": r.room_id, "giftId": 900, "recipientId": r.host_id, "batchId": "combo-1"}
+        acks = [await r.a.call("gift:send", send) for _ in range(3)]
+        assert [(ack["success"], "replay" in ack, ack["balance"]) for ack in acks] == [
+            (True, False, 93), (True, False, 86), (True, False, 79)
+        ]  # fmt: skip
+        assert [ack["combo"]["sends"] for ack in acks] == [1, 2, 3]
+        received = await r.b.wait_for("gift:received", 6)  # per send: one legacy event, then one burst
+        assert [event["batchId"] for event in received] == ["combo-1"] * 6
+        assert [combo["sends"] for combo in await r.b.wait_for("gift:combo", 2)] == [2, 3]
+
+        keyed = {**send, "idempotencyKey": "combo-retry-1"}
+        first, retry = await r.a.call("gift:send", keyed), await r.a.call("gift:send", keyed)
+        assert (first["balance"], retry["replay"], retry["balance"]) == (72, True, 72)
+    svc = client.app[SERVICES]
+    await flush_all(svc, svc.wallets, "test")
+    sender_wallet = await (await client.get("/api/v1/wallet", headers=bearer(r.sender["token"]))).json()
+    assert sender_wallet["data"]["coins"] == 100 - 4 * 7  # three sends of the batch and one keyed send
+    report = await reconcile(svc)
+    assert report.ok, report.render()

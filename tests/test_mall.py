@@ -46,7 +46,7 @@ async def test_purchase_activate_and_money(client: Any, register: Any, config: A
     replay = await client.post(f"/api/frame/{frame}/purchase", headers=auth, json={"idempotency_key": "buy-gold-1"})
     assert (await replay.json())["replay"] is True
     poor = await client.post(f"/api/frame/{frame}/purchase", headers=auth, json={"idempotency_key": "buy-gold-2"})
-    assert poor.status == 400 and (await poor.json())["message"] == "Insufficient funds."
+    assert poor.status == 409 and (await poor.json())["message"] == "Insufficient funds."
     wallet = await (await client.get("/api/v1/wallet", headers=auth)).json()
     assert wallet["data"]["coins"] == 50
     mine = await (await client.get("/api/frame/my-frames", headers=auth)).json()

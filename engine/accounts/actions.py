@@ -21,6 +21,7 @@ from engine.auth import store as auth_store
 from engine.auth.store import Revocation
 from engine.auth.tokens import hash_refresh_token, new_refresh_token
 from engine.db import Conn
+from engine.economy.actions import get_balances
 from engine.errors import DomainError, not_found, validation_error
 from engine.services import Services
 from engine.validation import check_no_nul
@@ -318,8 +319,8 @@ async def get_me(svc: Services, user_id: int) -> dict[str, Any]:
         room = await store.owned_room(conn, user_id)
         frame = await store.active_frame(conn, user_id)
     permissions = sorted({p for role in roles for p in role["permissions"]})
-    # Wallet balances arrive with the economy (issue 5); until then every account holds zero.
-    body = model.private_user(user, balances={})
+    # The live wallet, read as GET /api/v1/wallet reads it: the legacy object must not show a stale copy.
+    body = model.private_user(user, balances=await get_balances(svc, user_id))
     body["can"] = {name: True for name in permissions} if permissions else []
     body["roles"] = [
         {"id": r["id"], "name": r["name"], "permissions": [{"name": p} for p in r["permissions"]]} for r in roles

@@ -1,40 +1,60 @@
-"""Wallet actions outside gifts: admin grants and deductions, balances.
+"""Wallet actions every domain uses (apply a transaction, read balances, flag fraud), admin grants
+and deductions, economy settings.
 
-Every change goes through `Wallets.apply` (one Lua step with its idempotency key); admin actions
-are also written to the audit log.
+Every change goes through `Wallets.apply` (one Lua step with its idempotency key), by way of
+`apply_with_wallet`; a refused debit becomes an error through `model.refusal`. Admin actions are
+also written to the audit log.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from engine.audit.store import record_txn
 from engine.economy import model as money
-from engine.economy.flusher import ensure_wallet
-from engine.economy.model import Currency
-from engine.economy.store import Applied, settings, update_setting_txn
-from engine.errors import DomainError, not_found, validation_error
-from engine.services import Services
+from engine.economy import store
+from engine.economy.model import Applied, Currency
+from engine.economy.store import EconomyServices
+from engine.errors import not_found, validation_error
+
+log = logging.getLogger("flylive.economy")
 
 
 async def apply_with_wallet(
-    svc: Services, txn: money.Txn, key: str, daily_cap: int = 0, cap_key: str | None = None
+    svc: EconomyServices, txn: money.Txn, key: str, daily_cap: int = 0, cap_key: str | None = None
 ) -> Applied:
-    """Apply a transaction, loading the wallet from the ledger first when it is not live yet."""
-    result = await svc.wallets.apply(txn, key, daily_cap, cap_key)
-    if result.code == "NO_WALLET":
-        await ensure_wallet(svc, svc.wallets, txn.legs[0].account_id)
-        result = await svc.wallets.apply(txn, key, daily_cap, cap_key)
-    return result
+    """Apply a transaction (see `Wallets.apply`), loading the wallet from the ledger first when it is not live."""
+    user_id = txn.legs[0].account_id
+    return await store.with_live_wallet(
+        svc.pool, svc.wallets, user_id, lambda: svc.wallets.apply(txn, key, daily_cap, cap_key)
+    )
+
+
+async def get_balances(svc: EconomyServices, user_id: int) -> dict[str, int]:
+    """A user's live balances, the wallet loaded from the ledger first if it is not live."""
+    balances = await svc.wallets.balances(user_id)
+    if balances is None:
+        await store.ensure_wallet(svc.pool, svc.wallets, user_id)
+        balances = await svc.wallets.balances(user_id)
+    return balances or {"coins": 0, "diamonds": 0}
+
+
+async def flag_for_review(svc: EconomyServices, user_id: int, kind: str, details: dict[str, Any]) -> None:
+    """Raise a fraud flag for staff, at most once per user, kind and day."""
+    async with svc.pool.acquire() as conn:
+        raised = await store.insert_fraud_flag(conn, user_id, kind, details)
+    if raised:
+        log.warning("fraud flag raised", extra={"user_id": user_id, "kind": kind, **details})
 
 
 async def do_adjust(
-    svc: Services, actor_id: int, user_id: int, currency: Currency, amount: int, *,
+    svc: EconomyServices, actor_id: int, user_id: int, currency: Currency, amount: int, *,
     direction: Literal["grant", "deduct"], reason: str, key: str,
 ) -> dict[str, Any]:  # fmt: skip
     """Mint money into a wallet (grant) or take it out of circulation (deduct)."""
     async with svc.pool.acquire() as conn:
-        if await conn.fetchval("SELECT 1 FROM users WHERE id = $1", user_id) is None:
+        if not await store.user_exists(conn, user_id):
             raise not_found("User")
     if direction == "grant":
         legs = [money.Leg("user", user_id, currency, amount), money.Leg("mint", 0, currency, -amount)]
@@ -44,22 +64,13 @@ async def do_adjust(
                          metadata={"reason": reason, "key": key})  # fmt: skip
     result = await apply_with_wallet(svc, txn, f"admin:{key}")
     if not result.ok:
-        message = "Insufficient funds." if result.code == "INSUFFICIENT_FUNDS" else "The wallet is frozen."
-        raise DomainError(str(result.code).lower(), message, status=409)
+        raise money.refusal(result)
     if not result.replay:
         async with svc.pool.acquire() as conn:
             await record_txn(conn, actor_id=actor_id, action=f"wallet.{direction}", target_type="user",
                              target_id=user_id, details={"currency": currency, "amount": amount, "reason": reason,
                                                          "txn_id": txn.txn_id})  # fmt: skip
     return {"user_id": user_id, "currency": currency, "balance": result.balance, "replay": result.replay}
-
-
-async def get_balances(svc: Services, user_id: int) -> dict[str, int]:
-    balances = await svc.wallets.balances(user_id)
-    if balances is None:
-        await ensure_wallet(svc, svc.wallets, user_id)
-        balances = await svc.wallets.balances(user_id)
-    return balances or {"coins": 0, "diamonds": 0}
 
 
 def check_settings(merged: dict[str, int]) -> None:
@@ -73,16 +84,16 @@ def check_settings(merged: dict[str, int]) -> None:
         raise validation_error({"values": [f"More than 100%: {', '.join(sorted(over))}."]})
 
 
-async def do_update_settings(svc: Services, actor_id: int, values: dict[str, int]) -> dict[str, int]:
+async def do_update_settings(svc: EconomyServices, actor_id: int, values: dict[str, int]) -> dict[str, int]:
     async with svc.pool.acquire() as conn, conn.transaction():
-        current = await settings(conn)
+        current = await store.settings(conn)
         unknown = sorted(set(values) - set(current))
         if unknown:
             raise validation_error({"values": [f"Unknown settings: {', '.join(unknown)}."]})
         merged = {**current, **values}
         check_settings(merged)
         for key, value in values.items():
-            await update_setting_txn(conn, key, value, actor_id)
+            await store.update_setting_txn(conn, key, value, actor_id)
         await record_txn(conn, actor_id=actor_id, action="economy.settings", target_type="settings",
                          details=dict(values))  # fmt: skip
     return merged

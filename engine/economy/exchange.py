@@ -6,11 +6,13 @@ import datetime as dt
 from typing import Any
 
 from engine.economy import model as money
+from engine.economy import store
 from engine.economy.actions import apply_with_wallet
 from engine.economy.flusher import complete_credits
-from engine.economy.store import settings
+from engine.economy.store import EconomyServices
 from engine.errors import DomainError
-from engine.services import Services
+
+REFUSED = {"INSUFFICIENT_FUNDS": "Insufficient diamonds.", "DAILY_LIMIT": "Daily exchange limit reached."}
 
 
 def exchange_legs(user_id: int, diamonds: int, rate_bps: int, fee_bps: int) -> list[money.Leg]:
@@ -25,10 +27,10 @@ def exchange_legs(user_id: int, diamonds: int, rate_bps: int, fee_bps: int) -> l
     ]  # fmt: skip
 
 
-async def do_exchange(svc: Services, user_id: int, diamonds: int, key: str) -> dict[str, Any]:
+async def do_exchange(svc: EconomyServices, user_id: int, diamonds: int, key: str) -> dict[str, Any]:
     async with svc.pool.acquire() as conn:
-        eligible = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM agency_members WHERE user_id = $1)", user_id)
-        rates = await settings(conn)
+        eligible = await store.ever_agency_member(conn, user_id)
+        rates = await store.settings(conn)
     if not eligible:
         raise DomainError("not_eligible", "Only current and former agency members can exchange diamonds.", status=403)
     legs = exchange_legs(user_id, diamonds, rates["exchange_coins_per_diamond_bps"], rates["exchange_fee_bps"])
@@ -39,9 +41,7 @@ async def do_exchange(svc: Services, user_id: int, diamonds: int, key: str) -> d
     result = await apply_with_wallet(svc, txn, f"exchange:{key}", daily_cap=rates["exchange_daily_diamond_limit"],
                                      cap_key=spent_key)  # fmt: skip
     if not result.ok:
-        messages = {"INSUFFICIENT_FUNDS": "Insufficient diamonds.", "DAILY_LIMIT": "Daily exchange limit reached.",
-                    "WALLET_FROZEN": "The wallet is frozen."}  # fmt: skip
-        raise DomainError(str(result.code).lower(), messages.get(str(result.code), "Exchange refused."), status=409)
+        raise money.refusal(result, REFUSED)
     if not result.replay:
         # The coins land now rather than at the next flush. Never for a replay: the credits belong
         # to the first request's transaction (the flusher completes them), not to this new one.

@@ -10,9 +10,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
+
+from engine.errors import DomainError
 
 Currency = Literal["coins", "diamonds"]
 AccountType = Literal["user", "agency", "platform", "mint", "burn"]
@@ -44,6 +48,33 @@ class Txn(msgspec.Struct, frozen=True):
 
 class UnbalancedTransaction(ValueError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a wallet script answered: `ok`, or the refusal's `code` (the script's upper-case name)."""
+
+    ok: bool
+    code: str | None = None
+    balance: int | None = None
+    required: int | None = None
+    replay: bool = False
+    cap: int | None = None
+
+
+REFUSALS = {
+    "INSUFFICIENT_FUNDS": "Insufficient funds.",
+    "WALLET_FROZEN": "The wallet is frozen.",
+    "DAILY_LIMIT": "Daily limit reached.",
+}
+
+
+def refusal(result: Applied, messages: Mapping[str, str] | None = None) -> DomainError:
+    """The HTTP error for a debit the wallet refused: always 409 (the request was well formed; the
+    wallet's state forbids it), with the script's code in lower case. `messages` words it per use."""
+    code = result.code or "DEBIT_REFUSED"
+    message = (messages or {}).get(code) or REFUSALS.get(code, "The wallet refused this debit.")
+    return DomainError(code.lower(), message, status=409)
 
 
 def new_txn_id() -> str:

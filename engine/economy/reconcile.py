@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.economy import store
 from engine.economy.flusher import GROUP, ensure_groups, flush_all
-from engine.services import Services
+from engine.economy.store import EconomyServices
 
 
 @dataclass
@@ -35,32 +36,18 @@ class Report:
         return "\n".join(lines)
 
 
-async def _check_ledger(svc: Services, report: Report) -> None:
+async def _check_ledger(svc: EconomyServices, report: Report) -> None:
     async with svc.pool.acquire() as conn:
-        for row in await conn.fetch(
-            """SELECT txn_id, currency, sum(amount) AS total FROM ledger_entries
-               GROUP BY txn_id, currency HAVING sum(amount) <> 0 LIMIT 20"""
-        ):
+        for row in await store.unbalanced_transactions(conn):
             report.problems.append(f"transaction {row['txn_id']} moves {row['total']} {row['currency']} from nowhere")
-        for row in await conn.fetch(
-            """SELECT b.account_type, b.account_id, b.currency, b.balance, coalesce(e.total, 0) AS total
-               FROM account_balances b
-               LEFT JOIN (SELECT account_type, account_id, currency, sum(amount) AS total FROM ledger_entries
-                          GROUP BY 1, 2, 3) e USING (account_type, account_id, currency)
-               WHERE b.balance <> coalesce(e.total, 0) LIMIT 20"""
-        ):
+        for row in await store.balances_off_their_legs(conn):
             report.problems.append(
                 f"{row['account_type']}:{row['account_id']} {row['currency']} balance {row['balance']}"
                 f" but its legs sum to {row['total']}"
             )
-        for row in await conn.fetch(
-            """SELECT account_type, account_id, currency, balance FROM account_balances
-               WHERE balance < 0 AND account_type <> 'mint' LIMIT 20"""
-        ):
+        for row in await store.negative_balances(conn):
             report.problems.append(f"{row['account_type']}:{row['account_id']} has {row['balance']} {row['currency']}")
-        for row in await conn.fetch(
-            "SELECT currency, account_type, sum(balance) AS total FROM account_balances GROUP BY 1, 2"
-        ):
+        for row in await store.balance_totals(conn):
             report.totals.setdefault(row["currency"], {})[row["account_type"]] = int(row["total"])
     for currency, parts in report.totals.items():
         held = sum(v for k, v in parts.items() if k in ("user", "agency", "platform"))
@@ -69,25 +56,15 @@ async def _check_ledger(svc: Services, report: Report) -> None:
             report.problems.append(f"{currency}: accounts hold {held} but minted {minted} - burned {burned}")
 
 
-async def _check_wallets(svc: Services, report: Report) -> None:
+async def _check_wallets(svc: EconomyServices, report: Report) -> None:
     keys = svc.keys
     for shard in range(keys.economy_shards):
-        outbox = keys.outbox(shard)
-        if await svc.redis.exists(outbox):
-            pending = await svc.redis.xpending(outbox, GROUP)
-            left = await svc.redis.xlen(outbox)
-            if left or pending["pending"]:
-                report.problems.append(f"shard {shard}: {left} outbox entries not written to the ledger")
-        pattern = keys.wallet(shard).replace(f":w:{shard}", ":w:*")
-        async for key in svc.redis.scan_iter(match=pattern, count=1000):
-            user_id = int(key.rsplit(b":", 1)[1])
+        if left := await store.outbox_backlog(svc.redis, keys.outbox(shard), GROUP):
+            report.problems.append(f"shard {shard}: {left} outbox entries not written to the ledger")
+        async for user_id in store.live_wallet_users(svc.redis, keys, shard):
             live = await svc.wallets.balances(user_id) or {}
             async with svc.pool.acquire() as conn:
-                rows = await conn.fetch(
-                    "SELECT currency, balance FROM account_balances WHERE account_type = 'user' AND account_id = $1",
-                    user_id,
-                )
-            ledger = {r["currency"]: int(r["balance"]) for r in rows}
+                ledger = await store.ledger_balances(conn, user_id)
             report.wallets_checked += 1
             for currency in ("coins", "diamonds"):
                 if live.get(currency, 0) != ledger.get(currency, 0):
@@ -96,7 +73,7 @@ async def _check_wallets(svc: Services, report: Report) -> None:
                     )
 
 
-async def reconcile(svc: Services, consumer: str = "reconcile") -> Report:
+async def reconcile(svc: EconomyServices, consumer: str = "reconcile") -> Report:
     report = Report()
     await ensure_groups(svc)  # a fresh (or emptied) Redis has no consumer groups yet
     report.flushed = await flush_all(svc, svc.wallets, consumer)

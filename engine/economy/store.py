@@ -1,8 +1,9 @@
-"""Wallets in Redis (Lua) and the ledger in PostgreSQL.
+"""Wallets in Redis (Lua), the ledger in PostgreSQL, and the outbox streams between them.
 
 `apply` is the only way a user's balance goes down or new money comes in: one script checks the
 idempotency key, the funds and the frozen flag, changes the balance and appends the whole
 transaction to the shard's outbox. `credit` applies a transaction's other live legs exactly once.
+`with_live_wallet` runs either, rebuilding a wallet Redis lacks from the ledger first.
 `record_txn` writes a transaction to the ledger at most once (its id is the primary key).
 """
 
@@ -11,18 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from engine.db import Conn
-from engine.economy.model import Currency, Leg, Txn
+from engine.economy.model import Applied, Currency, Leg, Txn
 from engine.keys import Keys
 from engine.lua import LuaScript, preload
+from engine.metrics import Metrics
 
 log = logging.getLogger("flylive.economy")
 _DIR = Path(__file__).parent / "lua"
@@ -36,13 +41,10 @@ _decoder = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
-class Applied:
-    ok: bool
-    code: str | None = None
-    balance: int | None = None
-    required: int | None = None
-    replay: bool = False
-    cap: int | None = None
+class OutboxEntry:
+    entry_id: bytes
+    txn: Txn
+    balance: int  # the first leg's wallet balance right after the debit
 
 
 def encode_txn(txn: Txn) -> bytes:
@@ -54,6 +56,9 @@ def decode_txn(raw: bytes) -> Txn:
 
 
 class Wallets:
+    """The live wallets: one typed method per Lua script, Redis only (see `economy.actions` for the
+    step that rebuilds a wallet missing from Redis out of the ledger)."""
+
     def __init__(self, redis: Redis, keys: Keys, idempotency_ttl: int) -> None:
         self._redis = redis
         self.keys = keys
@@ -119,6 +124,65 @@ def frozen_marker(status: str | None, suspended_until: dt.datetime | None) -> in
     if status == "suspended" and suspended_until is not None:
         return int(suspended_until.timestamp() * 1000)
     return -1
+
+
+async def ensure_wallet(pool: asyncpg.Pool, wallets: Wallets, user_id: int) -> None:
+    """Make a user's wallet live in Redis from the ledger (first use, or after Redis lost it).
+
+    A concurrent step is safe: the load script only creates a wallet that is still missing.
+    """
+    async with pool.acquire() as conn:
+        balances = await ledger_balances(conn, user_id)
+        frozen = await account_freeze(conn, user_id)
+    await wallets.load(user_id, balances["coins"], balances["diamonds"], frozen)
+
+
+async def with_live_wallet(
+    pool: asyncpg.Pool, wallets: Wallets, user_id: int, step: Callable[[], Awaitable[Applied]]
+) -> Applied:
+    """Run a wallet script; when it finds no wallet, load that wallet from the ledger and run it once more.
+
+    The one place the NO_WALLET answer is handled: every debit and credit goes through here.
+    """
+    result = await step()
+    if result.code == "NO_WALLET":
+        await ensure_wallet(pool, wallets, user_id)
+        result = await step()
+    return result
+
+
+async def account_freeze(conn: Conn, user_id: int) -> int:
+    """The freeze marker the account's status calls for (0 when there is no such account)."""
+    account = await conn.fetchrow("SELECT status, suspended_until FROM users WHERE id = $1", user_id)
+    return frozen_marker(account["status"], account["suspended_until"]) if account else 0
+
+
+async def user_exists(conn: Conn, user_id: int) -> bool:
+    return await conn.fetchval("SELECT 1 FROM users WHERE id = $1", user_id) is not None
+
+
+async def ever_agency_member(conn: Conn, user_id: int) -> bool:
+    """Current or former agency member (the diamond exchange is theirs)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM agency_members WHERE user_id = $1)", user_id))
+
+
+class EconomyServices(Protocol):
+    """What the economy needs of the app's shared services; `engine.services.Services` provides it.
+
+    A protocol rather than that class: the services build `Wallets`, so economy naming them back
+    would make an import circle.
+    """
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def keys(self) -> Keys: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def wallets(self) -> Wallets: ...
 
 
 async def ledger_balances(conn: Conn, user_id: int) -> dict[Currency, int]:
@@ -205,6 +269,88 @@ def _gift_xp(gifts: list[Txn]) -> dict[int, tuple[Decimal, Decimal]]:
     return xp
 
 
+async def create_outbox_group(redis: Redis, outbox: str, group: str) -> None:
+    """Create the stream (if need be) and its consumer group reading from the start; exists: fine."""
+    try:
+        await redis.xgroup_create(outbox, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def read_outbox(
+    redis: Redis, outbox: str, group: str, consumer: str, count: int, claim_idle_ms: int
+) -> list[OutboxEntry]:
+    """Entries another consumer took but left unacknowledged for `claim_idle_ms`, then new ones."""
+    try:
+        claimed: Any = await redis.xautoclaim(outbox, group, consumer, claim_idle_ms, count=count)
+    except ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        # Redis lost its data (or never had the group): recreate it; entries added since are read from 0.
+        await create_outbox_group(redis, outbox, group)
+        claimed = await redis.xautoclaim(outbox, group, consumer, claim_idle_ms, count=count)
+    fresh: Any = await redis.xreadgroup(group, consumer, {outbox: ">"}, count=count)
+    raw = [(entry_id, fields) for entry_id, fields in claimed[1] if fields]
+    for _stream, items in fresh or []:
+        raw.extend(items)
+    return [OutboxEntry(entry_id, decode_txn(fields[b"txn"]), int(fields[b"bal"])) for entry_id, fields in raw]
+
+
+async def ack_outbox(redis: Redis, outbox: str, group: str, entry_ids: list[bytes]) -> None:
+    """Acknowledge and delete entries, once the ledger has committed them."""
+    await redis.xack(outbox, group, *entry_ids)
+    await redis.xdel(outbox, *entry_ids)
+
+
+async def outbox_backlog(redis: Redis, outbox: str, group: str) -> int:
+    """How many entries the ledger has not committed yet: the stream's length (an entry stays in it
+    until acknowledged), or the pending count should an entry be gone but not acknowledged."""
+    if not await redis.exists(outbox):
+        return 0
+    pending = await redis.xpending(outbox, group)
+    return max(int(await redis.xlen(outbox)), int(pending["pending"]))
+
+
+async def live_wallet_users(redis: Redis, keys: Keys, shard: int) -> AsyncIterator[int]:
+    """The users whose wallet is live in this shard."""
+    pattern = keys.wallet(shard).replace(f":w:{shard}", ":w:*")
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        yield int(key.rsplit(b":", 1)[1])
+
+
+async def unbalanced_transactions(conn: Conn) -> list[asyncpg.Record]:
+    """Transactions whose legs do not sum to zero in some currency (at most 20)."""
+    return await conn.fetch(
+        """SELECT txn_id, currency, sum(amount) AS total FROM ledger_entries
+           GROUP BY txn_id, currency HAVING sum(amount) <> 0 LIMIT 20"""
+    )
+
+
+async def balances_off_their_legs(conn: Conn) -> list[asyncpg.Record]:
+    """Stored balances that differ from the sum of their ledger legs (at most 20)."""
+    return await conn.fetch(
+        """SELECT b.account_type, b.account_id, b.currency, b.balance, coalesce(e.total, 0) AS total
+           FROM account_balances b
+           LEFT JOIN (SELECT account_type, account_id, currency, sum(amount) AS total FROM ledger_entries
+                      GROUP BY 1, 2, 3) e USING (account_type, account_id, currency)
+           WHERE b.balance <> coalesce(e.total, 0) LIMIT 20"""
+    )
+
+
+async def negative_balances(conn: Conn) -> list[asyncpg.Record]:
+    """Balances below zero on any account but the mint's (at most 20)."""
+    return await conn.fetch(
+        """SELECT account_type, account_id, currency, balance FROM account_balances
+           WHERE balance < 0 AND account_type <> 'mint' LIMIT 20"""
+    )
+
+
+async def balance_totals(conn: Conn) -> list[asyncpg.Record]:
+    """The sum of balances per currency and account type."""
+    return await conn.fetch("SELECT currency, account_type, sum(balance) AS total FROM account_balances GROUP BY 1, 2")
+
+
 async def update_setting_txn(conn: Conn, key: str, value: int, actor_id: int) -> None:
     await conn.execute(
         "UPDATE economy_settings SET value = $2, updated_at = now(), updated_by = $3 WHERE key = $1",
@@ -241,13 +387,11 @@ async def history(
     return [dict(r) for r in rows]
 
 
-async def flag_for_review(svc: Any, user_id: int, kind: str, details: dict[str, Any]) -> None:
-    """Raise a fraud flag for staff, at most once per user, kind and day."""
-    async with svc.pool.acquire() as conn:
-        inserted = await conn.fetchval(
-            """INSERT INTO fraud_flags (user_id, kind, details) VALUES ($1, $2, $3::text::jsonb)
-               ON CONFLICT (user_id, kind, day) DO NOTHING RETURNING id""",
-            user_id, kind, msgspec.json.encode(details).decode(),
-        )  # fmt: skip
-    if inserted is not None:
-        log.warning("fraud flag raised", extra={"user_id": user_id, "kind": kind, **details})
+async def insert_fraud_flag(conn: Conn, user_id: int, kind: str, details: dict[str, Any]) -> bool:
+    """Record a fraud flag for staff; False when this user already has one of this kind today."""
+    inserted = await conn.fetchval(
+        """INSERT INTO fraud_flags (user_id, kind, details) VALUES ($1, $2, $3::text::jsonb)
+           ON CONFLICT (user_id, kind, day) DO NOTHING RETURNING id""",
+        user_id, kind, msgspec.json.encode(details).decode(),
+    )  # fmt: skip
+    return inserted is not None

@@ -13,8 +13,7 @@ from functools import partial
 from typing import Any
 
 from engine.economy import model as money
-from engine.economy.flusher import ensure_wallet
-from engine.economy.store import Applied, flag_for_review
+from engine.economy.actions import apply_with_wallet, flag_for_review
 from engine.gifts import store
 from engine.gifts.model import (
     COMBO_WINDOW_MS,
@@ -65,16 +64,6 @@ async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, s
     )  # fmt: skip
 
 
-async def _debit(rt: RealtimeServer, txn: money.Txn, key: str) -> Applied:
-    wallets = rt.services.wallets
-    cap = rt.services.config.daily_gift_spend_limit
-    result = await wallets.apply(txn, key, cap)
-    if result.code == "NO_WALLET":
-        await ensure_wallet(rt.services, wallets, txn.legs[0].account_id)
-        result = await wallets.apply(txn, key, cap)
-    return result
-
-
 async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, catalog: Catalog) -> Ack:
     svc, rt, sid = rooms.svc, rooms.rt, call.sid
     sender, room_id = call.user_id, call.room_id
@@ -100,9 +89,10 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
             return refuse("VIP_REQUIRED")
         # Read on every send, not cached: a member who just left must not earn their agency a share.
         agencies = await store.agencies_of(conn, checked)
-    key = p.idempotencyKey or p.batchId or uuid.uuid4().hex
+    # Only the idempotency key deduplicates: sends sharing a batchId are a combo, each one charged.
+    key = p.idempotencyKey or uuid.uuid4().hex
     txn = await _build_txn(rooms, catalog.settings, room_id, sender, checked, gift, p.quantity, key, agencies)
-    result = await _debit(rt, txn, f"gift:{key}")
+    result = await apply_with_wallet(svc, txn, f"gift:{key}", svc.config.daily_gift_spend_limit)
     if not result.ok:
         svc.metrics.gifts.labels(result.code or "error").inc()
         if result.code == "INSUFFICIENT_FUNDS":

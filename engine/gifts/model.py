@@ -33,8 +33,9 @@ class GiftSendPayload(msgspec.Struct):
     recipientId: UserId | None = None
     recipientIds: Annotated[list[UserId], Meta(min_length=1, max_length=30)] | None = None
     quantity: Annotated[int, Meta(ge=1, le=MAX_QUANTITY)] = 1
+    # Groups sends into one combo/playback on clients; every send in a batch is charged.
     batchId: Annotated[str, Meta(max_length=64, pattern=r"^[\w:.-]+$")] | None = None
-    # A retry with the same key is never charged twice (falls back to batchId when absent).
+    # A retry with the same key is never charged twice; the only field that deduplicates.
     idempotencyKey: Annotated[str, Meta(min_length=8, max_length=64, pattern=r"^[\w:.-]+$")] | None = None
 
 

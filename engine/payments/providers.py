@@ -5,6 +5,10 @@ verified by signature; a provider only has to say how a checkout starts. The san
 its "payment page" is `POST /api/v1/payments/sandbox/{order}/complete`, which sends the provider's
 signed event through the same webhook path. A real Stripe provider would create a PaymentIntent
 here (with the order id in its metadata) and return its client secret.
+
+The sandbox lets any buyer pay their own orders, so it mints coins for the asking: the config
+refuses it outside a development deployment (`FLYLIVE_ENV`). `PAYMENT_PROVIDER=none` (production's
+default until a real provider is installed) turns recharge off.
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ class PaymentProvider(Protocol):
     def checkout(self, order_id: str, price_cents: int, currency: str) -> Checkout: ...
 
 
+SANDBOX = "sandbox"
+NO_PROVIDER = "none"
+
+
 class SandboxProvider:
-    name = "sandbox"
+    name = SANDBOX
 
     def checkout(self, order_id: str, price_cents: int, currency: str) -> Checkout:
         return Checkout(
@@ -37,11 +45,9 @@ class SandboxProvider:
         )  # fmt: skip
 
 
-PROVIDERS: dict[str, PaymentProvider] = {"sandbox": SandboxProvider()}
+PROVIDERS: dict[str, PaymentProvider] = {SANDBOX: SandboxProvider()}
 
 
-def provider_named(name: str) -> PaymentProvider:
-    try:
-        return PROVIDERS[name]
-    except KeyError:
-        raise LookupError(f"no payment provider named {name!r} is installed") from None
+def installed_provider(name: str) -> PaymentProvider | None:
+    """The provider of that name, or None (`none`, recharge off)."""
+    return PROVIDERS.get(name)

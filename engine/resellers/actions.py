@@ -16,14 +16,15 @@ from msgspec import Meta
 
 from engine.audit.store import record_txn
 from engine.economy import model as money
-from engine.economy.actions import apply_with_wallet, get_balances
+from engine.economy.actions import apply_with_wallet, flag_for_review, get_balances
 from engine.economy.flusher import complete_credits
-from engine.economy.store import flag_for_review
 from engine.errors import DomainError, forbidden, not_found, validation_error
+from engine.resellers import store
 from engine.services import Services
 
-COLUMNS = """id, amount, message, action_message, proof_1, proof_2, proof_3, type, status, credit_days, user_id,
-    requested_from, updated_by, created_at, updated_at"""
+SUPPLIER_ROLES = frozenset({"reseller", "admin", "super_admin"})
+REFUSED = {"INSUFFICIENT_FUNDS": "You do not have enough coins to approve this request.",
+           "DAILY_LIMIT": "Daily transfer limit reached."}  # fmt: skip
 Proof = Annotated[str, Meta(max_length=500, pattern=r"^(https://|proofs/)[\w./%-]+$")]
 
 
@@ -44,12 +45,8 @@ class DecisionBody(msgspec.Struct):
 
 async def resellers(svc: Services) -> list[dict[str, Any]]:
     async with svc.pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT u.id, u.name, u.signature, u.avatar_image FROM users u
-               JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id
-               WHERE r.name = 'reseller' AND u.deleted_at IS NULL AND u.status = 'active' ORDER BY u.id"""
-        )
-    return [{**dict(r), "coin_balance": (await get_balances(svc, r["id"]))["coins"]} for r in rows]
+        rows = await store.active_resellers(conn)
+    return [{**r, "coin_balance": (await get_balances(svc, r["id"]))["coins"]} for r in rows]
 
 
 async def do_create(svc: Services, requester: int, supplier: int, body: CoinRequestBody) -> dict[str, Any]:
@@ -58,39 +55,28 @@ async def do_create(svc: Services, requester: int, supplier: int, body: CoinRequ
     if requester == supplier:
         raise validation_error({"user": ["You cannot ask yourself for coins."]})
     async with svc.pool.acquire() as conn:
-        roles = await conn.fetch(
-            """SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1""", supplier
-        )
-        if not {r["name"] for r in roles} & {"reseller", "admin", "super_admin"}:
+        if not await store.role_names(conn, supplier) & SUPPLIER_ROLES:
             raise DomainError("not_a_reseller", "That user does not sell coins.", status=422,
                               fields={"user": ["That user does not sell coins."]})  # fmt: skip
-        row = await conn.fetchrow(
-            f"""INSERT INTO coin_requests (amount, message, type, credit_days, proof_1, proof_2, proof_3, user_id,
-                                           requested_from)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}""",
-            body.amount, body.message, body.type, body.credit_days, body.proof_1, body.proof_2, body.proof_3,
-            requester, supplier,
-        )  # fmt: skip
-    assert row is not None
-    return dict(row)
+        return await store.insert_request(conn, requester, supplier, msgspec.structs.asdict(body))
 
 
 async def get_request(svc: Services, viewer: int, request_id: int) -> dict[str, Any]:
     async with svc.pool.acquire() as conn:
-        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM coin_requests WHERE id = $1", request_id)
+        row = await store.get_request(conn, request_id)
     if row is None or viewer not in (row["user_id"], row["requested_from"]):
         raise not_found("CoinRequest")
-    return dict(row)
+    return row
 
 
 async def do_decide(svc: Services, actor: int, request_id: int, body: DecisionBody) -> dict[str, Any]:
     async with svc.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM coin_requests WHERE id = $1 FOR UPDATE", request_id)
+        row = await store.lock_request_txn(conn, request_id)
         if row is None:
             raise not_found("CoinRequest")
         if row["requested_from"] != actor:
             raise forbidden()
-        if row["status"] != 1:
+        if row["status"] != store.PENDING:
             raise DomainError("already_decided", "This request has already been decided.", status=409)
         txn_id = None
         if body.status == 2:
@@ -105,19 +91,13 @@ async def do_decide(svc: Services, actor: int, request_id: int, body: DecisionBo
                                              cap_key=svc.keys.daily_spend(actor, f"t{day}"))  # fmt: skip
             if result.code == "DAILY_LIMIT":
                 await flag_for_review(svc, actor, "daily_transfer_limit", {"request_id": request_id})
-                raise DomainError("daily_limit", "Daily transfer limit reached.", status=409)
             if not result.ok:
-                raise DomainError("insufficient_funds", "You do not have enough coins to approve this request.",
-                                  status=409)  # fmt: skip
+                raise money.refusal(result, REFUSED)
             if not result.replay:
                 await complete_credits(svc, svc.wallets, txn)
                 txn_id = txn.txn_id
-        await conn.execute(
-            """UPDATE coin_requests SET status = $2, action_message = $3, updated_by = $4, txn_id = $5::uuid,
-                      updated_at = now() WHERE id = $1""",
-            request_id, body.status, body.action_message, actor, txn_id,
-        )  # fmt: skip
+        await store.decide_txn(conn, request_id, body.status, body.action_message, actor, txn_id)
         await record_txn(conn, actor_id=actor, action="coin_request.approve" if body.status == 2 else
                          "coin_request.reject", target_type="coin_request", target_id=request_id,
                          details={"amount": row["amount"]})  # fmt: skip
-    return {**dict(row), "status": body.status, "action_message": body.action_message, "updated_by": actor}
+    return {**row, "status": body.status, "action_message": body.action_message, "updated_by": actor}
