@@ -8,7 +8,7 @@ from engine.appkeys import SERVICES
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.economy.flusher import flush_all
-from tests.conftest import bearer, new_user
+from tests.helpers import bearer, new_user
 
 
 async def balances(client: Any, token: str) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -15,7 +15,7 @@ from engine import cli
 from engine.app import create_app
 from engine.config import DEV_WEBHOOK_SECRET, Config, ConfigError, development_warnings, load_config
 from engine.payments.model import signature_header
-from tests.conftest import TEST_SECRET, bearer, new_user
+from tests.helpers import TEST_SECRET, bearer, new_user
 
 PG = "postgresql://u@db.example/flylive"
 
