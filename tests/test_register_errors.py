@@ -23,9 +23,7 @@ def seventeen_years_ago() -> str:
 
 
 @pytest.mark.parametrize("path", ["/api/register", "/api/v1/auth/register"])
-async def test_taken_phone_underage_and_bad_types_answered_at_once(
-    client: Client, register: Any, path: str
-) -> None:
+async def test_taken_phone_underage_and_bad_types_answered_at_once(client: Client, register: Any, path: str) -> None:
     taken = (await register())["phone"]
     bad = registration(phone=taken, dob=seventeen_years_ago(), gender="Male", country="PAK")
     resp = await client.post(path, json=bad)
@@ -54,10 +52,8 @@ async def test_a_phone_that_fails_its_type_is_not_also_called_taken(client: Clie
     assert set(body["errors"]) == {"phone", "dob"}
 
 
-async def test_a_refused_registration_creates_nothing(client: Client, register: Any) -> None:
-    phone = (await register())["phone"]
-    resp = await client.post("/api/register", json=registration(phone=phone, dob=seventeen_years_ago()))
-    assert resp.status == 422
-    fresh = registration()
-    assert (await client.post("/api/register", json={**fresh, "dob": seventeen_years_ago()})).status == 422
-    assert (await client.post("/api/login", json={"phone": fresh["phone"], "password": fresh["password"]})).status == 422
+async def test_a_refused_registration_creates_no_user(client: Client) -> None:
+    fresh = registration(dob=seventeen_years_ago())
+    assert (await client.post("/api/register", json=fresh)).status == 422
+    login = await client.post("/api/login", json={"phone": fresh["phone"], "password": fresh["password"]})
+    assert login.status == 422
