@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.helpers import me, register_user
 from tests.sockets import Peer, url_of
-from tests.test_gifts_basic import gift_room, me, register_with
+from tests.test_gifts_basic import gift_room
 
 NOT_IN_ROOM = {"success": False, "error": "Recipient is not seated", "code": "RECIPIENT_NOT_SEATED"}
 
 
 async def test_prepare_for_someone_outside_the_room_is_refused(client: Any, config: Any) -> None:
     async with gift_room(client, config, coins=1, key="prepare-grant") as r:
-        outsider = await register_with(client)
+        outsider = await register_user(client)
         outsider_id = int((await me(client, outsider["token"]))["id"])
         peer = await Peer().connect(url_of(client), outsider["token"])
         try:

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 
 from engine.rooms.messages import Participant
-from tests.test_rooms_seats import crowd, join
+from tests.helpers import join
+from tests.test_rooms_seats import crowd
 
 
 def speakers(ack: dict[str, Any]) -> dict[int, bool]:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import registration
+from tests.helpers import registration
 
 Client = TestClient[web.Request, web.Application]
 UNDERAGE = "You must be at least 18 years old."
