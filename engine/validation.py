@@ -8,7 +8,9 @@ converted on its own first (limits live in the field's `Annotated[..., Meta(...)
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -37,13 +39,42 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def convert_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> T:
-    """Convert an already-decoded mapping into `struct_type`, reporting each bad field.
+@dataclass(frozen=True, slots=True)
+class CheckedFields(Generic[T]):
+    """A body checked field by field, before it becomes a `T`.
+
+    `valid` holds the converted value of each field that passed its type check, so rules that need
+    more than the type (a database lookup, the age from a date) can run on them and add their
+    problems to the type errors: the client then hears about every bad field in one answer.
+    """
+
+    struct_type: type[T]
+    data: dict[str, Any]
+    valid: dict[str, Any]
+    problems: dict[str, list[str]]
+    strict: bool
+
+    def build(self, more: Mapping[str, list[str]] | None = None) -> T:
+        """The `T`, or one validation error naming every problem (in the struct's field order)."""
+        problems = {**self.problems, **(more or {})}
+        if problems:
+            order = [f.encode_name for f in msgspec.structs.fields(self.struct_type)]
+            ranked = sorted(problems, key=lambda name: order.index(name) if name in order else len(order))
+            raise validation_error({name: problems[name] for name in ranked})
+        try:
+            return msgspec.convert(self.data, self.struct_type, strict=self.strict)
+        except msgspec.ValidationError as exc:  # a cross-field rule in __post_init__
+            raise validation_error({"body": [_PATH_SUFFIX.sub("", str(exc))]}) from exc
+
+
+def check_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> CheckedFields[T]:
+    """Check each field of an already-decoded mapping against `struct_type` on its own.
 
     `strict=False` accepts numbers and booleans written as strings (form-encoded bodies).
     """
     if not isinstance(data, dict):
         raise DomainError("invalid_body", "The body must be a JSON object.", status=400)
+    valid: dict[str, Any] = {}
     problems: dict[str, list[str]] = {}
     for field in msgspec.structs.fields(struct_type):
         if field.encode_name not in data or (data[field.encode_name] is None and field.required):
@@ -56,15 +87,15 @@ def convert_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> T
             problems[field.encode_name] = [f"The {field.encode_name} field must not contain NUL characters."]
             continue
         try:
-            msgspec.convert(value, field.type, strict=strict)
+            valid[field.encode_name] = msgspec.convert(value, field.type, strict=strict)
         except msgspec.ValidationError as exc:
             problems[field.encode_name] = [_friendly(field.type, exc)]
-    if problems:
-        raise validation_error(problems)
-    try:
-        return msgspec.convert(data, struct_type, strict=strict)
-    except msgspec.ValidationError as exc:  # a cross-field rule in __post_init__
-        raise validation_error({"body": [_PATH_SUFFIX.sub("", str(exc))]}) from exc
+    return CheckedFields(struct_type, data, valid, problems, strict)
+
+
+def convert_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> T:
+    """Convert an already-decoded mapping into `struct_type`, reporting each bad field."""
+    return check_fields(struct_type, data, strict=strict).build()
 
 
 def check_no_nul(field: str, value: Any) -> None:
@@ -72,13 +103,16 @@ def check_no_nul(field: str, value: Any) -> None:
         raise validation_error({field: [f"The {field} field must not contain NUL characters."]})
 
 
+def decode_json(raw: bytes) -> Any:
+    """Raw JSON bytes as Python data (an empty body is an empty object); bad JSON is a 400."""
+    if not raw.strip():
+        return {}
+    try:
+        return _json_decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise DomainError("invalid_json", "The body is not valid JSON.", status=400) from exc
+
+
 def decode_json_body(struct_type: type[T], raw: bytes) -> T:
     """Decode raw JSON bytes into `struct_type`; bad JSON and wrong shapes become 4xx errors."""
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = _json_decoder.decode(raw)
-        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-            raise DomainError("invalid_json", "The body is not valid JSON.", status=400) from exc
-    return convert_fields(struct_type, data)
+    return convert_fields(struct_type, decode_json(raw))

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from engine.accounts.actions import Client
 from engine.errors import DomainError
-from engine.validation import convert_fields, decode_json_body
+from engine.validation import CheckedFields, check_fields, decode_json, decode_json_body
 
 T = TypeVar("T", bound=msgspec.Struct)
 _MAX_ID = 2**63 - 1
@@ -19,13 +19,18 @@ def client_of(request: web.Request) -> Client:
     return Client(ip=request.remote, user_agent=request.headers.get("User-Agent"))
 
 
-async def read_body(request: web.Request, struct_type: type[T]) -> T:
-    """Decode a JSON (or form) body into `struct_type`; every failure is a named 4xx error."""
+async def read_fields(request: web.Request, struct_type: type[T]) -> CheckedFields[T]:
+    """A JSON (or form) body checked field by field against `struct_type` (see `CheckedFields`)."""
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
         # Form fields are all strings: let "1"/"true" stand for numbers and booleans.
-        return convert_fields(struct_type, {k: v for k, v in form.items() if isinstance(v, str)}, strict=False)
-    return decode_json_body(struct_type, await request.read())
+        return check_fields(struct_type, {k: v for k, v in form.items() if isinstance(v, str)}, strict=False)
+    return check_fields(struct_type, decode_json(await request.read()))
+
+
+async def read_body(request: web.Request, struct_type: type[T]) -> T:
+    """Decode a JSON (or form) body into `struct_type`; every failure is a named 4xx error."""
+    return (await read_fields(request, struct_type)).build()
 
 
 async def read_body_and_keys(request: web.Request, struct_type: type[T]) -> tuple[T, set[str]]:

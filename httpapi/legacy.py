@@ -18,7 +18,7 @@ from engine.appkeys import SERVICES
 from engine.errors import DomainError, validation_error
 from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
 from httpapi.auth import current_user, login_required
-from httpapi.common import client_of, path_id, read_body
+from httpapi.common import client_of, path_id, read_body, read_fields
 from httpapi.responses import json_response
 
 routes = web.RouteTableDef()
@@ -32,8 +32,8 @@ async def health_check(request: web.Request) -> web.Response:
 @routes.post("/api/register")
 async def register(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    body = await read_body(request, RegisterBody)
-    _user, tokens = await actions.do_register(svc, body, client_of(request))
+    fields = await read_fields(request, RegisterBody)
+    _user, tokens = await actions.do_register(svc, fields, client_of(request))
     return json_response(tokens.as_json(svc.signer.ttl))
 
 

@@ -20,7 +20,7 @@ from engine.appkeys import SERVICES
 from engine.audit import store as audit_store
 from engine.errors import validation_error
 from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import client_of, path_id, read_body
+from httpapi.common import client_of, path_id, read_body, read_fields
 from httpapi.responses import ok
 
 routes = web.RouteTableDef()
@@ -43,7 +43,7 @@ class RoleBody(msgspec.Struct):
 @routes.post("/api/v1/auth/register")
 async def register(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    user, tokens = await actions.do_register(svc, await read_body(request, RegisterBody), client_of(request))
+    user, tokens = await actions.do_register(svc, await read_fields(request, RegisterBody), client_of(request))
     return ok({"user": {"id": user["id"], "signature": user["signature"]}, **tokens.as_json(svc.signer.ttl)}, 201)
 
 

@@ -24,7 +24,7 @@ from engine.db import Conn
 from engine.economy.actions import get_balances
 from engine.errors import DomainError, not_found, validation_error
 from engine.services import Services
-from engine.validation import check_no_nul
+from engine.validation import CheckedFields, check_no_nul
 
 log = logging.getLogger("flylive.accounts")
 
@@ -78,12 +78,26 @@ def check_can_sign_in(user: dict[str, Any]) -> None:
         raise DomainError("account_suspended", f"This account is suspended{when}.", status=403)
 
 
-async def do_register(svc: Services, body: RegisterBody, client: Client) -> tuple[dict[str, Any], TokenPair]:
-    model.check_adult(body.dob)
-    password_hash = await svc.hasher.hash(body.password)
+async def _check_registration(conn: Conn, fields: CheckedFields[RegisterBody]) -> RegisterBody:
+    """The body, or one 422 naming every bad field: the age and the phone's uniqueness are checked
+    on the fields that passed their type check, together with the others' type errors (as Laravel)."""
+    problems: dict[str, list[str]] = {}
+    if "phone" in fields.valid and await store.phone_taken(conn, fields.valid["phone"]):
+        problems["phone"] = [model.PHONE_TAKEN]
+    if "dob" in fields.valid and not model.is_adult(fields.valid["dob"]):
+        problems["dob"] = [model.UNDERAGE]
+    return fields.build(problems)
+
+
+async def do_register(
+    svc: Services, fields: CheckedFields[RegisterBody], client: Client
+) -> tuple[dict[str, Any], TokenPair]:
+    # Hash before borrowing a connection (argon2 takes tens of milliseconds). Without a valid
+    # password the body is refused below, so the empty hash is never stored.
+    password = fields.valid.get("password")
+    password_hash = await svc.hasher.hash(password) if password is not None else ""
     async with svc.pool.acquire() as conn:
-        if await store.phone_taken(conn, body.phone):
-            raise validation_error({"phone": ["The phone has already been taken."]})
+        body = await _check_registration(conn, fields)
         for _attempt in range(3):
             candidates = model.signature_candidates(body.name)
             free = [c for c in candidates if c not in await store.taken_signatures(conn, candidates)]
@@ -115,7 +129,7 @@ async def do_register(svc: Services, body: RegisterBody, client: Client) -> tupl
                     tokens = await _open_session_txn(svc, conn, user, client)
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "users_phone_key":
-                    raise validation_error({"phone": ["The phone has already been taken."]}) from exc
+                    raise validation_error({"phone": [model.PHONE_TAKEN]}) from exc
                 continue  # lost a race for the signature: try fresh candidates
             log.info("user registered", extra={"user_id": user["id"]})
             return user, tokens

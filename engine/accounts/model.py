@@ -103,14 +103,23 @@ PROFILE_FIELDS: dict[str, Any] = {
 }
 
 
-def check_adult(dob: dt.date, today: dt.date | None = None, field: str = "dob") -> None:
+UNDERAGE = f"You must be at least {MIN_AGE_YEARS} years old."
+PHONE_TAKEN = "The phone has already been taken."
+
+
+def is_adult(dob: dt.date, today: dt.date | None = None) -> bool:
+    """The legacy rule: born strictly before today minus 18 years."""
     today = today or dt.datetime.now(dt.UTC).date()
     try:
         limit = today.replace(year=today.year - MIN_AGE_YEARS)
     except ValueError:  # 29 February
         limit = today.replace(year=today.year - MIN_AGE_YEARS, day=28)
-    if not dob < limit:
-        raise validation_error({field: [f"You must be at least {MIN_AGE_YEARS} years old."]})
+    return dob < limit
+
+
+def check_adult(dob: dt.date, today: dt.date | None = None, field: str = "dob") -> None:
+    if not is_adult(dob, today):
+        raise validation_error({field: [UNDERAGE]})
 
 
 def check_password_confirmed(body: ResetPasswordBody) -> None:

@@ -146,6 +146,9 @@ async def do_prepare(rooms: LiveRooms, call: RoomCall, p: GiftPreparePayload) ->
     verdict = await svc.limiter.hit("gift_prepare", str(call.user_id), svc.config.gift_rate_limit)
     if not verdict.allowed:
         return refuse("RATE_LIMITED")
+    # gift:send refuses a recipient who is not in the room; preparing a gift for them is refused alike.
+    if not await rooms.state.is_member(call.room_id, p.recipientId):
+        return refuse("RECIPIENT_NOT_SEATED")
     await rooms.rt.sio.emit(
         "gift:prepare", {"giftId": p.giftId, "recipientId": p.recipientId}, room=user_room(p.recipientId)
     )

@@ -121,7 +121,9 @@ def _join_ack(room: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         ack["missedEvents"] = [{"event": name, "data": decode(body)} for name, body in as_list(data["missed"])]
         return ack
     ack["resumed"] = False
-    ack["participants"] = [decode(p) for p in as_list(data["participants"])]
+    ack["participants"] = [
+        {**decode(profile), "isSpeaker": speaker} for profile, speaker in as_list(data["participants"])
+    ]
     ack["seats"] = as_list(data["seats"])
     ack["lockedSeats"] = sorted(int(i) for i in as_list(data["locked"]))
     ack["recentMessages"] = [decode(m) for m in reversed(as_list(data["chat"]))]

@@ -39,6 +39,12 @@ class RoomUser(msgspec.Struct):
     equipped_badges: list[Any]
 
 
+class Participant(RoomUser):
+    """A member in the `room:join` snapshot (§5 Join): the profile, and whether they hold a seat."""
+
+    isSpeaker: bool
+
+
 class UserJoined(Sequenced):
     userId: int
     user: RoomUser

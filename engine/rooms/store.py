@@ -359,6 +359,10 @@ class RoomState:
         raw = await self._redis.hget(self._keys.room(room_id).seats, str(index))
         return int(_decoder.decode(raw)["u"]) if raw else None
 
+    async def is_member(self, room_id: int, user_id: int) -> bool:
+        """Whether the user has a socket in the room (on any instance)."""
+        return bool(await self._redis.hexists(self._keys.room(room_id).members, str(user_id)))
+
     async def is_seated(self, room_id: int, user_id: int) -> bool:
         return bool(await self._redis.hexists(self._keys.room(room_id).seat_of, str(user_id)))
 

@@ -66,19 +66,30 @@ if missed then
   return reply(result)
 end
 local seats = {}
+local occupied = {}  -- index -> true for the seats in this snapshot (held ones are not listed)
 local all = redis.call('HGETALL', K_SEATS)
 for i = 1, #all, 2 do
   local seat = cjson.decode(all[i + 1])
   if tonumber(seat.d) == 0 then
     seats[#seats + 1] = {seatIndex = tonumber(all[i]), userId = tonumber(seat.u), isMuted = seat.m == 1}
+    occupied[all[i]] = true
   end
 end
 result['seats'] = seats
 result['locked'] = redis.call('SMEMBERS', K_LOCKED)
+local seat_of = {}
+local indices = redis.call('HGETALL', K_SEAT_OF)
+for i = 1, #indices, 2 do seat_of[indices[i]] = indices[i + 1] end
+-- Each participant as {profile json, isSpeaker}: a speaker holds one of the seats listed above,
+-- so the flag and `seats` never disagree within one snapshot.
 local participants = {}
 local profiles = redis.call('HGETALL', K_PROFILES)
 for i = 1, #profiles, 2 do
-  if profiles[i] ~= user then participants[#participants + 1] = profiles[i + 1] end
+  local member = profiles[i]
+  if member ~= user then
+    local index = seat_of[member]
+    participants[#participants + 1] = {profiles[i + 1], index ~= nil and occupied[index] == true}
+  end
 end
 result['participants'] = participants
 result['chat'] = redis.call('LRANGE', K_CHAT, 0, history - 1)
