@@ -139,6 +139,8 @@ def _run_as() -> tuple[int, int] | None:
 
 def _is_complete_copy(root: Path, build: PostgresBuild) -> bool:
     """True when `root` holds every file of `build` at its recorded size."""
+    if not root.is_dir():
+        return False
     for rel, size in build.files:
         try:
             found = os.lstat(root / rel)
@@ -264,8 +266,19 @@ def start_postgres(
     if ids is not None:
         user_kwargs = {"user": ids[0], "group": ids[1], "extra_groups": []}
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
-    if not (data / "PG_VERSION").exists():
-        _initdb(bin_dir, data, ephemeral=ephemeral, env=env, user=user_kwargs)
+    try:
+        if not (data / "PG_VERSION").exists():
+            _initdb(bin_dir, data, ephemeral=ephemeral, env=env, user=user_kwargs)
+        return _launch_postgres(bin_dir, data, ephemeral=ephemeral, timeout=timeout, env=env, user=user_kwargs)
+    except BaseException:
+        if ephemeral:  # a failed start must not leave a data folder behind, least of all in /var/tmp
+            shutil.rmtree(data, ignore_errors=True)
+        raise
+
+
+def _launch_postgres(
+    bin_dir: Path, data: Path, *, ephemeral: bool, timeout: float, env: dict[str, str], user: dict[str, object]
+) -> EmbeddedServer:
     port = free_port()
     args = [
         str(bin_dir / "postgres"),
@@ -282,19 +295,23 @@ def start_postgres(
     ]
     if ephemeral:
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-    logfile = open(data / "server.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(  # type: ignore[call-overload]
-        args,
-        stdout=logfile,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-        **user_kwargs,
-    )
-    logfile.close()
+    server_log = data / "server.log"
+    with server_log.open("ab") as logfile:
+        proc = subprocess.Popen(  # type: ignore[call-overload]
+            args,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            **user,
+        )
     isready = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
-    _wait_until(lambda: subprocess.run(isready, check=False).returncode == 0, "embedded PostgreSQL", proc, timeout)
+    try:
+        _wait_until(lambda: subprocess.run(isready, check=False).returncode == 0, "embedded PostgreSQL", proc, timeout)
+    except RuntimeError as exc:
+        EmbeddedServer("postgres", "", proc).stop()
+        raise RuntimeError(f"{exc}; its log ends: {server_log.read_text(errors='replace')[-2000:]}") from exc
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     log.info("embedded PostgreSQL started", extra={"port": port, "data_dir": str(data)})
     return EmbeddedServer("postgres", url, proc, data if ephemeral else None)

