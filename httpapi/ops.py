@@ -1,13 +1,16 @@
-"""Operations endpoints: liveness, readiness and Prometheus metrics."""
+"""Operations endpoints: liveness, readiness and Prometheus metrics (behind METRICS_TOKEN)."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from engine.appkeys import METRICS, SERVICES
+from engine.appkeys import CONFIG, METRICS, SERVICES
+from engine.errors import unauthenticated
+from httpapi.auth import bearer_token
 from httpapi.responses import json_response
 
 routes = web.RouteTableDef()
@@ -51,5 +54,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus scrape, opt-in: without METRICS_TOKEN the route answers like an unknown one."""
+    token = request.app[CONFIG].metrics_token
+    if not token:
+        raise web.HTTPNotFound()
+    if not hmac.compare_digest((bearer_token(request) or "").encode(), token.encode()):
+        raise unauthenticated()
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -15,7 +15,7 @@ from engine.errors import DomainError, not_found
 from engine.payments import actions
 from engine.payments.model import signature_header
 from httpapi.auth import current_user, login_required
-from httpapi.common import query_int, read_body
+from httpapi.common import query_int, read_body, read_raw
 from httpapi.responses import json_response, ok
 
 routes = web.RouteTableDef()
@@ -62,7 +62,7 @@ async def webhook(request: web.Request) -> web.Response:
     provider = request.match_info["provider"]
     if provider != request.app[SERVICES].config.payment_provider:
         raise not_found("Provider")
-    raw = await request.read()
+    raw = await read_raw(request)
     header = request.headers.get("Stripe-Signature", "")
     return json_response(await actions.do_handle_event(request.app[SERVICES], provider, raw, header))
 

@@ -20,7 +20,7 @@ from engine.appkeys import SERVICES
 from engine.audit import store as audit_store
 from engine.errors import validation_error
 from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import client_of, path_id, read_body
+from httpapi.common import client_of, path_id, query_int, read_body
 from httpapi.responses import ok
 
 routes = web.RouteTableDef()
@@ -148,9 +148,7 @@ async def remove_role(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/audit")
 @permission_required("audit.view")
 async def audit(request: web.Request) -> web.Response:
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise validation_error({"limit": ["The limit must be an integer from 1 to 500."]})
+    limit = query_int(request, "limit", 100, 1, 500)
     async with request.app[SERVICES].pool.acquire() as conn:
-        entries = await audit_store.recent(conn, limit=int(raw_limit))
+        entries = await audit_store.recent(conn, limit=limit)
     return ok(entries)

@@ -30,6 +30,7 @@ from engine.migrations import migrate
 _counter = itertools.count(1)
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "Secret-pass-1"
+METRICS_TOKEN = "metrics-token-" + "m" * 40
 
 
 def _with_database(url: str, name: str) -> str:
@@ -126,6 +127,7 @@ def config(database_url: str, redis_url: str, redis_prefix: str) -> Config:
         login_rate_limit_ip=Rate(1_000, 60),
         socket_event_rate_limit=Rate(1_000, 1),
         log_format="text",
+        metrics_token=METRICS_TOKEN,
     )
 
 

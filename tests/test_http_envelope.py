@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from engine.config import Rate
-from tests.conftest import AppFactory, bearer, registration
+from tests.conftest import METRICS_TOKEN, AppFactory, bearer, registration
 
 Client = TestClient[web.Request, web.Application]
 ALLOWED_ORIGIN = "https://flyliveapp.com"
@@ -116,7 +116,7 @@ async def test_every_response_has_a_request_id(client: Client, make_client: AppF
     responses = [
         await client.get("/api/health_check"),
         await client.get("/healthz"),
-        await client.get("/metrics"),
+        await client.get("/metrics", headers=bearer(METRICS_TOKEN)),
         await client.get("/nope"),
         await client.delete("/api/health_check"),
         await client.get("/api/user"),
