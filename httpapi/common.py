@@ -73,6 +73,11 @@ async def read_body_and_keys(request: web.Request, struct_type: type[T]) -> tupl
     return body, set(data) if isinstance(data, dict) else set()
 
 
+def read_query(request: web.Request, struct_type: type[T]) -> T:
+    """The query string as `struct_type` (limits in its fields); every bad parameter is named (422)."""
+    return convert_fields(struct_type, dict(request.query), strict=False)
+
+
 def _out_of_range(name: str, low: int, high: int) -> DomainError:
     message = f"The {name} must be an integer from {low} to {high}."
     return DomainError("validation_failed", message, status=422, fields={name: [message]})

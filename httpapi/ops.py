@@ -10,10 +10,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from engine.appkeys import CONFIG, METRICS, SERVICES
 from engine.errors import unauthenticated
+from httpapi import schemas
 from httpapi.auth import bearer_token
+from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
 class Lifecycle:
@@ -25,12 +27,14 @@ class Lifecycle:
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 
 
-@routes.get("/healthz")
+@routes.api("GET", "/healthz", summary="Liveness: the process is up.", response=schemas.Status)
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-@routes.get("/readyz")
+@routes.api(
+    "GET", "/readyz", summary="Readiness: PostgreSQL and Redis answer.", response=schemas.Readiness, errors=(503,)
+)
 async def readyz(request: web.Request) -> web.Response:
     if request.app[LIFECYCLE].draining:
         return json_response({"status": "draining"}, 503)
@@ -52,7 +56,15 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
 
-@routes.get("/metrics")
+@routes.api(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics (needs METRICS_TOKEN).",
+    response=str,
+    content_type="text/plain",
+    errors=(401, 404),
+    security="metricsToken",
+)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus scrape, opt-in: without METRICS_TOKEN the route answers like an unknown one."""
     token = request.app[CONFIG].metrics_token
