@@ -78,21 +78,6 @@ def read_query(request: web.Request, struct_type: type[T]) -> T:
     return convert_fields(struct_type, dict(request.query), strict=False)
 
 
-def _out_of_range(name: str, low: int, high: int) -> DomainError:
-    message = f"The {name} must be an integer from {low} to {high}."
-    return DomainError("validation_failed", message, status=422, fields={name: [message]})
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    value = parse_int(raw)
-    if value is None or not low <= value <= high:
-        raise _out_of_range(name, low, high)
-    return value
-
-
 def path_id(request: web.Request, name: str = "id", what: str = "User") -> int:
     raw = request.match_info[name]
     value = parse_int(raw)
