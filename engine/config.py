@@ -71,6 +71,8 @@ class Config:
     db_statement_cache_size: int = 100
 
     max_body_bytes: int = 1024 * 1024
+    body_read_timeout_seconds: float = 30.0
+    metrics_token: str = ""
     cors_origins: tuple[str, ...] = (
         "https://flyliveapp.com",
         "https://www.flyliveapp.com",
@@ -160,6 +162,13 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise ValueError("must be more than 0 and at most 3600 seconds")
+    return value
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -200,6 +209,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DB_POOL_MAX": ("db_pool_max", _int_in(1, 500)),
     "DB_STATEMENT_CACHE_SIZE": ("db_statement_cache_size", _int_in(0, 10000)),
     "MAX_BODY_BYTES": ("max_body_bytes", _int_in(1024, 64 * 1024 * 1024)),
+    "BODY_READ_TIMEOUT_SECONDS": ("body_read_timeout_seconds", _positive),
+    "METRICS_TOKEN": ("metrics_token", _secret),
     "CORS_ORIGINS": ("cors_origins", _csv),
     "HTTP_RATE_LIMIT": ("http_rate_limit", Rate.parse),
     "LOGIN_RATE_LIMIT_PHONE": ("login_rate_limit_phone", Rate.parse),

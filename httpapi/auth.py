@@ -20,6 +20,13 @@ from engine.errors import forbidden, unauthenticated
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CLAIMS = web.RequestKey("claims", AccessClaims)
+# What each wrapped handler requires: () a signed-in user, else the permissions (docs/openapi.json).
+_REQUIRED: dict[Handler, tuple[str, ...]] = {}
+
+
+def required_by(handler: Handler) -> tuple[str, ...] | None:
+    """None for a public handler, () for one that needs a signed-in user, else its permissions."""
+    return _REQUIRED.get(handler)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -57,6 +64,7 @@ def login_required(handler: Handler) -> Handler:
         await authenticate(request)
         return await handler(request)
 
+    _REQUIRED[wrapper] = ()
     return wrapper
 
 
@@ -73,6 +81,7 @@ def permission_required(*permissions: str) -> Callable[[Handler], Handler]:
                 raise forbidden()
             return await handler(request)
 
+        _REQUIRED[wrapper] = permissions
         return wrapper
 
     return decorate

@@ -14,12 +14,13 @@ from engine.economy import actions
 from engine.economy import store as economy_store
 from engine.economy.exchange import do_exchange
 from engine.gifts import store as gifts_store
-from engine.validation import convert_fields
+from httpapi import schemas
 from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import path_id, query_int, read_body
+from httpapi.common import path_id, read_body, read_query
+from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 Key = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[\w:.-]+$")]
 
 
@@ -31,7 +32,7 @@ class AdjustBody(msgspec.Struct):
     idempotency_key: Key
 
 
-@routes.get("/api/v1/wallet")
+@routes.api("GET", "/api/v1/wallet", summary="The caller's balances.", response=schemas.Balances)
 @login_required
 async def wallet(request: web.Request) -> web.Response:
     return ok(await actions.get_balances(request.app[SERVICES], current_user(request).user_id))
@@ -46,11 +47,17 @@ class HistoryQuery(msgspec.Struct):
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
 
 
-@routes.get("/api/v1/wallet/transactions")
+@routes.api(
+    "GET",
+    "/api/v1/wallet/transactions",
+    summary="The caller's ledger, newest first.",
+    query=HistoryQuery,
+    response=schemas.LedgerPage,
+)
 @login_required
 async def transactions(request: web.Request) -> web.Response:
     """The caller's ledger, newest first; pass the returned `next_cursor` for the next page."""
-    q = convert_fields(HistoryQuery, dict(request.query), strict=False)
+    q = read_query(request, HistoryQuery)
     async with request.app[SERVICES].pool.acquire() as conn:
         rows = await economy_store.history(
             conn, current_user(request).user_id, currency=q.currency, kind=q.kind, since=q.since, until=q.until,
@@ -66,7 +73,14 @@ class ExchangeBody(msgspec.Struct):
     idempotency_key: Key
 
 
-@routes.post("/api/v1/wallet/exchange")
+@routes.api(
+    "POST",
+    "/api/v1/wallet/exchange",
+    summary="Exchange diamonds for coins (current and former agency members).",
+    body=ExchangeBody,
+    response=schemas.Exchanged,
+    errors=(403, 409),
+)
 @login_required
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
@@ -74,7 +88,14 @@ async def exchange(request: web.Request) -> web.Response:
     return ok(await do_exchange(request.app[SERVICES], user_id, body.diamonds, body.idempotency_key))
 
 
-@routes.post("/api/v1/admin/wallets/{id}/adjust")
+@routes.api(
+    "POST",
+    "/api/v1/admin/wallets/{id}/adjust",
+    summary="Grant or deduct coins or diamonds (staff).",
+    body=AdjustBody,
+    response=schemas.Adjusted,
+    errors=(409,),
+)
 @permission_required("economy.grant")
 async def adjust(request: web.Request) -> web.Response:
     body = await read_body(request, AdjustBody)
@@ -85,12 +106,18 @@ async def adjust(request: web.Request) -> web.Response:
     return ok(result)
 
 
-@routes.get("/api/v1/gifts")
+class GiftsQuery(msgspec.Struct):
+    category: str | None = None
+    max_price: Annotated[int, msgspec.Meta(ge=0, le=10**12)] | None = None
+    """In coins; 0 or absent: no cap."""
+
+
+@routes.api("GET", "/api/v1/gifts", summary="The active gift catalog.", query=GiftsQuery, response=list[schemas.Gift])
 async def list_gifts(request: web.Request) -> web.Response:
-    category = request.query.get("category") or None
-    max_price = query_int(request, "max_price", 0, 0, 10**12) or None
+    q = read_query(request, GiftsQuery)
     async with request.app[SERVICES].pool.acquire() as conn:
-        gifts = await gifts_store.list_gifts(conn, category=category, max_price=max_price, include_inactive=False)
+        gifts = await gifts_store.list_gifts(conn, category=q.category or None, max_price=q.max_price or None,
+                                             include_inactive=False)  # fmt: skip
     for gift in gifts:
         gift["starts_at"], gift["ends_at"] = iso_timestamp(gift["starts_at"]), iso_timestamp(gift["ends_at"])
     return ok(gifts)
@@ -102,14 +129,25 @@ class SettingsBody(msgspec.Struct):
     values: dict[Annotated[str, msgspec.Meta(max_length=64)], Annotated[int, msgspec.Meta(ge=0, le=10**12)]]
 
 
-@routes.get("/api/v1/admin/economy/settings")
+@routes.api(
+    "GET",
+    "/api/v1/admin/economy/settings",
+    summary="Economy settings (basis points unless named otherwise).",
+    response=dict[str, int],
+)
 @permission_required("settings.manage")
 async def get_settings(request: web.Request) -> web.Response:
     async with request.app[SERVICES].pool.acquire() as conn:
         return ok(await economy_store.settings(conn))
 
 
-@routes.patch("/api/v1/admin/economy/settings")
+@routes.api(
+    "PATCH",
+    "/api/v1/admin/economy/settings",
+    summary="Change economy settings.",
+    body=SettingsBody,
+    response=dict[str, int],
+)
 @permission_required("settings.manage")
 async def update_settings(request: web.Request) -> web.Response:
     body = await read_body(request, SettingsBody)

@@ -17,19 +17,28 @@ from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody, Up
 from engine.appkeys import SERVICES
 from engine.errors import DomainError, validation_error
 from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
+from httpapi import schemas
 from httpapi.auth import current_user, login_required
 from httpapi.common import client_of, path_id, read_body, read_fields
+from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
-@routes.get("/api/health_check")
+@routes.api("GET", "/api/health_check", summary="Liveness (legacy).", response=schemas.Status)
 async def health_check(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-@routes.post("/api/register")
+@routes.api(
+    "POST",
+    "/api/register",
+    summary="Register; answers tokens.",
+    body=RegisterBody,
+    response=schemas.Tokens,
+    errors=(409, 429),
+)
 async def register(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     fields = await read_fields(request, RegisterBody)
@@ -37,26 +46,33 @@ async def register(request: web.Request) -> web.Response:
     return json_response(tokens.as_json(svc.signer.ttl))
 
 
-@routes.post("/api/login")
+@routes.api(
+    "POST",
+    "/api/login",
+    summary="Log in with phone and password.",
+    body=LoginBody,
+    response=schemas.Tokens,
+    errors=(401, 403, 429),
+)
 async def login(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     tokens = await actions.do_login(svc, await read_body(request, LoginBody), client_of(request))
     return json_response(tokens.as_json(svc.signer.ttl))
 
 
-@routes.get("/api/user")
+@routes.api("GET", "/api/user", summary="The caller's own account.", response=schemas.Me)
 @login_required
 async def me(request: web.Request) -> web.Response:
     return json_response(await actions.get_me(request.app[SERVICES], current_user(request).user_id))
 
 
-@routes.get("/api/user/{id}")
+@routes.api("GET", "/api/user/{id}", summary="A user's public profile.", response=schemas.PublicUser)
 @login_required
 async def user_public(request: web.Request) -> web.Response:
     return json_response(await actions.get_public_user(request.app[SERVICES], path_id(request)))
 
 
-@routes.post("/api/logout")
+@routes.api("POST", "/api/logout", summary="End every session of the caller.", response=schemas.Message)
 @login_required
 async def logout(request: web.Request) -> web.Response:
     claims = current_user(request)
@@ -67,7 +83,13 @@ async def logout(request: web.Request) -> web.Response:
     return json_response({"message": "You have been successfully logged out."})
 
 
-@routes.post("/api/reset-password")
+@routes.api(
+    "POST",
+    "/api/reset-password",
+    summary="Change the password (ends the other sessions).",
+    body=ResetPasswordBody,
+    response=schemas.StatusMessage,
+)
 @login_required
 async def reset_password(request: web.Request) -> web.Response:
     claims = current_user(request)
@@ -76,7 +98,14 @@ async def reset_password(request: web.Request) -> web.Response:
     return json_response({"status": "success", "message": "Password updated successfully."})
 
 
-@routes.post("/api/signed-url")
+@routes.api(
+    "POST",
+    "/api/signed-url",
+    summary="Sign a client upload to ImageKit.",
+    body=SignedUrlBody,
+    response=schemas.SignedUpload,
+    errors=(503,),
+)
 @login_required
 async def signed_url(request: web.Request) -> web.Response:
     body = await read_body(request, SignedUrlBody)
@@ -88,7 +117,14 @@ async def signed_url(request: web.Request) -> web.Response:
     return json_response(sign_upload(key, current_user(request).user_id, body))
 
 
-@routes.patch("/api/update-profile")
+@routes.api(
+    "PATCH",
+    "/api/update-profile",
+    summary="Change one profile field.",
+    body=UpdateProfileBody,
+    response=schemas.StatusMessage,
+    errors=(409,),
+)
 @login_required
 async def update_profile(request: web.Request) -> web.Response:
     body = await read_body(request, UpdateProfileBody)

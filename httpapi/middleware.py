@@ -37,6 +37,17 @@ def _route_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+async def _send_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Answer, then drop the connection. After a body read timed out (the rest may still come, or
+    never) or failed to decode, the connection cannot carry another request, and aiohttp would
+    otherwise linger reading the rest (and, on a broken body, fail doing so and reset the connection
+    before the answer is read)."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()  # the transport flushes the answer before it closes
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
@@ -69,6 +80,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     metrics.http_latency.labels(request.method, route).observe(elapsed)
     if not response.prepared:
         response.headers["X-Request-ID"] = request_id
+        if response.status == 408 or request.content.exception() is not None:
+            await _send_and_close(request, response)
     if not request.path.startswith(("/healthz", "/metrics")):
         log.info(
             "request",

@@ -1,16 +1,21 @@
-"""Operations endpoints: liveness, readiness and Prometheus metrics."""
+"""Operations endpoints: liveness, readiness and Prometheus metrics (behind METRICS_TOKEN)."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from engine.appkeys import METRICS, SERVICES
+from engine.appkeys import CONFIG, METRICS, SERVICES
+from engine.errors import unauthenticated
+from httpapi import schemas
+from httpapi.auth import bearer_token
+from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
 class Lifecycle:
@@ -22,12 +27,14 @@ class Lifecycle:
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 
 
-@routes.get("/healthz")
+@routes.api("GET", "/healthz", summary="Liveness: the process is up.", response=schemas.Status)
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-@routes.get("/readyz")
+@routes.api(
+    "GET", "/readyz", summary="Readiness: PostgreSQL and Redis answer.", response=schemas.Readiness, errors=(503,)
+)
 async def readyz(request: web.Request) -> web.Response:
     if request.app[LIFECYCLE].draining:
         return json_response({"status": "draining"}, 503)
@@ -49,7 +56,21 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
 
-@routes.get("/metrics")
+@routes.api(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics (needs METRICS_TOKEN).",
+    response=str,
+    content_type="text/plain",
+    errors=(401, 404),
+    security="metricsToken",
+)
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus scrape, opt-in: without METRICS_TOKEN the route answers like an unknown one."""
+    token = request.app[CONFIG].metrics_token
+    if not token:
+        raise web.HTTPNotFound()
+    if not hmac.compare_digest((bearer_token(request) or "").encode(), token.encode()):
+        raise unauthenticated()
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

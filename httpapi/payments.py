@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import msgspec
@@ -9,11 +10,17 @@ from aiohttp import web
 
 from engine.appkeys import SERVICES
 from engine.payments import actions
+from engine.payments.model import ProviderEvent
+from httpapi import schemas
 from httpapi.auth import current_user, login_required
-from httpapi.common import query_int, read_body
+from httpapi.common import read_body, read_query, read_raw
+from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response, ok
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
+Provider = Annotated[
+    str, msgspec.Meta(max_length=32, description="The configured PAYMENT_PROVIDER; others answer 404.")
+]
 
 
 class OrderBody(msgspec.Struct):
@@ -24,36 +31,72 @@ class SandboxBody(msgspec.Struct):
     outcome: actions.SandboxOutcome = "succeeded"
 
 
-@routes.get("/api/v1/wallet/packages")
+class PackagesQuery(msgspec.Struct):
+    country: str | None = None
+    """A two-letter country code: that country's packages and the global ones."""
+
+
+class RechargesQuery(msgspec.Struct):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+
+
+@routes.api("GET", "/api/v1/wallet/packages", summary="Coin packages on sale.", query=PackagesQuery,
+            response=list[schemas.Package])  # fmt: skip
 async def packages(request: web.Request) -> web.Response:
-    country = (request.query.get("country") or "").lower()[:2] or None
+    country = (read_query(request, PackagesQuery).country or "").lower()[:2] or None
     return ok(await actions.list_packages(request.app[SERVICES], country))
 
 
-@routes.post("/api/v1/wallet/recharge")
+@routes.api(
+    "POST",
+    "/api/v1/wallet/recharge",
+    summary="Start a recharge order for a package.",
+    body=OrderBody,
+    response=schemas.Order,
+    status=201,
+    errors=(404,),
+)
 @login_required
 async def create_order(request: web.Request) -> web.Response:
     body = await read_body(request, OrderBody)
     return ok(await actions.do_create_order(request.app[SERVICES], current_user(request).user_id, body.package_id), 201)
 
 
-@routes.get("/api/v1/wallet/recharges")
+@routes.api("GET", "/api/v1/wallet/recharges", summary="The caller's recharge orders, newest first.",
+            query=RechargesQuery, response=list[schemas.Order])  # fmt: skip
 @login_required
 async def recharge_history(request: web.Request) -> web.Response:
-    limit = query_int(request, "limit", 20, 1, 100)
+    limit = read_query(request, RechargesQuery).limit
     return ok(await actions.list_orders(request.app[SERVICES], current_user(request).user_id, limit))
 
 
-@routes.post("/api/v1/payments/webhook/{provider}")
+@routes.api(
+    "POST",
+    "/api/v1/payments/webhook/{provider}",
+    summary="The payment provider's webhook (signed).",
+    body=ProviderEvent,
+    response=schemas.WebhookAck,
+    enveloped=False,
+    params={"provider": Provider},
+    description="Verified by the provider's signature header (`Stripe-Signature`), not by a user token.",
+)
 async def webhook(request: web.Request) -> web.Response:
     """Provider → engine. Verified by signature (no user auth); always answers quickly."""
-    raw = await request.read()
+    raw = await read_raw(request)
     header = request.headers.get("Stripe-Signature", "")
     svc = request.app[SERVICES]
     return json_response(await actions.do_handle_event(svc, request.match_info["provider"], raw, header))
 
 
-@routes.post("/api/v1/payments/sandbox/{order_id}/complete")
+@routes.api(
+    "POST",
+    "/api/v1/payments/sandbox/{order_id}/complete",
+    summary="Sandbox provider: pay an own order.",
+    body=SandboxBody,
+    response=schemas.WebhookAck,
+    errors=(404, 503),
+    params={"order_id": uuid.UUID},
+)
 @login_required
 async def sandbox_complete(request: web.Request) -> web.Response:
     """The built-in sandbox provider (development deployments only; 404 elsewhere)."""

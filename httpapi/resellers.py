@@ -9,24 +9,35 @@ from aiohttp import web
 from engine.accounts.model import iso_timestamp
 from engine.appkeys import SERVICES
 from engine.resellers import actions
+from httpapi import schemas
 from httpapi.auth import current_user, login_required
 from httpapi.common import path_id, read_body
+from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "created_at": iso_timestamp(row["created_at"]), "updated_at": iso_timestamp(row["updated_at"])}
 
 
-@routes.get("/api/coin-resellers")
+@routes.api(
+    "GET", "/api/coin-resellers", summary="Users who sell coins, with their balance.", response=list[schemas.Reseller]
+)
 @login_required
 async def coin_resellers(request: web.Request) -> web.Response:
     return json_response(await actions.resellers(request.app[SERVICES]))
 
 
-@routes.post("/api/coin-requests/{user}")
+@routes.api(
+    "POST",
+    "/api/coin-requests/{user}",
+    summary="Ask a reseller (`user`) for coins.",
+    body=actions.CoinRequestBody,
+    response=schemas.CoinRequest,
+    errors=(403, 409),
+)
 @login_required
 async def create_request(request: web.Request) -> web.Response:
     body = await read_body(request, actions.CoinRequestBody)
@@ -35,7 +46,12 @@ async def create_request(request: web.Request) -> web.Response:
     return json_response(_json(row))
 
 
-@routes.get("/api/coin-requests/{id}/show")
+@routes.api(
+    "GET",
+    "/api/coin-requests/{id}/show",
+    summary="One coin request (its requester or supplier).",
+    response=schemas.CoinRequest,
+)
 @login_required
 async def show_request(request: web.Request) -> web.Response:
     row = await actions.get_request(
@@ -44,7 +60,14 @@ async def show_request(request: web.Request) -> web.Response:
     return json_response(_json(row))
 
 
-@routes.patch("/api/coin-requests/{id}/update")
+@routes.api(
+    "PATCH",
+    "/api/coin-requests/{id}/update",
+    summary="Approve or reject a coin request (its supplier).",
+    body=actions.DecisionBody,
+    response=schemas.CoinRequest,
+    errors=(403, 409),
+)
 @login_required
 async def decide_request(request: web.Request) -> web.Response:
     body = await read_body(request, actions.DecisionBody)

@@ -12,11 +12,13 @@ from engine.errors import forbidden
 from engine.rooms import moderation, profiles, store
 from engine.rooms.model import Rank
 from engine.rooms.roles import rank_of
+from httpapi import schemas
 from httpapi.auth import current_user, login_required
-from httpapi.common import path_id, query_int, read_body, read_body_and_keys
+from httpapi.common import path_id, read_body, read_body_and_keys, read_query
+from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response, ok
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
 class BanBody(msgspec.Struct):
@@ -33,52 +35,82 @@ class CloseBody(msgspec.Struct):
     reason: Annotated[str, msgspec.Meta(max_length=64)] = "closed_by_owner"
 
 
+class LegacyRoomsQuery(msgspec.Struct):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100
+    offset: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+
+
+class RoomsQuery(msgspec.Struct):
+    search: str | None = None
+    """Matches the name (only its first 64 characters are used)."""
+    category: str | None = None
+    country: str | None = None
+    """A two-letter country code (case-insensitive)."""
+    tag: str | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+    offset: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0
+
+
 def _legacy(room: dict[str, object]) -> dict[str, object]:
     """Legacy shape: the room plus `user{id,name,signature,avatar_image}` (balances are not exposed)."""
     return {k: v for k, v in room.items() if k not in {"live_members", "has_password", "is_closed", "closed_at"}}
 
 
-@routes.get("/api/rooms")
+@routes.api("GET", "/api/rooms", summary="Rooms, live ones first (legacy).", query=LegacyRoomsQuery,
+            response=list[schemas.LegacyRoomListing])  # fmt: skip
 async def legacy_rooms(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    limit = query_int(request, "limit", 100, 1, 500)
-    offset = query_int(request, "offset", 0, 0, 1_000_000)
-    rooms = await profiles.list_rooms(svc, search=None, category=None, country=None, tag=None, limit=limit,
-                                      offset=offset)  # fmt: skip
+    q = read_query(request, LegacyRoomsQuery)
+    rooms = await profiles.list_rooms(svc, search=None, category=None, country=None, tag=None, limit=q.limit,
+                                      offset=q.offset)  # fmt: skip
     return json_response([_legacy(r) for r in rooms])
 
 
-@routes.get("/api/room/{id}/view")
+@routes.api("GET", "/api/room/{id}/view", summary="One room (legacy).", response=schemas.LegacyRoomListing)
 async def legacy_room_view(request: web.Request) -> web.Response:
     room = await profiles.get_room_json(request.app[SERVICES], path_id(request, what="Room"))
     return json_response(_legacy(room))
 
 
-@routes.get("/api/v1/rooms")
+@routes.api("GET", "/api/v1/rooms", summary="Rooms, live ones first, filtered.", query=RoomsQuery,
+            response=list[schemas.Room])  # fmt: skip
 async def list_rooms(request: web.Request) -> web.Response:
-    q = request.query
+    q = read_query(request, RoomsQuery)
     rooms = await profiles.list_rooms(
-        request.app[SERVICES], search=(q.get("search") or None) and q["search"][:64],
-        category=q.get("category") or None, country=(q.get("country") or "").lower()[:2] or None,
-        tag=q.get("tag") or None, limit=query_int(request, "limit", 20, 1, 100),
-        offset=query_int(request, "offset", 0, 0, 100_000),
+        request.app[SERVICES], search=(q.search or "")[:64] or None, category=q.category or None,
+        country=(q.country or "").lower()[:2] or None, tag=q.tag or None, limit=q.limit, offset=q.offset,
     )  # fmt: skip
     return ok(rooms)
 
 
-@routes.post("/api/v1/rooms")
+@routes.api(
+    "POST",
+    "/api/v1/rooms",
+    summary="Create the caller's room.",
+    body=profiles.RoomFields,
+    response=schemas.Room,
+    status=201,
+    errors=(409,),
+)
 @login_required
 async def create_room(request: web.Request) -> web.Response:
     body, keys = await read_body_and_keys(request, profiles.RoomFields)
     return ok(await profiles.do_create(request.app[SERVICES], current_user(request).user_id, body, keys), 201)
 
 
-@routes.get("/api/v1/rooms/{id}")
+@routes.api("GET", "/api/v1/rooms/{id}", summary="One room.", response=schemas.Room)
 async def get_room(request: web.Request) -> web.Response:
     return ok(await profiles.get_room_json(request.app[SERVICES], path_id(request, what="Room")))
 
 
-@routes.patch("/api/v1/rooms/{id}")
+@routes.api(
+    "PATCH",
+    "/api/v1/rooms/{id}",
+    summary="Change a room (owner); only the sent fields change.",
+    body=profiles.RoomFields,
+    response=schemas.Room,
+    errors=(403, 409),
+)
 @login_required
 async def update_room(request: web.Request) -> web.Response:
     body, keys = await read_body_and_keys(request, profiles.RoomFields)
@@ -86,7 +118,14 @@ async def update_room(request: web.Request) -> web.Response:
     return ok(await profiles.do_update(request.app[ROOMS], current_user(request).user_id, room_id, body, keys))
 
 
-@routes.post("/api/v1/rooms/{id}/close")
+@routes.api(
+    "POST",
+    "/api/v1/rooms/{id}/close",
+    summary="Close a room (owner).",
+    body=CloseBody,
+    response=schemas.RoomClosed,
+    errors=(403,),
+)
 @login_required
 async def close_room(request: web.Request) -> web.Response:
     body = await read_body(request, CloseBody)
@@ -95,7 +134,7 @@ async def close_room(request: web.Request) -> web.Response:
     return ok({"id": room_id, "is_closed": True})
 
 
-@routes.get("/api/v1/rooms/{id}/admins")
+@routes.api("GET", "/api/v1/rooms/{id}/admins", summary="The room's admins.", response=list[schemas.RoomAdmin])
 @login_required
 async def list_admins(request: web.Request) -> web.Response:
     room_id = path_id(request, what="Room")
@@ -103,7 +142,14 @@ async def list_admins(request: web.Request) -> web.Response:
         return ok(await store.list_admins(conn, room_id))
 
 
-@routes.post("/api/v1/rooms/{id}/admins")
+@routes.api(
+    "POST",
+    "/api/v1/rooms/{id}/admins",
+    summary="Name a room admin (owner).",
+    body=AdminBody,
+    response=schemas.RoomAdminChange,
+    errors=(403,),
+)
 @login_required
 async def add_admin(request: web.Request) -> web.Response:
     body = await read_body(request, AdminBody)
@@ -112,7 +158,13 @@ async def add_admin(request: web.Request) -> web.Response:
     return ok({"room_id": room_id, "user_id": body.user_id, "admin": True})
 
 
-@routes.delete("/api/v1/rooms/{id}/admins/{user_id}")
+@routes.api(
+    "DELETE",
+    "/api/v1/rooms/{id}/admins/{user_id}",
+    summary="Remove a room admin (owner).",
+    response=schemas.RoomAdminChange,
+    errors=(403,),
+)
 @login_required
 async def remove_admin(request: web.Request) -> web.Response:
     room_id, user_id = path_id(request, what="Room"), path_id(request, "user_id")
@@ -120,7 +172,13 @@ async def remove_admin(request: web.Request) -> web.Response:
     return ok({"room_id": room_id, "user_id": user_id, "admin": False})
 
 
-@routes.get("/api/v1/rooms/{id}/bans")
+@routes.api(
+    "GET",
+    "/api/v1/rooms/{id}/bans",
+    summary="The room's active bans (admins).",
+    response=list[schemas.RoomBan],
+    errors=(403,),
+)
 @login_required
 async def list_bans(request: web.Request) -> web.Response:
     room_id = path_id(request, what="Room")
@@ -131,7 +189,15 @@ async def list_bans(request: web.Request) -> web.Response:
         return ok(await store.list_bans(conn, room_id))
 
 
-@routes.post("/api/v1/rooms/{id}/bans")
+@routes.api(
+    "POST",
+    "/api/v1/rooms/{id}/bans",
+    summary="Ban a user from the room (moderators).",
+    body=BanBody,
+    response=schemas.BanCreated,
+    status=201,
+    errors=(403,),
+)
 @login_required
 async def add_ban(request: web.Request) -> web.Response:
     body = await read_body(request, BanBody)
@@ -141,7 +207,13 @@ async def add_ban(request: web.Request) -> web.Response:
     return ok({"id": ban_id, "room_id": room_id, "user_id": body.user_id}, 201)
 
 
-@routes.delete("/api/v1/rooms/{id}/bans/{user_id}")
+@routes.api(
+    "DELETE",
+    "/api/v1/rooms/{id}/bans/{user_id}",
+    summary="Lift a ban (admins).",
+    response=schemas.BanLifted,
+    errors=(403,),
+)
 @login_required
 async def lift_ban(request: web.Request) -> web.Response:
     room_id, user_id = path_id(request, what="Room"), path_id(request, "user_id")

@@ -1,10 +1,12 @@
-"""Every REST route, in one place."""
+"""Every REST route, in one place. Each declares its contract (httpapi/contract.py), from which
+docs/openapi.json is generated."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from httpapi import economy, legacy, mall, ops, payments, resellers, rooms, v1
+from httpapi.docs import setup_docs
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,3 +18,4 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(payments.routes)
     app.add_routes(resellers.routes)
     app.add_routes(mall.routes)
+    setup_docs(app)

@@ -19,11 +19,13 @@ from engine.accounts.model import (
 from engine.appkeys import SERVICES
 from engine.audit import store as audit_store
 from engine.errors import validation_error
+from httpapi import schemas
 from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import client_of, path_id, read_body, read_fields
+from httpapi.common import client_of, path_id, read_body, read_fields, read_query
+from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
 class LogoutBody(msgspec.Struct):
@@ -40,21 +42,47 @@ class RoleBody(msgspec.Struct):
     role: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 
 
-@routes.post("/api/v1/auth/register")
+class AuditQuery(msgspec.Struct):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100
+
+
+@routes.api(
+    "POST",
+    "/api/v1/auth/register",
+    summary="Register; answers the new user and tokens.",
+    body=RegisterBody,
+    response=schemas.Registered,
+    status=201,
+    errors=(409, 429),
+)
 async def register(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     user, tokens = await actions.do_register(svc, await read_fields(request, RegisterBody), client_of(request))
     return ok({"user": {"id": user["id"], "signature": user["signature"]}, **tokens.as_json(svc.signer.ttl)}, 201)
 
 
-@routes.post("/api/v1/auth/login")
+@routes.api(
+    "POST",
+    "/api/v1/auth/login",
+    summary="Log in with phone and password.",
+    body=LoginBody,
+    response=schemas.Tokens,
+    errors=(401, 403, 429),
+)
 async def login(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     tokens = await actions.do_login(svc, await read_body(request, LoginBody), client_of(request))
     return ok(tokens.as_json(svc.signer.ttl))
 
 
-@routes.post("/api/v1/auth/refresh")
+@routes.api(
+    "POST",
+    "/api/v1/auth/refresh",
+    summary="Rotate a refresh token (a reused one ends its session).",
+    body=RefreshBody,
+    response=schemas.Tokens,
+    errors=(401, 403),
+)
 async def refresh(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     body = await read_body(request, RefreshBody)
@@ -62,7 +90,13 @@ async def refresh(request: web.Request) -> web.Response:
     return ok(tokens.as_json(svc.signer.ttl))
 
 
-@routes.post("/api/v1/auth/logout")
+@routes.api(
+    "POST",
+    "/api/v1/auth/logout",
+    summary="End this session (or every one).",
+    body=LogoutBody,
+    response=schemas.LoggedOut,
+)
 @login_required
 async def logout(request: web.Request) -> web.Response:
     claims = current_user(request)
@@ -73,13 +107,20 @@ async def logout(request: web.Request) -> web.Response:
     return ok({"logged_out": True})
 
 
-@routes.get("/api/v1/me")
+@routes.api("GET", "/api/v1/me", summary="The caller's own account.", response=schemas.Me)
 @login_required
 async def me(request: web.Request) -> web.Response:
     return ok(await actions.get_me(request.app[SERVICES], current_user(request).user_id))
 
 
-@routes.patch("/api/v1/me")
+@routes.api(
+    "PATCH",
+    "/api/v1/me",
+    summary="Change one profile field.",
+    body=UpdateProfileBody,
+    response=schemas.Message,
+    errors=(409,),
+)
 @login_required
 async def update_me(request: web.Request) -> web.Response:
     body = await read_body(request, UpdateProfileBody)
@@ -89,7 +130,13 @@ async def update_me(request: web.Request) -> web.Response:
     return ok({"message": message})
 
 
-@routes.post("/api/v1/me/password")
+@routes.api(
+    "POST",
+    "/api/v1/me/password",
+    summary="Change the password (ends the other sessions).",
+    body=ResetPasswordBody,
+    response=schemas.Message,
+)
 @login_required
 async def change_password(request: web.Request) -> web.Response:
     claims = current_user(request)
@@ -98,13 +145,19 @@ async def change_password(request: web.Request) -> web.Response:
     return ok({"message": "Password updated successfully."})
 
 
-@routes.get("/api/v1/users/{id}")
+@routes.api("GET", "/api/v1/users/{id}", summary="A user's public profile.", response=schemas.PublicUser)
 @login_required
 async def user_public(request: web.Request) -> web.Response:
     return ok(await actions.get_public_user(request.app[SERVICES], path_id(request)))
 
 
-@routes.post("/api/v1/admin/users/{id}/status")
+@routes.api(
+    "POST",
+    "/api/v1/admin/users/{id}/status",
+    summary="Suspend, ban or restore a user.",
+    body=StatusBody,
+    response=schemas.UserStatusChanged,
+)
 @permission_required("users.suspend")
 async def set_status(request: web.Request) -> web.Response:
     body = await read_body(request, StatusBody)
@@ -123,7 +176,14 @@ async def set_status(request: web.Request) -> web.Response:
     return ok({"id": user_id, "status": body.status})
 
 
-@routes.post("/api/v1/admin/users/{id}/roles")
+@routes.api(
+    "POST",
+    "/api/v1/admin/users/{id}/roles",
+    summary="Grant a role (roles.assign; admin roles need roles.assign_admin).",
+    body=RoleBody,
+    response=schemas.RoleChanged,
+    errors=(403,),
+)
 @login_required
 async def grant_role(request: web.Request) -> web.Response:
     body = await read_body(request, RoleBody)
@@ -134,7 +194,13 @@ async def grant_role(request: web.Request) -> web.Response:
     return ok({"id": user_id, "role": body.role, "granted": True})
 
 
-@routes.delete("/api/v1/admin/users/{id}/roles/{role}")
+@routes.api(
+    "DELETE",
+    "/api/v1/admin/users/{id}/roles/{role}",
+    summary="Remove a role.",
+    response=schemas.RoleChanged,
+    errors=(403, 422),
+)
 @login_required
 async def remove_role(request: web.Request) -> web.Response:
     user_id = path_id(request)
@@ -145,12 +211,16 @@ async def remove_role(request: web.Request) -> web.Response:
     return ok({"id": user_id, "role": role, "granted": False})
 
 
-@routes.get("/api/v1/admin/audit")
+@routes.api(
+    "GET",
+    "/api/v1/admin/audit",
+    summary="The newest audit log entries.",
+    query=AuditQuery,
+    response=list[schemas.AuditEntry],
+)
 @permission_required("audit.view")
 async def audit(request: web.Request) -> web.Response:
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise validation_error({"limit": ["The limit must be an integer from 1 to 500."]})
+    query = read_query(request, AuditQuery)
     async with request.app[SERVICES].pool.acquire() as conn:
-        entries = await audit_store.recent(conn, limit=int(raw_limit))
+        entries = await audit_store.recent(conn, limit=query.limit)
     return ok(entries)

@@ -26,7 +26,7 @@ from engine.config import Config, Rate
 from engine.embedded import start_postgres, start_valkey
 from engine.messages import decode_event
 from engine.migrations import migrate
-from tests.helpers import TEST_SECRET, Client, db, register_user, with_database
+from tests.helpers import METRICS_TOKEN, TEST_SECRET, Client, db, register_user, with_database
 from tests.sockets import Peer, url_of
 
 _counter = itertools.count(1)
@@ -115,6 +115,7 @@ def config(database_url: str, redis_url: str, redis_prefix: str) -> Config:
         # The tests pay through the sandbox provider, which only a development deployment may run.
         environment="development",
         payment_provider="sandbox",
+        metrics_token=METRICS_TOKEN,
     )
 
 

@@ -21,6 +21,7 @@ from tests.sockets import Peer
 Client = TestClient[web.Request, web.Application]
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "Secret-pass-1"
+METRICS_TOKEN = "metrics-token-" + "m" * 40
 
 _phones = itertools.count(5550000001)
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from engine.config import Rate
 from tests.conftest import AppFactory
-from tests.helpers import bearer, registration
+from tests.helpers import METRICS_TOKEN, bearer, registration
 
 Client = TestClient[web.Request, web.Application]
 ALLOWED_ORIGIN = "https://flyliveapp.com"
@@ -117,7 +117,7 @@ async def test_every_response_has_a_request_id(client: Client, make_client: AppF
     responses = [
         await client.get("/api/health_check"),
         await client.get("/healthz"),
-        await client.get("/metrics"),
+        await client.get("/metrics", headers=bearer(METRICS_TOKEN)),
         await client.get("/nope"),
         await client.delete("/api/health_check"),
         await client.get("/api/user"),

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from engine.appkeys import SERVICES
 from httpapi.ops import LIFECYCLE
-from tests.helpers import bearer, login
+from tests.helpers import METRICS_TOKEN, bearer, login
 
 Client = TestClient[web.Request, web.Application]
 
@@ -30,7 +30,7 @@ def sample(metrics: str, name: str, **labels: str) -> float | None:
 
 
 async def scrape(client: Client) -> str:
-    resp = await client.get("/metrics")
+    resp = await client.get("/metrics", headers=bearer(METRICS_TOKEN))
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
     return await resp.text()

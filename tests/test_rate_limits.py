@@ -17,7 +17,7 @@ from engine.errors import DomainError
 from engine.keys import Keys
 from engine.ratelimit.store import RateLimiter, Verdict
 from tests.conftest import AppFactory
-from tests.helpers import PASSWORD, login, new_phone, register_user
+from tests.helpers import METRICS_TOKEN, PASSWORD, bearer, login, new_phone, register_user
 
 Client = TestClient[web.Request, web.Application]
 THROTTLED = re.compile(r"Too many login attempts\. Please try again in (\d+) seconds\.")
@@ -78,9 +78,9 @@ async def test_default_route_limit(make_client: AppFactory) -> None:
     # Probes and scrapes are never limited, however often they are called.
     for path in ("/healthz", "/readyz", "/metrics"):
         for _ in range(12):
-            probe = await client.get(path)
+            probe = await client.get(path, headers=bearer(METRICS_TOKEN))
             assert probe.status == 200, (path, await probe.text())
-    metrics = await (await client.get("/metrics")).text()
+    metrics = await (await client.get("/metrics", headers=bearer(METRICS_TOKEN))).text()
     assert re.search(r'^flylive_rate_limited_total\{scope="http"\} [1-9]', metrics, re.M), metrics
 
 

@@ -25,7 +25,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from engine.app import create_app
 from engine.config import Config, Rate
 from tests.conftest import AppFactory
-from tests.helpers import TEST_SECRET, bearer, grant_role
+from tests.helpers import METRICS_TOKEN, TEST_SECRET, bearer, grant_role
 from tests.sockets import close_client, url_of
 
 Client = TestClient[web.Request, web.Application]
@@ -283,7 +283,7 @@ async def test_event_rate_limit_and_metrics(make_client: AppFactory, register: A
         assert [a["success"] for a in acks] == [True, True, True, False]
         assert acks[3]["error"] == "Too many requests"
         assert probe.sio.connected
-        text = await (await limited.get("/metrics")).text()
+        text = await (await limited.get("/metrics", headers=bearer(METRICS_TOKEN))).text()
     assert metric(text, "flylive_socket_events_total", '{event="auth:whoami",result="ok"}') == 3.0
     assert metric(text, "flylive_socket_events_total", '{event="auth:whoami",result="fail"}') == 1.0
     assert metric(text, "flylive_socket_connections") == 1.0

@@ -9,6 +9,8 @@ import datetime as dt
 import logging
 from typing import Any
 
+import asyncpg
+
 from engine.audit.store import record_txn
 from engine.errors import DomainError, not_found
 from engine.realtime.server import user_room
@@ -59,11 +61,14 @@ async def do_ban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int, 
                  reason: str | None) -> int:  # fmt: skip
     await check_may_moderate(rooms, room_id, actor_id, target_id)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes) if minutes else None
-    async with rooms.svc.pool.acquire() as conn, conn.transaction():
-        ban_id = await store.add_ban_txn(conn, room_id, target_id, banned_by=actor_id, until=until, reason=reason)
-        await record_txn(conn, actor_id=actor_id, action="room.ban", target_type="room", target_id=room_id,
-                         details={"user_id": target_id, "until": until.isoformat() if until else None,
-                                  "reason": reason})  # fmt: skip
+    try:
+        async with rooms.svc.pool.acquire() as conn, conn.transaction():
+            ban_id = await store.add_ban_txn(conn, room_id, target_id, banned_by=actor_id, until=until, reason=reason)
+            await record_txn(conn, actor_id=actor_id, action="room.ban", target_type="room", target_id=room_id,
+                             details={"user_id": target_id, "until": until.isoformat() if until else None,
+                                      "reason": reason})  # fmt: skip
+    except asyncpg.ForeignKeyViolationError as exc:  # the target is no user
+        raise not_found("User") from exc
     await _evict(rooms, room_id, target_id, {"reason": reason or "banned", "permanent": until is None,
                                           "remaining_seconds": minutes * 60 if minutes else -1})  # fmt: skip
     return ban_id

@@ -1,0 +1,370 @@
+"""The answers of the REST routes as msgspec types, for docs/openapi.json.
+
+The domain actions still build these bodies as dicts; these types say what is on the wire, and the
+REST fuzzing (tests/test_openapi_fuzz.py) checks every answer against them. Timestamps are
+ISO 8601 strings; legacy dates are `YYYY-MM-DD` (or a timestamp, as the legacy API had them).
+Fields that are not declared may appear too (a type describes what clients may rely on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import msgspec
+
+Timestamp = str
+
+
+class Status(msgspec.Struct):
+    status: str
+
+
+class Message(msgspec.Struct):
+    message: str
+
+
+class StatusMessage(msgspec.Struct):
+    status: Literal["success"]
+    message: str
+
+
+class Tokens(msgspec.Struct):
+    """Log-in answer: a short-lived access token (as `token` for legacy clients and `access_token`)."""
+
+    token: str
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    """Access token lifetime in seconds."""
+    refresh_token: str
+
+
+class RegisteredUser(msgspec.Struct):
+    id: int
+    signature: str
+
+
+class Registered(msgspec.Struct):
+    user: RegisteredUser
+    token: str
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str
+
+
+class LoggedOut(msgspec.Struct):
+    logged_out: bool
+
+
+class PublicUser(msgspec.Struct):
+    """What anyone may see of a user: never phone, email, date of birth or balances."""
+
+    id: int
+    name: str
+    signature: str | None
+    country: str | None
+    gender: str
+    avatar_image: str | None
+    animated_src: str | None
+    static_src: str | None
+    vip_level: int
+    wealth_xp: str
+    charm_xp: str
+    room_xp: str
+    is_blocked: bool
+    created_at: str | None
+
+
+class RolePermission(msgspec.Struct):
+    name: str
+
+
+class Role(msgspec.Struct):
+    id: int
+    name: str
+    permissions: list[RolePermission]
+
+
+class FramePivot(msgspec.Struct):
+    user_id: int
+    frame_id: int
+    expires_at: Timestamp | None
+    quantity: int
+    is_active: bool
+
+
+class ActiveFrame(msgspec.Struct):
+    animated_src: str | None
+    static_src: str | None
+    pivot: FramePivot
+
+
+class LegacyRoom(msgspec.Struct):
+    id: int
+    user_id: int
+    name: str
+    country: str | None
+    type: int
+    is_hidden: bool
+    created_at: Timestamp | None
+
+
+class Me(msgspec.Struct):
+    """The caller's own account (the legacy `GET /api/user` object)."""
+
+    id: int
+    name: str
+    signature: str | None
+    phone: str | None
+    email: str | None
+    dob: str | None
+    status: str
+    coin_balance: int
+    diamond_balance: int
+    vip_level: int
+    can: dict[str, bool] | list[str]
+    """Each permission the caller holds, as `{name: true}` (an empty list when none)."""
+    roles: list[Role]
+    active_frame: ActiveFrame | None
+    room: LegacyRoom | None
+
+
+class RoomOwner(msgspec.Struct):
+    id: int
+    name: str
+    signature: str | None
+    avatar_image: str | None
+
+
+class LegacyRoomListing(msgspec.Struct):
+    """A room as the legacy list and view show it."""
+
+    id: int
+    user_id: int
+    name: str
+    country: str | None
+    type: int
+    is_hidden: bool
+    seat_count: int
+    tags: list[str]
+    user: RoomOwner
+
+
+class Room(msgspec.Struct):
+    id: int
+    user_id: int
+    name: str
+    description: str | None
+    category: str | None
+    region: str | None
+    country: str | None
+    tags: list[str]
+    seat_count: int
+    announcement: str | None
+    type: int
+    is_hidden: bool
+    is_closed: bool
+    closed_at: Timestamp | None
+    has_password: bool
+    live_members: int
+    """Members in the room now."""
+    user: RoomOwner
+
+
+class RoomClosed(msgspec.Struct):
+    id: int
+    is_closed: bool
+
+
+class RoomAdmin(msgspec.Struct):
+    user_id: int
+    name: str
+    signature: str | None
+    avatar_image: str | None
+    granted_by: int | None
+    granted_at: dt.datetime
+
+
+class RoomAdminChange(msgspec.Struct):
+    room_id: int
+    user_id: int
+    admin: bool
+
+
+class RoomBan(msgspec.Struct):
+    id: int
+    user_id: int
+    name: str
+    signature: str | None
+    banned_by: int | None
+    reason: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+class BanCreated(msgspec.Struct):
+    id: int
+    room_id: int
+    user_id: int
+
+
+class BanLifted(msgspec.Struct):
+    room_id: int
+    user_id: int
+    lifted: bool
+
+
+class UserStatusChanged(msgspec.Struct):
+    id: int
+    status: Literal["active", "suspended", "banned"]
+
+
+class RoleChanged(msgspec.Struct):
+    id: int
+    role: str
+    granted: bool
+
+
+class AuditEntry(msgspec.Struct):
+    id: int
+    at: dt.datetime
+    actor_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    request_id: str | None
+    details: Any
+
+
+class SignedUpload(msgspec.Struct):
+    """ImageKit upload parameters for the client to send with its upload."""
+
+    signature: str
+    expire: int
+    token: str
+    filename: str
+    tag: list[str]
+
+
+class Balances(msgspec.Struct):
+    coins: int
+    diamonds: int
+
+
+class LedgerEntry(msgspec.Struct):
+    id: int
+    txn_id: str
+    currency: Literal["coins", "diamonds"]
+    amount: int
+    """Signed: positive is a credit."""
+    kind: str
+    created_at: Timestamp | None
+
+
+class LedgerPage(msgspec.Struct):
+    items: list[LedgerEntry]
+    next_cursor: int | None
+    """Pass as `cursor` for the next (older) page; null on the last page."""
+
+
+class Exchanged(msgspec.Struct):
+    diamonds_used: int
+    coins_received: int
+    balances: dict[str, int]
+    transaction_id: str | None
+    replay: bool
+
+
+class Adjusted(msgspec.Struct):
+    user_id: int
+    currency: Literal["coins", "diamonds"]
+    balance: int | None
+    replay: bool
+
+
+class Gift(msgspec.Struct):
+    id: int
+    name: str
+    price: int
+    """In coins."""
+    starts_at: Timestamp | None
+    ends_at: Timestamp | None
+
+
+class Package(msgspec.Struct):
+    id: int
+    name: str
+    coins: int
+    bonus_coins: int
+    price_cents: int
+    currency: str
+    country: str | None
+
+
+class Order(msgspec.Struct):
+    id: str
+    user_id: int
+    package_id: int | None
+    coins: int
+    bonus_coins: int
+    price_cents: int
+    currency: str
+    provider: str
+    status: str
+
+
+class WebhookAck(msgspec.Struct, omit_defaults=True):
+    received: bool
+    duplicate: bool = False
+    ignored: bool = False
+    status: str | None = None
+    """The order's status after this event."""
+
+
+class MallItem(msgspec.Struct):
+    id: int
+    name: str
+    price: str
+    """In coins, with two decimals (as the legacy API showed it)."""
+    created_at: Timestamp | None
+
+
+class OwnedItem(msgspec.Struct):
+    id: int
+    name: str
+    price: str
+    pivot: dict[str, Any]
+
+
+class Purchased(msgspec.Struct, omit_defaults=True):
+    message: str
+    replay: bool = False
+    expires_at: Timestamp | None = None
+
+
+class Reseller(msgspec.Struct):
+    id: int
+    name: str
+    coin_balance: int
+
+
+class CoinRequest(msgspec.Struct):
+    id: int
+    amount: int
+    type: int
+    status: int
+    """The legacy codes: 1 pending, 2 approved, 3 rejected."""
+    user_id: int
+    """Who asked."""
+    requested_from: int
+    """The reseller asked."""
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class Readiness(msgspec.Struct):
+    status: Literal["ok", "unavailable", "draining"]
+    checks: dict[str, Literal["ok", "down"]] | None = None
