@@ -78,7 +78,7 @@ class Metrics:
         )
         self.malformed_packets = Counter(
             "flylive_socket_malformed_packets_total",
-            "Socket.IO packets refused as malformed, by kind (decode, event, binary, packet)",
+            "Malformed Socket.IO packets and Engine.IO frames refused, by kind (decode, event, binary, packet, frame)",
             ["kind"],
             registry=r,
         )

@@ -212,7 +212,7 @@ async def test_a_broken_binary_packet_does_not_jam_the_socket(client: Any, http:
     assert sample(client, "flylive_socket_malformed_packets_total", kind="binary") == 3
 
 
-MALFORMED = ["2[[]]", '2[{"a":1}]', "4{}", '2["x"', "2", "2{}", "2[]", '59999999999-["a"]', '2"x"', "7", "3[]"]
+MALFORMED = ["2[[]]", '2[{"a":1}]', "4{}", '2["x"', "2", "2{}", "2[]", '59999999999-["a"]', '2"x"', "0[]", "3[]"]
 
 
 @pytest.mark.parametrize("signed_in", [True, False])
@@ -237,6 +237,49 @@ async def test_malformed_packets_are_refused_quietly_and_the_socket_is_closed(
         assert (await again.call("auth:whoami"))["success"]
     finally:
         await again.close()
+
+
+@pytest.mark.parametrize("frame", ["x", "", "9abc", "4" + "[" * 3000, "4{}", "2" + "[" * 3000, "b!!"])
+async def test_a_frame_that_is_no_engineio_packet_closes_its_connection_quietly(
+    client: Any, http: Any, caplog: pytest.LogCaptureFixture, frame: str
+) -> None:
+    user = await new_user(client)
+    raw = await RawSocket.open(http, url_of(client), user.token)
+    caplog.clear()
+    await raw.ws.send_str(frame)
+    assert await raw.until_closed() == []
+    assert sample(client, "flylive_socket_malformed_packets_total", kind="frame") == 1
+    assert tracebacks(caplog) == []  # stock: a 500 with its traceback, or one per frame ("9abc")
+
+
+async def test_upgrading_from_long_polling_still_works(client: Any) -> None:
+    """The upgrade's probe frames (`2probe`, `5`) pass the frame check."""
+    user = await new_user(client)
+    peer = Peer()
+    await peer.sio.connect(url_of(client), auth={"token": user.token}, transports=["polling", "websocket"])
+    try:
+        for _ in range(50):
+            if peer.sio.transport() == "websocket":
+                break
+            await asyncio.sleep(0.05)
+        assert peer.sio.transport() == "websocket"
+        assert (await peer.call("auth:whoami"))["success"]
+    finally:
+        await peer.close()
+
+
+async def test_python_engineio_tracebacks_are_rate_limited(
+    client: Any, http: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Long-polling bodies python-engineio cannot decode log a traceback each, in its own code."""
+    url = f"{url_of(client)}/socket.io/?EIO=4&transport=polling"
+    async with http.get(url) as opened:
+        sid = json.loads((await opened.text())[1:])["sid"]
+    caplog.clear()
+    for _ in range(20):
+        async with http.post(f"{url}&sid={sid}", data="\x1e".join(["6"] * 30)) as resp:  # too many packets
+            assert resp.status == 200
+    assert len(tracebacks(caplog)) <= 1
 
 
 # --- event budget and floods -----------------------------------------------------------------------

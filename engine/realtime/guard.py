@@ -12,6 +12,7 @@ in process, and a socket that keeps sending them is closed.
   refilled is disconnected (one log line each, `flylive_socket_guard_disconnects_total{reason}`).
 
 The budget applies to the default namespace (clients); media nodes on `/media` are trusted services.
+Below Socket.IO, engine/realtime/engineio_guard.py does the same for Engine.IO frames.
 """
 
 from __future__ import annotations
@@ -19,18 +20,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
-import engineio
 import socketio
-from engineio.exceptions import SocketIsClosedError
 from socketio import packet
 
 from engine.config import Config, Rate
 from engine.metrics import Metrics
 from engine.realtime import jsonlimits
+from engine.realtime.engineio_guard import GuardedEngineIO, LogGate, engineio_log
 
 log = logging.getLogger("flylive.realtime.guard")
 
@@ -77,55 +76,19 @@ class SocketGuard:
         return (1 - self.tokens) / per_second
 
 
-class LogGate:
-    """At most one line per `interval` seconds; the line that passes says how many were held back."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._next_at = 0.0
-        self._held = 0
-
-    def admit(self) -> int | None:
-        now = time.monotonic()
-        if now < self._next_at:
-            self._held += 1
-            return None
-        held, self._held, self._next_at = self._held, 0, now + self._interval
-        return held
-
-
-class _EngineIO(engineio.AsyncServer):  # type: ignore[misc]
-    """Engine.IO server that stops reading from a socket once it has been closed.
-
-    Stock python-engineio keeps reading a WebSocket after closing its session and hands every later
-    message to Socket.IO, until the client hangs up; a flooder never does.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # WebSocket sessions the guard closed; an entry lives as long as its read loop.
-        self.cut: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-
-    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "message" and args[0] not in self.sockets:
-            if args[0] in self.cut:
-                raise SocketIsClosedError()  # ends the read loop, which closes the WebSocket
-            return None  # the rest of a long-polling POST whose session is gone
-        return await super()._trigger_event(event, *args, **kwargs)
-
-
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server with the guard above in front of its packet dispatch."""
 
     def __init__(self, config: Config, metrics: Metrics, **options: Any) -> None:
-        super().__init__(serializer=LimitedPacket, **options)
+        super().__init__(serializer=LimitedPacket, engineio_logger=engineio_log, **options)
         self._config = config
         self._metrics = metrics
         self._guards: dict[str, SocketGuard] = {}
         self._malformed_log = LogGate(LOG_INTERVAL)
+        self.eio.count_malformed = metrics.malformed_packets.labels("frame").inc
 
-    def _engineio_server_class(self) -> type[_EngineIO]:
-        return _EngineIO
+    def _engineio_server_class(self) -> type[GuardedEngineIO]:
+        return GuardedEngineIO
 
     def _guard(self, eio_sid: str) -> SocketGuard:
         guard = self._guards.get(eio_sid)
