@@ -24,7 +24,7 @@ from engine.errors import DomainError
 from engine.realtime.jsonlimits import MAX_DEPTH, TooDeep, loads
 from engine.rooms.model import ChatPayload
 from engine.validation import convert_fields
-from tests.conftest import new_user
+from tests.helpers import new_user
 from tests.sockets import Peer, url_of
 
 WAIT = 5.0
