@@ -53,8 +53,11 @@ receive only the events it missed).
 `{success: true, ...}` or `{success: false, error, code?}` where `error` is a display string clients
 match exactly (realtime-contract §0) and `code` a stable machine code. A payload that does not match
 its schema gets `{success: false, error: "Invalid payload", code, fields}` and the socket stays up;
-a handler failure gets `Internal server error`; the per-user event budget gets `Too many requests`
-with `retry_after`. Messages larger than `SOCKET_MAX_PAYLOAD_BYTES` close the connection.
+a handler failure gets `Internal server error`; each socket's event budget (a bucket of 100
+refilling 20/s, `SOCKET_EVENT_RATE_LIMIT`) gets `Too many requests` with `retry_after`. A socket that
+keeps sending past its budget (`SOCKET_FLOOD_REFUSALS`), or sends malformed packets
+(`SOCKET_MALFORMED_LIMIT`, acked never), is disconnected. Messages larger than
+`SOCKET_MAX_PAYLOAD_BYTES` close the connection.
 
 **Room events** carry `seq`, the room's sequence number, except those that change no room state
 (reactions, presence, kicks, forced disconnects).
@@ -127,7 +130,8 @@ user:getRoom -> GetRoomAck
     Which room a user is in: ack `data{roomId|null}`.
 presence:subscribe -> PresenceAck
     Follow the online state of up to 50 users: ack `data{[userId]: online}`, then `presence.update` on their
-    first connect and last disconnect.
+    first connect and last disconnect. Beyond `PRESENCE_SUBSCRIPTIONS_PER_SOCKET` ids per socket or
+    `PRESENCE_SUBSCRIPTIONS_PER_USER` per user the call is refused: `Too many presence subscriptions` with `limit`.
 presence:unsubscribe -> Ack
     Stop following those users' presence.
 gift:send -> GiftAck

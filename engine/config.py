@@ -83,7 +83,13 @@ class Config:
     http_rate_limit: Rate = field(default_factory=lambda: Rate(120, 60))
     login_rate_limit_phone: Rate = field(default_factory=lambda: Rate(5, 300))
     login_rate_limit_ip: Rate = field(default_factory=lambda: Rate(30, 300))
-    socket_event_rate_limit: Rate = field(default_factory=lambda: Rate(30, 1))
+    # Per socket, in process (realtime-contract §9 Backpressure): a bucket of 100 refilling 20/s.
+    socket_event_rate_limit: Rate = field(default_factory=lambda: Rate(100, 5))
+    # A socket refused this many events before its bucket has refilled is flooding: disconnect it.
+    socket_flood_refusals: int = 200
+    socket_malformed_limit: int = 10
+    presence_subscriptions_per_socket: int = 500
+    presence_subscriptions_per_user: int = 1000
     # Media events have their own bucket: joining a full room sets up a consumer per speaker at once
     # (2 transports, their connects, then consume + resume for up to 31 producers: ~66 events).
     media_event_rate_limit: Rate = field(default_factory=lambda: Rate(150, 10))
@@ -217,6 +223,10 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOGIN_RATE_LIMIT_IP": ("login_rate_limit_ip", Rate.parse),
     "SOCKET_EVENT_RATE_LIMIT": ("socket_event_rate_limit", Rate.parse),
     "MEDIA_EVENT_RATE_LIMIT": ("media_event_rate_limit", Rate.parse),
+    "SOCKET_FLOOD_REFUSALS": ("socket_flood_refusals", _int_in(0, 1_000_000)),
+    "SOCKET_MALFORMED_LIMIT": ("socket_malformed_limit", _int_in(1, 1_000_000)),
+    "PRESENCE_SUBSCRIPTIONS_PER_SOCKET": ("presence_subscriptions_per_socket", _int_in(1, 100_000)),
+    "PRESENCE_SUBSCRIPTIONS_PER_USER": ("presence_subscriptions_per_user", _int_in(1, 1_000_000)),
     "SOCKET_PING_INTERVAL": ("socket_ping_interval", _int_in(5, 300)),
     "SOCKET_PING_TIMEOUT": ("socket_ping_timeout", _int_in(5, 300)),
     "SOCKET_MAX_PAYLOAD_BYTES": ("socket_max_payload_bytes", _int_in(1024, 16 * 1024 * 1024)),

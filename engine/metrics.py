@@ -76,6 +76,18 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.malformed_packets = Counter(
+            "flylive_socket_malformed_packets_total",
+            "Malformed Socket.IO packets and Engine.IO frames refused, by kind (decode, event, binary, packet, frame)",
+            ["kind"],
+            registry=r,
+        )
+        self.guard_disconnects = Counter(
+            "flylive_socket_guard_disconnects_total",
+            "Sockets closed for flooding events or sending malformed packets, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.forced_disconnects = Counter(
             "flylive_forced_disconnects_total",
             "Sockets closed because their session was revoked",

@@ -29,14 +29,32 @@ def _friendly(field_type: Any, error: msgspec.ValidationError) -> str:
     return _PATH_SUFFIX.sub("", str(error))
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
+def _text_problem(value: Any) -> str | None:
+    """What is wrong with the strings anywhere in `value`, if anything (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+                return "must not contain NUL characters"
+            if not item.isascii() and not _encodes(item):
+                # A lone surrogate (JSON allows the escape) cannot be stored, sent or logged as UTF-8.
+                return "must be valid UTF-8 text"
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +100,9 @@ def check_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> Che
                 problems[field.encode_name] = [f"The {field.encode_name} field is required."]
             continue
         value = data[field.encode_name]
-        if _has_nul(value):
-            # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-            problems[field.encode_name] = [f"The {field.encode_name} field must not contain NUL characters."]
+        problem = _text_problem(value)
+        if problem is not None:
+            problems[field.encode_name] = [f"The {field.encode_name} field {problem}."]
             continue
         try:
             valid[field.encode_name] = msgspec.convert(value, field.type, strict=strict)
@@ -99,8 +117,10 @@ def convert_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> T
 
 
 def check_no_nul(field: str, value: Any) -> None:
-    if _has_nul(value):
-        raise validation_error({field: [f"The {field} field must not contain NUL characters."]})
+    """Refuse text that cannot be stored: NUL characters, or strings that do not encode as UTF-8."""
+    problem = _text_problem(value)
+    if problem is not None:
+        raise validation_error({field: [f"The {field} field {problem}."]})
 
 
 def decode_json(raw: bytes) -> Any:

@@ -155,8 +155,9 @@ def _die_with_parent() -> None:
 class OwnServer:
     """`flylive serve` in a subprocess with a throw-away data directory."""
 
-    def __init__(self, seed: bool = False) -> None:
+    def __init__(self, seed: bool = False, env: dict[str, str] | None = None) -> None:
         self.seed = seed  # the demo accounts and catalog (bench_gifts needs the admin and the gifts)
+        self.env = env or {}  # over SERVER_ENV (bench_flood keeps the production socket budget)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="flylive-bench-"))
@@ -176,6 +177,7 @@ class OwnServer:
             "FLYLIVE_PORT": str(self.port),
             "FLYLIVE_SEED_DEMO": "true" if self.seed else "false",
             "GIFT_RATE_LIMIT": "1000000/1",
+            **self.env,
         }
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

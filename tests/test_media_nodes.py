@@ -283,8 +283,8 @@ async def commands_named(commands: list[dict[str, Any]], name: str, count: int) 
 
 
 async def test_setting_up_audio_in_a_full_room_is_not_rate_limited(make_client: Any) -> None:
-    """A listener joining a room of 30 speakers and music sends ~66 media events at once: they draw on
-    a media bucket of their own (not the 30/s bucket of other events), which still has a limit."""
+    """A listener joining a room of 30 speakers and music sends ~66 media events at once: they fit the
+    socket's budget (100) and a per-user media bucket of their own, which still has a limit."""
     import asyncio
 
     from engine.config import Config, Rate

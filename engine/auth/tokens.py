@@ -75,7 +75,7 @@ class TokenSigner:
                 continue
             except jwt.PyJWTError as exc:
                 raise TokenError("invalid") from exc
-            if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+            if claims.get("typ") != "access" or not str(claims["sub"]).isascii() or not str(claims["sub"]).isdigit():
                 raise TokenError("invalid")
             return AccessClaims(
                 int(claims["sub"]),

@@ -1,6 +1,6 @@
 """Socket event plumbing: every client event goes through `socket_event`.
 
-It applies the per-user event rate limit, decodes the payload into the handler's Struct (limits
+It applies the per-user media rate limit, decodes the payload into the handler's Struct (limits
 live in the type), turns domain errors into the contract's error acks, never lets an exception
 break the socket, and records the event's result and latency.
 """
@@ -47,25 +47,29 @@ def socket_event(
 ) -> Callable[[Handler[P]], Handler[P]]:
     """Register `handler(rt, sid, session, payload) -> ack` for event `name` on `rt`'s server.
 
-    Each user's events draw on one rate-limit bucket; media signalling has its own (`bucket="media"`),
-    sized for the burst of setting up audio in a full room, so it neither starves nor is starved by
-    chat and seat events.
+    Every event first draws on its socket's budget (engine/realtime/guard.py); media signalling
+    also draws on a per-user bucket of its own (`bucket="media"`), sized for the burst of setting up
+    audio in a full room.
     """
 
     def register(handler: Handler[P]) -> Handler[P]:
-        async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
+        async def on_event(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
             request_id_var.set(uuid.uuid4().hex)
             started = time.perf_counter()
             result = "ok"
             try:
                 session = await rt.sio.get_session(sid)
                 svc = rt.services
-                rate = svc.config.media_event_rate_limit if bucket == "media" else svc.config.socket_event_rate_limit
-                verdict = await svc.limiter.hit(bucket, str(session["user_id"]), rate)
-                if not verdict.allowed:
-                    svc.metrics.rate_limited.labels(bucket).inc()
+                # The socket's own budget was taken before this task began (engine/realtime/guard.py).
+                if bucket == "media":
+                    verdict = await svc.limiter.hit(bucket, str(session["user_id"]), svc.config.media_event_rate_limit)
+                    if not verdict.allowed:
+                        svc.metrics.rate_limited.labels(bucket).inc()
+                        result = "fail"
+                        return failure(TOO_MANY_REQUESTS, "rate_limited", retry_after=verdict.retry_after_seconds)
+                if extra:  # emit(event, payload, ack): one payload, never more
                     result = "fail"
-                    return failure(TOO_MANY_REQUESTS, "rate_limited", retry_after=verdict.retry_after_seconds)
+                    return failure(INVALID_PAYLOAD, "validation_failed", fields={"body": ["Send one payload."]})
                 try:
                     payload = convert_fields(payload_type, {} if data is None else data)
                 except DomainError as exc:

@@ -23,6 +23,7 @@ from engine.auth.tokens import TokenError
 from engine.config import Config
 from engine.jobs import Periodic
 from engine.metrics import Metrics
+from engine.realtime.guard import GuardedServer
 from engine.services import Services
 
 log = logging.getLogger("flylive.realtime")
@@ -72,7 +73,9 @@ class RealtimeServer:
         self.background: list[Periodic] = []
         # Disconnect work runs as tasks of its own (see `run_detached`); kept to be awaited at stop.
         self._detached: set[asyncio.Task[None]] = set()
-        self.sio = socketio.AsyncServer(
+        self.sio = GuardedServer(
+            config,
+            metrics,
             async_mode="aiohttp",
             client_manager=socketio.AsyncRedisManager(redis_url, channel=channel),
             # CORS is answered by the HTTP middleware and the Origin is checked in `connect`, so a

@@ -36,6 +36,7 @@ ERRORS = {
     "WRONG_PASSWORD": "Wrong room password",
     "MESSAGE_REJECTED": "Message not allowed",
     "STATE_CHANGED": "Seat changed, try again",
+    "PRESENCE_LIMIT": "Too many presence subscriptions",
 }
 
 VIP_GUARD_REMOVE = 5  # seat:remove refused against VIP level >= 5
@@ -50,7 +51,8 @@ def room_id_of(ref: int | str) -> int | None:
     """Room ids are numeric; a string that is not a positive integer names no room."""
     if isinstance(ref, int):
         return ref
-    return int(ref) if ref.isdigit() and 0 < int(ref) < 2**63 else None
+    # isascii: str.isdigit() also accepts "²" or "①", which int() refuses.
+    return int(ref) if ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**63 else None
 
 
 def room_channel(room_id: int) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.realtime.server import user_room
 from engine.rooms import store
+from engine.rooms.events import refuse
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import GetRoomPayload, PresencePayload
 
@@ -29,16 +31,42 @@ async def went_offline(rooms: LiveRooms, instance_id: str, sid: str, user_id: in
         await rooms.rt.sio.emit("presence.update", {"userId": user_id, "online": False}, room=presence_room(user_id))
 
 
+def _subscriptions(session: dict[str, Any]) -> set[int]:
+    """The ids this socket watches (its presence rooms), kept in its session to count them cheaply."""
+    subscribed: set[int] = session.setdefault("presence_subscriptions", set())
+    return subscribed
+
+
+async def _others_subscriptions(rooms: LiveRooms, sid: str, user_id: int) -> int:
+    """How many ids the user's other sockets on this process watch: each one costs this process memory."""
+    sio = rooms.rt.sio
+    others = [other for other, _ in sio.manager.get_participants("/", user_room(user_id)) if other != sid]
+    return sum([len(_subscriptions(await sio.get_session(other))) for other in others])
+
+
 async def do_subscribe(rooms: LiveRooms, sid: str, session: dict[str, Any], p: PresencePayload) -> dict[str, Any]:
     ids = list(dict.fromkeys(p.userIds))
-    for user_id in ids:
+    others = await _others_subscriptions(rooms, sid, int(session["user_id"]))
+    # From here to the update nothing awaits, so two subscribes of this socket cannot both pass.
+    subscribed = _subscriptions(session)
+    new = [user_id for user_id in ids if user_id not in subscribed]
+    config = rooms.rt.config
+    per_socket, per_user = config.presence_subscriptions_per_socket, config.presence_subscriptions_per_user
+    if len(subscribed) + len(new) > per_socket:
+        return refuse("PRESENCE_LIMIT", limit=per_socket, scope="socket")
+    if others + len(subscribed) + len(new) > per_user:
+        return refuse("PRESENCE_LIMIT", limit=per_user, scope="user")
+    subscribed.update(new)
+    for user_id in new:
         await rooms.rt.sio.enter_room(sid, presence_room(user_id))
     online = await store.online(rooms.svc.redis, rooms.svc.keys, ids)
     return {"success": True, "data": {str(uid): on for uid, on in online.items()}}
 
 
 async def do_unsubscribe(rooms: LiveRooms, sid: str, session: dict[str, Any], p: PresencePayload) -> dict[str, Any]:
+    subscribed = _subscriptions(session)
     for user_id in dict.fromkeys(p.userIds):
+        subscribed.discard(user_id)
         await rooms.rt.sio.leave_room(sid, presence_room(user_id))
     return {"success": True}
 

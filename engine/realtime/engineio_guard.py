@@ -1,0 +1,103 @@
+"""python-engineio, hardened below Socket.IO: frames that are not Engine.IO packets end their
+connection quietly, a closed socket is not read any further, and python-engineio's tracebacks
+are rate-limited.
+
+Stock python-engineio decodes a WebSocket frame outside its error handling: a frame such as `x`
+or `4[[[…` escapes as an exception (an HTTP 500 logged with its traceback, the socket never
+cleaned up), and an unknown packet type such as `9` logs a traceback per frame while the
+connection stays open. Long-polling bodies that do not decode log one per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+from engineio.async_drivers import aiohttp as aiohttp_driver
+from engineio.exceptions import SocketIsClosedError
+
+LOG_INTERVAL = 10.0  # seconds between two tracebacks from python-engineio, process-wide
+
+
+class LogGate:
+    """At most one line per `interval` seconds; the line that passes says how many were held back."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._next_at = 0.0
+        self._held = 0
+
+    def admit(self) -> int | None:
+        now = time.monotonic()
+        if now < self._next_at:
+            self._held += 1
+            return None
+        held, self._held, self._next_at = self._held, 0, now + self._interval
+        return held
+
+
+class _RateLimitedTracebacks(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate = LogGate(LOG_INTERVAL)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is None:
+            return True
+        held = self._gate.admit()
+        if held:
+            record.msg = f"{record.msg} ({held} more like it held back)"
+        return held is not None
+
+
+# python-engineio logs through this logger (not its default one, which also gets a handler of its
+# own writing every line a second time to stderr); errors only, as its default.
+engineio_log = logging.getLogger("flylive.engineio")
+engineio_log.setLevel(logging.ERROR)
+engineio_log.addFilter(_RateLimitedTracebacks())
+
+
+def is_engineio_frame(text: str) -> bool:
+    """Whether a WebSocket text frame is a packet an Engine.IO v4 client sends over this server.
+
+    A MESSAGE carries a Socket.IO packet, which starts with its type digit (python-engineio would
+    otherwise JSON-decode it without a depth bound); the other packets carry nothing or "probe".
+    """
+    kind, rest = text[:1], text[1:]
+    if kind == "4":
+        return rest[:1] in "0123456" and rest[:1] != ""
+    return kind in ("1", "2", "3", "5", "6") and rest in ("", "probe")
+
+
+class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
+    async def wait(self) -> Any:
+        data = await super().wait()
+        if isinstance(data, str) and not is_engineio_frame(data):
+            self.server.count_malformed()
+            raise OSError("not an Engine.IO packet")  # ends the read loop: the socket closes cleanly
+        return data
+
+
+class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
+    """python-engineio's server with the checks above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The driver module's own dict, shared by every server: copied, not changed.
+        self._async: dict[str, Any] = {**vars(self)["_async"], "websocket": _CheckedWebSocket}
+        self.count_malformed: Callable[[], None] = lambda: None
+        # WebSocket sessions closed by the Socket.IO guard; an entry lives as long as its read loop.
+        self.cut: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        # Stock python-engineio goes on reading a WebSocket after its session closed, handing every
+        # message to Socket.IO until the client hangs up; a flooder never does.
+        if event == "message" and args[0] not in self.sockets:
+            if args[0] in self.cut:
+                raise SocketIsClosedError()  # ends the read loop, which closes the WebSocket
+            return None  # the rest of a long-polling POST whose session is gone
+        return await super()._trigger_event(event, *args, **kwargs)
