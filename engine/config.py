@@ -87,6 +87,7 @@ class Config:
     socket_event_rate_limit: Rate = field(default_factory=lambda: Rate(100, 5))
     # A socket refused this many events before its bucket has refilled is flooding: disconnect it.
     socket_flood_refusals: int = 200
+    socket_flood_cooldown_seconds: int = 30
     socket_malformed_limit: int = 10
     presence_subscriptions_per_socket: int = 500
     presence_subscriptions_per_user: int = 1000
@@ -224,6 +225,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SOCKET_EVENT_RATE_LIMIT": ("socket_event_rate_limit", Rate.parse),
     "MEDIA_EVENT_RATE_LIMIT": ("media_event_rate_limit", Rate.parse),
     "SOCKET_FLOOD_REFUSALS": ("socket_flood_refusals", _int_in(0, 1_000_000)),
+    "SOCKET_FLOOD_COOLDOWN_SECONDS": ("socket_flood_cooldown_seconds", _int_in(0, 86_400)),
     "SOCKET_MALFORMED_LIMIT": ("socket_malformed_limit", _int_in(1, 1_000_000)),
     "PRESENCE_SUBSCRIPTIONS_PER_SOCKET": ("presence_subscriptions_per_socket", _int_in(1, 100_000)),
     "PRESENCE_SUBSCRIPTIONS_PER_USER": ("presence_subscriptions_per_user", _int_in(1, 1_000_000)),

@@ -56,6 +56,10 @@ class Keys:
     def rate_bucket(self, scope: str, subject: str) -> str:
         return f"{self.prefix}{{rl:{scope}:{subject}}}"
 
+    def cooldown(self, scope: str, subject: str) -> str:
+        """Present (with a TTL) while `subject` is barred from `scope`."""
+        return f"{self.prefix}{{rl:{scope}:{subject}}}:cooldown"
+
     def session_revoked(self, session_id: str) -> str:
         return f"{self.prefix}{{auth:s:{session_id}}}:revoked"
 

@@ -82,6 +82,11 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.budget_exceeded = Counter(
+            "flylive_socket_event_budget_exceeded_total",
+            "Socket events dropped because their socket was over its budget (realtime-contract §9)",
+            registry=r,
+        )
         self.guard_disconnects = Counter(
             "flylive_socket_guard_disconnects_total",
             "Sockets closed for flooding events or sending malformed packets, by reason",

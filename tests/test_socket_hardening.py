@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 
 from engine.appkeys import SERVICES
 from engine.config import Config, Rate
@@ -357,3 +358,34 @@ async def test_presence_subscriptions_are_capped_per_socket_and_per_user(make_cl
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("a's subscriptions still count after it left")
+
+
+async def test_a_user_cut_off_for_flooding_waits_before_connecting_again(make_client: Any, http: Any) -> None:
+    app = await make_client(socket_event_rate_limit=Rate(5, 600), socket_flood_refusals=10,
+                            socket_flood_cooldown_seconds=30)  # fmt: skip
+    flooding, other = await new_user(app), await new_user(app)
+    bystander = await RawSocket.open(http, url_of(app), flooding.token)  # already connected: stays
+    flooder = await RawSocket.open(http, url_of(app), flooding.token)
+    await flooder.flood(f"2{flooder.next_id()}" + '["auth:whoami"]' for _ in range(100))
+    await flooder.until_closed()
+
+    # A new socket of the flooding user is refused with the rate-limit string, until the cool-down ends.
+    again = Peer()
+    refusals: list[Any] = []
+    again.sio.on("connect_error", refusals.append)
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await again.connect(url_of(app), flooding.token)
+    finally:
+        await again.close()
+    assert refusals == [{"message": "Too many requests"}]
+    svc = app.app[SERVICES]
+    assert 0 < await svc.limiter.cooling("socket-flood", str(flooding.id)) <= 30
+    assert (await bystander.call("auth:whoami"))["success"]
+    peer = await Peer().connect(url_of(app), other.token)  # nobody else is barred
+    try:
+        assert (await peer.call("auth:whoami"))["success"]
+    finally:
+        await peer.close()
+    assert sample(app, "flylive_socket_event_budget_exceeded_total") == 10
+    assert sample(app, "flylive_auth_attempts_total", kind="socket", result="refused") == 1

@@ -25,7 +25,7 @@ from engine.gifts.model import (
     requested_recipients,
 )
 from engine.gifts.store import Catalog
-from engine.realtime.events import INVALID_PAYLOAD, Ack, failure, refusal
+from engine.realtime.acks import INVALID_PAYLOAD, Ack, failure, refusal
 from engine.realtime.server import RealtimeServer, user_room
 from engine.rooms.events import RoomCall
 from engine.rooms.live import LiveRooms

@@ -21,7 +21,7 @@ from engine.media import store
 from engine.media.idle import release_idle_rooms
 from engine.media.lost import lose_node, sweep_lost_nodes
 from engine.media.model import NodeHeartbeat, NodeInfo, NodeRegister
-from engine.realtime.events import INVALID_PAYLOAD, failure
+from engine.realtime.acks import INVALID_PAYLOAD, failure
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import LiveRooms
 from engine.validation import convert_fields

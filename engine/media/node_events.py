@@ -19,7 +19,7 @@ from msgspec import Meta
 from engine.errors import DomainError
 from engine.media import store
 from engine.media.model import ProducerRecord
-from engine.realtime.events import INVALID_PAYLOAD, failure
+from engine.realtime.acks import INVALID_PAYLOAD, failure
 from engine.realtime.server import RealtimeServer
 from engine.rooms.live import StripedLocks
 from engine.rooms.model import room_channel

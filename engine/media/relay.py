@@ -18,7 +18,7 @@ from msgspec import Meta
 
 from engine.media import store
 from engine.media.model import ice_servers
-from engine.realtime.events import Ack, failure
+from engine.realtime.acks import Ack, failure
 from engine.realtime.server import RealtimeServer
 from engine.rooms.events import RoomCall, RoomEvent, register
 from engine.rooms.live import LiveRooms

@@ -30,7 +30,17 @@ class Verdict:
 class RateLimiter:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._keys = keys
+        self._redis = redis
         self._bucket = TOKEN_BUCKET.bind(redis)
+
+    async def cool_down(self, scope: str, subject: str, seconds: int) -> None:
+        """Bar `subject` from `scope` for `seconds` (e.g. a user whose socket was cut for flooding)."""
+        await self._redis.set(self._keys.cooldown(scope, subject), 1, ex=seconds)
+
+    async def cooling(self, scope: str, subject: str) -> int | None:
+        """Seconds left of a cool-down, or None."""
+        ttl = int(await self._redis.ttl(self._keys.cooldown(scope, subject)))
+        return ttl if ttl > 0 else None
 
     async def hit(self, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
         key = self._keys.rate_bucket(scope, subject)

@@ -10,36 +10,21 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import msgspec
 
 from engine.errors import DomainError
 from engine.logs import request_id_var
+from engine.realtime.acks import INTERNAL_ERROR, INVALID_PAYLOAD, TOO_MANY_REQUESTS, Ack, failure
 from engine.realtime.server import RealtimeServer
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.realtime.events")
 
-INVALID_PAYLOAD = "Invalid payload"
-INTERNAL_ERROR = "Internal server error"
-TOO_MANY_REQUESTS = "Too many requests"
-
 P = TypeVar("P", bound=msgspec.Struct)
-Ack = dict[str, Any]
 Handler = Callable[[RealtimeServer, str, dict[str, Any], P], Awaitable[Ack]]
-
-
-def failure(error: str, code: str | None = None, **extra: Any) -> Ack:
-    """The one failure ack: `{success: false, error, code?, …}` (the contract's error string in
-    `error`; `code` where the contract gives one)."""
-    return {"success": False, "error": error, **({"code": code} if code else {}), **extra}
-
-
-def refusal(errors: Mapping[str, str], code: str, **extra: Any) -> Ack:
-    """A failure ack for a domain's error `code`, with the contract's string for it from `errors`."""
-    return failure(errors[code], code, **extra)
 
 
 def socket_event(

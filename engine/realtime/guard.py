@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,11 @@ from socketio import packet
 from engine.config import Config, Rate
 from engine.metrics import Metrics
 from engine.realtime import jsonlimits
+from engine.realtime.acks import TOO_MANY_REQUESTS, failure
 from engine.realtime.engineio_guard import GuardedEngineIO, LogGate, engineio_log
 
 log = logging.getLogger("flylive.realtime.guard")
 
-TOO_MANY_REQUESTS = "Too many requests"
 MAX_ATTACHMENTS = 10  # no event of the contract carries binary; a few attachments are plenty
 LOG_INTERVAL = 10.0  # seconds between two "malformed packet" log lines, process-wide
 
@@ -85,6 +86,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._metrics = metrics
         self._guards: dict[str, SocketGuard] = {}
         self._malformed_log = LogGate(LOG_INTERVAL)
+        # Told the user id of a socket cut for flooding (the transport bars them for a while).
+        self.on_flood: Callable[[int], Awaitable[None]] | None = None
         self.eio.count_malformed = metrics.malformed_packets.labels("frame").inc
 
     def _engineio_server_class(self) -> type[GuardedEngineIO]:
@@ -171,6 +174,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self, eio_sid: str, guard: SocketGuard, ack_id: int | None, event: str, wait: float
     ) -> None:
         self._metrics.rate_limited.labels("socket").inc()
+        self._metrics.budget_exceeded.inc()
         if event in self.handlers.get("/", {}):  # only registered names: a client must not mint labels
             self._metrics.socket_events.labels(event, "fail").inc()
         limit = self._config.socket_flood_refusals
@@ -180,9 +184,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             log.warning("socket disconnected for flooding", extra={"sid": eio_sid, "user_id": session.get("user_id"),
                                                                    "refused": guard.refused})  # fmt: skip
             await self._close(eio_sid, "flood")
+            if self.on_flood is not None and session.get("user_id"):
+                await self.on_flood(int(session["user_id"]))
             return
         if ack_id is not None:
-            ack = {"success": False, "error": TOO_MANY_REQUESTS, "code": "rate_limited", "retry_after": math.ceil(wait)}
+            ack = failure(TOO_MANY_REQUESTS, "rate_limited", retry_after=math.ceil(wait))
             await self._send_packet(eio_sid, self.packet_class(packet.ACK, namespace="/", id=ack_id, data=[ack]))
 
     async def _refuse_malformed(self, eio_sid: str, kind: str) -> None:

@@ -23,6 +23,7 @@ from engine.auth.tokens import TokenError
 from engine.config import Config
 from engine.jobs import Periodic
 from engine.metrics import Metrics
+from engine.realtime.acks import TOO_MANY_REQUESTS
 from engine.realtime.guard import GuardedServer
 from engine.services import Services
 
@@ -33,6 +34,10 @@ ORIGIN_NOT_ALLOWED = "Origin not allowed"
 AUTH_REQUIRED = "Authentication required"
 INVALID_CREDENTIALS = "Invalid credentials"
 AUTH_FAILED = "Authentication failed"
+# Not in the legacy contract (it never cut a socket off): a user whose socket was closed for
+# flooding reconnects only after SOCKET_FLOOD_COOLDOWN_SECONDS.
+COOLING_DOWN = TOO_MANY_REQUESTS
+FLOOD_SCOPE = "socket-flood"
 
 
 def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
@@ -86,6 +91,7 @@ class RealtimeServer:
             max_http_buffer_size=config.socket_max_payload_bytes,
             http_compression=config.socket_compression,
         )
+        self.sio.on_flood = self._cool_down
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.attach(app)
@@ -101,6 +107,13 @@ class RealtimeServer:
             raise RuntimeError("the realtime server has not started")
         return self._services
 
+    async def _cool_down(self, user_id: int) -> None:
+        """A socket of the user was cut for flooding: their next sockets wait, so a flooder that
+        reconnects at once does not get a full budget with each new socket."""
+        seconds = self._config.socket_flood_cooldown_seconds
+        if seconds:
+            await self.services.limiter.cool_down(FLOOD_SCOPE, str(user_id), seconds)
+
     async def _authenticate(self, environ: dict[str, Any], auth: Any) -> dict[str, Any]:
         origin = environ.get("HTTP_ORIGIN")
         if origin and origin not in self._config.cors_origins:
@@ -113,6 +126,8 @@ class RealtimeServer:
             claims = svc.signer.verify(token)
         except TokenError as exc:
             raise socketio.exceptions.ConnectionRefusedError(INVALID_CREDENTIALS) from exc
+        if await svc.limiter.cooling(FLOOD_SCOPE, str(claims.user_id)):
+            raise socketio.exceptions.ConnectionRefusedError(COOLING_DOWN)
         if await auth_store.is_revoked(svc.redis, svc.keys, claims.session_id):
             raise socketio.exceptions.ConnectionRefusedError(INVALID_CREDENTIALS)
         return {"user_id": claims.user_id, "session_id": claims.session_id, "name": claims.name, "claims": claims.raw}

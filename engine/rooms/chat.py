@@ -7,7 +7,7 @@ import time
 import uuid
 from functools import lru_cache
 
-from engine.realtime.events import Ack
+from engine.realtime.acks import Ack
 from engine.rooms.events import RoomCall, refuse
 from engine.rooms.live import LiveRooms, encode
 from engine.rooms.model import ChatPayload

@@ -15,7 +15,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from engine.realtime.events import Ack, refusal, socket_event
+from engine.realtime.acks import Ack, refusal
+from engine.realtime.events import socket_event
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import ERRORS, Rank, in_room
 from engine.rooms.roles import ranks_and_vip

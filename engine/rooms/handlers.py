@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from engine.jobs import Periodic
-from engine.realtime.events import Ack
+from engine.realtime.acks import Ack
 from engine.rooms import chat, janitor, membership, moderation, presence, seats
 from engine.rooms.events import RoomCall, RoomEvent, register
 from engine.rooms.live import LiveRooms

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.audit.store import record_txn
-from engine.realtime.events import Ack
+from engine.realtime.acks import Ack
 from engine.rooms.events import RoomCall, refuse
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import (
