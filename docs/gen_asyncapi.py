@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
 import msgspec  # noqa: E402
 import yaml  # noqa: E402
 
+from docs.gen_common import write_or_check  # noqa: E402
 from engine.app import create_app  # noqa: E402
 from engine.appkeys import REALTIME  # noqa: E402
 from engine.config import Config  # noqa: E402
@@ -555,16 +556,7 @@ def render(doc: dict[str, Any] | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT} is out of date; run: .venv/bin/python docs/gen_asyncapi.py", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT}")
-    return 0
+    return write_or_check(OUTPUT, render(), argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from docs.gen_common import write_or_check  # noqa: E402
 from engine.app import create_app  # noqa: E402
 from engine.config import Config  # noqa: E402
 from httpapi.openapi import build, render  # noqa: E402
@@ -34,16 +35,7 @@ def generate() -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    text = render(generate())
-    if "--check" in argv:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT} is out of date; run: .venv/bin/python docs/gen_openapi.py", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT}")
-    return 0
+    return write_or_check(OUTPUT, render(generate()), argv)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,13 @@ Fixtures live in conftest.py (which builds on these); the Socket.IO test client 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import asyncpg
@@ -128,3 +131,22 @@ async def grant_role(database_url: str, user_id: int, role: str) -> None:
             "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2", user_id, role
         )
     assert result == "INSERT 0 1", f"role {role!r} missing"
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a script that is not in a package (the document generators in docs/)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def resolve_ref(doc: dict[str, Any], ref: str) -> Any:
+    """The node a local `$ref` ("#/components/…") points at in `doc`."""
+    assert ref.startswith("#/"), ref
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        assert part in node, f"unresolved $ref {ref}"
+        node = node[part]
+    return node

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,6 +11,7 @@ import yaml
 
 from engine.messages import SERVER_EVENTS
 from engine.realtime import server as realtime_server
+from tests.helpers import load_script, resolve_ref
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DOC_PATH = DOCS / "asyncapi.yaml"
@@ -19,11 +19,7 @@ DOC_PATH = DOCS / "asyncapi.yaml"
 
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_asyncapi", DOCS / "gen_asyncapi.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DOCS / "gen_asyncapi.py")
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +34,16 @@ def doc() -> dict[str, Any]:
     return loaded
 
 
-def resolve(doc: dict[str, Any], ref: str) -> Any:
-    assert ref.startswith("#/"), ref
-    node: Any = doc
-    for part in ref[2:].split("/"):
-        assert part in node, f"unresolved $ref {ref}"
-        node = node[part]
-    return node
-
-
 def operation_messages(doc: dict[str, Any], operation: str) -> dict[str, dict[str, Any]]:
     refs = doc["channels"]["/"][operation]["message"]["oneOf"]
-    messages = [resolve(doc, r["$ref"]) for r in refs]
+    messages = [resolve_ref(doc, r["$ref"]) for r in refs]
     by_name = {m["name"]: m for m in messages}
     assert len(by_name) == len(messages), "an event is listed twice"
     return by_name
 
 
 def payload_schema(doc: dict[str, Any], operation: str, event: str) -> dict[str, Any]:
-    schema: dict[str, Any] = resolve(doc, operation_messages(doc, operation)[event]["payload"]["$ref"])
+    schema: dict[str, Any] = resolve_ref(doc, operation_messages(doc, operation)[event]["payload"]["$ref"])
     return schema
 
 
@@ -74,11 +61,11 @@ def test_every_client_and_server_event_is_documented(doc: dict[str, Any], client
     assert {"room:join", "seat:take", "chat:message", "auth:whoami"} <= set(published)
     for name, message in published.items():
         assert message["summary"].strip(), name
-        schema = resolve(doc, message["payload"]["$ref"])
+        schema = resolve_ref(doc, message["payload"]["$ref"])
         assert schema["title"] == client_events[name].__name__
         assert set(schema["properties"]) == set(client_events[name].__struct_fields__), name
-        ack = resolve(doc, message["x-ack"]["payload"]["$ref"])
-        variants = [resolve(doc, v["$ref"]) for v in ack["oneOf"]]
+        ack = resolve_ref(doc, message["x-ack"]["payload"]["$ref"])
+        variants = [resolve_ref(doc, v["$ref"]) for v in ack["oneOf"]]
         assert any(v["properties"]["success"].get("const") is True for v in variants), name
         assert any(v["properties"]["success"].get("const") is False for v in variants), name
 
@@ -87,7 +74,7 @@ def test_every_client_and_server_event_is_documented(doc: dict[str, Any], client
     for name, struct in SERVER_EVENTS.items():
         message = subscribed[name]
         assert message["summary"].strip() and "→" in message["summary"], name
-        schema = resolve(doc, message["payload"]["$ref"])
+        schema = resolve_ref(doc, message["payload"]["$ref"])
         assert set(schema["properties"]) == set(struct.__struct_fields__), name
 
 
@@ -98,7 +85,7 @@ def test_every_ref_resolves(doc: dict[str, Any]) -> None:
         nonlocal seen
         if isinstance(node, dict):
             if "$ref" in node:
-                resolve(doc, node["$ref"])
+                resolve_ref(doc, node["$ref"])
                 seen += 1
             for value in node.values():
                 walk(value)
@@ -127,7 +114,7 @@ def test_schemas_carry_the_payload_limits(doc: dict[str, Any]) -> None:
     assert set(updated["required"]) == {"seq", "seatIndex", "userId", "isMuted"}
     assert updated["additionalProperties"] is False
     joined = payload_schema(doc, "subscribe", "room:userJoined")
-    assert resolve(doc, joined["properties"]["user"]["$ref"])["title"] == "RoomUser"
+    assert resolve_ref(doc, joined["properties"]["user"]["$ref"])["title"] == "RoomUser"
 
 
 def test_handshake_and_connect_errors_are_documented(doc: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from engine.app import create_app
 from engine.config import Config
 from httpapi.openapi import UNDOCUMENTED_PREFIXES
+from tests.helpers import load_script, resolve_ref
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DOC_PATH = DOCS / "openapi.json"
@@ -24,26 +24,13 @@ Client = TestClient[web.Request, web.Application]
 
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_openapi", DOCS / "gen_openapi.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DOCS / "gen_openapi.py")
 
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(DOC_PATH.read_text(encoding="utf-8"))
     return loaded
-
-
-def resolve(doc: dict[str, Any], ref: str) -> Any:
-    assert ref.startswith("#/"), ref
-    node: Any = doc
-    for part in ref[2:].split("/"):
-        assert part in node, f"unresolved $ref {ref}"
-        node = node[part]
-    return node
 
 
 def test_committed_file_equals_a_fresh_generation(gen: ModuleType) -> None:
@@ -69,7 +56,7 @@ def test_every_registered_route_is_documented(doc: dict[str, Any]) -> None:
 def test_every_error_is_the_envelope_and_auth_is_declared(doc: dict[str, Any]) -> None:
     envelope = doc["components"]["schemas"]["ErrorEnvelope"]
     assert set(envelope["required"]) == {"status", "message", "error"}
-    assert resolve(doc, envelope["properties"]["error"]["$ref"])["required"] == ["code", "message", "fields"]
+    assert resolve_ref(doc, envelope["properties"]["error"]["$ref"])["required"] == ["code", "message", "fields"]
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -77,7 +64,7 @@ def test_every_error_is_the_envelope_and_auth_is_declared(doc: dict[str, Any]) -
             assert any(s.startswith("2") for s in statuses), (method, path)
             for status, response in op["responses"].items():
                 if status[0] in "45":
-                    schema = resolve(doc, response["$ref"])["content"]["application/json"]["schema"]
+                    schema = resolve_ref(doc, response["$ref"])["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path, status)
             if op["security"] == [{"bearerAuth": []}]:
                 assert "401" in statuses, (method, path)
@@ -101,7 +88,7 @@ def test_parameters_carry_their_types_and_limits(doc: dict[str, Any]) -> None:
     mall = {p["name"]: p for p in doc["paths"]["/api/v1/mall/{category}"]["get"]["parameters"]}
     assert sorted(mall["category"]["schema"]["enum"]) == ["entry_effect", "frame", "theme"]
     ban = doc["paths"]["/api/v1/rooms/{id}/bans"]["post"]
-    body = resolve(doc, ban["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    body = resolve_ref(doc, ban["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     assert body["required"] == ["user_id"] and body["properties"]["user_id"]["minimum"] == 1
     assert {"400", "408", "413", "422"} <= set(ban["responses"])
 
@@ -110,7 +97,7 @@ def test_every_ref_resolves(doc: dict[str, Any]) -> None:
     refs = re.findall(r'"\$ref": "([^"]+)"', DOC_PATH.read_text(encoding="utf-8"))
     assert len(refs) > 100
     for ref in set(refs):
-        resolve(doc, ref)
+        resolve_ref(doc, ref)
 
 
 async def test_the_engine_serves_the_documents(client: Client, doc: dict[str, Any]) -> None:
