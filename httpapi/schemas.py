@@ -324,18 +324,18 @@ class WebhookAck(msgspec.Struct, omit_defaults=True):
     """The order's status after this event."""
 
 
-class MallItem(msgspec.Struct):
+class MallGoods(msgspec.Struct):
     id: int
     name: str
     price: str
     """In coins, with two decimals (as the legacy API showed it)."""
+
+
+class MallItem(MallGoods):
     created_at: Timestamp | None
 
 
-class OwnedItem(msgspec.Struct):
-    id: int
-    name: str
-    price: str
+class OwnedItem(MallGoods):
     pivot: dict[str, Any]
 
 
