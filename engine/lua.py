@@ -13,11 +13,11 @@ from redis.commands.core import AsyncScript
 
 
 class LuaScript:
-    """A script file, optionally preceded by a shared prelude of helpers (Lua has no includes)."""
+    """A script file, optionally preceded by shared preludes of helpers (Lua has no includes)."""
 
-    def __init__(self, path: Path, prelude: Path | None = None) -> None:
+    def __init__(self, path: Path, *preludes: Path) -> None:
         self.path = path
-        self.source = (prelude.read_text() + "\n" if prelude else "") + path.read_text()
+        self.source = "".join(prelude.read_text() + "\n" for prelude in preludes) + path.read_text()
 
     def bind(self, redis: Redis) -> AsyncScript:
         return redis.register_script(self.source)

@@ -13,7 +13,10 @@ from engine.errors import rate_limited
 from engine.keys import Keys
 from engine.lua import LuaScript
 
-TOKEN_BUCKET = LuaScript(Path(__file__).parent / "lua" / "token_bucket.lua")
+_LUA = Path(__file__).parent / "lua"
+# `take_tokens(key, capacity, period_ms, cost)`, for scripts that draw on a bucket in their own slot.
+BUCKET_PRELUDE = _LUA / "bucket.lua"
+TOKEN_BUCKET = LuaScript(_LUA / "token_bucket.lua", BUCKET_PRELUDE)
 
 
 @dataclass(frozen=True, slots=True)

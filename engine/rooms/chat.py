@@ -7,6 +7,7 @@ import time
 import uuid
 from functools import lru_cache
 
+from engine.ratelimit.store import Verdict
 from engine.realtime.acks import Ack
 from engine.rooms.events import RoomCall, refuse
 from engine.rooms.live import LiveRooms, encode
@@ -33,16 +34,16 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     content = p.content.strip()
     if not content or not check_allowed(content, svc.config.chat_blocked_words):
         return refuse("MESSAGE_REJECTED")
-    verdict = await svc.limiter.hit("chat", f"{room_id}:{user_id}", svc.config.chat_rate_limit)
-    if not verdict.allowed:
-        svc.metrics.rate_limited.labels("chat").inc()
-        return refuse("RATE_LIMITED", retry_after=verdict.retry_after_seconds)
     claims = session.get("claims", {})
     message = {
         "id": str(uuid.uuid4()), "userId": user_id, "userName": session.get("name", ""),
         "userAvatar": claims.get("avatar", ""), "userFrameId": None, "userChatBubbleId": None,
         "content": content, "type": p.type, "timestamp": int(time.time() * 1000),
     }  # fmt: skip
-    result = await rooms.run(room_id, rooms.state.chat(room_id, user_id, encode(message), svc.config.chat_history),
-                             actor_sid=call.sid)  # fmt: skip
+    # One script: the sender's rate limit for the room, membership, the history and the event.
+    chatting = rooms.state.chat(room_id, user_id, encode(message), svc.config.chat_history, svc.config.chat_rate_limit)
+    result = await rooms.run(room_id, chatting, actor_sid=call.sid)
+    if result.code == "RATE_LIMITED":
+        svc.metrics.rate_limited.labels("chat").inc()
+        return refuse("RATE_LIMITED", retry_after=Verdict(False, int(result.data["retry_after_ms"]), 0).retry_after_seconds)
     return OK if result.ok else refuse(result.code or "NOT_IN_ROOM")

@@ -18,9 +18,11 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from engine.config import Rate
 from engine.db import Conn
 from engine.keys import Keys
 from engine.lua import LuaScript, preload
+from engine.ratelimit.store import BUCKET_PRELUDE
 
 ROOM_COLUMNS = """r.id, r.user_id, r.theme_id, r.popularity_index, r.country, r.name, r.greetings, r.logo,
     r.can_tourists_speak, r.can_tourists_send_text, r.can_tourists_send_files, r.is_hidden, r.type,
@@ -217,6 +219,8 @@ SCRIPT_NAMES = (
     "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
 )  # fmt: skip
 SCRIPTS = {name: LuaScript(_LUA / f"{name}.lua", _PRELUDE) for name in SCRIPT_NAMES}
+# chat draws on the sender's per-room rate limit in the same step (its bucket is in the room's slot).
+SCRIPTS["chat"] = LuaScript(_LUA / "chat.lua", BUCKET_PRELUDE, _PRELUDE)
 COMPARE_DELETE = LuaScript(_LUA / "compare_delete.lua")
 _decoder = msgspec.json.Decoder()
 
@@ -275,8 +279,8 @@ class RoomState:
     async def preload(self) -> None:
         await preload(self._redis, *SCRIPTS.values(), COMPARE_DELETE)
 
-    async def _run(self, name: str, room_id: int, *args: str | int) -> ScriptResult:
-        raw = await self._scripts[name](keys=list(self._keys.room(room_id)), args=list(args))
+    async def _run(self, name: str, room_id: int, *args: str | int, extra_keys: tuple[str, ...] = ()) -> ScriptResult:
+        raw = await self._scripts[name](keys=[*self._keys.room(room_id), *extra_keys], args=list(args))
         data = _decoder.decode(raw)
         events = [RoomEvent(*entry) for entry in as_list(data.pop("events", []))]
         return ScriptResult(bool(data.pop("ok")), data.pop("code", None), events, data)
@@ -296,8 +300,15 @@ class RoomState:
         """Take a socket (sid None: every socket of the user) out; mode leave | disconnect | kick."""
         return await self._run("leave", room_id, user_id, sid or "", mode)
 
-    async def chat(self, room_id: int, user_id: int, message_json: str, history: int) -> ScriptResult:
-        return await self._run("chat", room_id, user_id, message_json, history)
+    async def chat(
+        self, room_id: int, user_id: int, message_json: str, history: int, rate: Rate | None = None
+    ) -> ScriptResult:
+        """RATE_LIMITED (with `retry_after_ms`) when the sender's bucket for the room is empty (no
+        bucket without a `rate`)."""
+        bucket = self._keys.room_chat_rate(room_id, user_id)
+        capacity, period_ms = (rate.capacity, int(rate.period * 1000)) if rate else (0, 0)
+        return await self._run("chat", room_id, user_id, message_json, history, capacity, period_ms,
+                               extra_keys=(bucket,))  # fmt: skip
 
     async def seat_take(self, room_id: int, user_id: int, index: int) -> ScriptResult:
         return await self._run("seat_take", room_id, user_id, index, 0)
