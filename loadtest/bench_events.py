@@ -78,7 +78,7 @@ async def chat_phase(url: str, account: Any, messages: int, width: int, pid: int
 
 async def gift_phase(url: str, http: aiohttp.ClientSession, accounts: list[Any], gifts: int, width: int,
                      pid: int) -> str:  # fmt: skip
-    host, sender_account, *listener_accounts = accounts
+    host, sender_account, *_listeners = accounts
     token = await admin_token(http, url)
     await grant(http, url, token, sender_account.user_id, (gifts + 200) * GIFT_PRICE)
     clients = await connect_all(url, accounts)

@@ -45,5 +45,6 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     result = await rooms.run(room_id, chatting, actor_sid=call.sid)
     if result.code == "RATE_LIMITED":
         svc.metrics.rate_limited.labels("chat").inc()
-        return refuse("RATE_LIMITED", retry_after=Verdict(False, int(result.data["retry_after_ms"]), 0).retry_after_seconds)
+        refused = Verdict(allowed=False, retry_after_ms=int(result.data["retry_after_ms"]), remaining=0)
+        return refuse("RATE_LIMITED", retry_after=refused.retry_after_seconds)
     return OK if result.ok else refuse(result.code or "NOT_IN_ROOM")
