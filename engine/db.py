@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeAlias
 
 import asyncpg
@@ -39,3 +40,14 @@ async def create_pool(config: Config) -> asyncpg.Pool:
 
 # A connection as stores receive it: a plain one (CLI, migrations) or one borrowed from the pool.
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+
+
+async def listen(dsn: str, channel: str, on_notify: Callable[[str], None]) -> asyncpg.Connection:
+    """A connection of its own that calls `on_notify(payload)` for each NOTIFY on `channel`.
+
+    It must be a session connection (not through PgBouncer in transaction mode: LISTEN needs one).
+    The caller watches `is_closed()` and closes it.
+    """
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"application_name": "flylive-listen"})
+    await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_notify(payload))
+    return conn

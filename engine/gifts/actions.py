@@ -12,6 +12,7 @@ import uuid
 from functools import partial
 from typing import Any
 
+from engine.db import Conn
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet, flag_for_review
 from engine.gifts import store
@@ -27,6 +28,7 @@ from engine.gifts.model import (
 from engine.gifts.store import Catalog
 from engine.realtime.acks import INVALID_PAYLOAD, Ack, failure, refusal
 from engine.realtime.server import RealtimeServer, user_room
+from engine.rooms.cache import user_topic
 from engine.rooms.events import RoomCall
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import room_channel
@@ -48,7 +50,8 @@ def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
 
 async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, sender: int, recipients: list[int],
                      gift: dict[str, Any], quantity: int, key: str, agencies: dict[int, int]) -> money.Txn:  # fmt: skip
-    owner = await rooms.state.owner(room_id)
+    room = await rooms.cache.room(room_id)
+    owner = room["user_id"] if room is not None else None
     per_recipient = int(gift["price"]) * quantity
     legs: list[money.Leg] = []
     for recipient in recipients:
@@ -62,6 +65,25 @@ async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, s
                   "key": key, "charm_bps": settings["gift_charm_per_coin_bps"],
                   "wealth_bps": settings["gift_wealth_per_coin_bps"]},
     )  # fmt: skip
+
+
+async def _vip_level(rooms: LiveRooms, user_id: int) -> int:
+    user = await rooms.cache.user(user_id)
+    return user.vip_level if user is not None else 0
+
+
+async def _agency_of(user_id: int, conn: Conn) -> int | None:
+    return await store.agency_of(conn, user_id)
+
+
+async def _agencies_of(rooms: LiveRooms, user_ids: list[int]) -> dict[int, int]:
+    """user id -> agency id, for the users who are active members of an active agency."""
+    agencies = {}
+    for user_id in user_ids:
+        agency = await rooms.cache.get(("agency", user_id), (user_topic(user_id),), partial(_agency_of, user_id))
+        if agency is not None:
+            agencies[user_id] = agency
+    return agencies
 
 
 async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, catalog: Catalog) -> Ack:
@@ -82,13 +104,13 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
     checked = check_recipients(sender, requested, await rooms.state.seated(room_id, requested))
     if isinstance(checked, str):
         return refuse(checked)
-    # One borrowed connection per send: each release costs asyncpg a reset round trip.
-    async with svc.pool.acquire() as conn:
-        # VIP-only gifts: the level comes from the database, never from the client or a stale token.
-        if gift["vip_level_required"] and await store.vip_level(conn, sender) < gift["vip_level_required"]:
-            return refuse("VIP_REQUIRED")
-        # Read on every send, not cached: a member who just left must not earn their agency a share.
-        agencies = await store.agencies_of(conn, checked)
+    # VIP-only gifts: the level comes from the database (by way of the hot cache, which forgets it when
+    # it changes), never from the client or a stale token.
+    if gift["vip_level_required"] and await _vip_level(rooms, sender) < gift["vip_level_required"]:
+        return refuse("VIP_REQUIRED")
+    # A member who just left must not earn their agency a share: the cache forgets a membership the
+    # moment its row changes (engine/rooms/cache.py).
+    agencies = await _agencies_of(rooms, checked)
     # Only the idempotency key deduplicates: sends sharing a batchId are a combo, each one charged.
     key = p.idempotencyKey or uuid.uuid4().hex
     txn = await _build_txn(rooms, catalog.settings, room_id, sender, checked, gift, p.quantity, key, agencies)

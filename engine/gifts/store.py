@@ -1,4 +1,4 @@
-"""Gift catalog (PostgreSQL, cached briefly in-process), seat lookups and combos (Redis)."""
+"""Gift catalog (PostgreSQL, cached briefly in-process), agency membership (PostgreSQL) and combos (Redis)."""
 
 from __future__ import annotations
 
@@ -72,18 +72,14 @@ async def list_gifts(
     return [dict(r) for r in rows]
 
 
-async def agencies_of(conn: Conn, user_ids: list[int]) -> dict[int, int]:
-    """user id -> agency id, for the given users who are active agency members."""
-    rows = await conn.fetch(
-        """SELECT m.user_id, m.agency_id FROM agency_members m JOIN agencies a ON a.id = m.agency_id
-           WHERE m.user_id = ANY($1::bigint[]) AND m.left_at IS NULL AND a.status = 'active'""",
-        user_ids,
+async def agency_of(conn: Conn, user_id: int) -> int | None:
+    """The agency the user is an active member of (of an active agency), or None."""
+    value = await conn.fetchval(
+        """SELECT m.agency_id FROM agency_members m JOIN agencies a ON a.id = m.agency_id
+           WHERE m.user_id = $1 AND m.left_at IS NULL AND a.status = 'active'""",
+        user_id,
     )
-    return {int(r["user_id"]): int(r["agency_id"]) for r in rows}
-
-
-async def vip_level(conn: Conn, user_id: int) -> int:
-    return int(await conn.fetchval("SELECT vip_level FROM users WHERE id = $1", user_id) or 0)
+    return int(value) if value is not None else None
 
 
 async def count_combo(redis: Redis, keys: Keys, room_id: int, sender: int, part: str, window_ms: int,

@@ -86,7 +86,7 @@ def _register(rooms: LiveRooms, row: RoomEvent[P], bucket: Literal["socket", "me
         standing = None
         if row.who_may is not None:
             target = int(p.userId) if targeted else user_id  # type: ignore[attr-defined]
-            (actor_rank, target_rank), vip = await ranks_and_vip(rooms.svc, room_id, user_id, target)
+            (actor_rank, target_rank), vip = await ranks_and_vip(rooms.cache, room_id, user_id, target)
             if actor_rank < row.who_may:
                 return NOT_AUTHORIZED
             standing = Standing(actor_rank, target_rank, vip)

@@ -117,6 +117,7 @@ def register_room_events(rooms: LiveRooms) -> None:
     rt.connect_hooks.append(on_connect)
     rt.disconnect_hooks.append(on_disconnect)
     rt.stop_hooks.append(lambda: janitor.forget_this_process(rooms))
+    rt.stop_hooks.append(rooms.stop)
     rt.background.append(
         Periodic("room-janitor", lambda: janitor.janitor_pass(rooms), rt.config.instance_heartbeat_seconds)
     )

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import msgspec
 
 from engine.realtime.server import RealtimeServer, user_room
+from engine.rooms.cache import HotCache
 from engine.rooms.model import room_channel
 from engine.rooms.store import RoomEvent, RoomState, ScriptResult
 from engine.services import Services
@@ -67,11 +68,20 @@ class LiveRooms:
         # Keep this process's emits for a room in `seq` order (shared with the media side's reports).
         self.locks = locks
         self._state: RoomState | None = None
+        self._cache: HotCache | None = None
 
     async def start(self, svc: Services) -> None:
-        """Bind the room scripts to the service's Redis (and load them) before any event runs."""
+        """Bind the room scripts to the service's Redis (and load them), and start listening for the
+        hot cache's invalidations, before any event runs."""
         self._state = RoomState(svc.redis, svc.keys)
         await self._state.preload()
+        assert svc.config.database_url, "the rooms need DATABASE_URL (or the embedded server) resolved"
+        self._cache = HotCache(svc.pool, encode)
+        await self._cache.start(svc.config.database_url)
+
+    async def stop(self) -> None:
+        if self._cache is not None:
+            await self._cache.stop()
 
     @property
     def svc(self) -> Services:
@@ -82,6 +92,13 @@ class LiveRooms:
         if self._state is None:
             raise RuntimeError("the rooms have not started")
         return self._state
+
+    @property
+    def cache(self) -> HotCache:
+        """Rooms, users, admins, bans and staff standing, kept in process (engine/rooms/cache.py)."""
+        if self._cache is None:
+            raise RuntimeError("the rooms have not started")
+        return self._cache
 
     async def run(
         self, room_id: int, script: Coroutine[Any, Any, ScriptResult], *, actor_sid: str | None = None

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
-from engine.accounts import store as accounts_store
-from engine.rooms import store
 from engine.rooms.events import refuse
-from engine.rooms.live import LiveRooms, decode, encode
+from engine.rooms.live import LiveRooms, decode
 from engine.rooms.model import JoinPayload, room_channel, room_id_of
 from engine.rooms.store import Membership, as_list
 
 log = logging.getLogger("flylive.rooms")
-
-
-def public_profile(user: dict[str, Any]) -> dict[str, Any]:
-    """What other members see of a user in a room (realtime-contract §3 `room:userJoined`)."""
-    return {
-        "id": user["id"], "name": user["name"], "signature": user["signature"],
-        "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
-        "vip_level": user["vip_level"], "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
-        "frame_id": None, "chat_bubble_id": None, "entry_animation_id": None, "data_card_id": None,
-        "mice_wave_id": None, "slides_id": None, "equipped_badges": [],
-    }  # fmt: skip
 
 
 def _blocked(permanent: bool, remaining: int) -> dict[str, Any]:
@@ -66,15 +54,15 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     user_id = int(session["user_id"])
     if room_id is None:
         return refuse("ROOM_NOT_FOUND")
-    # One borrowed connection for everything the gates need: each release costs asyncpg a reset
-    # round trip, and joins come in bursts when a popular room opens.
-    async with svc.pool.acquire() as conn:
-        room = await store.get_room(conn, room_id)
-        user = await accounts_store.get_user(conn, user_id)
-        if room is None or user is None:
-            return refuse("ROOM_NOT_FOUND")
-        ban = await store.active_ban(conn, room_id, user_id)
-        privileged = user_id == room["user_id"] or user_id in await store.admin_ids(conn, room_id)
+    # No PostgreSQL read for a room already seen: its row, admins and bans and the user's profile
+    # come from the hot cache (engine/rooms/cache.py), which forgets them when they change.
+    cache = rooms.cache
+    room = await cache.room(room_id)
+    user = await cache.user(user_id)
+    if room is None or user is None:
+        return refuse("ROOM_NOT_FOUND")
+    ban = await cache.ban(room_id, user_id, time.time())
+    privileged = user_id == room["user_id"] or user_id in await cache.admins(room_id)
     refused = await _check_gates(rooms, room, user_id, payload.password, ban, privileged)
     if refused is not None:
         return refused
@@ -86,7 +74,7 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     # The room's media node (placed on first join, moved when its node died). Without a node the
     # room still works; clients get no rtpCapabilities and cannot set up audio yet.
     rtp_capabilities = await rooms.media.place(room_id, room["region"])
-    joined = state.join(room_id, user_id, sid, encode(public_profile(user)), svc.config.seat_grace_ms,
+    joined = state.join(room_id, user_id, sid, user.profile_json, svc.config.seat_grace_ms,
                         payload.lastSeq, svc.config.chat_history)  # fmt: skip
     result = await rooms.run(room_id, joined, actor_sid=sid)
     if not result.ok:

@@ -153,3 +153,14 @@ def may_moderate(actor: Rank, target: Rank, *, self_target: bool) -> bool:
 
 def vip_protected(target_vip: int, guard: int, actor: Rank) -> bool:
     return actor < Rank.STAFF and target_vip >= guard
+
+
+def public_profile(user: dict[str, Any]) -> dict[str, Any]:
+    """What other members see of a user in a room (realtime-contract §3 `room:userJoined`)."""
+    return {
+        "id": user["id"], "name": user["name"], "signature": user["signature"],
+        "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
+        "vip_level": user["vip_level"], "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
+        "frame_id": None, "chat_bubble_id": None, "entry_animation_id": None, "data_card_id": None,
+        "mice_wave_id": None, "slides_id": None, "equipped_badges": [],
+    }  # fmt: skip

@@ -29,7 +29,7 @@ def not_authorized() -> DomainError:
 
 
 async def check_may_moderate(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int) -> None:
-    (actor, target), _vip = await ranks_and_vip(rooms.svc, room_id, actor_id, target_id)
+    (actor, target), _vip = await ranks_and_vip(rooms.cache, room_id, actor_id, target_id)
     # Nobody kicks or bans themself; otherwise the rank rules of may_moderate apply.
     if actor_id == target_id or not may_moderate(actor, target, self_target=False):
         raise not_authorized()
@@ -75,7 +75,7 @@ async def do_ban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int, 
 
 
 async def do_unban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int) -> bool:
-    (actor, _), _vip = await ranks_and_vip(rooms.svc, room_id, actor_id, target_id)
+    (actor, _), _vip = await ranks_and_vip(rooms.cache, room_id, actor_id, target_id)
     if actor < Rank.ADMIN:
         raise not_authorized()
     async with rooms.svc.pool.acquire() as conn, conn.transaction():
@@ -94,7 +94,7 @@ async def do_close(rooms: LiveRooms, room_id: int, actor_id: int | None, reason:
         if room is None:
             raise not_found("Room")
         if actor_id is not None:
-            (actor, _), _vip = await ranks_and_vip(svc, room_id, actor_id, actor_id)
+            (actor, _), _vip = await ranks_and_vip(rooms.cache, room_id, actor_id, actor_id)
             if actor < Rank.OWNER:
                 raise not_authorized()
         async with conn.transaction():

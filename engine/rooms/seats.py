@@ -110,7 +110,7 @@ async def do_lock(rooms: LiveRooms, call: RoomCall, p: SeatPayload, *, lock: boo
     room_id, actor = call.room_id, call.user_id
     for _attempt in range(3):
         occupant = await rooms.state.occupant(room_id, p.seatIndex)
-        ranks, _vip = await ranks_and_vip(rooms.svc, room_id, actor, occupant or actor)
+        ranks, _vip = await ranks_and_vip(rooms.cache, room_id, actor, occupant or actor)
         allowed = may_manage(ranks[0]) and (
             not lock or not occupant or may_moderate(ranks[0], ranks[1], self_target=occupant == actor)
         )  # fmt: skip
@@ -131,7 +131,7 @@ async def do_invite(rooms: LiveRooms, call: RoomCall, p: AssignPayload) -> Ack:
     room_id, actor = call.room_id, call.user_id
     if p.userId == actor:
         return refuse("CANNOT_INVITE_SELF")
-    ranks, _vip = await ranks_and_vip(rooms.svc, room_id, actor, p.userId)
+    ranks, _vip = await ranks_and_vip(rooms.cache, room_id, actor, p.userId)
     if not may_manage(ranks[0]):
         return refuse("NOT_AUTHORIZED")
     inviting = rooms.state.seat_invite(room_id, actor, p.userId, p.seatIndex, rooms.svc.config.seat_invite_ttl_ms)

@@ -192,6 +192,29 @@ WHERE r.id = $1 AND u.id = ANY($2::bigint[])
 """
 
 
+async def active_bans(conn: Conn, room_id: int) -> dict[int, dict[str, Any]]:
+    """The room's bans in force, by user: what `active_ban` reads, for the whole room at once."""
+    rows = await conn.fetch(
+        """SELECT user_id, id, expires_at, reason FROM room_bans
+           WHERE room_id = $1 AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
+        room_id,
+    )
+    return {int(r["user_id"]): {"id": r["id"], "expires_at": r["expires_at"], "reason": r["reason"]} for r in rows}
+
+
+async def is_staff(conn: Conn, user_id: int) -> bool:
+    """Whether the user holds a platform role with `rooms.moderate` (the staff rank in every room)."""
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM user_roles ur
+                              JOIN role_permissions rp ON rp.role_id = ur.role_id
+                              JOIN permissions p ON p.id = rp.permission_id
+                              WHERE ur.user_id = $1 AND p.name = 'rooms.moderate')""",
+            user_id,
+        )
+    )
+
+
 async def live_counts(redis: Redis, keys: Keys, room_ids: list[int]) -> dict[int, int]:
     """Live member counts (from the popularity set), 0 for rooms nobody is in."""
     if not room_ids:
