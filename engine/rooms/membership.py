@@ -70,12 +70,12 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     if current is not None and current != room_id:
         await do_leave(rooms, sid, session, current, mode="leave")
     state = rooms.state
-    await rooms.run(room_id, state.open(room_id, room["user_id"], room["seat_count"]))
     # The room's media node (placed on first join, moved when its node died). Without a node the
     # room still works; clients get no rtpCapabilities and cannot set up audio yet.
     rtp_capabilities = await rooms.media.place(room_id, room["region"])
-    joined = state.join(room_id, user_id, sid, user.profile_json, svc.config.seat_grace_ms,
-                        payload.lastSeq, svc.config.chat_history)  # fmt: skip
+    # One script makes the room live on its first join and adds the socket.
+    joined = state.join(room_id, user_id, sid, user.profile_json, svc.config.seat_grace_ms, payload.lastSeq,
+                        svc.config.chat_history, owner_id=room["user_id"], seat_count=room["seat_count"])  # fmt: skip
     result = await rooms.run(room_id, joined, actor_sid=sid)
     if not result.ok:
         return refuse(result.code or "ROOM_CLOSED")

@@ -314,10 +314,12 @@ class RoomState:
         return await self._run("room_open", room_id, owner_id, seat_count)
 
     async def join(self, room_id: int, user_id: int, sid: str, profile_json: str, grace_ms: int,
-                   last_seq: int | None, history: int) -> ScriptResult:  # fmt: skip
-        """Add the socket; reclaim a held seat; the events missed since `last_seq`, or a snapshot."""
+                   last_seq: int | None, history: int, *, owner_id: int, seat_count: int) -> ScriptResult:  # fmt: skip
+        """Make the room live if it is not (as `open`); add the socket; reclaim a held seat; the
+        events missed since `last_seq`, or a snapshot."""
         last = -1 if last_seq is None else last_seq
-        return await self._run("join", room_id, user_id, sid, profile_json, grace_ms, last, history)
+        return await self._run("join", room_id, user_id, sid, profile_json, grace_ms, last, history, owner_id,
+                               seat_count)  # fmt: skip
 
     async def leave(self, room_id: int, user_id: int, sid: str | None, mode: str) -> ScriptResult:
         """Take a socket (sid None: every socket of the user) out; mode leave | disconnect | kick."""

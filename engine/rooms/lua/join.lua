@@ -1,10 +1,11 @@
--- room:join. ARGV: user, sid, profile json, grace_ms, last_seq (-1: none), chat_history.
--- Adds the socket (a user with several sockets is one member), reclaims a seat held since a
+-- room:join. ARGV: user, sid, profile json, grace_ms, last_seq (-1: none), chat_history, owner,
+-- seat count. Makes the room live if it is not (open_room, in the same step), adds the socket (a user with several sockets is one member), reclaims a seat held since a
 -- disconnect within the grace period, and returns either the events missed since last_seq or the
 -- full snapshot.
 local user, sid, profile = ARGV[1], ARGV[2], ARGV[3]
 local grace, last_seq, history = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 ACTOR = user
+open_room(ARGV[7], ARGV[8])
 if not room_open() then return fail('ROOM_CLOSED') end
 local now = now_ms()
 local seq_before = tonumber(redis.call('HGET', K_META, 'seq') or '0')

@@ -94,3 +94,17 @@ end
 local function valid_index(index)
   return index >= 0 and index < seat_count()
 end
+
+-- Make the room live on its first join (or after Redis lost it); an existing live room keeps its
+-- state, and a closed marker from an earlier close is replaced. Returns whether it was created.
+local function open_room(owner, count)
+  if redis.call('EXISTS', K_META) == 1 and redis.call('HGET', K_META, 'closed') ~= '1' then
+    return false
+  end
+  local seq = tonumber(redis.call('HGET', K_META, 'seq') or '0')
+  for i = 2, 10 do redis.call('DEL', KEYS[i]) end
+  redis.call('DEL', K_META)
+  redis.call('HSET', K_META, 'owner', owner, 'seat_count', count, 'seq', seq, 'closed', '0')
+  touch()
+  return true
+end
