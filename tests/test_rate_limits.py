@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from engine.config import Rate
 from engine.errors import DomainError
@@ -113,6 +114,21 @@ def keys(redis_prefix: str) -> Keys:
 @pytest.fixture
 def limiter(redis: Redis, keys: Keys) -> RateLimiter:
     return RateLimiter(redis, keys)
+
+
+async def test_a_pipelined_hit_shares_the_bucket_and_survives_a_forgotten_script(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    rate = Rate(2, 60)
+    async with redis.pipeline(transaction=False) as pipe:
+        limiter.queue_hit(pipe, "probe", "p1", rate)
+        limiter.queue_hit(pipe, "probe", "p1", rate)
+        replies = await pipe.execute(raise_on_error=False)
+    verdicts = [await limiter.verdict_of(reply, "probe", "p1", rate) for reply in replies]
+    assert [(v.allowed, v.remaining) for v in verdicts] == [(True, 1), (True, 0)]
+    # A reply of NOSCRIPT (Redis restarted and forgot the script) runs the hit on its own.
+    forgot = await limiter.verdict_of(NoScriptError("NOSCRIPT"), "probe", "p1", rate)
+    assert forgot.allowed is False and (await limiter.hit("probe", "p1", rate)).allowed is False
 
 
 async def test_bucket_capacity_and_retry_after(limiter: RateLimiter) -> None:

@@ -89,7 +89,9 @@ async def _agencies_of(rooms: LiveRooms, user_ids: list[int]) -> dict[int, int]:
 async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, catalog: Catalog) -> Ack:
     svc, rt, sid = rooms.svc, rooms.rt, call.sid
     sender, room_id = call.user_id, call.room_id
-    verdict = await svc.limiter.hit("gift", str(sender), svc.config.gift_rate_limit)
+    requested = requested_recipients(p)
+    verdict, seated = await store.limit_and_seated(svc.redis, svc.limiter, rooms.state, sender,
+                                                   svc.config.gift_rate_limit, room_id, requested)  # fmt: skip
     if not verdict.allowed:
         return refuse("RATE_LIMITED")
     await catalog.refresh_if_stale(svc.pool)
@@ -98,10 +100,9 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
         return refuse("GIFT_NOT_FOUND")
     if not _available(gift, money.now_ms()):
         return refuse("GIFT_UNAVAILABLE")
-    requested = requested_recipients(p)
     if not requested:
         return failure(INVALID_PAYLOAD, "NO_RECIPIENT")
-    checked = check_recipients(sender, requested, await rooms.state.seated(room_id, requested))
+    checked = check_recipients(sender, requested, seated)
     if isinstance(checked, str):
         return refuse(checked)
     # VIP-only gifts: the level comes from the database (by way of the hot cache, which forgets it when

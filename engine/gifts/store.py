@@ -1,4 +1,5 @@
-"""Gift catalog (PostgreSQL, cached briefly in-process), agency membership (PostgreSQL) and combos (Redis)."""
+"""Gift catalog (PostgreSQL, cached briefly in-process), agency membership (PostgreSQL), the send's
+rate limit and seat check in one pipeline, and combos (Redis)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from engine.config import Rate
 from engine.db import Conn
 from engine.economy.store import settings as economy_settings
 from engine.keys import Keys
 from engine.lua import LuaScript
+from engine.ratelimit.store import RateLimiter, Verdict
+from engine.rooms.store import RoomState, seated_of
 
 COMBO = LuaScript(Path(__file__).parent / "lua" / "combo.lua")
 GIFT_COLUMNS = """id, name, category, price, static_src, animated_src, animated_file_type, animation_duration,
@@ -80,6 +84,18 @@ async def agency_of(conn: Conn, user_id: int) -> int | None:
         user_id,
     )
     return int(value) if value is not None else None
+
+
+async def limit_and_seated(redis: Redis, limiter: RateLimiter, state: RoomState, sender: int, rate: Rate,
+                           room_id: int, user_ids: list[int]) -> tuple[Verdict, set[int]]:  # fmt: skip
+    """The sender's gift rate limit and which of `user_ids` are seated in the room: one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        limiter.queue_hit(pipe, "gift", str(sender), rate)
+        if user_ids:
+            state.queue_seated(pipe, room_id, user_ids)
+        replies = await pipe.execute(raise_on_error=False)
+    verdict = await limiter.verdict_of(replies[0], "gift", str(sender), rate)
+    return verdict, seated_of(user_ids, replies[1]) if user_ids else set()
 
 
 async def count_combo(redis: Redis, keys: Keys, room_id: int, sender: int, part: str, window_ms: int,

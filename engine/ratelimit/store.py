@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from engine.config import Rate
 from engine.errors import rate_limited
@@ -30,6 +33,11 @@ class Verdict:
         return max(1, math.ceil(self.retry_after_ms / 1000))
 
 
+def _verdict(reply: Any) -> Verdict:
+    allowed, retry_ms, remaining = reply
+    return Verdict(bool(allowed), int(retry_ms), int(remaining))
+
+
 class RateLimiter:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._keys = keys
@@ -47,10 +55,22 @@ class RateLimiter:
 
     async def hit(self, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
         key = self._keys.rate_bucket(scope, subject)
-        allowed, retry_ms, remaining = await self._bucket(
-            keys=[key], args=[rate.capacity, int(rate.period * 1000), cost]
-        )
-        return Verdict(bool(allowed), int(retry_ms), int(remaining))
+        return _verdict(await self._bucket(keys=[key], args=[rate.capacity, int(rate.period * 1000), cost]))
+
+    def queue_hit(self, pipe: Pipeline, scope: str, subject: str, rate: Rate, cost: int = 1) -> None:
+        """Queue a `hit` on the caller's pipeline, so that it shares one round trip with the event's
+        other Redis calls; `verdict_of` reads its reply. (By SHA: the script is loaded at start, and
+        redis-py's own pipelined scripts would cost a SCRIPT EXISTS round trip on every execute.)"""
+        key = self._keys.rate_bucket(scope, subject)
+        pipe.evalsha(self._bucket.sha, 1, key, rate.capacity, int(rate.period * 1000), cost)
+
+    async def verdict_of(self, reply: Any, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
+        """The verdict of a queued hit, from its reply in a pipeline run with `raise_on_error=False`."""
+        if isinstance(reply, NoScriptError):  # Redis forgot the script (a restart): run it on its own
+            return await self.hit(scope, subject, rate, cost)
+        if isinstance(reply, Exception):
+            raise reply
+        return _verdict(reply)
 
     async def check(self, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
         """Like `hit`, but raise the domain's rate-limit error when refused."""

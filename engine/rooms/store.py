@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from engine.config import Rate
 from engine.db import Conn
@@ -285,6 +286,13 @@ class Membership:
     user_id: int
 
 
+def seated_of(user_ids: list[int], indices: Any) -> set[int]:
+    """The users of `user_ids` whose seat index (HMGET's reply, in their order) is set."""
+    if isinstance(indices, Exception):
+        raise indices
+    return {u for u, index in zip(user_ids, indices, strict=True) if index is not None}
+
+
 class RoomState:
     """A room's live state: one typed method per room script, and the reads beside them.
 
@@ -406,8 +414,13 @@ class RoomState:
         """Which of the users hold a seat in the room (a seat held for a reconnect counts)."""
         if not user_ids:
             return set()
-        indices = await self._redis.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
-        return {u for u, index in zip(user_ids, indices, strict=True) if index is not None}
+        return seated_of(
+            user_ids, await self._redis.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
+        )
+
+    def queue_seated(self, pipe: Pipeline, room_id: int, user_ids: list[int]) -> None:
+        """`seated` on the caller's pipeline (at least one user); `seated_of` reads its reply."""
+        pipe.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
 
     async def seat_of(self, room_id: int, user_id: int) -> dict[str, Any] | None:
         """The seat the user holds in the room (`{u, m: muted, d: disconnected at}`), or None."""
