@@ -94,7 +94,10 @@ class HotCache:
                 await self._task
         self._listening = False
         if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+            try:
+                await self._conn.close(timeout=5)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                self._conn.terminate()  # a connection that cannot say goodbye is dropped
 
     async def _connect(self, dsn: str) -> None:
         self._conn = await listen(dsn, CHANNEL, self.invalidate)
@@ -111,8 +114,8 @@ class HotCache:
             try:
                 await self._connect(dsn)
                 log.info("hot cache listening again")
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("hot cache cannot listen: reading PostgreSQL meanwhile", extra={"error": str(exc)})
+            except Exception as exc:  # whatever the failure, keep trying: reads go to PostgreSQL meanwhile
+                log.warning("hot cache cannot listen: reading PostgreSQL meanwhile", extra={"error": repr(exc)})
 
     @property
     def listening(self) -> bool:
