@@ -15,6 +15,7 @@ from engine.audit.store import record_txn
 from engine.errors import DomainError, not_found
 from engine.realtime.server import user_room
 from engine.rooms import store
+from engine.rooms.cache import room_topic
 from engine.rooms.live import LiveRooms
 from engine.rooms.membership import do_leave
 from engine.rooms.model import Rank, may_moderate, room_channel
@@ -69,6 +70,8 @@ async def do_ban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int, 
                                       "reason": reason})  # fmt: skip
     except asyncpg.ForeignKeyViolationError as exc:  # the target is no user
         raise not_found("User") from exc
+    # The trigger's NOTIFY tells every process; this one forgets at once, before it evicts.
+    rooms.cache.invalidate(room_topic(room_id))
     await _evict(rooms, room_id, target_id, {"reason": reason or "banned", "permanent": until is None,
                                           "remaining_seconds": minutes * 60 if minutes else -1})  # fmt: skip
     return ban_id
@@ -82,6 +85,7 @@ async def do_unban(rooms: LiveRooms, room_id: int, actor_id: int, target_id: int
         lifted = await store.lift_ban_txn(conn, room_id, target_id, actor_id)
         await record_txn(conn, actor_id=actor_id, action="room.unban", target_type="room", target_id=room_id,
                          details={"user_id": target_id})  # fmt: skip
+    rooms.cache.invalidate(room_topic(room_id))  # at once here; the trigger's NOTIFY tells the others
     blocked = await rooms.state.lift_block(room_id, target_id)
     return lifted or blocked
 
