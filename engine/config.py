@@ -48,6 +48,9 @@ class Config:
     """
 
     database_url: str | None = None
+    # The hot cache's LISTEN connection; must reach PostgreSQL directly (not a pooler in
+    # transaction mode). Unset: DATABASE_URL.
+    database_listen_url: str | None = None
     redis_url: str | None = None
     environment: str = DEVELOPMENT
     host: str = "127.0.0.1"
@@ -196,6 +199,7 @@ def _secrets(text: str) -> tuple[str, ...]:
 # env variable -> (Config field, parser)
 ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("database_url", _url("postgres", "postgresql")),
+    "DATABASE_LISTEN_URL": ("database_listen_url", _url("postgres", "postgresql")),
     "REDIS_URL": ("redis_url", _url("redis", "rediss", "unix")),
     "FLYLIVE_ENV": ("environment", _choice(DEVELOPMENT, PRODUCTION)),
     "FLYLIVE_HOST": ("host", str),

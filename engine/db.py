@@ -51,3 +51,8 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None]) -> as
     conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"application_name": "flylive-listen"})
     await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_notify(payload))
     return conn
+
+
+async def notify(pool: asyncpg.Pool, channel: str, payload: str) -> None:
+    """NOTIFY `channel` through the pool (what `listen` hears)."""
+    await pool.execute("SELECT pg_notify($1, $2)", channel, payload)

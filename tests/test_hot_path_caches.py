@@ -179,3 +179,22 @@ async def until(condition: Callable[[], bool], tries: int = 500) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the engine never got there")
+
+
+async def test_a_listen_connection_that_hears_nothing_counts_as_down(client: Any, connect: Any) -> None:
+    """An open LISTEN connection that hears nothing (a pooler in transaction mode, a half-dead link)
+    must not leave the cache answering from memory."""
+    cache = client.app[ROOMS].cache
+    cache.ping_seconds = 0.3
+    owner = await new_user(client, "Owner")
+    o = await connect(client, owner)
+    await join(o, owner.room)
+    await until(lambda: cache.listening)
+    assert cache._conn is not None
+    await cache._conn.execute("UNLISTEN *")  # still open, deaf from now on
+    await until(lambda: not cache.listening)  # its own ping went unheard
+    database_url = client.app[SERVICES].config.database_url
+    async with db(database_url) as conn:
+        await conn.execute("UPDATE rooms SET name = 'Heard anyway' WHERE id = $1", owner.room)
+    assert await rejoined_name(o, owner.room) == "Heard anyway"
+    await until(lambda: cache.listening)  # it connected afresh, hearing again

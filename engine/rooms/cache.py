@@ -12,6 +12,9 @@ Three rules keep it correct:
   read before a change cannot outlive the change's notification;
 - while the LISTEN connection is down nothing is served from memory (every read goes to
   PostgreSQL), and a reconnect starts from an empty cache, since notifications may have been lost;
+  "down" includes a connection that is open but hears nothing (a pooler in transaction mode, a
+  half-dead TCP link): every PING_SECONDS the process NOTIFYs itself through the pool, and a ping
+  not heard back within PING_SECONDS counts as down;
 - an entry lives at most `MAX_AGE_SECONDS` even without a notification (belt and braces), and the
   cache empties itself past `MAX_ENTRIES`.
 Concurrent misses for one key share one load (a burst of joins into a room reads its row once).
@@ -30,7 +33,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from engine.accounts import store as accounts_store
-from engine.db import Conn, listen
+from engine.db import Conn, listen, notify
 from engine.rooms import store
 from engine.rooms.model import public_profile
 
@@ -40,6 +43,8 @@ CHANNEL = "flylive_cache"
 MAX_AGE_SECONDS = 300.0
 MAX_ENTRIES = 200_000
 RECONNECT_SECONDS = 1.0
+PING_SECONDS = 5.0
+_PING = "ping:"  # payloads of the liveness check: not topics
 
 
 def user_topic(user_id: int) -> str:
@@ -79,6 +84,11 @@ class HotCache:
         self._listening = False
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ping_sent: str | None = None  # the ping awaiting its echo, and when it was sent
+        self._ping_sent_at = 0.0
+        self._token = f"{id(self):x}"
+        self._pings = 0
+        self.ping_seconds = PING_SECONDS
 
     # --- the LISTEN side ---------------------------------------------------------------------
 
@@ -100,7 +110,8 @@ class HotCache:
                 self._conn.terminate()  # a connection that cannot say goodbye is dropped
 
     async def _connect(self, dsn: str) -> None:
-        self._conn = await listen(dsn, CHANNEL, self.invalidate)
+        self._conn = await listen(dsn, CHANNEL, self._heard)
+        self._ping_sent = None
         # Anything kept before this connection may have missed a notification.
         self.invalidate("*")
         self._listening = True
@@ -109,6 +120,7 @@ class HotCache:
         while True:
             await asyncio.sleep(RECONNECT_SECONDS)
             if self._conn is not None and not self._conn.is_closed():
+                await self._check_hearing()
                 continue
             self._listening = False
             try:
@@ -116,6 +128,33 @@ class HotCache:
                 log.info("hot cache listening again")
             except Exception as exc:  # whatever the failure, keep trying: reads go to PostgreSQL meanwhile
                 log.warning("hot cache cannot listen: reading PostgreSQL meanwhile", extra={"error": repr(exc)})
+
+    def _heard(self, payload: str) -> None:
+        if payload.startswith(_PING):
+            if payload == self._ping_sent:
+                self._ping_sent = None
+            return
+        self.invalidate(payload)
+
+    async def _check_hearing(self) -> None:
+        """Ping ourselves through the pool; a ping unheard for `ping_seconds` means we hear nothing."""
+        now = time.monotonic()
+        if self._ping_sent is not None:
+            if now - self._ping_sent_at < self.ping_seconds:
+                return
+            log.warning("hot cache hears no notifications: reading PostgreSQL until it listens again")
+            self._listening = False
+            assert self._conn is not None
+            self._conn.terminate()  # the loop connects afresh, starting from an empty cache
+            return
+        if now - self._ping_sent_at < self.ping_seconds:
+            return
+        self._pings += 1
+        self._ping_sent, self._ping_sent_at = f"{_PING}{self._token}:{self._pings}", now
+        try:
+            await notify(self._pool, CHANNEL, self._ping_sent)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("hot cache ping failed", extra={"error": repr(exc)})
 
     @property
     def listening(self) -> bool:

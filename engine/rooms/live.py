@@ -77,7 +77,7 @@ class LiveRooms:
         await self._state.preload()
         assert svc.config.database_url, "the rooms need DATABASE_URL (or the embedded server) resolved"
         self._cache = HotCache(svc.pool, encode)
-        await self._cache.start(svc.config.database_url)
+        await self._cache.start(svc.config.database_listen_url or svc.config.database_url)
 
     async def stop(self) -> None:
         if self._cache is not None:
