@@ -8,8 +8,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-stamp
+BENCH_NODE_DIR := loadtest/node
+BENCH_NODE_STAMP := $(BENCH_NODE_DIR)/node_modules/.installed-stamp
 
-.PHONY: install serve test lint typecheck pytest js-deps clean media-node-install media-node-distro media-node
+.PHONY: install serve test lint typecheck pytest js-deps clean media-node-install media-node-distro media-node \
+        bench bench-quick bench-deps bench-profile
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -44,6 +47,28 @@ pytest: install js-deps
 
 test: lint typecheck pytest
 
+# The realtime benchmark (loadtest/bench_realtime.py, docs/performance.md): this engine, a stock
+# python-socketio server and Node socket.io 4.8 side by side; the Node server is skipped when npm is
+# absent. `make bench BENCH_ARGS="--only engine --json /tmp/figures.json"` passes options through.
+$(BENCH_NODE_STAMP): $(BENCH_NODE_DIR)/package.json $(BENCH_NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(BENCH_NODE_DIR) && npm ci --no-audit --no-fund --silent && touch node_modules/.installed-stamp; \
+	else echo "npm not found: the Node socket.io server will be skipped"; fi
+
+bench-deps:
+	@command -v npm >/dev/null 2>&1 && $(MAKE) --no-print-directory $(BENCH_NODE_STAMP) || true
+
+bench: install bench-deps
+	$(BIN)/python loadtest/bench_realtime.py $(BENCH_ARGS)
+
+bench-quick: install bench-deps
+	$(BIN)/python loadtest/bench_realtime.py --quick $(BENCH_ARGS)
+
+# The engine alone under py-spy (perturbs the figures: for where the time goes, not how much).
+bench-profile: install
+	$(BIN)/python -m pip install --quiet -e '.[load]'
+	$(BIN)/python loadtest/bench_realtime.py --only engine --profile var/profile $(BENCH_ARGS)
+
 # The reference mediasoup node (media_node/), not part of `make test`: mediasoup needs a compiled
 # worker. media-node-install lets mediasoup download its prebuilt one (GitHub); media-node-distro
 # builds one from this Linux distribution's libraries instead. Both add the Python WebRTC client
@@ -60,4 +85,4 @@ media-node:
 	cd media_node && (test -d node_modules/mediasoup || npm install --no-audit --no-fund) && node index.js
 
 clean:
-	rm -rf $(VENV) $(JS_DIR)/node_modules .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(JS_DIR)/node_modules $(BENCH_NODE_DIR)/node_modules .mypy_cache .ruff_cache

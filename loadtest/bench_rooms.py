@@ -152,6 +152,26 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
 
 
+def log_problems(log_path: Path) -> list[str]:
+    """A server's WARNING/ERROR log lines (JSON lines), grouped: count, logger, message, where, error."""
+    groups: Counter[str] = Counter()
+    with contextlib.suppress(OSError):
+        for line in log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict) or entry.get("level") not in ("WARNING", "ERROR", "CRITICAL"):
+                continue
+            exc = str(entry.get("exc") or entry.get("redis_exception") or "")
+            frames = re.findall(r'File "' + re.escape(str(REPO)) + r'/((?:engine|httpapi)/[^"]+)", line (\d+)', exc)
+            where = f" at {frames[-1][0]}:{frames[-1][1]}" if frames else ""
+            error = exc.strip().splitlines()[-1] if exc.strip() else ""
+            event = f" [{entry['event']}]" if entry.get("event") else ""
+            groups[f"{entry.get('level')} {entry.get('logger')}: {entry.get('msg')}{event}{where}: {error}"] += 1
+    return [f"{count:5d} x {text}" for text, count in groups.most_common()]
+
+
 class OwnServer:
     """`flylive serve` in a subprocess with a throw-away data directory."""
 
@@ -204,23 +224,7 @@ class OwnServer:
         raise RuntimeError(f"flylive serve not ready after {limit_s:.0f}s; log:\n{self.log_tail()}")
 
     def problems(self) -> list[str]:
-        """The server's WARNING/ERROR log lines (JSON lines), grouped: count, logger, message, where, error."""
-        groups: Counter[str] = Counter()
-        with contextlib.suppress(OSError):
-            for line in self.log_path.read_text(errors="replace").splitlines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(entry, dict) or entry.get("level") not in ("WARNING", "ERROR", "CRITICAL"):
-                    continue
-                exc = str(entry.get("exc") or entry.get("redis_exception") or "")
-                frames = re.findall(r'File "' + re.escape(str(REPO)) + r'/((?:engine|httpapi)/[^"]+)", line (\d+)', exc)
-                where = f" at {frames[-1][0]}:{frames[-1][1]}" if frames else ""
-                error = exc.strip().splitlines()[-1] if exc.strip() else ""
-                event = f" [{entry['event']}]" if entry.get("event") else ""
-                groups[f"{entry.get('level')} {entry.get('logger')}: {entry.get('msg')}{event}{where}: {error}"] += 1
-        return [f"{count:5d} x {text}" for text, count in groups.most_common()]
+        return log_problems(self.log_path)
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):

@@ -34,6 +34,11 @@ class SocketClosed(ConnectionError):
     pass
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def ws_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
     """One final, client-to-server (masked, with the zero key) frame."""
     size = len(payload)
@@ -53,6 +58,7 @@ class SioSocket(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.on_event = on_event
         self.connected: asyncio.Future[None] = loop.create_future()
+        self.connected.add_done_callback(_retrieve)  # a refusal nobody waits for any more is no error
         self.closed = False
         self.closing = False  # we asked for it: not an unexpected disconnect
         self.close_reason = ""
@@ -73,9 +79,8 @@ class SioSocket(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(self._request)
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport subclass
+        self._transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
         if self._pending:

@@ -7,6 +7,7 @@ beside the engine: the same events as loadtest/node/server.js, no auth, no persi
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sys
 import time
@@ -42,6 +43,13 @@ async def chat(sid: str, data: dict[str, Any]) -> dict[str, Any]:
 @sio.on("echo")
 async def echo(sid: str, data: Any) -> Any:
     return data
+
+
+@sio.on("bench:gc")
+async def collect(sid: str, data: Any = None) -> dict[str, Any]:
+    # The benchmark collects garbage before it reads RSS, as it does on the Node server.
+    gc.collect()
+    return {"success": True}
 
 
 def main() -> None:

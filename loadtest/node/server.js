@@ -30,6 +30,11 @@ io.on("connection", (socket) => {
   socket.on("echo", (data, ack) => {
     if (typeof ack === "function") ack(data);
   });
+  // The benchmark collects garbage before it reads RSS (node runs with --expose-gc).
+  socket.on("bench:gc", (data, ack) => {
+    if (global.gc) global.gc();
+    if (typeof ack === "function") ack({ success: true });
+  });
 });
 
 httpServer.listen(port, "127.0.0.1", () => console.log(`listening on ${port}`));
