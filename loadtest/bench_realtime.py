@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -73,6 +75,8 @@ class Plan:
     gift_listeners: int = 200
     gift_seconds: float = 10
     burst_joins: int = 500
+    phases: str = "cbade"  # which phases run, by letter
+    stores_core: int = 0  # where the engine's embedded PostgreSQL and Valkey run
 
 
 QUICK = Plan(idle_sockets=500, ack_seconds=2, listeners=300, fanout_seconds=3, gift_listeners=100,
@@ -103,8 +107,13 @@ class Usage:
 
 
 class Meter:
-    def __init__(self, target: Target) -> None:
+    """CPU used from here to `usage()`; with a label, also py-spy's stacks of the server (--profile)."""
+
+    def __init__(self, target: Target, label: str | None = None) -> None:
         self.target = target
+        self.label = label if target.profiler is not None else None
+        if self.label and target.profiler:
+            target.profiler.start(self.label)
         self._at = self._read()
 
     def _read(self) -> tuple[float, float, float, float]:
@@ -113,6 +122,8 @@ class Meter:
 
     def usage(self) -> Usage:
         now = self._read()
+        if self.label and self.target.profiler:
+            self.target.profiles[self.label] = self.target.profiler.stop()
         return Usage(*(b - a for a, b in zip(self._at, now, strict=True)))
 
 
@@ -263,7 +274,7 @@ async def phase_acks(target: Target, plan: Plan, event: str) -> dict[str, Any]:
             latencies.append((time.perf_counter() - started) * 1000)
             n += 1
 
-    meter = Meter(target)
+    meter = Meter(target, f"b. {event}")
     until = time.monotonic() + plan.ack_seconds
     await asyncio.gather(*(loop(i, s, until) for i, s in enumerate(socks)))
     used = meter.usage()
@@ -292,13 +303,19 @@ class Flow:
         self.delivered = 0
         self.last_delivery = 0.0
         self.latencies: list[float] = []
-        self.room = asyncio.Event()
+        self.room = asyncio.Event()  # set when the window has room for another message
+        self.all_in = asyncio.Event()  # set when nothing more is owed
 
     def deliver(self) -> None:
         self.delivered += 1
         self.last_delivery = time.perf_counter()
+        self.check()
+
+    def check(self) -> None:
         if self.owed - self.delivered < self.window:
             self.room.set()
+        if self.delivered >= self.owed:
+            self.all_in.set()
 
 
 async def _send_chat(socks: list[SioSocket], room: int, flow: Flow, refused: Counter[str], n: int) -> None:
@@ -311,14 +328,16 @@ async def _send_chat(socks: list[SioSocket], room: int, flow: Flow, refused: Cou
         if result != "ok":
             refused[result] += 1
             flow.owed -= flow.per_message
+            flow.check()
 
     future.add_done_callback(done)
 
 
 async def _drain(flow: Flow, limit_s: float = 20) -> None:
-    deadline = time.monotonic() + limit_s
-    while flow.delivered < flow.owed and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    if flow.delivered < flow.owed:
+        flow.all_in.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(flow.all_in.wait(), limit_s)
 
 
 async def saturate(socks: list[SioSocket], room: int, flow: Flow, seconds: float) -> tuple[int, Counter[str]]:
@@ -366,7 +385,7 @@ async def phase_fanout(target: Target, plan: Plan) -> dict[str, Any]:
     gc.collect()
     gc.freeze()
     flow = flows[-1] = Flow(len(socks), plan.window)
-    meter = Meter(target)
+    meter = Meter(target, "a. fan-out at saturation")
     first_send = time.perf_counter()
     sent, refused = await saturate(sending, room, flow, plan.fanout_seconds)
     used = meter.usage()
@@ -380,11 +399,12 @@ async def phase_fanout(target: Target, plan: Plan) -> dict[str, Any]:
     rate = 0.8 * saturation["messages_per_s"]
     say(f"  saturation {saturation['deliveries_per_s']:,.0f} deliveries/s; open loop at {rate:.0f} msg/s")
     flow = flows[-1] = Flow(len(socks), plan.window)
-    meter = Meter(target)
+    meter = Meter(target, "a. fan-out at 80 %")
     refused = await open_loop(sending, room, flow, rate, plan.fanout_seconds)
     used = meter.usage()
     at80 = {"messages_per_s": rate, "deliveries": flow.delivered, "owed": flow.owed,
-            "server_cpu_share": used.server_cpu / used.wall, "latency": ms(flow.latencies), "refused": dict(refused)}  # fmt: skip
+            "server_cpu_share": used.server_cpu / used.wall, "latency": ms(flow.latencies),
+            "refused": dict(refused)}  # fmt: skip
     gc.unfreeze()
     figures = {"listeners": len(socks) - plan.senders, "senders": plan.senders, "window": plan.window,
                "joins": dict(joins), "saturation": saturation, "at_80_percent": at80,
@@ -448,7 +468,7 @@ async def phase_gifts(target: EngineTarget, plan: Plan, http: aiohttp.ClientSess
             latencies.append((time.perf_counter() - started) * 1000)
             n += 1
 
-    meter = Meter(target)
+    meter = Meter(target, "d. gift:send")
     started = time.monotonic()
     await asyncio.gather(*(loop(s, started + plan.gift_seconds) for s in gifters))
     wall = time.monotonic() - started
@@ -487,7 +507,7 @@ async def phase_join_burst(target: Target, plan: Plan) -> dict[str, Any]:
         outcomes[outcome(await ack_of(sock, "room:join", {"roomId": room}, limit_s=120))] += 1
         latencies.append((time.perf_counter() - started) * 1000)
 
-    meter = Meter(target)
+    meter = Meter(target, "e. join burst")
     started = time.perf_counter()
     await asyncio.gather(*(join(s, started) for s in socks))
     wall = time.perf_counter() - started
@@ -510,7 +530,8 @@ async def run_target(target: Target, plan: Plan, profile_dir: Path | None) -> di
         say(f"{target.label}: starting on port {target.port}")
         await target.start(http)
         results["server"] = {"pid": target.pid, "datastores": getattr(target, "datastores", lambda: "")()}
-        profiler = bench_report.Profiler(target.pid, profile_dir / target.key) if profile_dir else None
+        if profile_dir:
+            target.profiler = bench_report.Profiler(target.pid, profile_dir / target.key)
         try:
             await settle(target)
             phases: list[tuple[str, Callable[[], Any]]] = [("c. idle sockets", lambda: phase_idle(target, plan))]
@@ -522,19 +543,16 @@ async def run_target(target: Target, plan: Plan, profile_dir: Path | None) -> di
             if isinstance(target, EngineTarget):
                 phases.append(("d. gift:send", lambda: phase_gifts(target, plan, http)))
                 phases.append(("e. join burst", lambda: phase_join_burst(target, plan)))
-            for name, run in phases:
+            for name, run in [(name, run) for name, run in phases if name[0] in plan.phases]:
                 say(f"{target.label}: phase {name}")
-                if profiler:
-                    profiler.start(name)
                 results[name] = await run()
-                if profiler:
-                    results[name]["profile"] = profiler.stop()
                 say(f"  {bench_report.one_line(name, results[name])}")
         finally:
             say(f"{target.label}: stopping")
             problems = target.problems()
             await target.stop()
     results["server_log_problems"] = problems
+    results["profiles"] = target.profiles
     return results
 
 
@@ -556,16 +574,25 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller rooms and shorter phases (~2 minutes)")
     parser.add_argument("--only", action="append", choices=["engine", "stock", "node"], help="run only these")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--phases", default="cbade", help="the phases to run, by letter (default: cbade, all)")
+    parser.add_argument(
+        "--stores-core",
+        type=int,
+        choices=[0, 1],
+        default=0,
+        help="the engine's embedded PostgreSQL and Valkey on the server's core (0, default) or the client's",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy each engine phase into this folder (perturbs figures)")
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else Plan()
+    plan = dataclasses.replace(QUICK if args.quick else Plan(), phases=args.phases, stores_core=args.stores_core)
     if pinning_available():
         os.sched_setaffinity(0, {CLIENT_CORE})
     info = machine()
+    pinning = "server on core 0, client on core 1" if info["pinned"] else "NOT pinned"
     say(f"machine: {info['nproc']} cores, {info['cpu']}, {info['memory']}; load average {info['load_average']}; "
-        f"commit {info['commit']}; " + ("server on core 0, client on core 1" if info["pinned"] else "NOT pinned"))  # fmt: skip
+        f"commit {info['commit']}; {pinning}")  # fmt: skip
     results: dict[str, Any] = {"machine": info, "plan": plan.__dict__, "targets": {}}
-    for target in (EngineTarget(), StockTarget(), NodeTarget()):
+    for target in (EngineTarget(plan.stores_core), StockTarget(), NodeTarget()):
         if args.only and target.key not in args.only:
             continue
         reason = target.skip_reason()
@@ -578,9 +605,8 @@ async def main(argv: list[str] | None = None) -> int:
     print()
     print(bench_report.table(results))
     for key, target in results["targets"].items():
-        for phase, figures in target.items():
-            if isinstance(figures, dict) and "profile" in figures:
-                print("\n" + bench_report.profile_text(f"{key} {phase}", figures["profile"]))
+        for label, profile in target.get("profiles", {}).items():
+            print("\n" + bench_report.profile_text(f"{key}, {label}", profile))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
         say(f"figures written to {args.json}")

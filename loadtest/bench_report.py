@@ -16,33 +16,51 @@ ACK_ROW = {"engine": "b. ack chat:message", "stock": "b. ack echo", "node": "b. 
 NAMES = {"engine": "this engine", "stock": "stock python-socketio", "node": "Node socket.io 4.8"}
 
 
-def _lat(figures: dict[str, Any], scale: float = 1) -> str:
+def _lat(figures: dict[str, Any], in_seconds: bool = False) -> str:
     if not figures.get("n"):
         return "no samples"
-    unit = "s" if scale != 1 else "ms"
-    return f"p50 {figures['p50_ms'] * scale:.{2 if scale != 1 else 1}f} {unit}, p99 {figures['p99_ms'] * scale:.{2 if scale != 1 else 1}f} {unit}"
+    if in_seconds:
+        return f"p50 {figures['p50_ms'] / 1000:.2f} s, p99 {figures['p99_ms'] / 1000:.2f} s"
+    return f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms"
 
 
-def one_line(phase: str, f: dict[str, Any]) -> str:
-    if phase.startswith("c."):
-        return f"{f['sockets']} sockets: RSS {f['rss_before_kib']} -> {f['rss_after_kib']} KiB, {f['kib_per_socket']:.1f} KiB each; joins {f['joins']}"
-    if phase.startswith("b."):
-        return (f"{f['event']}: {f['acks_per_s']:,.0f} acks/s, {f['server_us_per_event']:.0f} µs server CPU each "
-                f"(+{f['store_us_per_event']:.0f} µs datastores; server {f['server_cpu_share']:.0%} busy, client "
-                f"{f['client_cpu_share']:.0%}), ack {_lat(f['latency'])}; {f['outcomes']}")  # fmt: skip
-    if phase.startswith("a."):
-        s, e = f["saturation"], f["at_80_percent"]
-        return (f"{f['listeners']}+{f['senders']} in the room: {s['deliveries_per_s']:,.0f} deliveries/s "
-                f"({s['server_us_per_delivery']:.1f} µs server CPU each, client {s['client_cpu_share']:.0%} of its core), "
-                f"latency {_lat(s['latency'])}; at 80 % ({e['messages_per_s']:.0f} msg/s) {_lat(e['latency'])}; "
-                f"delivered {s['deliveries']}/{s['owed']} and {e['deliveries']}/{e['owed']}; refused {s['refused'] or e['refused'] or 'none'}")  # fmt: skip
-    if phase.startswith("d."):
-        return (f"{f['gifts_per_s']:,.0f} gifts/s, {f['server_us_per_gift'] / 1000:.2f} ms server CPU each "
-                f"(+{f['store_us_per_gift'] / 1000:.2f} ms datastores), ack {_lat(f['latency'])}; "
-                f"{f['deliveries_per_gift_per_listener']:.1f} deliveries per gift per listener; {f['outcomes']}")  # fmt: skip
-    if phase.startswith("e."):
-        return f"{f['joins_per_s']:,.0f} joins/s over {f['wall_s']:.2f} s, {_lat(f['latency'], 0.001)}; {f['outcomes']}"
-    return ""
+def _idle(f: dict[str, Any]) -> str:
+    return (f"{f['sockets']} sockets: RSS {f['rss_before_kib']} -> {f['rss_after_kib']} KiB, "
+            f"{f['kib_per_socket']:.1f} KiB each; joins {f['joins']}")  # fmt: skip
+
+
+def _acks(f: dict[str, Any]) -> str:
+    return (f"{f['event']}: {f['acks_per_s']:,.0f} acks/s, {f['server_us_per_event']:.0f} µs server CPU each "
+            f"(+{f['store_us_per_event']:.0f} µs datastores; server {f['server_cpu_share']:.0%} busy, "
+            f"client {f['client_cpu_share']:.0%}), ack {_lat(f['latency'])}; {f['outcomes']}")  # fmt: skip
+
+
+def _fanout(f: dict[str, Any]) -> str:
+    s, e = f["saturation"], f["at_80_percent"]
+    return (f"{f['listeners']}+{f['senders']} in the room: {s['deliveries_per_s']:,.0f} deliveries/s "
+            f"({s['server_us_per_delivery']:.1f} µs server CPU each, server {s['server_cpu_share']:.0%} busy, "
+            f"client {s['client_cpu_share']:.0%}), latency {_lat(s['latency'])}; "
+            f"at 80 % ({e['messages_per_s']:.0f} msg/s) {_lat(e['latency'])}; delivered "
+            f"{s['deliveries']}/{s['owed']} and {e['deliveries']}/{e['owed']}; "
+            f"refused {s['refused'] or e['refused'] or 'none'}")  # fmt: skip
+
+
+def _gifts(f: dict[str, Any]) -> str:
+    return (f"{f['gifts_per_s']:,.0f} gifts/s, {f['server_us_per_gift'] / 1000:.2f} ms server CPU each "
+            f"(+{f['store_us_per_gift'] / 1000:.2f} ms datastores), ack {_lat(f['latency'])}; "
+            f"{f['deliveries_per_gift_per_listener']:.1f} deliveries per gift per listener; "
+            f"{f['outcomes']}")  # fmt: skip
+
+
+def _joins(f: dict[str, Any]) -> str:
+    return f"{f['joins_per_s']:,.0f} joins/s over {f['wall_s']:.2f} s, {_lat(f['latency'], True)}; {f['outcomes']}"
+
+
+ONE_LINE = {"c": _idle, "b": _acks, "a": _fanout, "d": _gifts, "e": _joins}
+
+
+def one_line(phase: str, figures: dict[str, Any]) -> str:
+    return ONE_LINE[phase[0]](figures)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -62,9 +80,12 @@ def _ratio(engine: float | None, other: float | None) -> str:
     return f"{engine / other:.2f}×" if engine is not None and other else "—"
 
 
-def _row(
-    results: dict[str, Any], title: str, paths: dict[str, tuple[str, ...]], cell: Any, ratio_of: tuple[str, ...]
-) -> str:
+Paths = dict[str, tuple[str, ...]]
+
+
+def _row(results: dict[str, Any], title: str, paths: Paths, cell: Any, ratio_of: tuple[str, ...]) -> str:
+    """One table line: a cell per server (— where it was not run), then engine/Node, engine/stock
+    of the figure at `ratio_of` inside each server's phase."""
     cells = []
     for key in ("engine", "stock", "node"):
         path = paths.get(key)
@@ -73,54 +94,66 @@ def _row(
             cells.append("—")
             continue
         cells.append(cell(target[path[0]]))
-    ratios = []
+    engine = _get(results, "engine", *paths["engine"], *ratio_of) if ratio_of else None
     for key in ("node", "stock"):
-        path = paths.get(key)
-        engine = _get(results, "engine", *paths["engine"], *ratio_of) if "engine" in paths else None
-        other = _get(results, key, *path, *ratio_of) if path else None
-        ratios.append(_ratio(engine, other))
-    return f"| {title} | " + " | ".join(cells + ratios) + " |"
+        other = _get(results, key, *paths[key], *ratio_of) if ratio_of and key in paths else None
+        cells.append(_ratio(engine, other))
+    return f"| {title} | " + " | ".join(cells) + " |"
+
+
+def _sat_cell(f: dict[str, Any]) -> str:
+    s = f["saturation"]
+    busy = f"server {s['server_cpu_share']:.0%} busy"
+    return f"{s['deliveries_per_s']:,.0f}/s ({s['server_us_per_delivery']:.1f} µs, {busy})"
+
+
+def _at80_cell(f: dict[str, Any]) -> str:
+    return f"{_lat(f['at_80_percent']['latency'])} ({f['at_80_percent']['messages_per_s']:.0f} msg/s)"
+
+
+def _ack_cell(f: dict[str, Any]) -> str:
+    return f"{f['server_us_per_event']:.0f} µs (`{f['event']}`, server {f['server_cpu_share']:.0%} busy)"
+
+
+def _gift_cell(f: dict[str, Any]) -> str:
+    return (f"{f['gifts_per_s']:,.0f} gifts/s, {f['server_us_per_gift'] / 1000:.2f} ms CPU per gift "
+            f"(+{f['store_us_per_gift'] / 1000:.2f} ms datastores), "
+            f"ack p99 {f['latency'].get('p99_ms', 0):.0f} ms")  # fmt: skip
 
 
 def table(results: dict[str, Any]) -> str:
-    fanout = {k: ("a. room fan-out",) for k in ("engine", "stock", "node")}
-    chat_alone = {
-        "engine": ("b. ack chat:message",),
-        "stock": ("b. ack chat:message",),
-        "node": ("b. ack chat:message",),
-    }
-    acks = {k: (v,) for k, v in ACK_ROW.items()}
-    idle = {k: ("c. idle sockets",) for k in ("engine", "stock", "node")}
+    """The issue's table, as Markdown, with engine/Node and engine/stock for each figure (for a rate
+    above 1 is better; for CPU, latency and memory below 1 is)."""
+    every = ("engine", "stock", "node")
+    fanout: Paths = {k: ("a. room fan-out",) for k in every}
+    chat: Paths = {k: ("b. ack chat:message",) for k in every}
+    acks: Paths = {k: (v,) for k, v in ACK_ROW.items()}
+    idle: Paths = {k: ("c. idle sockets",) for k in every}
     plan = results["plan"]
+    r = results
     lines = [
         "| figure | this engine | stock python-socketio | Node socket.io 4.8 | engine/Node | engine/stock |",
         "|---|---|---|---|---|---|",
-        _row(results, f"room fan-out, {plan['listeners']:,} listeners, saturation: deliveries/s (server CPU each)", fanout,
-             lambda f: (f"{f['saturation']['deliveries_per_s']:,.0f}/s ({f['saturation']['server_us_per_delivery']:.1f} µs, "
-                        f"server {f['saturation']['server_cpu_share']:.0%} busy)"),
-             ("saturation", "deliveries_per_s")),
-        _row(results, "… server CPU per delivery", fanout,
+        _row(r, f"room fan-out, {plan['listeners']:,} listeners, saturation: deliveries/s (server CPU each)",
+             fanout, _sat_cell, ("saturation", "deliveries_per_s")),
+        _row(r, "… server CPU per delivery", fanout,
              lambda f: f"{f['saturation']['server_us_per_delivery']:.1f} µs", ("saturation", "server_us_per_delivery")),
-        _row(results, "… send→receipt at saturation", fanout, lambda f: _lat(f["saturation"]["latency"]),
+        _row(r, "… send→receipt at saturation", fanout, lambda f: _lat(f["saturation"]["latency"]),
              ("saturation", "latency", "p99_ms")),
-        _row(results, "… send→receipt at 80 % of saturation", fanout,
-             lambda f: f"{_lat(f['at_80_percent']['latency'])} ({f['at_80_percent']['messages_per_s']:.0f} msg/s)",
-             ("at_80_percent", "latency", "p99_ms")),
-        _row(results, f"event with ack, server CPU per event ({plan['in_flight']} in flight)", acks,
-             lambda f: f"{f['server_us_per_event']:.0f} µs (`{f['event']}`, server {f['server_cpu_share']:.0%} busy)",
+        _row(r, "… send→receipt at 80 % of saturation", fanout, _at80_cell, ("at_80_percent", "latency", "p99_ms")),
+        _row(r, f"event with ack, server CPU per event ({plan['in_flight']} in flight)", acks, _ack_cell,
              ("server_us_per_event",)),
-        _row(results, "… acks/s", acks, lambda f: f"{f['acks_per_s']:,.0f}/s", ("acks_per_s",)),
-        _row(results, "`chat:message` alone in a room (broadcast to 1 + ack): CPU per event", chat_alone,
+        _row(r, "… acks/s", acks, lambda f: f"{f['acks_per_s']:,.0f}/s", ("acks_per_s",)),
+        _row(r, "`chat:message` alone in a room (broadcast to 1 + ack): CPU per event", chat,
              lambda f: f"{f['server_us_per_event']:.0f} µs, {f['acks_per_s']:,.0f}/s", ("server_us_per_event",)),
-        _row(results, "`auth:whoami`: CPU per event", {"engine": ("b. ack auth:whoami",)},
-             lambda f: f"{f['server_us_per_event']:.0f} µs, {f['acks_per_s']:,.0f}/s", ("server_us_per_event",)),
-        _row(results, "idle socket in a room: RSS per socket", idle,
-             lambda f: f"{f['kib_per_socket']:.1f} KiB", ("kib_per_socket",)),
-        _row(results, f"`gift:send`, {plan['gift_senders']} senders, {plan['gift_listeners']} listeners", {"engine": ("d. gift:send",)},
-             lambda f: (f"{f['gifts_per_s']:,.0f} gifts/s, {f['server_us_per_gift'] / 1000:.2f} ms CPU per gift "
-                        f"(+{f['store_us_per_gift'] / 1000:.2f} ms datastores), ack p99 {f['latency'].get('p99_ms', 0):.0f} ms"), ()),
-        _row(results, f"{plan['burst_joins']} sockets join one room at once", {"engine": ("e. join burst",)},
-             lambda f: f"{f['joins_per_s']:,.0f} joins/s, {_lat(f['latency'], 0.001)}", ()),
+        _row(r, "`auth:whoami`: CPU per event", {"engine": ("b. ack auth:whoami",)},
+             lambda f: f"{f['server_us_per_event']:.0f} µs, {f['acks_per_s']:,.0f}/s", ()),
+        _row(r, "idle socket in a room: RSS per socket", idle, lambda f: f"{f['kib_per_socket']:.1f} KiB",
+             ("kib_per_socket",)),
+        _row(r, f"`gift:send`, {plan['gift_senders']} senders, {plan['gift_listeners']} listeners",
+             {"engine": ("d. gift:send",)}, _gift_cell, ()),
+        _row(r, f"{plan['burst_joins']} sockets join one room at once", {"engine": ("e. join burst",)},
+             lambda f: f"{f['joins_per_s']:,.0f} joins/s, {_lat(f['latency'], True)}", ()),
     ]  # fmt: skip
     return "\n".join(lines) + "\n\n" + notes(results)
 
@@ -141,9 +174,8 @@ def notes(results: dict[str, Any]) -> str:
                     out.append(f"  {phase}: {what} {figures[what]}")
             sat = figures.get("saturation")
             if sat and sat["client_cpu_share"] > 0.9:
-                out.append(
-                    f"  {phase}: the client used {sat['client_cpu_share']:.0%} of its core: this figure may be the client's limit"
-                )
+                share = f"{sat['client_cpu_share']:.0%}"
+                out.append(f"  {phase}: the client used {share} of its core: this figure may be the client's limit")
             if sat and sat["deliveries"] < sat["owed"]:
                 out.append(f"  {phase}: {sat['owed'] - sat['deliveries']} deliveries missing after the drain")
         if target.get("server_log_problems"):
@@ -182,6 +214,10 @@ class Profiler:
         return summarise(self.path)
 
 
+# The engine's main stack (its samples' self time is the event loop's own native code: uvloop,
+# epoll, the C task step); tasks' stacks start at their coroutine instead.
+ROOTS = {"<module> (flylive)", "main (engine/cli.py)", "cmd_serve (engine/cli.py)", "run_app (aiohttp/web.py)"}
+LOOP = "the event loop itself (uvloop and the C task step: native code under run_app)"
 _FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 
 
@@ -213,14 +249,16 @@ def summarise(path: Path, top: int = 15) -> dict[str, Any]:
         if not frames:
             continue
         total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
+        own[LOOP if frames[-1] in ROOTS else frames[-1]] += count
+        for frame in set(frames) - ROOTS:
             inclusive[frame] += count
 
     def share(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(frame, round(100 * n / max(1, total), 1)) for frame, n in counter.most_common(top)]
 
-    return {"samples": total, "file": str(path), "self": share(own), "inclusive": share(inclusive)}
+    ours = Counter({frame: n for frame, n in inclusive.items() if "(engine/" in frame})
+    return {"samples": total, "file": str(path), "self": share(own), "inclusive": share(inclusive),
+            "engine": share(ours)}  # fmt: skip
 
 
 def profile_text(name: str, profile: dict[str, Any]) -> str:
@@ -228,4 +266,6 @@ def profile_text(name: str, profile: dict[str, Any]) -> str:
     lines += [f"    {pct:5.1f} %  {frame}" for frame, pct in profile.get("self", [])]
     lines.append("  inclusive time:")
     lines += [f"    {pct:5.1f} %  {frame}" for frame, pct in profile.get("inclusive", [])]
+    lines.append("  inclusive time, the engine's own functions:")
+    lines += [f"    {pct:5.1f} %  {frame}" for frame, pct in profile.get("engine", [])]
     return "\n".join(lines)

@@ -105,6 +105,8 @@ class Target:
         self.tmp.chmod(0o755)  # embedded PostgreSQL runs as `nobody` under root
         self.log_path = self.tmp / "server.log"
         self._next_user = 0
+        self.profiler: Any = None  # a bench_report.Profiler with --profile
+        self.profiles: dict[str, Any] = {}  # its summaries, by measured stretch
 
     @property
     def pid(self) -> int:
@@ -189,8 +191,9 @@ class EngineTarget(Target):
     label = "this engine"
     collects_garbage = False
 
-    def __init__(self) -> None:
+    def __init__(self, stores_core: int = SERVER_CORE) -> None:
         super().__init__()
+        self.stores_core = stores_core  # the embedded PostgreSQL and Valkey: with the server, or the client
         self.run_tag = secrets.token_hex(4)
         self.jwt_secret = secrets.token_urlsafe(48)
         self.signer = TokenSigner(self.jwt_secret, ttl_seconds=6 * 3600)
@@ -205,7 +208,9 @@ class EngineTarget(Target):
     def datastores(self) -> str:
         pg = "embedded PostgreSQL" if self._admin_url is None else "the machine's PostgreSQL (DATABASE_URL)"
         redis = "embedded Valkey" if not os.environ.get("REDIS_URL") else "the machine's Redis (REDIS_URL)"
-        where = f"pinned to core {SERVER_CORE} with the server" if self.datastore_pids else "not pinned"
+        whose = "the server" if self.stores_core == SERVER_CORE else "the client"
+        where = f"pinned to core {self.stores_core} with {whose}" if self._embedded and pinning_available() else ""
+        where = where or ("not pinned" if self._embedded else "not on this machine's cores alone")
         return f"{pg} and {redis}, {where}"
 
     async def _open_datastores(self) -> None:
@@ -228,10 +233,10 @@ class EngineTarget(Target):
             valkey = start_valkey(self.tmp / "valkey")
             self._embedded.append(valkey)
             self.redis_url = valkey.url
-        if pinning_available():
-            for server in self._embedded:
-                pin(server.proc.pid, SERVER_CORE)
-                self.datastore_pids.append(server.proc.pid)
+        for server in self._embedded:
+            self.datastore_pids.append(server.proc.pid)
+            if pinning_available():
+                pin(server.proc.pid, self.stores_core)
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         await self._open_datastores()

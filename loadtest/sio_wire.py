@@ -212,15 +212,15 @@ class SioSocket(asyncio.Protocol):
 
 
 async def connect(
-    host: str, port: int, auth: dict[str, Any] | None = None, on_event: EventSink | None = None, timeout: float = 30
+    host: str, port: int, auth: dict[str, Any] | None = None, on_event: EventSink | None = None, limit_s: float = 30
 ) -> SioSocket:
     """Open a socket and wait for the Socket.IO connect (`40`); raise SocketClosed when refused."""
     loop = asyncio.get_running_loop()
     _, sock = await asyncio.wait_for(
-        loop.create_connection(lambda: SioSocket(host, port, auth, on_event), host, port), timeout
+        loop.create_connection(lambda: SioSocket(host, port, auth, on_event), host, port), limit_s
     )
     try:
-        await asyncio.wait_for(asyncio.shield(sock.connected), timeout)
+        await asyncio.wait_for(asyncio.shield(sock.connected), limit_s)
     except BaseException:
         sock.close()
         raise
