@@ -250,7 +250,6 @@ class EngineTarget(Target):
             "FLYLIVE_DATA_DIR": str(self.tmp),
             "FLYLIVE_PORT": str(self.port),
             "FLYLIVE_SEED_DEMO": "true",  # the gift catalog and the admin who grants coins
-            "FLYLIVE_ENV": "development",  # a throw-away server, though it is handed its datastores' URLs
             "GIFT_RATE_LIMIT": "1000000/1",
             "REACTION_RATE_LIMIT": "1000000/1",
         }
