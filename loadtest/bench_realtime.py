@@ -104,6 +104,11 @@ class Usage:
     server_cpu: float  # the server process (the engine's Python; the stock or Node server)
     store_cpu: float  # the engine's embedded PostgreSQL and Valkey (0 for the others)
     client_cpu: float
+    stores_measured: bool = True  # False for the engine on the machine's shared servers
+
+    def store_per(self, count: int) -> float | None:
+        """µs of datastore CPU per operation; None where they are not ours to measure."""
+        return self.store_cpu / max(1, count) * 1e6 if self.stores_measured else None
 
 
 class Meter:
@@ -124,7 +129,9 @@ class Meter:
         now = self._read()
         if self.label and self.target.profiler:
             self.target.profiles[self.label] = self.target.profiler.stop()
-        return Usage(*(b - a for a, b in zip(self._at, now, strict=True)))
+        used = Usage(*(b - a for a, b in zip(self._at, now, strict=True)))
+        used.stores_measured = bool(self.target.datastore_pids) or not isinstance(self.target, EngineTarget)
+        return used
 
 
 async def settle(target: Target, limit_s: float = 60) -> None:
@@ -281,7 +288,7 @@ async def phase_acks(target: Target, plan: Plan, event: str) -> dict[str, Any]:
     ok = outcomes["ok"]
     figures = {"event": event, "in_flight": len(socks), "acks_per_s": ok / used.wall,
                "server_us_per_event": used.server_cpu / max(1, ok) * 1e6,
-               "store_us_per_event": used.store_cpu / max(1, ok) * 1e6, "client_cpu_share": used.client_cpu / used.wall,
+               "store_us_per_event": used.store_per(ok), "client_cpu_share": used.client_cpu / used.wall,
                "server_cpu_share": used.server_cpu / used.wall,
                "latency": ms(latencies), "outcomes": dict(outcomes), "joins": dict(joins),
                "unexpected": dict(phase.unexpected())}  # fmt: skip
@@ -393,7 +400,7 @@ async def phase_fanout(target: Target, plan: Plan) -> dict[str, Any]:
     saturation = {"messages": sent, "deliveries": flow.delivered, "owed": flow.owed,
                   "deliveries_per_s": flow.delivered / span, "messages_per_s": sent / span,
                   "server_us_per_delivery": used.server_cpu / max(1, flow.delivered) * 1e6,
-                  "store_us_per_delivery": used.store_cpu / max(1, flow.delivered) * 1e6,
+                  "store_us_per_delivery": used.store_per(flow.delivered),
                   "server_cpu_share": used.server_cpu / used.wall, "client_cpu_share": used.client_cpu / used.wall,
                   "latency": ms(flow.latencies), "refused": dict(refused)}  # fmt: skip
     rate = 0.8 * saturation["messages_per_s"]
@@ -477,7 +484,7 @@ async def phase_gifts(target: EngineTarget, plan: Plan, http: aiohttp.ClientSess
     ok = outcomes["ok"]
     figures = {"senders": len(gifters), "listeners": len(audience), "gifts_per_s": ok / wall,
                "server_us_per_gift": used.server_cpu / max(1, ok) * 1e6,
-               "store_us_per_gift": used.store_cpu / max(1, ok) * 1e6,
+               "store_us_per_gift": used.store_per(ok),
                "deliveries_per_gift_per_listener": sum(received.values()) / max(1, ok * len(audience)),
                "received_by_listeners": dict(received), "latency": ms(latencies), "outcomes": dict(outcomes),
                "seat": dict(seat), "joins": dict(joins), "unexpected": dict(phase.unexpected())}  # fmt: skip

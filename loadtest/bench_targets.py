@@ -210,7 +210,9 @@ class EngineTarget(Target):
         redis = "embedded Valkey" if not os.environ.get("REDIS_URL") else "the machine's Redis (REDIS_URL)"
         whose = "the server" if self.stores_core == SERVER_CORE else "the client"
         where = f"pinned to core {self.stores_core} with {whose}" if self._embedded and pinning_available() else ""
-        where = where or ("not pinned" if self._embedded else "not on this machine's cores alone")
+        where = where or (
+            "not pinned" if self._embedded else "not pinned, shared with everyone, their CPU not measured"
+        )
         return f"{pg} and {redis}, {where}"
 
     async def _open_datastores(self) -> None:
