@@ -130,7 +130,10 @@ class RealtimeServer:
             raise socketio.exceptions.ConnectionRefusedError(COOLING_DOWN)
         if await auth_store.is_revoked(svc.redis, svc.keys, claims.session_id):
             raise socketio.exceptions.ConnectionRefusedError(INVALID_CREDENTIALS)
-        return {"user_id": claims.user_id, "session_id": claims.session_id, "name": claims.name, "claims": claims.raw}
+        # Only what handlers read: a session lives as long as its socket, on every socket.
+        avatar = claims.raw.get("avatar")
+        return {"user_id": claims.user_id, "session_id": claims.session_id, "name": claims.name,
+                "avatar": avatar if isinstance(avatar, str) else ""}  # fmt: skip
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:

@@ -34,10 +34,9 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     content = p.content.strip()
     if not content or not check_allowed(content, svc.config.chat_blocked_words):
         return refuse("MESSAGE_REJECTED")
-    claims = session.get("claims", {})
     message = {
         "id": str(uuid.uuid4()), "userId": user_id, "userName": session.get("name", ""),
-        "userAvatar": claims.get("avatar", ""), "userFrameId": None, "userChatBubbleId": None,
+        "userAvatar": session.get("avatar", ""), "userFrameId": None, "userChatBubbleId": None,
         "content": content, "type": p.type, "timestamp": int(time.time() * 1000),
     }  # fmt: skip
     # One script: the sender's rate limit for the room, membership, the history and the event.
