@@ -69,6 +69,8 @@ class Config:
 
     redis_prefix: str = ""
     redis_max_connections: int = 128
+    # python-socketio's Redis manager (cross-process fan-out) has a blocking pool of its own.
+    socketio_redis_max_connections: int = 32
     db_pool_min: int = 2
     db_pool_max: int = 20
     db_statement_cache_size: int = 100
@@ -102,6 +104,9 @@ class Config:
     socket_ping_timeout: int = 60
     socket_max_payload_bytes: int = 16 * 1024
     socket_compression: bool = False
+    # A socket that does not read is cut once its unsent output passes either bound (backpressure).
+    socket_output_max_bytes: int = 2 * 1024 * 1024
+    socket_output_max_age_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
 
     seat_grace_ms: int = 45_000
@@ -216,6 +221,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ARGON2_TIME_COST": ("argon2_time_cost", _int_in(1, 20)),
     "REDIS_PREFIX": ("redis_prefix", str),
     "REDIS_MAX_CONNECTIONS": ("redis_max_connections", _int_in(4, 10_000)),
+    "SOCKETIO_REDIS_MAX_CONNECTIONS": ("socketio_redis_max_connections", _int_in(2, 10_000)),
     "DB_POOL_MIN": ("db_pool_min", _int_in(1, 100)),
     "DB_POOL_MAX": ("db_pool_max", _int_in(1, 500)),
     "DB_STATEMENT_CACHE_SIZE": ("db_statement_cache_size", _int_in(0, 10000)),
@@ -237,6 +243,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SOCKET_PING_TIMEOUT": ("socket_ping_timeout", _int_in(5, 300)),
     "SOCKET_MAX_PAYLOAD_BYTES": ("socket_max_payload_bytes", _int_in(1024, 16 * 1024 * 1024)),
     "SOCKET_COMPRESSION": ("socket_compression", _bool),
+    "SOCKET_OUTPUT_MAX_BYTES": ("socket_output_max_bytes", _int_in(64 * 1024, 1024 * 1024 * 1024)),
+    "SOCKET_OUTPUT_MAX_AGE_SECONDS": ("socket_output_max_age_seconds", _positive),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", float),
     "SEAT_GRACE_MS": ("seat_grace_ms", _int_in(0, 600_000)),
     "SEAT_INVITE_TTL_MS": ("seat_invite_ttl_ms", _int_in(1000, 600_000)),

@@ -33,6 +33,7 @@ IO_ALLOWED = {
     "engine.db": "creates the pool and its type codecs",
     "engine.lua": "loads the Lua scripts",
     "engine.services": "opens and closes the connections",
+    "engine.realtime.manager": "python-socketio's Redis client manager: opens and closes its own pool",
     "engine.embedded": "starts the embedded servers (and waits for their ports)",
     "httpapi.ops": "the readiness probe pings both servers",
 }

@@ -17,8 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 import engineio
+from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from engineio.exceptions import SocketIsClosedError
+
+from engine.realtime.fastpath import BINARY, Frame, FrameSink, OutputBudget, frame
 
 LOG_INTERVAL = 10.0  # seconds between two tracebacks from python-engineio, process-wide
 
@@ -74,6 +77,49 @@ def is_engineio_frame(text: str) -> bool:
 
 
 class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
+    """python-engineio's aiohttp WebSocket, with permessage-deflate only when configured, and,
+    without it, a `FrameSink` as the one writer of its transport (engine/realtime/fastpath.py)."""
+
+    sink: FrameSink | None = None
+
+    async def __call__(self, environ: dict[str, Any]) -> WebSocketResponse:
+        request = environ["aiohttp.request"]
+        # aiohttp accepts a client's permessage-deflate offer unless told not to (every browser
+        # offers it); SOCKET_COMPRESSION decides, as it does for long-polling bodies.
+        self._sock = WebSocketResponse(
+            max_msg_size=self.server.max_http_buffer_size, compress=bool(self.server.http_compression)
+        )
+        await self._sock.prepare(request)
+        self.environ = environ
+        socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
+        sinks: dict[str, FrameSink] = self.server.sinks
+        if not self._sock.compress and request.transport is not None:
+            self.sink = sinks[socket.sid] = FrameSink(socket, request.transport, self.server.output_budget)
+        try:
+            await self.handler(self)
+        finally:
+            if self.sink is not None:
+                self.sink.closed = True
+                if sinks.get(socket.sid) is self.sink:
+                    del sinks[socket.sid]
+        return self._sock
+
+    async def send(self, message: str | bytes) -> None:
+        sink = self.sink
+        if sink is None:
+            await super().send(message)
+        elif isinstance(message, Frame):  # a broadcast that waited in the queue, framed already
+            sink.write(message)
+        elif isinstance(message, bytes):
+            sink.write(frame(message, BINARY))
+        else:
+            sink.write(frame(message.encode()))
+
+    async def close(self) -> None:
+        if self.sink is not None:
+            self.sink.closed = True  # nothing after the close frame, not even a broadcast
+        await super().close()
+
     async def wait(self) -> Any:
         data = await super().wait()
         if isinstance(data, str) and not is_engineio_frame(data):
@@ -92,6 +138,9 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         self.count_malformed: Callable[[], None] = lambda: None
         # WebSocket sessions closed by the Socket.IO guard; an entry lives as long as its read loop.
         self.cut: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        # The fast path's writers, by Engine.IO sid: WebSocket sockets without compression.
+        self.sinks: dict[str, FrameSink] = {}
+        self.output_budget = OutputBudget(max_bytes=1 << 30, max_age=3600.0, on_cut=lambda sink, size, age: None)
 
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         # Stock python-engineio goes on reading a WebSocket after its session closed, handing every

@@ -32,6 +32,7 @@ from engine.metrics import Metrics
 from engine.realtime import jsonlimits
 from engine.realtime.acks import TOO_MANY_REQUESTS, failure
 from engine.realtime.engineio_guard import GuardedEngineIO, LogGate, engineio_log
+from engine.realtime.fastpath import FrameSink, OutputBudget
 
 log = logging.getLogger("flylive.realtime.guard")
 
@@ -89,9 +90,18 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         # Told the user id of a socket cut for flooding (the transport bars them for a while).
         self.on_flood: Callable[[int], Awaitable[None]] | None = None
         self.eio.count_malformed = metrics.malformed_packets.labels("frame").inc
+        self.eio.output_budget = OutputBudget(
+            config.socket_output_max_bytes, config.socket_output_max_age_seconds, self._cut_slow
+        )
 
     def _engineio_server_class(self) -> type[GuardedEngineIO]:
         return GuardedEngineIO
+
+    def _cut_slow(self, sink: FrameSink, queued_bytes: int, backlogged_seconds: float) -> None:
+        """A socket over its output budget was cut (fastpath.FrameSink.cut): say so, once."""
+        self._metrics.guard_disconnects.labels("slow").inc()
+        log.warning("socket disconnected: not reading its output", extra={"sid": sink.socket.sid,
+                    "queued_bytes": queued_bytes, "backlogged_seconds": round(backlogged_seconds, 1)})  # fmt: skip
 
     def _guard(self, eio_sid: str) -> SocketGuard:
         guard = self._guards.get(eio_sid)

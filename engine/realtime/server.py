@@ -25,6 +25,7 @@ from engine.jobs import Periodic
 from engine.metrics import Metrics
 from engine.realtime.acks import TOO_MANY_REQUESTS
 from engine.realtime.guard import GuardedServer
+from engine.realtime.manager import FastRedisManager
 from engine.services import Services
 
 log = logging.getLogger("flylive.realtime")
@@ -82,7 +83,7 @@ class RealtimeServer:
             config,
             metrics,
             async_mode="aiohttp",
-            client_manager=socketio.AsyncRedisManager(redis_url, channel=channel),
+            client_manager=FastRedisManager(redis_url, channel, config.socketio_redis_max_connections),
             # CORS is answered by the HTTP middleware and the Origin is checked in `connect`, so a
             # refused browser gets the contract's "Origin not allowed" instead of a bare HTTP 400.
             cors_allowed_origins=[],
@@ -239,6 +240,4 @@ class RealtimeServer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        manager_redis = getattr(self.sio.manager, "redis", None)
-        if manager_redis is not None:
-            await manager_redis.aclose()
+        await self.sio.manager.close()

@@ -1,0 +1,157 @@
+"""The delivery fast path: a room emit is encoded once and the same bytes go to every recipient.
+
+Stock python-socketio builds one task per recipient (`AsyncManager.emit`), each of which goes
+through `AsyncSocket.send` (a ping-timeout check, an `await queue.put`), wakes that socket's writer
+task, which encodes the Engine.IO packet again and has aiohttp frame it again. Here a callback-less,
+text-only emit becomes one WebSocket frame (FIN+TEXT header, payload `4<Socket.IO packet>`), and for
+each recipient whose output this module owns (`FrameSink`: a WebSocket socket without
+permessage-deflate) the frame is written to its transport synchronously, in the emitting call. What
+the design guarantees and why is in docs/performance.md, "Delivery fast path".
+
+- **Order.** A socket whose Engine.IO queue still holds packets (an ack, a ping, an earlier binary
+  emit) gets the broadcast as a `QueuedFrame` behind them; its writer hands it back to the sink.
+- **Everything else keeps python-engineio's path**: long-polling and upgrading sockets get the
+  Engine.IO packet on their queue, sockets with compression go through aiohttp, and emits with a
+  callback or binary attachments go to python-socketio unchanged.
+- **Backpressure.** The sink is the only writer of its transport, so the transport's write buffer
+  is the socket's whole backlog: over SOCKET_OUTPUT_MAX_BYTES, or backlogged longer than
+  SOCKET_OUTPUT_MAX_AGE_SECONDS, the connection is aborted (its buffer is released at once) and the
+  socket's ordinary disconnect follows from its read loop, never inside the broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from engineio import packet as eio_packet
+
+TEXT, BINARY = 0x1, 0x2
+_FIN = 0x80
+
+
+def frame(payload: bytes, opcode: int = TEXT) -> bytes:
+    """A whole server→client WebSocket frame (RFC 6455 §5.2): FIN + opcode, length, no mask."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", _FIN | opcode, size)
+    elif size < 65536:
+        header = struct.pack("!BBH", _FIN | opcode, 126, size)
+    else:
+        header = struct.pack("!BBQ", _FIN | opcode, 127, size)
+    return header + payload
+
+
+class Frame(bytes):
+    """Bytes that already are a WebSocket frame: the sink writes them as they are."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedFrame:
+    """A broadcast waiting in an Engine.IO socket's queue behind packets queued before it; the
+    socket's writer calls `encode()` as on any packet and gives the frame to the sink."""
+
+    frame: Frame
+
+    def encode(self) -> Frame:
+        return self.frame
+
+
+@dataclass(frozen=True, slots=True)
+class OutputBudget:
+    max_bytes: int
+    max_age: float
+    on_cut: Callable[[FrameSink, int, float], None]
+
+
+class FrameSink:
+    """The one writer of one WebSocket socket's transport (no compression negotiated)."""
+
+    __slots__ = ("_budget", "backlogged_since", "closed", "socket", "transport")
+
+    def __init__(self, socket: Any, transport: asyncio.Transport, budget: OutputBudget) -> None:
+        self.socket = socket  # python-engineio's AsyncSocket
+        self.transport = transport
+        self._budget = budget
+        self.closed = False
+        self.backlogged_since = 0.0  # monotonic time the buffer was first seen non-empty; 0: empty
+
+    @property
+    def queued_bytes(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def deliver(self, data: Frame, queued: QueuedFrame, eio_pkt: Any) -> None:
+        """One recipient of a broadcast: write now, or behind what its queue still holds."""
+        socket = self.socket
+        if socket.closing:
+            return
+        if not socket.upgraded:  # mid-upgrade: the polling transport may still take the queue
+            socket.queue.put_nowait(eio_pkt)
+        elif socket.queue.qsize():
+            socket.queue.put_nowait(queued)
+        else:
+            self.write(data)
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if self.closed or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size():
+            self._check_budget()
+        else:
+            self.backlogged_since = 0.0
+
+    def _check_budget(self) -> None:
+        now = time.monotonic()
+        if not self.backlogged_since:
+            self.backlogged_since = now
+        size, age = self.transport.get_write_buffer_size(), now - self.backlogged_since
+        if size > self._budget.max_bytes or age > self._budget.max_age:
+            self.cut(size, age)
+
+    def cut(self, size: int, age: float) -> None:
+        """Drop a socket that does not read: abort discards the buffer now; the read loop then ends
+        and the socket's disconnect runs from there (not from inside this broadcast)."""
+        self.closed = True
+        self.transport.abort()
+        self._budget.on_cut(self, size, age)
+
+
+@dataclass(slots=True)
+class Broadcast:
+    """One emit's packet in the three forms its recipients may need, built once."""
+
+    frame: Frame  # for a sink to write now
+    queued: QueuedFrame  # for a sink's queue, behind what it holds
+    eio_pkt: Any  # for python-engineio's own path (long-polling, compression, mid-upgrade)
+
+    @classmethod
+    def of(cls, socketio_text: str) -> Broadcast:
+        data = Frame(frame(("4" + socketio_text).encode()))
+        return cls(data, QueuedFrame(data), eio_packet.Packet(eio_packet.MESSAGE, socketio_text))
+
+
+def deliver(eio: Any, message: Broadcast, recipients: Iterable[str]) -> tuple[int, int]:
+    """Hand `message` to each Engine.IO socket in `recipients`; (by a sink, by the queue)."""
+    sinks: dict[str, FrameSink] = eio.sinks
+    sockets: dict[str, Any] = eio.sockets
+    data, queued, eio_pkt = message.frame, message.queued, message.eio_pkt
+    fast = slow = 0
+    for eio_sid in recipients:
+        sink = sinks.get(eio_sid)
+        if sink is not None:
+            sink.deliver(data, queued, eio_pkt)
+            fast += 1
+            continue
+        # python-engineio's queue, as `AsyncSocket.send` would, but without its ping-timeout check,
+        # which would run the socket's disconnect right here (its service task closes those).
+        socket = sockets.get(eio_sid)
+        if socket is not None and not socket.closing:
+            socket.queue.put_nowait(eio_pkt)
+            slow += 1
+    return fast, slow
