@@ -107,6 +107,8 @@ class Config:
     # A socket that does not read is cut once its unsent output passes either bound (backpressure).
     socket_output_max_bytes: int = 2 * 1024 * 1024
     socket_output_max_age_seconds: float = 30.0
+    # A busy server joins the frames a socket gets within this window into one write (0: never waits).
+    socket_write_coalesce_ms: int = 25
     shutdown_grace_seconds: float = 10.0
 
     seat_grace_ms: int = 45_000
@@ -245,6 +247,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SOCKET_COMPRESSION": ("socket_compression", _bool),
     "SOCKET_OUTPUT_MAX_BYTES": ("socket_output_max_bytes", _int_in(64 * 1024, 1024 * 1024 * 1024)),
     "SOCKET_OUTPUT_MAX_AGE_SECONDS": ("socket_output_max_age_seconds", _positive),
+    "SOCKET_WRITE_COALESCE_MS": ("socket_write_coalesce_ms", _int_in(0, 1000)),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", float),
     "SEAT_GRACE_MS": ("seat_grace_ms", _int_in(0, 600_000)),
     "SEAT_INVITE_TTL_MS": ("seat_invite_ttl_ms", _int_in(1000, 600_000)),

@@ -21,7 +21,7 @@ from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from engineio.exceptions import SocketIsClosedError
 
-from engine.realtime.fastpath import BINARY, Frame, FrameSink, OutputBudget, frame
+from engine.realtime.fastpath import BINARY, Corker, Frame, FrameSink, OutputBudget, frame
 
 LOG_INTERVAL = 10.0  # seconds between two tracebacks from python-engineio, process-wide
 
@@ -94,12 +94,13 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
         sinks: dict[str, FrameSink] = self.server.sinks
         if not self._sock.compress and request.transport is not None:
-            self.sink = sinks[socket.sid] = FrameSink(socket, request.transport, self.server.output_budget)
+            server = self.server
+            self.sink = sinks[socket.sid] = FrameSink(socket, request.transport, server.output_budget, server.corker)
         try:
             await self.handler(self)
         finally:
             if self.sink is not None:
-                self.sink.closed = True
+                self.sink.close()
                 if sinks.get(socket.sid) is self.sink:
                     del sinks[socket.sid]
         return self._sock
@@ -117,7 +118,7 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
 
     async def close(self) -> None:
         if self.sink is not None:
-            self.sink.closed = True  # nothing after the close frame, not even a broadcast
+            self.sink.close()  # nothing after the close frame, not even a broadcast
         await super().close()
 
     async def wait(self) -> Any:
@@ -140,6 +141,7 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         self.cut: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         # The fast path's writers, by Engine.IO sid: WebSocket sockets without compression.
         self.sinks: dict[str, FrameSink] = {}
+        self.corker = Corker(0.0)  # the Socket.IO server sets its window from the config
         self.output_budget = OutputBudget(max_bytes=1 << 30, max_age=3600.0, on_cut=lambda sink, size, age: None)
 
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:

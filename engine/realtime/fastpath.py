@@ -68,24 +68,61 @@ class OutputBudget:
     on_cut: Callable[[FrameSink, int, float], None]
 
 
+class Corker:
+    """Coalesces the frames that reach one socket within a short window into one `transport.write`.
+
+    A write costs a system call, ~7 µs of CPU on loopback here: more than everything else a
+    delivery costs together. A broadcast that comes within `window` seconds of the previous one
+    (a busy server) does not write at once: its frames wait in each sink, and every waiting sink is
+    written once when the window ends, its frames joined, in order. An idle server writes at once,
+    so coalescing costs latency (at most `window`) only when there is load to save.
+    """
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._dirty: list[FrameSink] = []
+        self._last = -1e9  # loop time of the last broadcast
+
+    def begin(self) -> bool:
+        """A broadcast starts: whether its writes wait for the window (the server is busy)."""
+        now = asyncio.get_running_loop().time()
+        busy = now - self._last < self.window
+        self._last = now
+        return busy
+
+    def mark(self, sink: FrameSink) -> None:
+        if not self._dirty:
+            asyncio.get_running_loop().call_later(self.window, self.flush)
+        self._dirty.append(sink)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for sink in dirty:
+            sink.flush()
+
+
 class FrameSink:
     """The one writer of one WebSocket socket's transport (no compression negotiated)."""
 
-    __slots__ = ("_budget", "backlogged_since", "closed", "socket", "transport")
+    __slots__ = ("_budget", "_corker", "backlogged_since", "closed", "pending", "socket", "transport")
 
-    def __init__(self, socket: Any, transport: asyncio.Transport, budget: OutputBudget) -> None:
+    def __init__(self, socket: Any, transport: asyncio.Transport, budget: OutputBudget, corker: Corker) -> None:
         self.socket = socket  # python-engineio's AsyncSocket
         self.transport = transport
         self._budget = budget
+        self._corker = corker
         self.closed = False
+        self.pending: list[bytes] = []  # frames waiting for the corker's window, in order
         self.backlogged_since = 0.0  # monotonic time the buffer was first seen non-empty; 0: empty
 
     @property
     def queued_bytes(self) -> int:
-        return self.transport.get_write_buffer_size()
+        """Output accepted and not yet sent: frames waiting here and the transport's buffer."""
+        return sum(map(len, self.pending)) + self.transport.get_write_buffer_size()
 
-    def deliver(self, data: Frame, queued: QueuedFrame, eio_pkt: Any) -> None:
-        """One recipient of a broadcast: write now, or behind what its queue still holds."""
+    def deliver(self, data: Frame, queued: QueuedFrame, eio_pkt: Any, defer: bool) -> None:
+        """One recipient of a broadcast: write (now or at the window's end), or queue it behind
+        what python-engineio's queue still holds for this socket."""
         socket = self.socket
         if socket.closing:
             return
@@ -94,11 +131,28 @@ class FrameSink:
         elif socket.queue.qsize():
             socket.queue.put_nowait(queued)
         else:
-            self.write(data)
+            self.write(data, defer)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, defer: bool = False) -> None:
+        if self.pending:
+            self.pending.append(data)  # behind what waits already
+        elif self.closed:
+            return
+        elif defer:
+            self.pending = [data]
+            self._corker.mark(self)
+        else:
+            self._send(data)
+
+    def flush(self) -> None:
+        """Write the waiting frames (the corker's window ended, or the socket closes)."""
+        pending, self.pending = self.pending, []
+        if pending and not self.closed:
+            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _send(self, data: bytes) -> None:
         transport = self.transport
-        if self.closed or transport.is_closing():
+        if transport.is_closing():
             return
         transport.write(data)
         if transport.get_write_buffer_size():
@@ -114,10 +168,16 @@ class FrameSink:
         if size > self._budget.max_bytes or age > self._budget.max_age:
             self.cut(size, age)
 
+    def close(self) -> None:
+        """Write what this turn left, then nothing more (the close frame follows)."""
+        self.flush()
+        self.closed = True
+
     def cut(self, size: int, age: float) -> None:
         """Drop a socket that does not read: abort discards the buffer now; the read loop then ends
         and the socket's disconnect runs from there (not from inside this broadcast)."""
         self.closed = True
+        self.pending = []
         self.transport.abort()
         self._budget.on_cut(self, size, age)
 
@@ -138,6 +198,7 @@ class Broadcast:
 
 def deliver(eio: Any, message: Broadcast, recipients: Iterable[str]) -> tuple[int, int]:
     """Hand `message` to each Engine.IO socket in `recipients`; (by a sink, by the queue)."""
+    defer = eio.corker.begin()
     sinks: dict[str, FrameSink] = eio.sinks
     sockets: dict[str, Any] = eio.sockets
     data, queued, eio_pkt = message.frame, message.queued, message.eio_pkt
@@ -145,7 +206,7 @@ def deliver(eio: Any, message: Broadcast, recipients: Iterable[str]) -> tuple[in
     for eio_sid in recipients:
         sink = sinks.get(eio_sid)
         if sink is not None:
-            sink.deliver(data, queued, eio_pkt)
+            sink.deliver(data, queued, eio_pkt, defer)
             fast += 1
             continue
         # python-engineio's queue, as `AsyncSocket.send` would, but without its ping-timeout check,

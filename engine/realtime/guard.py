@@ -90,6 +90,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         # Told the user id of a socket cut for flooding (the transport bars them for a while).
         self.on_flood: Callable[[int], Awaitable[None]] | None = None
         self.eio.count_malformed = metrics.malformed_packets.labels("frame").inc
+        self.eio.corker.window = config.socket_write_coalesce_ms / 1000
         self.eio.output_budget = OutputBudget(
             config.socket_output_max_bytes, config.socket_output_max_age_seconds, self._cut_slow
         )
