@@ -13,11 +13,13 @@ import logging
 import socket
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 from engineio import packet as eio_packet
+from redis.asyncio import Redis
 
-from engine.appkeys import REALTIME, ROOMS, SERVICES
+from engine.appkeys import CONFIG, REALTIME, ROOMS, SERVICES
 from engine.realtime.manager import FastRedisManager
 from engine.realtime.server import RealtimeServer
 from engine.rooms.model import room_channel
@@ -245,3 +247,42 @@ async def test_a_socket_that_does_not_read_is_dropped_over_its_output_budget(
         assert [m["n"] for m in got] == list(range(sent))
     finally:
         silent.sock.close()
+
+
+async def open_in_room(client: Any, http: aiohttp.ClientSession, token: str, room: int) -> Any:
+    """A raw WebSocket, connected as the token's user and joined to `room`."""
+    ws = await http.ws_connect(f"{url_of(client)}/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.receive_str(timeout=10)).startswith("0{")
+    await ws.send_str("40" + json.dumps({"token": token}))
+    assert (await ws.receive_str(timeout=10)).startswith("40{")
+    await ws.send_str("421" + json.dumps(["room:join", {"roomId": room}]))
+    while not (message := await ws.receive_str(timeout=10)).startswith("431"):
+        pass  # the room's announcements of earlier joins
+    assert json.loads(message[3:])[0]["success"] is True, message
+    return ws
+
+
+async def test_stopping_with_hundreds_of_sockets_drains_and_leaves_no_records(make_client: Any) -> None:
+    client = await make_client(shutdown_grace_seconds=20.0)
+    users = [await new_user(client) for _ in range(10)]
+    room = users[0].room
+    rt, svc = realtime(client), client.app[SERVICES]
+    redis, keys = svc.redis, svc.keys
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:  # no cap of 100
+        sockets = [await open_in_room(client, http, users[n % len(users)].token, room) for n in range(300)]
+        assert await redis.hlen(keys.instance_sockets(rt.instance_id)) == 300
+        # Stop the app while every socket is still open (its clients read, but never hang up).
+        await asyncio.wait_for(client.close(), 60)
+        # Read with a client of our own: the app's is closed, after its last disconnect hook ran.
+        reader = Redis.from_url(client.app[CONFIG].redis_url)
+        try:
+            assert not await reader.exists(keys.instance_sockets(rt.instance_id))
+            assert await reader.zscore(keys.instances(), rt.instance_id) is None
+            for user in users:
+                assert int(await reader.get(keys.user_online(user.id)) or 0) == 0, user
+            members = keys.room(room)
+            assert not await reader.exists(members.members, members.sockets)
+        finally:
+            await reader.aclose()
+        for ws in sockets:
+            await ws.close()

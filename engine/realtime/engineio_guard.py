@@ -144,6 +144,12 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         self.corker = Corker(0.0)  # the Socket.IO server sets its window from the config
         self.output_budget = OutputBudget(max_bytes=1 << 30, max_age=3600.0, on_cut=lambda sink, size, age: None)
 
+    def hang_up_all(self) -> None:
+        """At shutdown, after the sockets were closed: end every WebSocket connection still open
+        (what was written still goes out first), so no handler waits for a client's close frame."""
+        for sink in list(self.sinks.values()):
+            sink.hang_up()
+
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         # Stock python-engineio goes on reading a WebSocket after its session closed, handing every
         # message to Socket.IO until the client hangs up; a flooder never does.

@@ -173,6 +173,11 @@ class FrameSink:
         self.flush()
         self.closed = True
 
+    def hang_up(self) -> None:
+        """Close the connection once what was written is out (shutdown)."""
+        self.close()
+        self.transport.close()
+
     def cut(self, size: int, age: float) -> None:
         """Drop a socket that does not read: abort discards the buffer now; the read loop then ends
         and the socket's disconnect runs from there (not from inside this broadcast)."""

@@ -39,6 +39,9 @@ AUTH_FAILED = "Authentication failed"
 # flooding reconnects only after SOCKET_FLOOD_COOLDOWN_SECONDS.
 COOLING_DOWN = TOO_MANY_REQUESTS
 FLOOD_SCOPE = "socket-flood"
+# Sockets closed at once at shutdown: each close writes two packets and starts its disconnect work.
+DISCONNECT_CONCURRENCY = 200
+HANG_UP_SECONDS = 1.0
 
 
 def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
@@ -79,6 +82,7 @@ class RealtimeServer:
         self.background: list[Periodic] = []
         # Disconnect work runs as tasks of its own (see `run_detached`); kept to be awaited at stop.
         self._detached: set[asyncio.Task[None]] = set()
+        self._deadline: float | None = None  # of the shutdown, once it began
         self.sio = GuardedServer(
             config,
             metrics,
@@ -218,16 +222,67 @@ class RealtimeServer:
         for job in self.background:
             job.start()
 
+    def _shutdown_deadline(self) -> float:
+        """One deadline for the whole shutdown (loop time), set by its first step."""
+        if self._deadline is None:
+            self._deadline = asyncio.get_running_loop().time() + self._config.shutdown_grace_seconds
+        return self._deadline
+
     async def disconnect_all(self) -> None:
-        """Close every socket of this process cleanly (clients see a server disconnect, seats are held)."""
-        for sid, _ in list(self.sio.manager.get_participants("/", None)):
-            with contextlib.suppress(Exception):
-                await self.sio.disconnect(sid, ignore_queue=True)
+        """Close every socket of this process cleanly (clients see a server disconnect, seats are held).
+
+        Concurrently, DISCONNECT_CONCURRENCY at a time, until the shutdown's deadline
+        (SHUTDOWN_GRACE_SECONDS after it began): python-engineio's close waits until the socket's queue is
+        taken, which a long-polling client that no longer polls never does. A socket still closing
+        at the deadline has had its disconnect handler run already; its wait is cancelled. Last,
+        the WebSocket connections whose client has not answered the close within HANG_UP_SECONDS
+        are ended, so that aiohttp does not wait for clients that never do.
+        """
+        loop, deadline = asyncio.get_running_loop(), self._shutdown_deadline()
+        gate = asyncio.Semaphore(DISCONNECT_CONCURRENCY)
+
+        async def close(sid: str, namespace: str) -> None:
+            async with gate:
+                with contextlib.suppress(Exception):
+                    await self.sio.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+        manager = self.sio.manager
+        sockets = [(sid, ns) for ns in list(manager.rooms) for sid, _ in manager.get_participants(ns, None)]
+        tasks = [asyncio.create_task(close(sid, ns), name=f"close:{sid}") for sid, ns in sockets]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                log.warning("sockets still closing at the shutdown deadline", extra={"sockets": len(late)})
+        await self._hang_up(min(deadline, loop.time() + HANG_UP_SECONDS))
+
+    async def _hang_up(self, at: float) -> None:
+        """Give the clients until `at` to answer the close, then end the WebSocket connections left."""
+        loop, eio = asyncio.get_running_loop(), self.sio.eio
+        # A handler's end is no event to wait on: poll, a few seconds at most, once per shutdown.
+        while eio.sinks and loop.time() < at:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        eio.hang_up_all()
+
+    async def _drain_detached(self, deadline: float) -> None:
+        """Wait for the disconnect work still running (more may start while waiting), until `deadline`."""
+        loop = asyncio.get_running_loop()
+        while self._detached and loop.time() < deadline:
+            await asyncio.wait(set(self._detached), timeout=deadline - loop.time())
+        if self._detached:
+            log.warning("disconnect work cut short at the shutdown deadline", extra={"tasks": len(self._detached)})
+            for task in list(self._detached):
+                task.cancel()
+            await asyncio.gather(*self._detached, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Close any socket left, then the background tasks and this process's Redis records."""
+        """Close any socket left, wait for their disconnect work, then this process's Redis records
+        and the background tasks: Redis stays open (engine/app.py closes it after this) until the
+        last disconnect hook is done, and the whole takes at most SHUTDOWN_GRACE_SECONDS."""
         await self.disconnect_all()
-        await asyncio.gather(*self._detached, return_exceptions=True)
+        await self._drain_detached(self._shutdown_deadline())
         for hook in self.stop_hooks:
             try:
                 await hook()
