@@ -286,3 +286,18 @@ async def test_stopping_with_hundreds_of_sockets_drains_and_leaves_no_records(ma
             await reader.aclose()
         for ws in sockets:
             await ws.close()
+
+
+async def test_a_burst_of_emits_waits_for_the_fanout_pool_instead_of_failing(
+    make_client: Any, connect: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two connections: one is the subscription, so all 200 publishes share the other one. A pool
+    # that refuses past its size (redis-py's default) fails most of them ("Too many connections").
+    a, b = await make_client(socketio_redis_max_connections=2), await make_client()
+    user = await new_user(a)
+    peer = await connect(b, user)
+    await into_room(b, peer)
+    await asyncio.gather(*(realtime(a).sio.emit("burst", {"n": n}, room=ROOM) for n in range(200)))
+    got = await peer.wait_for("burst", 200)
+    assert sorted(m["n"] for m in got) == list(range(200))
+    assert not [r for r in caplog.records if "Cannot publish" in r.getMessage()]
