@@ -24,10 +24,9 @@ from redis.asyncio import Redis
 from engine.app import create_app
 from engine.config import Config, Rate
 from engine.embedded import start_postgres, start_valkey
-from engine.messages import decode_event
 from engine.migrations import migrate
 from tests.helpers import METRICS_TOKEN, TEST_SECRET, Client, db, register_user, with_database
-from tests.sockets import Peer, url_of
+from tests.sockets import open_peers
 
 _counter = itertools.count(1)
 
@@ -147,21 +146,7 @@ def register(client: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
 
 @pytest.fixture
 async def connect() -> AsyncIterator[Callable[[Any, Any], Awaitable[Any]]]:
-    """Open sockets as `await connect(client, user)` (user: anything with a `.token`); at the end,
-    every event any of them received must match its typed schema, and all are closed."""
-    opened: list[Peer] = []
-
-    async def open_peer(app: Any, user: Any) -> Peer:
-        peer = Peer()
-        opened.append(peer)
-        return await peer.connect(url_of(app), user.token)
-
-    try:
+    """Open sockets as `await connect(client, user)`; every event they received must match its
+    typed schema, and all are closed at the end."""
+    async with open_peers() as open_peer:
         yield open_peer
-        for peer in opened:
-            for name, payloads in peer.events.items():
-                for payload in payloads:
-                    decode_event(name, payload)
-    finally:
-        for peer in opened:
-            await peer.close()

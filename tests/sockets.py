@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -70,3 +72,28 @@ async def live_members(app: Any, room: int) -> int:
     resp = await app.get(f"/api/v1/rooms/{room}")
     assert resp.status == 200, await resp.text()
     return int((await resp.json())["data"]["live_members"])
+
+
+@contextlib.asynccontextmanager
+async def open_peers(*, check_schemas: bool = True) -> AsyncIterator[Callable[[Any, Any], Awaitable[Peer]]]:
+    """`open_peer(app, user)` opens a socket (user: anything with a `.token`); at the end every event
+    any of them received is checked against its typed schema (unless told not to), and all close."""
+    from engine.messages import decode_event
+
+    opened: list[Peer] = []
+
+    async def open_peer(app: Any, user: Any) -> Peer:
+        peer = Peer()
+        opened.append(peer)
+        return await peer.connect(url_of(app), user.token)
+
+    try:
+        yield open_peer
+        if check_schemas:
+            for peer in opened:
+                for name, payloads in peer.events.items():
+                    for payload in payloads:
+                        decode_event(name, payload)
+    finally:
+        for peer in opened:
+            await peer.close()

@@ -24,7 +24,7 @@ from engine.realtime.manager import FastRedisManager
 from engine.realtime.server import RealtimeServer
 from engine.rooms.model import room_channel
 from tests.helpers import join, new_user
-from tests.sockets import Peer, close_client, url_of
+from tests.sockets import Peer, close_client, open_peers, url_of
 
 ROOM = "fast-path-test-room"
 
@@ -41,20 +41,10 @@ def manager(client: Any) -> FastRedisManager:
 
 @pytest.fixture
 async def connect() -> Any:
-    """Open sockets as `await connect(client, user)`, closed at the end. (The suite's fixture checks
-    every event against the contract's schemas; these tests send events of their own.)"""
-    opened: list[Peer] = []
-
-    async def open_peer(client: Any, user: Any) -> Peer:
-        peer = Peer()
-        opened.append(peer)
-        return await peer.connect(url_of(client), user.token)
-
-    try:
+    """Sockets as the suite's fixture opens them, without its schema check: these tests send events
+    of their own."""
+    async with open_peers(check_schemas=False) as open_peer:
         yield open_peer
-    finally:
-        for peer in opened:
-            await peer.close()
 
 
 async def into_room(client: Any, peer: Peer, room: str = ROOM) -> str:
