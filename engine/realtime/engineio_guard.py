@@ -18,6 +18,7 @@ from typing import Any
 
 import engineio
 from aiohttp.web import WebSocketResponse
+from engineio import async_socket
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from engineio.exceptions import SocketIsClosedError
 
@@ -76,6 +77,38 @@ def is_engineio_frame(text: str) -> bool:
     return kind in ("1", "2", "3", "5", "6") and rest in ("", "probe")
 
 
+class SentOnce:
+    """A packet that python-engineio's WebSocket writer encodes once, after which it is let go of.
+
+    The writer's loop variable stays bound to the last packet it sent while it waits for the next,
+    so an idle socket would hold its last packet until the next ping (25 s): typically its
+    `room:join` ack, which lists every participant — ~0.5 KB each, half a megabyte per socket just
+    after a join into a room of a thousand.
+    """
+
+    __slots__ = ("_pkt", "packet_type")
+
+    def __init__(self, pkt: Any) -> None:
+        self._pkt = pkt
+        self.packet_type = pkt.packet_type
+
+    @property
+    def data(self) -> Any:  # python-engineio logs it as it queues the packet
+        return self._pkt.data if self._pkt is not None else None
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        pkt, self._pkt = self._pkt, None
+        return pkt.encode(*args, **kwargs)
+
+
+class _LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
+    async def send(self, pkt: Any) -> None:
+        # Only over a WebSocket: a long-polling response encodes its packets more than once.
+        if self.upgraded and not self.upgrading:
+            pkt = SentOnce(pkt)
+        await super().send(pkt)
+
+
 class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
     """python-engineio's aiohttp WebSocket, with permessage-deflate only when configured, and,
     without it, a `FrameSink` as the one writer of its transport (engine/realtime/fastpath.py)."""
@@ -92,6 +125,7 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         await self._sock.prepare(request)
         self.environ = environ
         socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
+        socket.__class__ = _LeanSocket  # its packets are let go of once written (see SentOnce)
         sinks: dict[str, FrameSink] = self.server.sinks
         if not self._sock.compress and request.transport is not None:
             server = self.server
