@@ -239,7 +239,7 @@ async def rank_rows(conn: Conn, room_id: int, user_ids: list[int]) -> dict[int, 
 _LUA = Path(__file__).parent / "lua"
 _PRELUDE = _LUA / "lib.lua"
 SCRIPT_NAMES = (
-    "room_open", "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
+    "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
     "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
 )  # fmt: skip
 SCRIPTS = {name: LuaScript(_LUA / f"{name}.lua", _PRELUDE) for name in SCRIPT_NAMES}
@@ -317,14 +317,10 @@ class RoomState:
         return ScriptResult(bool(data.pop("ok")), data.pop("code", None), events, data)
 
     # Scripts, in the order a room lives through them.
-    async def open(self, room_id: int, owner_id: int, seat_count: int) -> ScriptResult:
-        """Make the room live on its first join (an already live room keeps its state)."""
-        return await self._run("room_open", room_id, owner_id, seat_count)
-
     async def join(self, room_id: int, user_id: int, sid: str, profile_json: str, grace_ms: int,
                    last_seq: int | None, history: int, *, owner_id: int, seat_count: int) -> ScriptResult:  # fmt: skip
-        """Make the room live if it is not (as `open`); add the socket; reclaim a held seat; the
-        events missed since `last_seq`, or a snapshot."""
+        """Make the room live if it is not (a live room keeps its state); add the socket; reclaim a
+        held seat; the events missed since `last_seq`, or a snapshot."""
         last = -1 if last_seq is None else last_seq
         return await self._run("join", room_id, user_id, sid, profile_json, grace_ms, last, history, owner_id,
                                seat_count)  # fmt: skip
@@ -387,10 +383,6 @@ class RoomState:
     async def is_live(self, room_id: int) -> bool:
         return bool(await self._redis.exists(self._keys.room(room_id).meta))
 
-    async def owner(self, room_id: int) -> int | None:
-        raw = await self._redis.hget(self._keys.room(room_id).meta, "owner")
-        return int(raw) if raw else None
-
     async def member_count(self, room_id: int) -> int:
         return int(await self._redis.hlen(self._keys.room(room_id).members))
 
@@ -410,16 +402,9 @@ class RoomState:
     async def is_seated(self, room_id: int, user_id: int) -> bool:
         return bool(await self._redis.hexists(self._keys.room(room_id).seat_of, str(user_id)))
 
-    async def seated(self, room_id: int, user_ids: list[int]) -> set[int]:
-        """Which of the users hold a seat in the room (a seat held for a reconnect counts)."""
-        if not user_ids:
-            return set()
-        return seated_of(
-            user_ids, await self._redis.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
-        )
-
     def queue_seated(self, pipe: Pipeline, room_id: int, user_ids: list[int]) -> None:
-        """`seated` on the caller's pipeline (at least one user); `seated_of` reads its reply."""
+        """Which of the users (at least one) hold a seat in the room — a seat held for a reconnect
+        counts — read on the caller's pipeline; `seated_of` reads its reply."""
         pipe.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
 
     async def seat_of(self, room_id: int, user_id: int) -> dict[str, Any] | None:
