@@ -100,7 +100,7 @@ def create_app(config: Config) -> web.Application:
     register_gift_events(rooms)
     register_media_namespace(realtime, rooms)
     register_media_events(rooms)
-    register_node_events(realtime, room_locks)
+    register_node_events(realtime, rooms)
     app[REALTIME] = realtime
     app[ROOMS] = rooms
     setup_routes(app)

@@ -109,6 +109,10 @@ class Config:
     socket_output_max_age_seconds: float = 30.0
     # A busy server joins the frames a socket gets within this window into one write (0: never waits).
     socket_write_coalesce_ms: int = 25
+    # Big rooms: high-rate events (joins, leaves, gifts, reactions, speakers) reach the clients that
+    # announce the `room:batch` feature as one `room:batch` frame per room per tick (0: never).
+    room_batch_tick_ms: int = 50
+    room_batch_min_members: int = 50
     shutdown_grace_seconds: float = 10.0
 
     seat_grace_ms: int = 45_000
@@ -248,6 +252,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SOCKET_OUTPUT_MAX_BYTES": ("socket_output_max_bytes", _int_in(64 * 1024, 1024 * 1024 * 1024)),
     "SOCKET_OUTPUT_MAX_AGE_SECONDS": ("socket_output_max_age_seconds", _positive),
     "SOCKET_WRITE_COALESCE_MS": ("socket_write_coalesce_ms", _int_in(0, 1000)),
+    "ROOM_BATCH_TICK_MS": ("room_batch_tick_ms", _int_in(0, 1000)),
+    "ROOM_BATCH_MIN_MEMBERS": ("room_batch_min_members", _int_in(1, 1_000_000)),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", float),
     "SEAT_GRACE_MS": ("seat_grace_ms", _int_in(0, 600_000)),
     "SEAT_INVITE_TTL_MS": ("seat_invite_ttl_ms", _int_in(1000, 600_000)),

@@ -93,6 +93,17 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.room_batches = Counter(
+            "flylive_room_batches_total",
+            "room:batch frames emitted (one per room per tick with batched events, plus one per actor)",
+            registry=r,
+        )
+        self.room_batched_events = Counter(
+            "flylive_room_batched_events_total",
+            "Room events that reached batch-capable clients inside a room:batch, by event",
+            ["event"],
+            registry=r,
+        )
         self.forced_disconnects = Counter(
             "flylive_forced_disconnects_total",
             "Sockets closed because their session was revoked",

@@ -27,11 +27,10 @@ from engine.gifts.model import (
 )
 from engine.gifts.store import Catalog
 from engine.realtime.acks import INVALID_PAYLOAD, Ack, failure, refusal
-from engine.realtime.server import RealtimeServer, user_room
+from engine.realtime.server import user_room
 from engine.rooms.cache import user_topic
 from engine.rooms.events import RoomCall
 from engine.rooms.live import LiveRooms
-from engine.rooms.model import room_channel
 
 log = logging.getLogger("flylive.gifts")
 
@@ -87,7 +86,7 @@ async def _agencies_of(rooms: LiveRooms, user_ids: list[int]) -> dict[int, int]:
 
 
 async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, catalog: Catalog) -> Ack:
-    svc, rt, sid = rooms.svc, rooms.rt, call.sid
+    svc, sid = rooms.svc, call.sid
     sender, room_id = call.user_id, call.room_id
     requested = requested_recipients(p)
     verdict, seated = await store.limit_and_seated(svc.redis, svc.limiter, rooms.state, sender,
@@ -136,30 +135,29 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
     total = -txn.legs[0].amount
     svc.metrics.gifts.labels("ok").inc()
     svc.metrics.coins_spent.inc(total)
-    combo = await _fan_out(rt, sid, room_id, sender, checked, p)
+    combo = await _fan_out(rooms, sid, room_id, sender, checked, p)
     log.info("gift sent", extra={"room_id": room_id, "user_id": sender, "gift_id": p.giftId, "coins": total,
                                  "txn_id": txn.txn_id})  # fmt: skip
     return {"success": True, "acceptedRecipientIds": checked, "transaction_id": txn.txn_id, "balance": result.balance,
             "combo": combo}  # fmt: skip
 
 
-async def _fan_out(rt: RealtimeServer, sid: str, room_id: int, sender: int, recipients: list[int],
+async def _fan_out(rooms: LiveRooms, sid: str, room_id: int, sender: int, recipients: list[int],
                    p: GiftSendPayload) -> dict[str, Any]:  # fmt: skip
-    svc = rt.services
+    svc = rooms.svc
     combo_id, count, sends = await store.count_combo(
         svc.redis, svc.keys, room_id, sender, combo_key_part(p.giftId, recipients), COMBO_WINDOW_MS, p.quantity,
         uuid.uuid4().hex[:16],
     )  # fmt: skip
-    channel = room_channel(room_id)
     base = {"senderId": sender, "roomId": str(room_id), "giftId": p.giftId, "quantity": p.quantity,
             "batchId": p.batchId or combo_id}  # fmt: skip
     for recipient in recipients:  # legacy clients: one event per recipient …
-        await rt.sio.emit("gift:received", {**base, "recipientId": recipient}, room=channel, skip_sid=sid)
+        await rooms.broadcast(room_id, "gift:received", {**base, "recipientId": recipient}, skip_sid=sid)
     # … then one burst event with every recipient, which newer clients play once.
-    await rt.sio.emit("gift:received", {**base, "recipientIds": recipients}, room=channel, skip_sid=sid)
+    await rooms.broadcast(room_id, "gift:received", {**base, "recipientIds": recipients}, skip_sid=sid)
     combo = {"comboId": combo_id, "count": count, "sends": sends}
     if sends > 1:
-        await rt.sio.emit("gift:combo", {**base, "recipientIds": recipients, **combo}, room=channel)
+        await rooms.broadcast(room_id, "gift:combo", {**base, "recipientIds": recipients, **combo})
     return combo
 
 

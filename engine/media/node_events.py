@@ -21,8 +21,7 @@ from engine.media import store
 from engine.media.model import ProducerRecord
 from engine.realtime.acks import INVALID_PAYLOAD, failure
 from engine.realtime.server import RealtimeServer
-from engine.rooms.live import StripedLocks
-from engine.rooms.model import room_channel
+from engine.rooms.live import LiveRooms
 from engine.validation import convert_fields
 
 log = logging.getLogger("flylive.media.events")
@@ -74,8 +73,8 @@ async def close_user_transports(rt: RealtimeServer, room_id: int, user_id: int) 
         await command(rt, room_id, "closeUserTransports", userId=user_id)
 
 
-def register_node_events(rt: RealtimeServer, locks: StripedLocks) -> None:
-    sio = rt.sio
+def register_node_events(rt: RealtimeServer, rooms: LiveRooms) -> None:
+    sio, locks = rt.sio, rooms.locks
 
     def handler(event: str, payload_type: type[msgspec.Struct], act: Any) -> Any:
         async def on_event(sid: str, data: Any = None) -> dict[str, Any]:
@@ -111,8 +110,8 @@ def register_node_events(rt: RealtimeServer, locks: StripedLocks) -> None:
             outcome = await store.record_producer(rt.services.redis, rt.services.keys, room, node_id, "new",
                                                   p.producerId, record)  # fmt: skip
             if outcome == "tell":
-                await sio.emit("audio:newProducer", {"producerId": p.producerId, "userId": p.userId, "kind": "audio",
-                                                      "source": p.source}, room=room_channel(room))  # fmt: skip
+                await rooms.broadcast(room, "audio:newProducer", {"producerId": p.producerId, "userId": p.userId,
+                                                                  "kind": "audio", "source": p.source})  # fmt: skip
         return outcome != "elsewhere"
 
     async def producer_closed(p: ProducerEvent, node_id: str) -> bool:
@@ -122,8 +121,7 @@ def register_node_events(rt: RealtimeServer, locks: StripedLocks) -> None:
             outcome = await store.record_producer(rt.services.redis, rt.services.keys, room, node_id, "closed",
                                                   p.producerId, now_ms=now_ms)  # fmt: skip
             if outcome == "tell":
-                await sio.emit("audio:producerClosed", {"producerId": p.producerId, "userId": p.userId},
-                               room=room_channel(room))  # fmt: skip
+                await rooms.broadcast(room, "audio:producerClosed", {"producerId": p.producerId, "userId": p.userId})
         return outcome != "elsewhere"
 
     def producer_paused(paused: bool) -> Any:
@@ -152,7 +150,7 @@ def register_node_events(rt: RealtimeServer, locks: StripedLocks) -> None:
             return False
         first = p.userIds[0] if p.userIds else ""
         data = {"userId": first, "activeSpeakers": p.userIds, "timestamp": int(time.time() * 1000)}
-        await sio.emit("speaker:active", data, room=room_channel(int(p.roomId)))
+        await rooms.broadcast(int(p.roomId), "speaker:active", data)
         return True
 
     reports: list[tuple[str, type[msgspec.Struct], Any]] = [

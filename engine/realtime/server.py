@@ -42,6 +42,9 @@ FLOOD_SCOPE = "socket-flood"
 # Sockets closed at once at shutdown: each close writes two packets and starts its disconnect work.
 DISCONNECT_CONCURRENCY = 200
 HANG_UP_SECONDS = 1.0
+# Optional protocol features a client may announce in `auth.features` (docs/asyncapi.yaml).
+KNOWN_FEATURES = frozenset({"room:batch"})
+MAX_FEATURES = 16
 
 
 def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
@@ -51,6 +54,15 @@ def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
     if isinstance(header, str) and header[:7].lower() == "bearer " and header[7:].strip():
         return header[7:].strip()
     return None
+
+
+def announced_features(auth: Any) -> frozenset[str]:
+    """The optional protocol features a client asks for in its handshake (`auth.features`, a list of
+    names such as "room:batch"); unknown names are ignored, so clients may announce ahead of servers."""
+    features = auth.get("features") if isinstance(auth, dict) else None
+    if not isinstance(features, list):
+        return frozenset()
+    return KNOWN_FEATURES.intersection(f for f in features[:MAX_FEATURES] if isinstance(f, str))
 
 
 def user_room(user_id: int) -> str:
@@ -137,8 +149,12 @@ class RealtimeServer:
             raise socketio.exceptions.ConnectionRefusedError(INVALID_CREDENTIALS)
         # Only what handlers read: a session lives as long as its socket, on every socket.
         avatar = claims.raw.get("avatar")
-        return {"user_id": claims.user_id, "session_id": claims.session_id, "name": claims.name,
-                "avatar": avatar if isinstance(avatar, str) else ""}  # fmt: skip
+        session = {"user_id": claims.user_id, "session_id": claims.session_id, "name": claims.name,
+                   "avatar": avatar if isinstance(avatar, str) else ""}  # fmt: skip
+        features = announced_features(auth)
+        if features:
+            session["features"] = features
+        return session
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:

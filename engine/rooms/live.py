@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import msgspec
 
 from engine.realtime.server import RealtimeServer, user_room
+from engine.rooms.batching import RoomBatcher
 from engine.rooms.cache import HotCache
 from engine.rooms.model import room_channel
 from engine.rooms.store import RoomEvent, RoomState, ScriptResult
@@ -69,6 +70,7 @@ class LiveRooms:
         self.locks = locks
         self._state: RoomState | None = None
         self._cache: HotCache | None = None
+        self._batcher: RoomBatcher | None = None
 
     async def start(self, svc: Services) -> None:
         """Bind the room scripts to the service's Redis (and load them), and start listening for the
@@ -78,8 +80,13 @@ class LiveRooms:
         assert svc.config.database_url, "the rooms need DATABASE_URL (or the embedded server) resolved"
         self._cache = HotCache(svc.pool, encode)
         await self._cache.start(svc.config.database_listen_url or svc.config.database_url)
+        config = svc.config
+        self._batcher = RoomBatcher(self.rt.sio, self.locks, svc.metrics, config.room_batch_tick_ms,
+                                    config.room_batch_min_members)  # fmt: skip
 
     async def stop(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.stop()
         if self._cache is not None:
             await self._cache.stop()
 
@@ -100,6 +107,13 @@ class LiveRooms:
             raise RuntimeError("the rooms have not started")
         return self._cache
 
+    @property
+    def batcher(self) -> RoomBatcher:
+        """Big rooms' pending `room:batch` frames (engine/rooms/batching.py)."""
+        if self._batcher is None:
+            raise RuntimeError("the rooms have not started")
+        return self._batcher
+
     async def run(
         self, room_id: int, script: Coroutine[Any, Any, ScriptResult], *, actor_sid: str | None = None
     ) -> ScriptResult:
@@ -114,6 +128,9 @@ class LiveRooms:
         try:
             async with self.locks.of(room_id):
                 result = await script
+                members = result.data.get("members")
+                if isinstance(members, int):  # join and leave scripts count the room's members
+                    self.batcher.sized(room_id, members)
                 if result.events:
                     await self.emit_events(room_id, result.events, actor_sid)
         except BaseException:
@@ -122,12 +139,22 @@ class LiveRooms:
         return result
 
     async def emit_events(self, room_id: int, events: list[RoomEvent], actor_sid: str | None) -> None:
-        sio = self.rt.sio
         for event in events:
             data = _decoder.decode(event.body)
             if event.to == "room":
-                await sio.emit(event.name, data, room=room_channel(room_id))
+                await self.broadcast(room_id, event.name, data)
             elif event.to == "others":
-                await sio.emit(event.name, data, room=room_channel(room_id), skip_sid=actor_sid)
+                await self.broadcast(room_id, event.name, data, skip_sid=actor_sid)
             elif event.to.startswith("user:"):
-                await sio.emit(event.name, data, room=user_room(int(event.to[5:])))
+                await self.batcher.flush(room_id)  # after the room's earlier events, as for everyone
+                await self.rt.sio.emit(event.name, data, room=user_room(int(event.to[5:])))
+
+    async def broadcast(self, room_id: int, event: str, data: Any, *, skip_sid: str | None = None) -> None:
+        """The one door for a room-wide event: batched for the clients that asked when the room is
+        big and the event is a high-rate one, otherwise sent at once after the room's pending batch."""
+        batcher = self.batcher
+        if batcher.batches(room_id, event):
+            await batcher.emit(room_id, event, data, skip_sid)
+            return
+        await batcher.flush(room_id)
+        await self.rt.sio.emit(event, data, room=room_channel(room_id), skip_sid=skip_sid)

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from engine.rooms.batching import FEATURE, batch_channel, each_channel
 from engine.rooms.events import refuse
 from engine.rooms.live import LiveRooms, decode
 from engine.rooms.model import JoinPayload, room_channel, room_id_of
@@ -79,7 +80,11 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     result = await rooms.run(room_id, joined, actor_sid=sid)
     if not result.ok:
         return refuse(result.code or "ROOM_CLOSED")
+    # Events the room batched before this socket came in are in its snapshot: send them first.
+    await rooms.batcher.flush(room_id)
     await rooms.rt.sio.enter_room(sid, room_channel(room_id))
+    batched = FEATURE in session.get("features", ())
+    await rooms.rt.sio.enter_room(sid, batch_channel(room_id) if batched else each_channel(room_id))
     session["room_id"] = room_id
     # A fresh join starts the transport allowance again: transports of an earlier join go.
     await rooms.media.close_user_transports(room_id, user_id)
@@ -133,7 +138,8 @@ async def do_leave(
     result = await rooms.run(room_id, rooms.state.leave(room_id, uid, sid, mode), actor_sid=sid)
     for left_sid in as_list(result.data.get("sids")):
         if mode != "disconnect":
-            await rooms.rt.sio.leave_room(left_sid, room_channel(room_id))
+            for channel in (room_channel(room_id), batch_channel(room_id), each_channel(room_id)):
+                await rooms.rt.sio.leave_room(left_sid, channel)
     if session is not None and session.get("room_id") == room_id:
         session["room_id"] = None
     membership = Membership(instance_id or rooms.rt.instance_id, sid, room_id, uid)

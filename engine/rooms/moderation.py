@@ -15,6 +15,7 @@ from engine.audit.store import record_txn
 from engine.errors import DomainError, not_found
 from engine.realtime.server import user_room
 from engine.rooms import store
+from engine.rooms.batching import batch_channel, each_channel
 from engine.rooms.cache import room_topic
 from engine.rooms.live import LiveRooms
 from engine.rooms.membership import do_leave
@@ -107,6 +108,8 @@ async def do_close(rooms: LiveRooms, room_id: int, actor_id: int | None, reason:
                              details={"reason": reason})  # fmt: skip
     result = await rooms.run(room_id, rooms.state.close(room_id, reason))
     await rooms.media.close_router(room_id)
-    await rooms.rt.sio.close_room(room_channel(room_id))
+    rooms.batcher.forget(room_id)
+    for channel in (room_channel(room_id), batch_channel(room_id), each_channel(room_id)):
+        await rooms.rt.sio.close_room(channel)
     await rooms.state.record_close(room_id, [int(m) for m in as_list(result.data.get("members"))])
     log.info("room closed", extra={"room_id": room_id, "by": actor_id, "reason": reason})

@@ -23,7 +23,6 @@ from engine.rooms.model import (
     TargetPayload,
     may_manage,
     may_moderate,
-    room_channel,
     vip_protected,
 )  # fmt: skip
 from engine.rooms.roles import ranks_and_vip
@@ -151,5 +150,5 @@ async def do_reaction(rooms: LiveRooms, call: RoomCall, p: ReactionPayload) -> A
     if not verdict.allowed:
         return refuse("RATE_LIMITED")
     # A reaction changes no state: it is not sequenced or replayed.
-    await rooms.rt.sio.emit("seat:reaction", {"userId": user_id, "code": p.code}, room=room_channel(room_id))
+    await rooms.broadcast(room_id, "seat:reaction", {"userId": user_id, "code": p.code})
     return OK
