@@ -188,6 +188,10 @@ CLIENT_EVENTS = _parse_client_text(CLIENT_TEXT)
 
 # Server→client (realtime-contract §3): when and to whom.
 SERVER_EVENT_NOTES: dict[str, str] = {
+    "room:batch": 'Only to clients that announced `auth.features: ["room:batch"]`, in rooms of at least '
+    "ROOM_BATCH_MIN_MEMBERS members: the tick's high-rate events of the room (`room:userJoined`, `room:userLeft`, "
+    "`gift:received`, `gift:combo`, `seat:reaction`, `speaker:active`) in order, each `{event, data}` with the "
+    "payload it has on its own → the room.",
     "room:userJoined": "A user joined → the room (excl. the joiner).",
     "room:userLeft": "A user left, disconnected or was kicked → the room (excl. the leaver).",
     "room:closed": "The room closed (owner, staff or inactivity) → every member.",
@@ -254,7 +258,15 @@ components:
       description: 'The access token from POST /api/login (or /api/v1/auth/login), sent as the handshake `auth`
         object `{"token": "<jwt>"}` or as an `Authorization: Bearer <jwt>` header.'
 x-handshake:
-  auth: {type: object, properties: {token: {type: string, description: the access token (JWT)}}}
+  auth:
+    type: object
+    properties:
+      token: {type: string, description: the access token (JWT)}
+      features:
+        type: array
+        maxItems: 16
+        items: {type: string, enum: ['room:batch']}
+        description: optional protocol features this client understands (unknown names are ignored)
   header: 'Authorization: Bearer <jwt> (used when auth.token is absent)'
 """
 

@@ -18,5 +18,9 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {**ROOM_EVENTS, **GIFT_EVENTS, 
 
 
 def decode_event(name: str, data: Any) -> msgspec.Struct:
-    """Check a received payload against its schema (raises msgspec.ValidationError, or KeyError when unknown)."""
-    return msgspec.convert(data, SERVER_EVENTS[name])
+    """Check a received payload against its schema (raises msgspec.ValidationError, or KeyError when unknown);
+    the events inside a `room:batch` are checked against theirs too."""
+    decoded = msgspec.convert(data, SERVER_EVENTS[name])
+    for inner in getattr(decoded, "events", ()) if name == "room:batch" else ():
+        decode_event(inner.event, inner.data)
+    return decoded

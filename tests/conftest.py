@@ -145,7 +145,7 @@ def register(client: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
 
 
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[Any, Any], Awaitable[Any]]]:
+async def connect() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Open sockets as `await connect(client, user)`; every event they received must match its
     typed schema, and all are closed at the end."""
     async with open_peers() as open_peer:

@@ -24,8 +24,10 @@ class Peer:
         self.timeline.append((event, data))
         self._arrived.set()
 
-    async def connect(self, url: str, token: str) -> Peer:
-        await self.sio.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+    async def connect(self, url: str, token: str, *, features: list[str] | None = None) -> Peer:
+        """Connect with `token`, announcing `features` (auth.features) when given."""
+        auth: dict[str, Any] = {"token": token} if features is None else {"token": token, "features": features}
+        await self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=5)
         return self
 
     async def call(self, event: str, data: Any = None, timeout: float = 5) -> Any:
@@ -41,6 +43,16 @@ class Peer:
 
         await asyncio.wait_for(arrived(), timeout)
         return self.events[event]
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 5) -> None:
+        """Wait until `condition()` holds, checking it each time an event arrives."""
+
+        async def arrived() -> None:
+            while not condition():
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        await asyncio.wait_for(arrived(), timeout)
 
     async def close(self) -> None:
         await close_client(self.sio)
@@ -75,17 +87,17 @@ async def live_members(app: Any, room: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def open_peers(*, check_schemas: bool = True) -> AsyncIterator[Callable[[Any, Any], Awaitable[Peer]]]:
+async def open_peers(*, check_schemas: bool = True) -> AsyncIterator[Callable[..., Awaitable[Peer]]]:
     """`open_peer(app, user)` opens a socket (user: anything with a `.token`); at the end every event
     any of them received is checked against its typed schema (unless told not to), and all close."""
     from engine.messages import decode_event
 
     opened: list[Peer] = []
 
-    async def open_peer(app: Any, user: Any) -> Peer:
+    async def open_peer(app: Any, user: Any, features: list[str] | None = None) -> Peer:
         peer = Peer()
         opened.append(peer)
-        return await peer.connect(url_of(app), user.token)
+        return await peer.connect(url_of(app), user.token, features=features)
 
     try:
         yield open_peer

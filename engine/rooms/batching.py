@@ -13,9 +13,12 @@ How the audience is split: a member socket is in the room's channel and in one o
 `room:<id>:batch` (announced the feature) or `room:<id>:each` (did not). A batched event goes at
 once to `:each`, and into the room's pending batch for `:batch`. Any other event of the room first
 flushes the pending batch (`flush`), so a batch-capable client sees the room's events in the same
-order as everyone else. Events that skip their actor (`others`) are batched with the actor's sid:
-the batch frame skips every such actor, and each of them gets a frame of its own without its own
-events.
+order as everyone else. Events that skip their actor (`others`) are batched with the actor's sid,
+and a socket that joins while a batch is pending is marked with the batch's length then (what came
+before is in its join snapshot): the batch frame skips those sockets, and each of them gets a frame
+of its own, without its own events and without what preceded its join. (A join in another engine
+process cannot be marked here: clients discard sequenced events whose `seq` is not above their join
+ack's, as they already must for emits that cross processes during a join.)
 
 Batching starts at ROOM_BATCH_MIN_MEMBERS members (the larger of this process's member sockets and
 the room's member count the last join or leave script returned): a small room gets no delay.
@@ -55,6 +58,9 @@ def each_channel(room_id: int) -> str:
 @dataclass(slots=True)
 class _Pending:
     events: list[tuple[str, Any, str | None]] = field(default_factory=list)  # (event, data, skipped sid)
+    # Sockets that joined while the batch was pending -> the index of the first event they may see:
+    # what came before is in their join snapshot.
+    since: dict[str, int] = field(default_factory=dict)
 
 
 class RoomBatcher:
@@ -108,20 +114,28 @@ class RoomBatcher:
         except Exception:
             log.exception("room batch flush failed", extra={"room_id": room_id})
 
+    def entered(self, room_id: int, sid: str) -> None:
+        """A batch-capable socket joins the room now: the pending batch's events so far are in its
+        join snapshot, so it gets only what follows."""
+        pending = self._pending.get(room_id)
+        if pending is not None:
+            pending.since[sid] = len(pending.events)
+
     async def flush(self, room_id: int) -> None:
         """Send the room's pending batch, if any (before any other event of the room, and on the tick)."""
         pending = self._pending.pop(room_id, None)
         if pending is None or not pending.events:
             return
-        events = pending.events
-        actors = list(dict.fromkeys(sid for _, _, sid in events if sid is not None))
+        events, since = pending.events, pending.since
+        # Those that must not see all of it: actors (their own `others` events) and late joiners.
+        apart = list(dict.fromkeys([*(sid for _, _, sid in events if sid is not None), *since]))
         channel = batch_channel(room_id)
-        await self._send(room_id, channel, events, skip=actors)
-        # An actor that announced batching gets the tick's events but its own (`others` skipped it).
+        await self._send(room_id, channel, events, skip=apart)
         members = self._sio.manager.rooms.get("/", {}).get(channel, {})
-        for actor in actors:
-            if actor in members:
-                await self._send(room_id, actor, [e for e in events if e[2] != actor], skip=None)
+        for sid in apart:
+            if sid in members:
+                start = since.get(sid, 0)
+                await self._send(room_id, sid, [e for e in events[start:] if e[2] != sid], skip=None)
         for name, _, _ in events:
             self._metrics.room_batched_events.labels(name).inc()
 

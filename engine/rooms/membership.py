@@ -80,11 +80,12 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     result = await rooms.run(room_id, joined, actor_sid=sid)
     if not result.ok:
         return refuse(result.code or "ROOM_CLOSED")
-    # Events the room batched before this socket came in are in its snapshot: send them first.
-    await rooms.batcher.flush(room_id)
     await rooms.rt.sio.enter_room(sid, room_channel(room_id))
-    batched = FEATURE in session.get("features", ())
-    await rooms.rt.sio.enter_room(sid, batch_channel(room_id) if batched else each_channel(room_id))
+    if FEATURE in session.get("features", ()):
+        rooms.batcher.entered(room_id, sid)  # what the room batched so far is in this join's snapshot
+        await rooms.rt.sio.enter_room(sid, batch_channel(room_id))
+    else:
+        await rooms.rt.sio.enter_room(sid, each_channel(room_id))
     session["room_id"] = room_id
     # A fresh join starts the transport allowance again: transports of an earlier join go.
     await rooms.media.close_user_transports(room_id, user_id)

@@ -135,7 +135,20 @@ class ForceDisconnect(Event):
     reason: str
 
 
+class BatchedEvent(msgspec.Struct, forbid_unknown_fields=True):
+    event: str  # one of engine/rooms/batching.py BATCHED
+    data: dict[str, Any]  # the event's payload, exactly as it is sent on its own
+
+
+class RoomBatch(Event):
+    """A big room's high-rate events of one tick, in order (engine/rooms/batching.py)."""
+
+    roomId: str
+    events: list[BatchedEvent]
+
+
 SERVER_EVENTS: dict[str, type[Event]] = {
+    "room:batch": RoomBatch,
     "room:userJoined": UserJoined,
     "room:userLeft": UserLeft,
     "room:closed": RoomClosed,
