@@ -443,10 +443,20 @@ def _fast_sink(flows: list[Flow], sampled: bool) -> Callable[[bytes], None]:
 # d. gifts (engine)
 
 
-async def phase_gifts(target: EngineTarget, plan: Plan, http: aiohttp.ClientSession) -> dict[str, Any]:
+def announcing(accounts: list[Account], batched: bool) -> list[Account]:
+    """The accounts, announcing `auth.features: ["room:batch"]` when `batched` (engine/rooms/batching.py)."""
+    if not batched:
+        return accounts
+    return [dataclasses.replace(a, auth={**(a.auth or {}), "features": ["room:batch"]}) for a in accounts]
+
+
+async def phase_gifts(
+    target: EngineTarget, plan: Plan, http: aiohttp.ClientSession, batched: bool = False
+) -> dict[str, Any]:
+    """With `batched`, every listener and sender announces room:batch: a tick's gift events are one frame."""
     (host,) = await target.accounts(1)
-    senders = await target.accounts(plan.gift_senders)
-    listeners = await target.accounts(plan.gift_listeners)
+    senders = announcing(await target.accounts(plan.gift_senders), batched)
+    listeners = announcing(await target.accounts(plan.gift_listeners), batched)
     await target.grant_coins(http, senders, 1_000_000)
     received: Counter[str] = Counter()
 
@@ -496,9 +506,10 @@ async def phase_gifts(target: EngineTarget, plan: Plan, http: aiohttp.ClientSess
 # e. a burst of joins (engine)
 
 
-async def phase_join_burst(target: Target, plan: Plan) -> dict[str, Any]:
+async def phase_join_burst(target: Target, plan: Plan, batched: bool = False) -> dict[str, Any]:
+    """With `batched`, every joiner announces room:batch: a tick's joins reach each member as one frame."""
     room = (await rooms_nobody_joins_yet(target, 1))[0]
-    accounts = await target.accounts(plan.burst_joins)
+    accounts = announcing(await target.accounts(plan.burst_joins), batched)
     announced = Counter[str]()
 
     def count(packet: bytes) -> None:
@@ -522,13 +533,19 @@ async def phase_join_burst(target: Target, plan: Plan) -> dict[str, Any]:
     ok = outcomes["ok"]
     figures = {"sockets": len(socks), "joins_per_s": ok / wall, "wall_s": wall, "latency": ms(latencies),
                "outcomes": dict(outcomes), "server_cpu_s": used.server_cpu, "store_cpu_s": used.store_cpu,
-               "announcements_received": dict(announced), "unexpected": dict(phase.unexpected())}  # fmt: skip
+               "announcements_received": dict(announced),
+               "frames_per_member": sum(announced.values()) / max(1, len(socks)),
+               "unexpected": dict(phase.unexpected())}  # fmt: skip
     await phase.close()
     return figures
 
 
 # --------------------------------------------------------------------------------------------------
 # running it all
+
+
+BATCHED_GIFTS = "d. gift:send, room:batch clients"
+BATCHED_JOINS = "e. join burst, room:batch clients"
 
 
 async def run_target(target: Target, plan: Plan, profile_dir: Path | None) -> dict[str, Any]:
@@ -549,7 +566,9 @@ async def run_target(target: Target, plan: Plan, profile_dir: Path | None) -> di
             phases.append(("a. room fan-out", lambda: phase_fanout(target, plan)))
             if isinstance(target, EngineTarget):
                 phases.append(("d. gift:send", lambda: phase_gifts(target, plan, http)))
+                phases.append((BATCHED_GIFTS, lambda: phase_gifts(target, plan, http, batched=True)))
                 phases.append(("e. join burst", lambda: phase_join_burst(target, plan)))
+                phases.append((BATCHED_JOINS, lambda: phase_join_burst(target, plan, batched=True)))
             for name, run in [(name, run) for name, run in phases if name[0] in plan.phases]:
                 say(f"{target.label}: phase {name}")
                 results[name] = await run()

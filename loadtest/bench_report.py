@@ -60,7 +60,8 @@ def _gifts(f: dict[str, Any]) -> str:
 
 
 def _joins(f: dict[str, Any]) -> str:
-    return f"{f['joins_per_s']:,.0f} joins/s over {f['wall_s']:.2f} s, {_lat(f['latency'], True)}; {f['outcomes']}"
+    return (f"{f['joins_per_s']:,.0f} joins/s over {f['wall_s']:.2f} s, {_lat(f['latency'], True)}; "
+            f"{f.get('frames_per_member', 0):,.0f} frames per member; {f['outcomes']}")  # fmt: skip
 
 
 ONE_LINE = {"c": _idle, "b": _acks, "a": _fanout, "d": _gifts, "e": _joins}
@@ -124,8 +125,13 @@ def _ack_cell(f: dict[str, Any]) -> str:
 
 def _gift_cell(f: dict[str, Any]) -> str:
     return (f"{f['gifts_per_s']:,.0f} gifts/s, {f['server_us_per_gift'] / 1000:.2f} ms CPU per gift "
-            f"({_stores(f['store_us_per_gift'])}), "
-            f"ack p99 {f['latency'].get('p99_ms', 0):.0f} ms")  # fmt: skip
+            f"({_stores(f['store_us_per_gift'])}), ack p99 {f['latency'].get('p99_ms', 0):.0f} ms, "
+            f"{f['deliveries_per_gift_per_listener']:.2f} frames per gift per listener")  # fmt: skip
+
+
+def _join_cell(f: dict[str, Any]) -> str:
+    return (f"{f['joins_per_s']:,.0f} joins/s, {_lat(f['latency'], True)}, "
+            f"{f.get('frames_per_member', 0):,.0f} frames per member")  # fmt: skip
 
 
 def table(results: dict[str, Any]) -> str:
@@ -159,8 +165,12 @@ def table(results: dict[str, Any]) -> str:
              ("kib_per_socket",)),
         _row(r, f"`gift:send`, {plan['gift_senders']} senders, {plan['gift_listeners']} listeners",
              {"engine": ("d. gift:send",)}, _gift_cell, ()),
+        _row(r, "… the same, every client announcing `room:batch`",
+             {"engine": ("d. gift:send, room:batch clients",)}, _gift_cell, ()),
         _row(r, f"{plan['burst_joins']} sockets join one room at once", {"engine": ("e. join burst",)},
-             lambda f: f"{f['joins_per_s']:,.0f} joins/s, {_lat(f['latency'], True)}", ()),
+             _join_cell, ()),
+        _row(r, "… the same, every joiner announcing `room:batch`", {"engine": ("e. join burst, room:batch clients",)},
+             _join_cell, ()),
     ]  # fmt: skip
     return "\n".join(lines) + "\n\n" + notes(results)
 

@@ -9,11 +9,15 @@ levels, so anything past MAX_DEPTH is refused here, as malformed, before a handl
 msgspec decodes first (it is several times faster); what it refuses goes to the stdlib decoder,
 so the language accepted stays the stdlib's (lone surrogate escapes, NaN, numbers past 64 bits),
 which the payload types then judge field by field.
+
+Encoding (every emit and ack, and the Redis manager's messages) is msgspec's too, which also writes
+`msgspec.Raw` fragments as they are: a room batch encodes each event once (engine/rooms/batching.py).
+What msgspec cannot encode (an integer past 64 bits) goes to the stdlib encoder.
 """
 
 from __future__ import annotations
 
-from json import dumps
+import json
 from typing import Any
 
 import msgspec
@@ -24,6 +28,15 @@ __all__ = ["MAX_DEPTH", "TooDeep", "dumps", "loads"]
 MAX_DEPTH = 32
 
 _decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+def dumps(value: Any, **_options: Any) -> str:
+    """Compact JSON (python-socketio passes `separators=(",", ":")`, msgspec's only form)."""
+    try:
+        return _encoder.encode(value).decode()
+    except (TypeError, OverflowError):
+        return json.dumps(value, separators=(",", ":"))
 
 
 class TooDeep(ValueError):

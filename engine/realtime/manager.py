@@ -14,6 +14,7 @@ import socketio
 from redis.asyncio import BlockingConnectionPool, Redis
 from socketio import packet
 
+from engine.realtime import jsonlimits
 from engine.realtime.fastpath import Broadcast, deliver
 
 
@@ -22,7 +23,8 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     pubsub: Any
 
     def __init__(self, url: str, channel: str, max_connections: int) -> None:
-        super().__init__(url, channel=channel)
+        # msgspec's JSON for the messages between processes too (and Raw fragments written as they are).
+        super().__init__(url, channel=channel, json=jsonlimits)
         self._max_connections = max_connections
         self._pool: BlockingConnectionPool | None = None
         self.fast_deliveries = 0  # recipients served by a sink (written at once or queued behind)

@@ -32,10 +32,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from engine.metrics import Metrics
 from engine.rooms.model import room_channel
 
 log = logging.getLogger("flylive.rooms")
+_encoder = msgspec.json.Encoder()
 
 FEATURE = "room:batch"  # announced in the handshake's auth.features
 BATCH_EVENT = "room:batch"
@@ -57,7 +60,9 @@ def each_channel(room_id: int) -> str:
 
 @dataclass(slots=True)
 class _Pending:
-    events: list[tuple[str, Any, str | None]] = field(default_factory=list)  # (event, data, skipped sid)
+    # (the `{event, data}` entry encoded once, the sid the event skips)
+    events: list[tuple[msgspec.Raw, str | None]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     # Sockets that joined while the batch was pending -> the index of the first event they may see:
     # what came before is in their join snapshot.
     since: dict[str, int] = field(default_factory=dict)
@@ -99,7 +104,8 @@ class RoomBatcher:
         if pending is None:
             pending = self._pending[room_id] = _Pending()
             asyncio.get_running_loop().call_later(self.tick, self._flush_later, room_id)
-        pending.events.append((event, data, skip_sid))
+        pending.events.append((msgspec.Raw(_encoder.encode({"event": event, "data": data})), skip_sid))
+        pending.names.append(event)
         await self._sio.emit(event, data, room=each_channel(room_id), skip_sid=skip_sid)
 
     def _flush_later(self, room_id: int) -> None:
@@ -128,22 +134,24 @@ class RoomBatcher:
             return
         events, since = pending.events, pending.since
         # Those that must not see all of it: actors (their own `others` events) and late joiners.
-        apart = list(dict.fromkeys([*(sid for _, _, sid in events if sid is not None), *since]))
+        apart = list(dict.fromkeys([*(sid for _, sid in events if sid is not None), *since]))
         channel = batch_channel(room_id)
-        await self._send(room_id, channel, events, skip=apart)
+        await self._send(room_id, channel, [entry for entry, _ in events], skip=apart)
         members = self._sio.manager.rooms.get("/", {}).get(channel, {})
         for sid in apart:
-            if sid in members:
-                start = since.get(sid, 0)
-                await self._send(room_id, sid, [e for e in events[start:] if e[2] != sid], skip=None)
-        for name, _, _ in events:
+            if sid in members:  # a socket of this process: no other process needs to hear of it
+                own = [entry for entry, skipped in events[since.get(sid, 0) :] if skipped != sid]
+                await self._send(room_id, sid, own, skip=None, here_only=True)
+        for name in pending.names:
             self._metrics.room_batched_events.labels(name).inc()
 
-    async def _send(self, room_id: int, to: str, events: list[tuple[str, Any, str | None]], skip: Any) -> None:
-        if not events:
+    async def _send(
+        self, room_id: int, to: str, entries: list[msgspec.Raw], skip: Any, here_only: bool = False
+    ) -> None:
+        if not entries:
             return
-        body = {"roomId": str(room_id), "events": [{"event": name, "data": data} for name, data, _ in events]}
-        await self._sio.emit(BATCH_EVENT, body, room=to, skip_sid=skip or None)
+        body = {"roomId": str(room_id), "events": entries}  # the entries are written as encoded
+        await self._sio.emit(BATCH_EVENT, body, room=to, skip_sid=skip or None, ignore_queue=here_only)
         self._metrics.room_batches.inc()
 
     def forget(self, room_id: int) -> None:
