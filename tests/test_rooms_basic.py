@@ -52,3 +52,13 @@ async def test_two_users_join_take_seat_chat_leave(client: Any) -> None:
     finally:
         await a.close()
         await b.close()
+
+
+def test_a_participant_is_its_stored_profile_with_is_speaker_added() -> None:
+    import msgspec
+
+    from engine.rooms.membership import participant
+
+    stored = msgspec.json.encode({"id": 7, "name": 'Ünïcode "quoted" }', "vip_level": 2}).decode()
+    joined = msgspec.json.decode(msgspec.json.encode([participant(stored, True), participant("{}", False)]))
+    assert joined == [{"id": 7, "name": 'Ünïcode "quoted" }', "vip_level": 2, "isSpeaker": True}, {"isSpeaker": False}]
