@@ -149,3 +149,26 @@ def test_features_are_read_from_the_handshake_and_unknown_ones_ignored() -> None
     assert announced_features({"token": "t"}) == frozenset()
     assert announced_features(None) == frozenset()
     assert announced_features({"features": ["x"] * 100 + ["room:batch"]}) == frozenset()  # at most 16 read
+
+
+async def test_a_gift_storms_events_reach_batch_clients_in_order(make_client: Any, config: Any, connect: Any) -> None:
+    from tests.test_gifts_basic import gift_room
+
+    client = await make_client(room_batch_min_members=2, room_batch_tick_ms=60_000)
+    watcher_user = await new_user(client, "Watcher")
+    async with gift_room(client, config, coins=100, key="grant-batch") as r:
+        watcher = await connect(client, watcher_user, BATCH)
+        await join(watcher, r.room_id)
+        for n in range(2):  # the same gift twice: the second is a combo
+            payload = {"roomId": r.room_id, "giftId": 900, "recipientId": r.host_id, "idempotencyKey": f"batch-000{n}"}
+            assert (await r.a.call("gift:send", payload))["success"]
+        assert (await r.b.call("chat:message", {"roomId": r.room_id, "content": "flush"}))["success"]
+        await watcher.wait_for("chat:message")
+        [frame] = watcher.events["room:batch"]
+        shapes = [(i["event"], "recipientId" in i["data"], "recipientIds" in i["data"]) for i in frame["events"]]
+        single, burst = ("gift:received", True, False), ("gift:received", False, True)
+        combo = ("gift:combo", False, True)
+        assert shapes == [single, burst, single, burst, combo]
+        # The legacy host got the same events one by one, at once.
+        assert [i["data"] for i in frame["events"] if i["event"] == "gift:received"] == r.b.events["gift:received"]
+        assert [i["data"] for i in frame["events"] if i["event"] == "gift:combo"] == r.b.events["gift:combo"]
