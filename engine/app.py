@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from engine.appkeys import CONFIG, METRICS, REALTIME, ROOMS, SERVICES
+from engine.appkeys import CONFIG, METRICS, REALTIME, ROOMS, SERVICES, SOCIAL
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gifts.handlers import register_gift_events
@@ -28,7 +28,10 @@ from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.rooms.handlers import register_room_events
 from engine.rooms.live import LiveRooms, StripedLocks
+from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
+from engine.social.handlers import register_social_events
+from engine.social.live import Social
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
 from httpapi.routes import setup_routes
@@ -101,8 +104,11 @@ def create_app(config: Config) -> web.Application:
     register_media_namespace(realtime, rooms)
     register_media_events(rooms)
     register_node_events(realtime, rooms)
+    social = Social(realtime, RoomsForSocial(rooms))  # the social domain drives the rooms through its port
+    register_social_events(social)
     app[REALTIME] = realtime
     app[ROOMS] = rooms
+    app[SOCIAL] = social
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

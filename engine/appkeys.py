@@ -13,9 +13,11 @@ from engine.services import Services
 if TYPE_CHECKING:
     from engine.realtime.server import RealtimeServer
     from engine.rooms.live import LiveRooms
+    from engine.social.live import Social
 
 CONFIG = web.AppKey("config", Config)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICES = web.AppKey("services", Services)
 REALTIME: web.AppKey[RealtimeServer] = web.AppKey("realtime")
 ROOMS: web.AppKey[LiveRooms] = web.AppKey("rooms")
+SOCIAL: web.AppKey[Social] = web.AppKey("social")

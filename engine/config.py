@@ -122,6 +122,10 @@ class Config:
     reaction_rate_limit: Rate = field(default_factory=lambda: Rate(1, 1.5))
     chat_blocked_words: tuple[str, ...] = ()
     gift_rate_limit: Rate = field(default_factory=lambda: Rate(330, 60))
+    # Follow, unfollow, block and unblock together, per user; user search; user:profileSync.
+    social_rate_limit: Rate = field(default_factory=lambda: Rate(120, 60))
+    search_rate_limit: Rate = field(default_factory=lambda: Rate(60, 60))
+    profile_sync_rate_limit: Rate = field(default_factory=lambda: Rate(10, 60))
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -262,6 +266,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "REACTION_RATE_LIMIT": ("reaction_rate_limit", Rate.parse),
     "CHAT_BLOCKED_WORDS": ("chat_blocked_words", _csv),
     "GIFT_RATE_LIMIT": ("gift_rate_limit", Rate.parse),
+    "SOCIAL_RATE_LIMIT": ("social_rate_limit", Rate.parse),
+    "SEARCH_RATE_LIMIT": ("search_rate_limit", Rate.parse),
+    "PROFILE_SYNC_RATE_LIMIT": ("profile_sync_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -120,6 +120,14 @@ class Keys:
     def user_room(self, user_id: int) -> str:
         return f"{self.prefix}{{u:{user_id}}}:room"
 
+    def user_met_rooms(self, user_id: int) -> str:
+        """Sorted set of the rooms the user was in lately, scored by when (ms): suggestions read it."""
+        return f"{self.prefix}{{u:{user_id}}}:met_rooms"
+
+    def room_visitors(self, room_id: int) -> str:
+        """Sorted set of who was in the room lately, scored by when (ms)."""
+        return f"{self.prefix}{{r:{room_id}}}:visitors"
+
     def user_online(self, user_id: int) -> str:
         """How many sockets the user has open, fleet-wide (presence)."""
         return f"{self.prefix}{{u:{user_id}}}:online"

@@ -17,6 +17,7 @@ from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody, Up
 from engine.appkeys import SERVICES
 from engine.errors import DomainError, validation_error
 from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
+from engine.social import profiles
 from httpapi import schemas
 from httpapi.auth import current_user, login_required
 from httpapi.common import client_of, path_id, read_body, read_fields
@@ -66,10 +67,12 @@ async def me(request: web.Request) -> web.Response:
     return json_response(await actions.get_me(request.app[SERVICES], current_user(request).user_id))
 
 
-@routes.api("GET", "/api/user/{id}", summary="A user's public profile.", response=schemas.PublicUser)
+@routes.api("GET", "/api/user/{id}", summary="A user's public profile (404 through a block).",
+            response=schemas.PublicUser)  # fmt: skip
 @login_required
 async def user_public(request: web.Request) -> web.Response:
-    return json_response(await actions.get_public_user(request.app[SERVICES], path_id(request)))
+    viewer = current_user(request).user_id
+    return json_response(await profiles.get_public_user(request.app[SERVICES], viewer, path_id(request)))
 
 
 @routes.api("POST", "/api/logout", summary="End every session of the caller.", response=schemas.Message)

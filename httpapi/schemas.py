@@ -77,6 +77,99 @@ class PublicUser(msgspec.Struct):
     created_at: str | None
 
 
+class SocialLink(msgspec.Struct):
+    kind: str
+    url: str
+
+
+class Relationship(msgspec.Struct):
+    """How the caller stands to the user."""
+
+    following: bool
+    followed_by: bool
+    friend: bool
+    """Both follow each other."""
+
+
+class UserProfile(PublicUser):
+    """A user's profile as the caller may see it (404 through a block, as for a missing user)."""
+
+    bio: str | None
+    interests: list[str]
+    social_links: list[SocialLink]
+    birthday: str | None
+    """YYYY-MM-DD, MM-DD or null, as the user's `birthday_visibility` says."""
+    followers_count: int
+    following_count: int
+    friends_count: int
+    relationship: Relationship
+    online: bool | None
+    """Null when the user's `online_status` setting hides it from the caller."""
+    room_id: str | None
+    """The room the user is in: null when not in one, when it is hidden or locked, or when their
+    `current_room` setting hides it from the caller."""
+
+
+class UserCard(msgspec.Struct, omit_defaults=True):
+    """A user in a list or a search result."""
+
+    id: int
+    name: str
+    signature: str | None
+    avatar_image: str | None
+    country: str | None
+    gender: str
+    vip_level: int
+    following: bool | None = None
+    """The caller follows them."""
+    since: Timestamp | None = None
+    """When the edge (follow, block) was made."""
+
+
+class UserPage(msgspec.Struct):
+    items: list[UserCard]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class BlockedUser(UserCard):
+    reason: str | None = None
+
+
+class BlockPage(msgspec.Struct):
+    items: list[BlockedUser]
+    next_cursor: str | None
+
+
+class Suggestion(UserCard):
+    reason: Literal["friends_of_friends", "met_in_room"] = "friends_of_friends"
+    mutual_friends: int = 0
+
+
+class SuggestionPage(msgspec.Struct):
+    items: list[Suggestion]
+    next_cursor: None
+    """Always null: suggestions are one list, computed on each call."""
+
+
+class FollowState(msgspec.Struct):
+    user_id: int
+    following: bool
+    followed_by: bool
+    friend: bool
+    followers_count: int
+
+
+class BlockState(msgspec.Struct):
+    user_id: int
+    blocked: bool
+
+
+class ProfileCompletion(msgspec.Struct):
+    percent: int
+    missing: list[Literal["avatar", "bio", "interests", "birthday", "country", "gender"]]
+
+
 class RolePermission(msgspec.Struct):
     name: str
 
@@ -129,6 +222,18 @@ class Me(msgspec.Struct):
     roles: list[Role]
     active_frame: ActiveFrame | None
     room: LegacyRoom | None
+    bio: str | None
+    interests: list[str]
+    social_links: list[SocialLink]
+    birthday_visibility: Literal["full", "month_day", "hidden"]
+
+
+class MeV1(Me):
+    """`GET /api/v1/me`: the account, with the follow counts."""
+
+    followers_count: int
+    following_count: int
+    friends_count: int
 
 
 class RoomOwner(msgspec.Struct):

@@ -14,14 +14,15 @@ from engine.accounts.model import (
     RefreshBody,
     RegisterBody,
     ResetPasswordBody,
-    UpdateProfileBody,
 )
-from engine.appkeys import SERVICES
+from engine.appkeys import SERVICES, SOCIAL
 from engine.audit import store as audit_store
 from engine.errors import validation_error
+from engine.social import profiles
+from engine.social.model import UpdateMeBody
 from httpapi import schemas
 from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import client_of, path_id, read_body, read_fields, read_query
+from httpapi.common import client_of, path_id, read_body, read_body_and_keys, read_fields, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
@@ -107,25 +108,26 @@ async def logout(request: web.Request) -> web.Response:
     return ok({"logged_out": True})
 
 
-@routes.api("GET", "/api/v1/me", summary="The caller's own account.", response=schemas.Me)
+@routes.api("GET", "/api/v1/me", summary="The caller's own account.", response=schemas.MeV1)
 @login_required
 async def me(request: web.Request) -> web.Response:
-    return ok(await actions.get_me(request.app[SERVICES], current_user(request).user_id))
+    return ok(await profiles.get_me(request.app[SERVICES], current_user(request).user_id))
 
 
 @routes.api(
     "PATCH",
     "/api/v1/me",
-    summary="Change one profile field.",
-    body=UpdateProfileBody,
+    summary="Change one account field ({field, value}), or the profile fields sent (bio, interests, "
+    "social_links, birthday_visibility).",
+    body=UpdateMeBody,
     response=schemas.Message,
     errors=(409,),
 )
 @login_required
 async def update_me(request: web.Request) -> web.Response:
-    body = await read_body(request, UpdateProfileBody)
-    message = await actions.do_update_profile(
-        request.app[SERVICES], current_user(request).user_id, body.field, body.value, client_of(request)
+    body, sent = await read_body_and_keys(request, UpdateMeBody)
+    message = await profiles.do_update_me(
+        request.app[SOCIAL], current_user(request).user_id, body, sent, client_of(request)
     )
     return ok({"message": message})
 
@@ -143,12 +145,6 @@ async def change_password(request: web.Request) -> web.Response:
     body = await read_body(request, ResetPasswordBody)
     await actions.do_reset_password(request.app[SERVICES], claims.user_id, claims.session_id, body, client_of(request))
     return ok({"message": "Password updated successfully."})
-
-
-@routes.api("GET", "/api/v1/users/{id}", summary="A user's public profile.", response=schemas.PublicUser)
-@login_required
-async def user_public(request: web.Request) -> web.Response:
-    return ok(await actions.get_public_user(request.app[SERVICES], path_id(request)))
 
 
 @routes.api(

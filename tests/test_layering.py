@@ -18,7 +18,9 @@ LEVELS: dict[str, int] = {
     "economy": 2,
     "services": 3,
     "realtime": 4,
-    "accounts": 5,
+    # social and notifications sit beside accounts, under the rooms: rooms read blocks and privacy
+    # (through the hot cache), and social drives the rooms through its port (engine/social/live.py).
+    **dict.fromkeys(("accounts", "social", "notifications"), 5),
     "rooms": 6,
     **dict.fromkeys(("gifts", "media"), 7),
     **dict.fromkeys(("payments", "resellers", "mall", "media_uploads"), 8),

@@ -291,11 +291,7 @@ def _check_profile_value(field: str, value: Any) -> Any:
         ) from exc
     if field == "dob":
         model.check_adult(converted, field="value")
-    if field == "gender":
-        return model.GENDER_CODES[converted]
-    if field == "country":
-        return converted.lower()
-    return converted
+    return model.profile_value(field, converted)
 
 
 async def do_update_profile(svc: Services, user_id: int, field: str, value: Any, client: Client) -> str:
@@ -342,11 +338,3 @@ async def get_me(svc: Services, user_id: int) -> dict[str, Any]:
     body["active_frame"] = model.legacy_active_frame(user_id, frame) if frame else None
     body["room"] = model.legacy_room(room) if room else None
     return body
-
-
-async def get_public_user(svc: Services, user_id: int) -> dict[str, Any]:
-    async with svc.pool.acquire() as conn:
-        user = await store.get_user(conn, user_id)
-    if user is None:
-        raise DomainError("not_found", f"No query results for model [User] {user_id}", status=404)
-    return model.public_user(user)

@@ -52,6 +52,25 @@ AvatarImage = Annotated[
     ),
 ]
 RefreshToken = Annotated[str, Meta(min_length=16, max_length=200)]
+Bio = Annotated[str, Meta(max_length=500, extra={"msg": "The bio field must be at most 500 characters."})]
+Interest = Annotated[str, Meta(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]+$")]
+Interests = Annotated[
+    list[Interest],
+    Meta(max_length=10, extra={"msg": "The interests field must be at most 10 tags of 1 to 30 characters."}),
+]
+BirthdayVisibility = Literal["full", "month_day", "hidden"]
+
+
+class SocialLink(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,20}$", description="instagram, tiktok, youtube, x, website, …")]
+    url: Annotated[str, Meta(max_length=300, pattern=r"^https://[^\s/?#@]+\.[^\s/?#@]+(?:[/?#]\S*)?$")]
+    """An https URL."""
+
+
+SocialLinks = Annotated[
+    list[SocialLink],
+    Meta(max_length=5, extra={"msg": "The social_links field must be at most 5 {kind, url} with https URLs."}),
+]
 
 MIN_AGE_YEARS = 18
 GENDER_CODES = {"male": 1, "female": 2, "others": 3}
@@ -100,11 +119,43 @@ PROFILE_FIELDS: dict[str, Any] = {
     "dob": dt.date,
     "signature": Signature,
     "avatar_image": AvatarImage,
+    "bio": Bio,
+    "interests": Interests,
+    "social_links": SocialLinks,
+    "birthday_visibility": BirthdayVisibility,
 }
+# The cosmetic ids a room profile shows (users.cosmetics; user:profileSync sets them).
+COSMETICS = ("frame_id", "chat_bubble_id", "entry_animation_id", "data_card_id", "mice_wave_id", "slides_id")
+# Fields of the public profile that the rooms show (a change is told to the user's rooms).
+ROOM_PROFILE_FIELDS = {"name": "name", "signature": "signature", "avatar_image": "avatar"}
 
 
 UNDERAGE = f"You must be at least {MIN_AGE_YEARS} years old."
 PHONE_TAKEN = "The phone has already been taken."
+
+
+def clean_interests(tags: list[str]) -> list[str]:
+    """Trimmed, without empty tags or case-insensitive duplicates, in the order given."""
+    seen: set[str] = set()
+    kept = []
+    for tag in (t.strip() for t in tags):
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            kept.append(tag)
+    return kept
+
+
+def profile_value(field: str, value: Any) -> Any:
+    """A checked profile value as its column stores it."""
+    if field == "gender":
+        return GENDER_CODES[value]
+    if field == "country":
+        return value.lower()
+    if field == "interests":
+        return clean_interests(value)
+    if field == "social_links":
+        return msgspec.to_builtins(value)
+    return value
 
 
 def is_adult(dob: dt.date, today: dt.date | None = None) -> bool:
@@ -200,6 +251,10 @@ def private_user(row: dict[str, Any], balances: dict[str, int]) -> dict[str, Any
         "diamond_balance": balances.get("diamonds", 0),
         "updated_at": legacy_date(row["updated_at"]),
         "deleted_at": legacy_date(row["deleted_at"]),
+        "bio": row["bio"],
+        "interests": list(row["interests"] or []),
+        "social_links": row["social_links"] or [],
+        "birthday_visibility": row["birthday_visibility"],
     }
 
 

@@ -10,10 +10,11 @@ from engine.db import Conn
 _USER_COLUMNS = """id, name, email, phone, signature, password_hash, country, gender, dob, avatar_image,
     animated_src, static_src, status, suspended_until, is_blocked, blocked_at, block_reason,
     social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level,
-    created_at, updated_at, deleted_at"""
+    created_at, updated_at, deleted_at, bio, interests, social_links, birthday_visibility, cosmetics"""
 
 # Columns PATCH /api/update-profile may write: the SQL below interpolates only these names.
-PROFILE_COLUMNS = frozenset({"name", "phone", "country", "gender", "dob", "signature", "avatar_image"})
+PROFILE_COLUMNS = frozenset({"name", "phone", "country", "gender", "dob", "signature", "avatar_image", "bio",
+                             "interests", "social_links", "birthday_visibility", "cosmetics"})  # fmt: skip
 
 
 async def taken_signatures(conn: Conn, candidates: list[str]) -> set[str]:
@@ -87,6 +88,17 @@ async def update_profile_column(conn: Conn, user_id: int, column: str, value: An
     if column not in PROFILE_COLUMNS:
         raise ValueError(f"not a profile column: {column}")
     await conn.execute(f"UPDATE users SET {column} = $2, updated_at = now() WHERE id = $1", user_id, value)
+
+
+async def update_profile_columns(conn: Conn, user_id: int, values: dict[str, Any]) -> None:
+    """Change several profile columns in one statement."""
+    if not set(values) <= PROFILE_COLUMNS:
+        raise ValueError(f"not profile columns: {set(values) - PROFILE_COLUMNS}")
+    if values:
+        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
+        await conn.execute(
+            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = $1", user_id, *values.values()
+        )
 
 
 async def owned_room(conn: Conn, user_id: int) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from engine.gifts.model import (
     check_recipients,
     combo_key_part,
     requested_recipients,
+    without_blocked,
 )
 from engine.gifts.store import Catalog
 from engine.realtime.acks import INVALID_PAYLOAD, Ack, failure, refusal
@@ -104,6 +105,9 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
     checked = check_recipients(sender, requested, seated)
     if isinstance(checked, str):
         return refuse(checked)
+    checked = without_blocked(checked, (await rooms.cache.blocks(sender)).either)
+    if isinstance(checked, str):
+        return refuse(checked)
     # VIP-only gifts: the level comes from the database (by way of the hot cache, which forgets it when
     # it changes), never from the client or a stale token.
     if gift["vip_level_required"] and await _vip_level(rooms, sender) < gift["vip_level_required"]:
@@ -170,6 +174,8 @@ async def do_prepare(rooms: LiveRooms, call: RoomCall, p: GiftPreparePayload) ->
     # gift:send refuses a recipient who is not in the room; preparing a gift for them is refused alike.
     if not await rooms.state.is_member(call.room_id, p.recipientId):
         return refuse("RECIPIENT_NOT_SEATED")
+    if (await rooms.cache.blocks(call.user_id)).either(p.recipientId):
+        return refuse("BLOCKED")
     await rooms.rt.sio.emit(
         "gift:prepare", {"giftId": p.giftId, "recipientId": p.recipientId}, room=user_room(p.recipientId)
     )

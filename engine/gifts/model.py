@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import msgspec
@@ -21,6 +22,7 @@ ERRORS = {
     "VIP_REQUIRED": "This gift needs a higher VIP level",
     "NOT_IN_ROOM": "Not in room",
     "RATE_LIMITED": "Too many requests",
+    "BLOCKED": "Cannot send a gift: one of you has blocked the other",
 }
 
 MAX_QUANTITY = 9999
@@ -63,6 +65,14 @@ def check_recipients(sender: int, requested: list[int], seated: set[int]) -> lis
         return requested if requested[0] in seated else "RECIPIENT_NOT_SEATED"
     accepted = [r for r in requested if r != sender and r in seated]
     return accepted or "NO_RECIPIENTS_SEATED"
+
+
+def without_blocked(accepted: list[int], blocked: Callable[[int], bool]) -> list[int] | str:
+    """The accepted recipients but those in a block with the sender (issue 12 §3), or the error: a
+    named recipient behind a block is refused, and so is a list that had only such recipients (from
+    a longer list they are dropped silently, as unseated ones are)."""
+    kept = [r for r in accepted if not blocked(r)]
+    return kept or "BLOCKED"
 
 
 def combo_key_part(gift_id: int, recipients: list[int]) -> str:

@@ -1,10 +1,12 @@
 """What the socket hot path would otherwise read from PostgreSQL, kept in this process.
 
 Rows that change rarely and are read on every join, gift or moderated event — a room's row, its
-admins and bans, a user's public profile and VIP level, staff standing, agency membership — are
+admins and bans, a user's public profile and VIP level, staff standing, agency membership, a user's
+blocks and privacy settings — are
 read once and then served from memory. Every change to their tables, by any engine process, the
 dashboard or plain SQL, fires a trigger (sql/0011_hot_cache_notify.sql) that NOTIFYs channel
-`flylive_cache` with the topic to forget ("user:<id>", "room:<id>" or "*"); each process LISTENs on
+`flylive_cache` with the topic to forget ("user:<id>", "room:<id>", "blocks:<id>", "privacy:<id>" or
+"*"); each process LISTENs on
 a connection of its own and drops what the topic tags, so the next event reads the change.
 
 Three rules keep it correct:
@@ -36,6 +38,8 @@ from engine.accounts import store as accounts_store
 from engine.db import Conn, listen, notify
 from engine.rooms import store
 from engine.rooms.model import public_profile
+from engine.social import store as social_store
+from engine.social.model import BlockSet, Privacy, blocks_topic, privacy_topic
 
 log = logging.getLogger("flylive.rooms.cache")
 V = TypeVar("V")
@@ -237,6 +241,16 @@ class HotCache:
         if ban is not None and ban["expires_at"] is not None and ban["expires_at"].timestamp() <= now:
             return None  # ran out since it was read
         return ban
+
+    async def blocks(self, user_id: int) -> BlockSet:
+        """Whom the user blocked and who blocked them (room:join, gift:send, seat invites, presence)."""
+        return await self.get(("blocks", user_id), (blocks_topic(user_id),),
+                              lambda c: social_store.block_set(c, user_id))  # fmt: skip
+
+    async def privacy(self, user_id: int) -> Privacy:
+        """The user's privacy settings (presence updates, user:getRoom)."""
+        return await self.get(("privacy", user_id), (privacy_topic(user_id),),
+                              lambda c: social_store.privacy(c, user_id))  # fmt: skip
 
     async def is_staff(self, user_id: int) -> bool:
         return await self.get(("staff", user_id), (user_topic(user_id),), lambda c: store.is_staff(c, user_id))

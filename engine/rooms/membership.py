@@ -64,6 +64,8 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     user = await cache.user(user_id)
     if room is None or user is None:
         return refuse("ROOM_NOT_FOUND")
+    if (await cache.blocks(user_id)).either(room["user_id"]):
+        return refuse("BLOCKED")  # a block with the owner, either way: neither enters the other's room
     ban = await cache.ban(room_id, user_id, time.time())
     privileged = user_id == room["user_id"] or user_id in await cache.admins(room_id)
     refused = await _check_gates(rooms, room, user_id, payload.password, ban, privileged)

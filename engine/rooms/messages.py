@@ -135,6 +135,14 @@ class ForceDisconnect(Event):
     reason: str
 
 
+class ProfileUpdated(Sequenced):
+    """A member changed their profile (user:profileSync or a profile update): the fields that
+    changed, named as in the room profile (`name`, `signature`, `avatar`, the cosmetic ids)."""
+
+    user_id: int
+    profile: dict[str, Any]
+
+
 class BatchedEvent(msgspec.Struct, forbid_unknown_fields=True):
     event: str  # one of engine/rooms/batching.py BATCHED
     data: dict[str, Any]  # the event's payload, exactly as it is sent on its own
@@ -163,5 +171,6 @@ SERVER_EVENTS: dict[str, type[Event]] = {
     "seat:reaction": SeatReaction,
     "chat:message": ChatMessage,
     "presence.update": PresenceUpdate,
+    "user:profile_updated": ProfileUpdated,
     "auth:force_disconnect": ForceDisconnect,
 }

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from engine.accounts.model import COSMETICS
+
 # realtime-contract.md §0: clients match these display strings exactly.
 ERRORS = {
     "NOT_IN_ROOM": "Not in room",
@@ -37,6 +39,8 @@ ERRORS = {
     "MESSAGE_REJECTED": "Message not allowed",
     "STATE_CHANGED": "Seat changed, try again",
     "PRESENCE_LIMIT": "Too many presence subscriptions",
+    # A block between the two users (issue 12 §3): joining the blocker's room, a seat invite or assignment.
+    "BLOCKED": "Blocked",
 }
 
 VIP_GUARD_REMOVE = 5  # seat:remove refused against VIP level >= 5
@@ -157,10 +161,10 @@ def vip_protected(target_vip: int, guard: int, actor: Rank) -> bool:
 
 def public_profile(user: dict[str, Any]) -> dict[str, Any]:
     """What other members see of a user in a room (realtime-contract §3 `room:userJoined`)."""
+    cosmetics = user.get("cosmetics") or {}  # set by user:profileSync (engine/social/sync.py)
     return {
         "id": user["id"], "name": user["name"], "signature": user["signature"],
         "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
         "vip_level": user["vip_level"], "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
-        "frame_id": None, "chat_bubble_id": None, "entry_animation_id": None, "data_card_id": None,
-        "mice_wave_id": None, "slides_id": None, "equipped_badges": [],
+        **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": [],
     }  # fmt: skip

@@ -66,6 +66,8 @@ async def do_leave_seat(rooms: LiveRooms, call: RoomCall, p: Any) -> Ack:
 async def do_assign(rooms: LiveRooms, call: RoomCall, p: AssignPayload) -> Ack:
     """The owner seats someone (who may: owner)."""
     room_id = call.room_id
+    if (await rooms.cache.blocks(call.user_id)).either(p.userId):
+        return refuse("BLOCKED")
     result = await rooms.run(room_id, rooms.state.seat_assign(room_id, p.userId, p.seatIndex), actor_sid=call.sid)
     await _audited(rooms, call.user_id, "seat.assign", room_id, result, user_id=p.userId, seat=p.seatIndex)
     if result.ok and result.data.get("displaced"):  # off the seat, off the air (legacy left it open)
@@ -133,6 +135,8 @@ async def do_invite(rooms: LiveRooms, call: RoomCall, p: AssignPayload) -> Ack:
     ranks, _vip = await ranks_and_vip(rooms.cache, room_id, actor, p.userId)
     if not may_manage(ranks[0]):
         return refuse("NOT_AUTHORIZED")
+    if (await rooms.cache.blocks(actor)).either(p.userId):
+        return refuse("BLOCKED")
     inviting = rooms.state.seat_invite(room_id, actor, p.userId, p.seatIndex, rooms.svc.config.seat_invite_ttl_ms)
     return _result_ack(await rooms.run(room_id, inviting, actor_sid=call.sid))
 

@@ -11,6 +11,7 @@ popularity set, held seats, kick blocks, and each process's socket registry.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from engine.db import Conn
 from engine.keys import Keys
 from engine.lua import LuaScript, preload
 from engine.ratelimit.store import BUCKET_PRELUDE
+from engine.social import store as social_store
 
 ROOM_COLUMNS = """r.id, r.user_id, r.theme_id, r.popularity_index, r.country, r.name, r.greetings, r.logo,
     r.can_tourists_speak, r.can_tourists_send_text, r.can_tourists_send_files, r.is_hidden, r.type,
@@ -241,6 +243,7 @@ _PRELUDE = _LUA / "lib.lua"
 SCRIPT_NAMES = (
     "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
     "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
+    "profile_update",
 )  # fmt: skip
 SCRIPTS = {name: LuaScript(_LUA / f"{name}.lua", _PRELUDE) for name in SCRIPT_NAMES}
 # chat draws on the sender's per-room rate limit in the same step (its bucket is in the room's slot).
@@ -375,6 +378,10 @@ class RoomState:
         """Free a seat held since a disconnect, if it is still exactly that hold."""
         return await self._run("sweep_hold", room_id, user_id, index, stamp)
 
+    async def profile_update(self, room_id: int, user_id: int, profile_json: str, changed_json: str) -> ScriptResult:
+        """A member's new profile, kept for snapshots, and `user:profile_updated` with what changed."""
+        return await self._run("profile_update", room_id, user_id, profile_json, changed_json)
+
     async def close(self, room_id: int, reason: str) -> ScriptResult:
         """End the live state (all but the sequence number); returns the members it had."""
         return await self._run("room_close", room_id, str(room_id), reason)
@@ -443,6 +450,7 @@ class RoomState:
             pipe.set(self._keys.user_room(m.user_id), m.room_id, ex=86400)
             pipe.hset(self._keys.instance_sockets(m.instance_id), m.sid or "", f"{m.user_id}:{m.room_id}")
             pipe.zadd(self._keys.live_rooms(), {str(m.room_id): members})
+            social_store.queue_visit(pipe, self._keys, m.user_id, m.room_id, int(time.time() * 1000))  # suggestions
             await pipe.execute()
 
     async def record_leave(self, m: Membership, result: ScriptResult, grace_ms: int) -> None:
@@ -559,3 +567,23 @@ async def instance_sockets(redis: Redis, keys: Keys, instance_id: str) -> list[t
 async def forget_instance(redis: Redis, keys: Keys, instance_id: str) -> None:
     await redis.delete(keys.instance_sockets(instance_id))
     await redis.zrem(keys.instances(), instance_id)
+
+
+async def user_sockets(redis: Redis, keys: Keys, user_id: int) -> list[str]:
+    """Every socket id of the user, fleet-wide (from the presence set)."""
+    return [text(member).partition(":")[2] for member in await redis.smembers(keys.user_sockets(user_id))]
+
+
+async def rooms_of_user(redis: Redis, keys: Keys, user_id: int) -> set[int]:
+    """Every room a socket of the user is in, fleet-wide (each process's socket registry)."""
+    by_instance: dict[str, list[str]] = {}
+    for member in await redis.smembers(keys.user_sockets(user_id)):
+        instance, _, sid = text(member).partition(":")
+        by_instance.setdefault(instance, []).append(sid)
+    rooms: set[int] = set()
+    for instance, sids in by_instance.items():
+        for value in await redis.hmget(keys.instance_sockets(instance), sids):
+            room = text(value).partition(":")[2] if value is not None else "0"
+            if room not in ("", "0"):
+                rooms.add(int(room))
+    return rooms

@@ -1,0 +1,145 @@
+"""The follow graph: follow and unfollow (idempotent), the lists, and suggestions.
+
+An edge and the counts it changes are written in one transaction under the pair's lock
+(engine/social/store.py), and so is the notification of a new follow; the pushes go out after the
+commit, to the followed user's sockets on any engine process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from engine.accounts import store as accounts_store
+from engine.db import Conn
+from engine.errors import DomainError
+from engine.notifications import store as notifications
+from engine.services import Services
+from engine.social import store
+from engine.social.live import Social
+from engine.social.model import Relationship, allows, card, decode_cursor, follow_deltas, page
+
+SUGGESTION_WINDOW_MS = 7 * 86400 * 1000
+MET_PER_ROOM = 50
+
+
+def user_not_found(user_id: int) -> DomainError:
+    """The answer for a missing user, a deleted one, and one hidden by a block alike (no oracle)."""
+    return DomainError("not_found", f"No query results for model [User] {user_id}", status=404)
+
+
+def cannot_target_self(action: str) -> DomainError:
+    return DomainError(f"cannot_{action}_self", f"You cannot {action} yourself.", status=409)
+
+
+async def visible_user(conn: Conn, viewer: int, user_id: int) -> tuple[dict[str, Any], Relationship]:
+    """The user's row and how the viewer stands to them; 404 when missing or behind a block."""
+    user = await accounts_store.get_user(conn, user_id)
+    rel = await store.relationship(conn, viewer, user_id)
+    if user is None or rel.blocked:
+        raise user_not_found(user_id)
+    return user, rel
+
+
+def _state(user_id: int, rel: Relationship, followers_count: int) -> dict[str, Any]:
+    return {"user_id": user_id, "following": rel.following, "followed_by": rel.followed_by, "friend": rel.friend,
+            "followers_count": followers_count}  # fmt: skip
+
+
+async def _check_rate(svc: Services, user_id: int) -> None:
+    await svc.limiter.check("social", str(user_id), svc.config.social_rate_limit)
+
+
+async def do_follow(social: Social, follower: int, target: int) -> dict[str, Any]:
+    svc = social.svc
+    if target == follower:
+        raise cannot_target_self("follow")
+    await _check_rate(svc, follower)
+    async with svc.pool.acquire() as conn, conn.transaction():
+        await store.lock_pair_txn(conn, follower, target)
+        _user, rel = await visible_user(conn, follower, target)  # read under the lock: a block is seen
+        me = await accounts_store.get_user(conn, follower)
+        if me is None:
+            raise user_not_found(follower)
+        created = await store.insert_follow_txn(conn, follower, target)
+        if created:
+            await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by))
+            # A follow toggled again and again notifies once until it is read.
+            if not await notifications.has_unread_txn(conn, target, "follow", follower):
+                await notifications.insert_txn(conn, user_id=target, kind="follow", actor_id=follower,
+                                               target_type="user", target_id=str(follower),
+                                               text=f"{me['name']} started following you.")  # fmt: skip
+        followers = (await store.counts(conn, target))["followers_count"]
+    now = Relationship(following=True, followed_by=rel.followed_by)
+    if created:
+        await social.push(target, "user.followed", {
+            "user_id": target, "followers_count": followers, "friend": now.friend,
+            "follower": {"id": me["id"], "name": me["name"], "signature": me["signature"],
+                         "avatar_image": me["avatar_image"]},
+        })  # fmt: skip
+    return _state(target, now, followers)
+
+
+async def do_unfollow(social: Social, follower: int, target: int) -> dict[str, Any]:
+    svc = social.svc
+    if target == follower:
+        raise cannot_target_self("follow")
+    await _check_rate(svc, follower)
+    async with svc.pool.acquire() as conn, conn.transaction():
+        await store.lock_pair_txn(conn, follower, target)
+        _user, rel = await visible_user(conn, follower, target)
+        removed = await store.delete_follow_txn(conn, follower, target)
+        if removed:
+            await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by, sign=-1))
+        followers = (await store.counts(conn, target))["followers_count"]
+    if removed:
+        await social.push(target, "user.unfollowed",
+                          {"user_id": target, "follower_id": follower, "followers_count": followers})  # fmt: skip
+        await social.rooms.unfollowed(follower, target)
+    return _state(target, Relationship(following=False, followed_by=rel.followed_by), followers)
+
+
+async def _listed(svc: Services, viewer: int, user_id: int, setting: str, cursor: str | None, limit: int,
+                  read: Any) -> dict[str, Any]:  # fmt: skip
+    """A page of one of the user's lists, if the user's `setting` lets the viewer see it (404 if not)."""
+    (before,) = decode_cursor(cursor, int) or (None,)
+    async with svc.pool.acquire() as conn:
+        _user, rel = await visible_user(conn, viewer, user_id)
+        if not allows(getattr(await store.privacy(conn, user_id), setting), rel):
+            raise user_not_found(user_id)
+        rows = await read(conn, viewer, user_id, before, limit + 1)
+    items, next_cursor = page(rows, limit, lambda r: (r["edge_id"],))
+    return {"items": [card(r) for r in items], "next_cursor": next_cursor}
+
+
+async def followers(svc: Services, viewer: int, user_id: int, cursor: str | None, limit: int) -> dict[str, Any]:
+    return await _listed(svc, viewer, user_id, "followers_list", cursor, limit, store.followers_page)
+
+
+async def following(svc: Services, viewer: int, user_id: int, cursor: str | None, limit: int) -> dict[str, Any]:
+    return await _listed(svc, viewer, user_id, "following_list", cursor, limit, store.following_page)
+
+
+async def friends(svc: Services, user_id: int, cursor: str | None, limit: int) -> dict[str, Any]:
+    (before,) = decode_cursor(cursor, int) or (None,)
+    async with svc.pool.acquire() as conn:
+        rows = await store.friends_page(conn, user_id, before, limit + 1)
+    items, next_cursor = page(rows, limit, lambda r: (r["edge_id"],))
+    return {"items": [card(r) for r in items], "next_cursor": next_cursor}
+
+
+async def suggestions(svc: Services, user_id: int, limit: int) -> dict[str, Any]:
+    """Friends of friends (most mutual friends first), then people met in the same rooms lately
+    (most recent first); never the user, someone they follow, or anyone in a block with them."""
+    since = int(time.time() * 1000) - SUGGESTION_WINDOW_MS
+    met = await store.met_in_rooms(svc.redis, svc.keys, user_id, since, MET_PER_ROOM)
+    async with svc.pool.acquire() as conn:
+        mutual = await store.friends_of_friends(conn, user_id, limit)
+        nearby = await store.suggestible(conn, user_id, met[: limit * 2]) if met else []
+    items: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for row, reason in [(r, "friends_of_friends") for r in mutual] + [(r, "met_in_room") for r in nearby]:
+        if row["id"] not in seen and len(items) < limit:
+            seen.add(row["id"])
+            items.append({**card(row), "reason": reason, "mutual_friends": int(row["mutual"])})
+    return {"items": items, "next_cursor": None}
