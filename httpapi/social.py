@@ -142,7 +142,7 @@ async def privacy(request: web.Request) -> web.Response:
 @login_required
 async def update_privacy(request: web.Request) -> web.Response:
     body = await read_body(request, PrivacyBody)
-    return ok(await profiles.do_update_privacy(request.app[SERVICES], _me(request), body))
+    return ok(await profiles.do_update_privacy(request.app[SOCIAL], _me(request), body))
 
 
 @routes.api("GET", "/api/v1/me/profile-completion", summary="How complete your profile is.",

@@ -12,7 +12,7 @@ from engine.rooms.cache import user_topic
 from engine.rooms.live import LiveRooms, encode
 from engine.rooms.membership import do_leave
 from engine.rooms.presence import ALL_TIERS, presence_room
-from engine.social.model import blocks_topic
+from engine.social.model import blocks_topic, privacy_topic
 
 log = logging.getLogger("flylive.rooms.social")
 
@@ -59,6 +59,9 @@ class RoomsForSocial:
             return
         for room_id in await store.rooms_of_user(svc.redis, svc.keys, user_id):
             await rooms.run(room_id, rooms.state.profile_update(room_id, user_id, user.profile_json, encode(changed)))
+
+    async def privacy_changed(self, user_id: int) -> None:
+        self.rooms.cache.invalidate(privacy_topic(user_id))
 
     async def whereabouts(self, user_id: int) -> tuple[bool, int | None]:
         svc = self.rooms.svc

@@ -29,6 +29,10 @@ class SocialRooms(Protocol):
         """The user's room profile changed (`changed`: its fields with their new values): tell
         every room the user is in."""
 
+    async def privacy_changed(self, user_id: int) -> None:
+        """The user's privacy settings changed (every process hears it from the table's trigger;
+        this one applies it from the next event on)."""
+
     async def whereabouts(self, user_id: int) -> tuple[bool, int | None]:
         """Whether the user is online, and the room they are in when it is one anyone may enter."""
 

@@ -120,15 +120,16 @@ async def get_privacy(svc: Services, user_id: int) -> Privacy:
         return await store.privacy(conn, user_id)
 
 
-async def do_update_privacy(svc: Services, user_id: int, body: PrivacyBody) -> Privacy:
+async def do_update_privacy(social: Social, user_id: int, body: PrivacyBody) -> Privacy:
     """Change the settings sent; every engine process forgets the cached ones (the table's trigger)."""
-    async with svc.pool.acquire() as conn, conn.transaction():
+    async with social.svc.pool.acquire() as conn, conn.transaction():
         try:
             settings = await store.update_privacy(conn, user_id, body.changes())
         except asyncpg.ForeignKeyViolationError as exc:
             raise user_not_found(user_id) from exc
         await record_txn(conn, actor_id=user_id, action="privacy.update", target_type="user", target_id=user_id,
                          details=body.changes())  # fmt: skip
+    await social.rooms.privacy_changed(user_id)
     return settings
 
 
