@@ -127,19 +127,23 @@ async def follows(conn: Conn, follower: int, following: int) -> bool:
 
 
 async def add_counts_txn(conn: Conn, deltas: CountDeltas) -> None:
-    """Apply count changes in one statement, rows in id order (two pairs' transactions sharing a
-    user then lock its row in the same order: no deadlock)."""
+    """Apply count changes, one row at a time in id order (two pairs' transactions sharing a user
+    then lock its row in the same order: no deadlock). The rows are created first, at zero: an
+    upsert would check a decrement's negative insert row against the constraints."""
     users = sorted(u for u, d in deltas.items() if d != (0, 0, 0))
     if not users:
         return
     await conn.execute(
-        """INSERT INTO user_follow_counts AS c (user_id, followers_count, following_count, friends_count)
-           SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[]) ORDER BY 1
-           ON CONFLICT (user_id) DO UPDATE SET followers_count = c.followers_count + EXCLUDED.followers_count,
-               following_count = c.following_count + EXCLUDED.following_count,
-               friends_count = c.friends_count + EXCLUDED.friends_count""",
-        users, [deltas[u][0] for u in users], [deltas[u][1] for u in users], [deltas[u][2] for u in users],
-    )  # fmt: skip
+        "INSERT INTO user_follow_counts (user_id) SELECT unnest($1::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING", users
+    )
+    for user in users:
+        followers, following, friends = deltas[user]
+        await conn.execute(
+            """UPDATE user_follow_counts SET followers_count = followers_count + $2,
+                   following_count = following_count + $3, friends_count = friends_count + $4
+               WHERE user_id = $1""",
+            user, followers, following, friends,
+        )  # fmt: skip
 
 
 async def counts(conn: Conn, user_id: int) -> dict[str, int]:
