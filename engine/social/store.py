@@ -21,8 +21,9 @@ from engine.social.model import BlockSet, CountDeltas, Privacy, Relationship
 # What lists and search show of a user.
 CARD_COLUMNS = "u.id, u.name, u.signature, u.avatar_image, u.country, u.gender, u.vip_level"
 # Neither has blocked the other (u: the listed user, $1: the viewer).
-_NO_BLOCK = """NOT EXISTS (SELECT 1 FROM user_blocks b
-                   WHERE (b.blocker_id = u.id AND b.blocked_id = $1) OR (b.blocker_id = $1 AND b.blocked_id = u.id))"""
+# Two lookups of the primary key (one NOT EXISTS with an OR would scan the table).
+_NO_BLOCK = """NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+    AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)"""
 # Whether the viewer ($1) follows the listed user.
 _VIEWER_FOLLOWS = "EXISTS (SELECT 1 FROM user_followers v WHERE v.follower_id = $1 AND v.following_id = u.id)"
 VISIT_ROOMS_KEPT = 20  # rooms remembered per user
