@@ -74,7 +74,8 @@ auth:whoami -> WhoamiAck
 room:join -> JoinAck
     Join a room (§5 Join). The flat ack carries the snapshot (participants, seats, lockedSeats, recentMessages)
     or, with `lastSeq`, `resumed:true` and the `missedEvents`. A kicked or banned user gets `room_blocked` with
-    `permanent` and `remaining_seconds`; a wrong password `Wrong room password`. The room (excl.) then gets
+    `permanent` and `remaining_seconds`; a wrong password `Wrong room password`; a block between the joiner and the
+    room's owner (either way, issue 12 §3) `Blocked` (code `BLOCKED`). The room (excl.) then gets
     `room:userJoined`, and `seat:updated` if a held seat was reclaimed.
 room:leave -> Ack
     Leave the room; always acks `{success:true}`. The room (excl.) gets `seat:cleared` for a held seat and
@@ -86,7 +87,8 @@ seat:take -> SeatTakeAck
 seat:leave -> Ack
     Leave your seat (`You are not seated` otherwise); the room gets `seat:cleared`.
 seat:assign -> Ack
-    Owner puts a user on a seat, moving them off any other. Errors: `Invalid seat index`, `Seat is locked`.
+    Owner puts a user on a seat, moving them off any other. Errors: `Invalid seat index`, `Seat is locked`,
+    `Blocked` (a block between the two, either way).
     `seat:cleared` per moved-from seat, then `seat:updated` (incl.).
 seat:remove -> Ack
     Owner takes a user off their seat (`User is VIP protected` at VIP level 5 and above). `seat:cleared` with
@@ -104,7 +106,8 @@ seat:unlock -> Ack
 seat:invite -> Ack
     Manager invites a user to a seat (pending for `SEAT_INVITE_TTL_MS`). Errors: `Cannot invite yourself`,
     `Seat is already taken` (target seated), `Seat is already occupied`, `Invite already pending for this
-    seat`. `seat:invite:pending` (incl.) and `seat:invite:received` to the target.
+    seat`, `Blocked` (a block between the two, either way). `seat:invite:pending` (incl.) and
+    `seat:invite:received` to the target.
 seat:invite:accept -> Ack
     The invitee accepts (`No pending invite found` otherwise): a locked seat is unlocked, then an ordinary
     take. `seat:invite:pending`, maybe `seat:locked`, `seat:updated`.
@@ -128,10 +131,19 @@ room:unban -> UnbanAck
 room:close -> Ack
     Engine addition: the owner closes the room; members get `room:closed` and are released.
 user:getRoom -> GetRoomAck
-    Which room a user is in: ack `data{roomId|null}`.
+    Which room a user is in: ack `data{roomId|null}`. Null when the user's `current_room` privacy setting hides it
+    from the caller, through a block (either way), and for a hidden or password room the caller is not in.
+user:profileSync -> ProfileSyncAck
+    Update your own name, signature, avatar and cosmetic ids (`frame_id` and `entry_animation_id` must be mall items
+    you own; the others have no catalog yet and are listed in the ack's `ignored`). `vip_level`, `wealth_xp`,
+    `charm_xp`, `gender`, `equipped_badges` and any other field are ignored: those come from the database
+    (realtime-contract §12.2). `SIGNATURE_TAKEN` for a handle in use; 10 per minute (`PROFILE_SYNC_RATE_LIMIT`).
+    Every room you are in gets `user:profile_updated` with what changed.
 presence:subscribe -> PresenceAck
     Follow the online state of up to 50 users: ack `data{[userId]: online}`, then `presence.update` on their
-    first connect and last disconnect. Beyond `PRESENCE_SUBSCRIPTIONS_PER_SOCKET` ids per socket or
+    first connect and last disconnect, as each user's `online_status` privacy setting allows the caller (a hidden
+    user reads as offline; through a block, either way, nothing is subscribed). The relationship counts as it was
+    at subscribe time (a new follow, from the next subscribe); an unfollow or a block ends what it entitled. Beyond `PRESENCE_SUBSCRIPTIONS_PER_SOCKET` ids per socket or
     `PRESENCE_SUBSCRIPTIONS_PER_USER` per user the call is refused: `Too many presence subscriptions` with `limit`.
 presence:unsubscribe -> Ack
     Stop following those users' presence.
@@ -142,7 +154,8 @@ gift:send -> GiftAck
     (or `batchId`) is answered `replay:true` and never charged twice. Errors: `Cannot send gift to yourself`,
     `Recipient is not seated`, `No recipients seated`, `Gift not found`, `Gift is not available`,
     `Insufficient funds` (with `required` and `available`), `Wallet is frozen`, `Daily spending limit
-    reached` (with `cap`), `This gift needs a higher VIP level`, `Too many requests`. The room
+    reached` (with `cap`), `This gift needs a higher VIP level`, `Too many requests`, `BLOCKED` (a named recipient
+    in a block with the sender, either way; from a list such recipients are dropped). The room
     (excl.) gets `gift:received` per recipient, then one burst `gift:received`; repeats within the combo
     window also send `gift:combo` (incl.).
 gift:prepare -> Ack
@@ -205,7 +218,13 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "seat:evicted": "A lower seat count evicted you from your seat → the user's sockets in that room.",
     "seat:reaction": "A seated member reacted → the room (incl.).",
     "chat:message": "A chat message (server-stamped `id`, `timestamp`, author snapshot) → the room (incl.).",
-    "presence.update": "A followed user came online (first socket) or went offline (last) → subscribers.",
+    "presence.update": "A followed user came online (first socket) or went offline (last) → the subscribers their "
+    "`online_status` privacy setting allows.",
+    "user:profile_updated": "A member changed their profile (user:profileSync or a profile update): the fields that "
+    "changed → every room the user is in (sequenced, replayed with `lastSeq`).",
+    "user.followed": "Someone followed you (`friend`: you follow them too) → your sockets, on any engine process; "
+    "the follow is also stored as a notification.",
+    "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "gift:received": "A gift was sent: one event per recipient (`recipientId`), then one burst with "
     "`recipientIds` → the room (excl. the sender).",
     "gift:combo": "A repeat of the same gift by the same sender to the same recipients within the combo window, "
@@ -380,6 +399,12 @@ GiftReplay:
     replay: {type: boolean, const: true}
     balance: {type: integer}
     acceptedRecipientIds: {type: array, items: {type: integer}}
+ProfileSyncOk:
+  type: object
+  required: [success]
+  properties:
+    success: {type: boolean, const: true}
+    ignored: {type: array, items: {type: string}, description: cosmetic ids not applied (not sold, or not owned)}
 PresenceOk:
   type: object
   required: [success, data]
@@ -395,6 +420,7 @@ ACKS: dict[str, list[str]] = {
     "UnbanAck": ["UnbanOk", "AckFailure"],
     "GetRoomAck": ["GetRoomOk", "AckFailure"],
     "PresenceAck": ["PresenceOk", "AckFailure"],
+    "ProfileSyncAck": ["ProfileSyncOk", "AckFailure"],
     "GiftAck": ["GiftOk", "GiftReplay", "AckFailure"],
     "MediaAck": ["MediaOk", "AckFailure"],
 }
