@@ -143,7 +143,8 @@ presence:subscribe -> PresenceAck
     Follow the online state of up to 50 users: ack `data{[userId]: online}`, then `presence.update` on their
     first connect and last disconnect, as each user's `online_status` privacy setting allows the caller (a hidden
     user reads as offline; through a block, either way, nothing is subscribed). The relationship counts as it was
-    at subscribe time (a new follow, from the next subscribe); an unfollow or a block ends what it entitled. Beyond `PRESENCE_SUBSCRIPTIONS_PER_SOCKET` ids per socket or
+    at subscribe time (a new follow, from the next subscribe); an unfollow or a block ends what it entitled.
+    Beyond `PRESENCE_SUBSCRIPTIONS_PER_SOCKET` ids per socket or
     `PRESENCE_SUBSCRIPTIONS_PER_USER` per user the call is refused: `Too many presence subscriptions` with `limit`.
 presence:unsubscribe -> Ack
     Stop following those users' presence.
