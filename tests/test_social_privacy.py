@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.appkeys import SERVICES
 from engine.rooms import store as rooms_store
-from tests.helpers import bearer, join, new_user
+from tests.helpers import bearer, db, join, new_user
 from tests.social_setup import AUDIENCES, SEES, everyone_sees, follow, set_privacy, viewers_of
 from tests.sockets import Peer
 
@@ -135,3 +135,36 @@ async def test_a_going_offline_is_heard_as_the_setting_allows(client: Any, conne
     # call after the friend heard it is a barrier (one process: the update went out before it).
     assert (await stranger.call("presence:subscribe", {"userIds": [target.id]}))["data"] == {str(target.id): False}
     assert not heard(stranger, target.id, False)
+
+
+async def test_an_unfollow_ends_the_presence_it_entitled(client: Any, connect: Any) -> None:
+    target, fan, beacon = await new_user(client, "Target"), await new_user(client, "Fan"), await new_user(client, "B")
+    await follow(client, fan, target)
+    await everyone_sees(client, target, "followers")
+    f = await connect(client, fan)
+    assert (await f.call("presence:subscribe", {"userIds": [target.id, beacon.id]}))["success"]
+    resp = await client.delete(f"/api/v1/users/{target.id}/follow", headers=bearer(fan.token))
+    assert resp.status == 200
+    t = await connect(client, target)  # first socket: to the followers' tier, which the fan left
+    b = await connect(client, beacon)
+    await f.wait_until(lambda: heard(f, beacon.id, True))
+    assert not heard(f, target.id, True)
+    await t.close()
+    await b.close()
+
+
+async def test_a_setting_changed_in_sql_reaches_the_next_event_on_another_process(
+    make_client: Any, connect: Any
+) -> None:
+    a, b = await make_client(), await make_client()
+    target, viewer = await new_user(a, "Target"), await new_user(a, "Viewer")
+    t, v = await connect(a, target), await connect(b, viewer)
+    await join(t, target.room)
+    assert (await v.call("user:getRoom", {"userId": target.id}))["data"] == {"roomId": str(target.room)}  # b cached it
+    async with db(a.app[SERVICES].config.database_url) as conn:
+        await conn.execute("INSERT INTO user_privacy (user_id, current_room) VALUES ($1, 'nobody')", target.id)
+    for _ in range(100):  # the NOTIFY reaches b within moments of the commit
+        if (await v.call("user:getRoom", {"userId": target.id}))["data"] == {"roomId": None}:
+            break
+        await asyncio.sleep(0.01)
+    assert (await v.call("user:getRoom", {"userId": target.id}))["data"] == {"roomId": None}
