@@ -40,6 +40,11 @@ async def test_search_by_id_name_and_handle_in_stages(client: Any) -> None:
     by_id = (await search(client, me, q=str(zed.id)))["items"]
     assert by_id[0]["id"] == zed.id and by_id[0]["name"] == "zed quill"
     assert not {"phone", "email", "dob"} & set(by_id[0])
+    # A name that starts with digits: the exact id first, then the names, none twice.
+    numbered = await new_user(client, f"{zed.id}0 Digits")
+    pages = [await search(client, me, q=str(zed.id), limit="1")]
+    pages.append(await search(client, me, q=str(zed.id), limit="1", cursor=pages[0]["next_cursor"]))
+    assert [p["items"][0]["id"] for p in pages] == [zed.id, numbered.id] and pages[1]["next_cursor"] is None
     assert (await search(client, me, q="z", gender="male"))["items"] == []  # test users are female
     assert len((await search(client, me, q="z", country="pk"))["items"]) == 2
     for bad in ({"q": ""}, {"q": "x" * 51}, {"q": "z", "gender": "robot"}, {"q": "z", "country": "pak"}, {}):

@@ -101,8 +101,8 @@ async def do_update_me(social: Social, user_id: int, body: UpdateMeBody, sent: s
             async with svc.pool.acquire() as conn:
                 user = await accounts_store.get_user(conn, user_id)
             if user is not None:
-                value = user[body.field] or "" if body.field == "avatar_image" else user[body.field]
-                await social.rooms.profile_changed(user_id, {shown: value})
+                value = user[body.field]
+                await social.rooms.profile_changed(user_id, {shown: value or "" if shown == "avatar" else value})
         return message
     changes = _profile_changes(body, sent)
     if not changes:
@@ -159,5 +159,7 @@ async def search(svc: Services, viewer: int, q: str, country: str | None, gender
     if len(found) > limit:
         found = found[:limit]
         last_row = found[-1]
-        next_cursor = encode_cursor(last_row["stage"], last_row["key"], last_row["id"])
+        # After the exact match, the names from their start (the exact stage is never read twice).
+        position = (1, "", 0) if last_row["stage"] == 0 else (last_row["stage"], last_row["key"], last_row["id"])
+        next_cursor = encode_cursor(*position)
     return {"items": [card(r) for r in found], "next_cursor": next_cursor}
