@@ -41,13 +41,3 @@ async def has_unread_txn(conn: Conn, user_id: int, kind: str, actor_id: int) -> 
             actor_id,
         )
     )
-
-
-async def recent(conn: Conn, user_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """The user's newest notifications."""
-    rows = await conn.fetch(
-        """SELECT id, kind, actor_id, target_type, target_id, text, data, created_at, read_at
-           FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2""",
-        user_id, limit,
-    )  # fmt: skip
-    return [dict(r) for r in rows]
