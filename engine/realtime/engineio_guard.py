@@ -22,7 +22,8 @@ from engineio import async_socket
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from engineio.exceptions import SocketIsClosedError
 
-from engine.realtime.fastpath import BINARY, Corker, Frame, FrameSink, OutputBudget, frame
+from engine.realtime.fastpath import BINARY, Corker, FrameSink, OutputBudget, frame
+from engine.realtime.lean_socket import LeanSocket, PingWheel
 
 LOG_INTERVAL = 10.0  # seconds between two tracebacks from python-engineio, process-wide
 
@@ -77,38 +78,6 @@ def is_engineio_frame(text: str) -> bool:
     return kind in ("1", "2", "3", "5", "6") and rest in ("", "probe")
 
 
-class SentOnce:
-    """A packet that python-engineio's WebSocket writer encodes once, after which it is let go of.
-
-    The writer's loop variable stays bound to the last packet it sent while it waits for the next,
-    so an idle socket would hold its last packet until the next ping (25 s): typically its
-    `room:join` ack, which lists every participant — ~0.5 KB each, half a megabyte per socket just
-    after a join into a room of a thousand.
-    """
-
-    __slots__ = ("_pkt", "packet_type")
-
-    def __init__(self, pkt: Any) -> None:
-        self._pkt = pkt
-        self.packet_type = pkt.packet_type
-
-    @property
-    def data(self) -> Any:  # python-engineio logs it as it queues the packet
-        return self._pkt.data if self._pkt is not None else None
-
-    def encode(self, *args: Any, **kwargs: Any) -> Any:
-        pkt, self._pkt = self._pkt, None
-        return pkt.encode(*args, **kwargs)
-
-
-class _LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
-    async def send(self, pkt: Any) -> None:
-        # Only over a WebSocket: a long-polling response encodes its packets more than once.
-        if self.upgraded and not self.upgrading:
-            pkt = SentOnce(pkt)
-        await super().send(pkt)
-
-
 class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
     """python-engineio's aiohttp WebSocket, with permessage-deflate only when configured, and,
     without it, a `FrameSink` as the one writer of its transport (engine/realtime/fastpath.py)."""
@@ -125,13 +94,14 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         await self._sock.prepare(request)
         self.environ = environ
         socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
-        socket.__class__ = _LeanSocket  # its packets are let go of once written (see SentOnce)
+        socket.__class__ = LeanSocket  # no writer task, the sink as its queue (lean_socket.py)
         sinks: dict[str, FrameSink] = self.server.sinks
         if not self._sock.compress and request.transport is not None:
             server = self.server
             self.sink = sinks[socket.sid] = FrameSink(socket, request.transport, server.output_budget, server.corker)
         try:
-            await self.handler(self)
+            # Not `self.handler`: python-engineio bound it to the socket's class before ours.
+            await socket._websocket_handler(self)
         finally:
             if self.sink is not None:
                 self.sink.close()
@@ -140,11 +110,9 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         return self._sock
 
     async def send(self, message: str | bytes) -> None:
-        sink = self.sink
+        sink = self.sink  # with one, only the upgrade's probe PONG comes this way (lean_socket.py)
         if sink is None:
             await super().send(message)
-        elif isinstance(message, Frame):  # a broadcast that waited in the queue, framed already
-            sink.write(message)
         elif isinstance(message, bytes):
             sink.write(frame(message, BINARY))
         else:
@@ -177,6 +145,19 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         self.sinks: dict[str, FrameSink] = {}
         self.corker = Corker(0.0)  # the Socket.IO server sets its window from the config
         self.output_budget = OutputBudget(max_bytes=1 << 30, max_age=3600.0, on_cut=lambda sink, size, age: None)
+        self.pings = PingWheel(self)
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        # python-engineio's `schedule_ping` starts a task per socket that sleeps `ping_interval`
+        # and sends a PING: the wheel does it for every socket with shared timers instead.
+        if getattr(target, "__func__", None) is async_socket.AsyncSocket._send_ping:
+            self.pings.schedule(target.__self__)
+            return None
+        return super().start_background_task(target, *args, **kwargs)
+
+    async def shutdown(self) -> None:
+        self.pings.stop()
+        await super().shutdown()
 
     def hang_up_all(self) -> None:
         """At shutdown, after the sockets were closed: end every WebSocket connection still open
