@@ -92,6 +92,9 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
             max_msg_size=self.server.max_http_buffer_size, compress=bool(self.server.http_compression)
         )
         await self._sock.prepare(request)
+        # Held by the suspended frames of python-engineio's request handling for the connection's
+        # life, and needed no more (python-socketio keeps a copy of what it needs: guard.py).
+        environ.clear()
         self.environ = environ
         socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
         socket.__class__ = LeanSocket  # no writer task, the sink as its queue (lean_socket.py)
