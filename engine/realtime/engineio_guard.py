@@ -126,11 +126,24 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
             self.sink.close()  # nothing after the close frame, not even a broadcast
         await super().close()
 
-    async def wait(self) -> Any:
-        data = await super().wait()
-        if isinstance(data, str) and not is_engineio_frame(data):
+    @property
+    def response(self) -> WebSocketResponse:
+        return self._sock
+
+    def accepted(self, data: Any) -> str | bytes | None:
+        """A message's data if it may go on to python-engineio; None ends the connection: a close,
+        an error, or a text frame that is no Engine.IO packet (counted)."""
+        if isinstance(data, str):
+            if is_engineio_frame(data):
+                return data
             self.server.count_malformed()
-            raise OSError("not an Engine.IO packet")  # ends the read loop: the socket closes cleanly
+            return None
+        return data if isinstance(data, bytes) else None
+
+    async def wait(self) -> Any:
+        data = self.accepted((await self._sock.receive()).data)
+        if data is None:
+            raise OSError("connection closed, or not an Engine.IO packet")  # ends the read loop cleanly
         return data
 
 

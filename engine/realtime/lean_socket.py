@@ -20,6 +20,7 @@ task sleeping `ping_interval`. About 10 KiB of an idle socket's ~30 were those. 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from typing import Any
@@ -28,7 +29,7 @@ from engineio import async_socket, exceptions, packet
 
 from engine.realtime.fastpath import PING_FRAME, FrameSink
 
-GRAIN = 0.25  # seconds: a ping or a pong check may be this late, so that due times share a timer
+GRAIN = 0.25  # seconds: a ping or a pong check may be this late, so that due times share a bucket
 
 
 class SentOnce:
@@ -83,8 +84,25 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             self.connected = True
             self.upgraded = True
         self._write_through(sink)
+        # The read loop, here rather than in a coroutine of its own: every frame of this handler's
+        # call chain stays allocated for as long as the connection is open.
+        response, limit = ws.response, self.server.max_http_buffer_size
         try:
-            await self._read(ws)
+            while True:
+                try:
+                    data = ws.accepted((await response.receive()).data)
+                except Exception:  # the connection ended
+                    break
+                if data is None or len(data) > limit:
+                    break
+                try:
+                    await self.receive(packet.Packet(encoded_packet=data))
+                except exceptions.UnknownPacketError:
+                    pass
+                except exceptions.SocketIsClosedError:
+                    break
+                except Exception:
+                    self.server.logger.exception("Unknown receive error")
         finally:
             # Also when aiohttp cancels the handler of a connection that was lost (its
             # `handler_cancellation`): the socket closes and its disconnect runs all the same.
@@ -100,6 +118,10 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             queue.task_done()  # a close(wait=True) waiting on the old queue is let go
             if pkt is not None:
                 sink.put_nowait(pkt)
+                if pkt.packet_type == packet.OPEN:
+                    # Its own (no broadcast), and bound in python-engineio's `_handle_connect` frame
+                    # for the connection's life.
+                    pkt.data = pkt.encode_cache = None
 
     async def _upgrade(self, ws: Any) -> bool:
         """python-engineio's upgrade handshake: the probe ping, then the UPGRADE packet."""
@@ -119,25 +141,6 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         self.upgraded = True
         return True
 
-    async def _read(self, ws: Any) -> None:
-        """Hand the client's packets to python-engineio until the connection ends."""
-        limit = self.server.max_http_buffer_size
-        while True:
-            try:
-                data = await ws.wait()
-            except Exception:  # the connection ended, or a frame that is no Engine.IO packet
-                return
-            if data is None or len(data) > limit:
-                return
-            try:
-                await self.receive(packet.Packet(encoded_packet=data))
-            except exceptions.UnknownPacketError:
-                pass
-            except exceptions.SocketIsClosedError:
-                return
-            except Exception:
-                self.server.logger.exception("Unknown receive error")
-
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
         first = not self.closed and not self.closing
         await super().close(wait=wait, abort=abort, reason=reason)
@@ -155,26 +158,25 @@ class PingWheel:
     answered the last ping, the server sends a PING and notes when (`last_ping`); the PONG clears it
     and starts the next interval. A socket whose PONG has not come `ping_timeout` after its PING is
     closed (python-engineio's `check_ping_timeout`, also run by its service task and on each send).
-    Every socket waits the same interval, so the sockets due are kept in order of their due time by
-    appending; one timer waits for the earliest of the two queues.
+    Every socket waits the same interval, so appending keeps each queue in order of due time; due
+    times are rounded up to GRAIN, and the sockets due at one time share a bucket (a list slot per
+    socket); one timer waits for the earliest bucket of the two queues.
     """
 
     def __init__(self, server: Any) -> None:
         self._server = server
-        self._pings: deque[tuple[float, Any]] = deque()  # (loop time due, socket), due ascending
-        self._pongs: deque[tuple[float, Any]] = deque()
+        self._pings: deque[tuple[float, list[Any]]] = deque()  # (loop time due, sockets), due ascending
+        self._pongs: deque[tuple[float, list[Any]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
 
     def __len__(self) -> int:
-        return len(self._pings) + len(self._pongs)
+        return sum(len(sockets) for queue in (self._pings, self._pongs) for _, sockets in queue)
 
     def schedule(self, socket: Any) -> None:
         """Ping `socket` one interval from now (python-engineio's `_send_ping`, without its task)."""
         loop = asyncio.get_running_loop()
-        due = loop.time() + self._server.ping_interval
-        self._pings.append((due, socket))
-        self._arm(loop, due)
+        self._arm(loop, _add(self._pings, loop.time() + self._server.ping_interval, socket))
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -184,32 +186,42 @@ class PingWheel:
         self._pongs.clear()
 
     def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
-        if self._timer is not None and self._timer_at <= due + GRAIN:
-            return  # the timer set already comes first (or close enough): it will see this one
+        if self._timer is not None and self._timer_at <= due:
+            return  # the timer set already comes first: it will see this one
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = due + GRAIN
-        self._timer = loop.call_at(self._timer_at, self._tick)
+        self._timer_at = due
+        self._timer = loop.call_at(due, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
         loop = asyncio.get_running_loop()
         now, wall = loop.time(), time.time()
         pings, pongs, timeout = self._pings, self._pongs, self._server.ping_timeout
-        while pings and pings[0][0] <= now:
-            socket = pings.popleft()[1]
-            if not socket.closing and not socket.closed:
-                socket.last_ping = wall
-                ping(socket)
-                pongs.append((now + timeout, socket))
-        while pongs and pongs[0][0] <= now:
-            socket = pongs.popleft()[1]
-            last = socket.last_ping
-            if last and wall - last > timeout and not socket.closing and not socket.closed:
-                self._server.start_background_task(socket.check_ping_timeout)  # closes it
+        while pings and pings[0][0] <= now + GRAIN / 2:
+            for socket in pings.popleft()[1]:
+                if not socket.closing and not socket.closed:
+                    socket.last_ping = wall
+                    ping(socket)
+                    _add(pongs, now + timeout + GRAIN, socket)
+        while pongs and pongs[0][0] <= now + GRAIN / 2:
+            for socket in pongs.popleft()[1]:
+                last = socket.last_ping
+                if last and wall - last > timeout and not socket.closing and not socket.closed:
+                    self._server.start_background_task(socket.check_ping_timeout)  # closes it
         heads = [queue[0][0] for queue in (pings, pongs) if queue]
         if heads:
             self._arm(loop, min(heads))
+
+
+def _add(queue: deque[tuple[float, list[Any]]], due: float, socket: Any) -> float:
+    """Put `socket` in the bucket of `due` (rounded up to GRAIN) at the end of `queue`; its time."""
+    slot = math.ceil(due / GRAIN) * GRAIN
+    if queue and queue[-1][0] == slot:
+        queue[-1][1].append(socket)
+    else:
+        queue.append((slot, [socket]))
+    return slot
 
 
 _PING = packet.Packet(packet.PING)
