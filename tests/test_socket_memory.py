@@ -10,12 +10,14 @@ socket with compression (which keeps python-engineio's writer) holds no packet i
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from engine.appkeys import REALTIME
 from engine.realtime.fastpath import FrameSink
@@ -84,6 +86,21 @@ async def test_an_idle_websocket_socket_has_no_task_of_its_own(client: Any, conn
     names = task_names()
     assert not [name for name in names if name.endswith(PER_SOCKET_TASKS)], names
     assert len(eio.pings) >= len(peers)  # their pings are due, on the server's shared timers
+
+
+async def test_an_open_websocket_lets_go_of_its_handshake(client: Any, connect: Any) -> None:
+    user = await new_user(client)
+    await connect(client, user)
+    eio = realtime(client).sio.eio
+    (socket,) = eio.sockets.values()
+    assert socket.upgraded
+    # The socket's HTTP request (the suspended request handling holds it for the connection's life).
+    requests = [r for r in gc.get_objects() if isinstance(r, web.BaseRequest) and r.path == "/socket.io/"]
+    assert requests
+    for request in requests:
+        assert not request.headers and not request.raw_headers  # released (engineio_guard.release_handshake)
+        assert request.protocol._parser is None
+    assert realtime(client).sio.environ == {socket.sid: {}}  # the connect handlers' keys only: none sent
 
 
 async def test_pings_are_sent_and_answered(make_client: Any, http: aiohttp.ClientSession) -> None:

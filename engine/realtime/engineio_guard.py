@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 import engineio
-from aiohttp.web import WebSocketResponse
+from aiohttp.web import BaseRequest, WebSocketResponse
 from engineio import async_socket
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from engineio.exceptions import SocketIsClosedError
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from engine.realtime.fastpath import BINARY, Corker, FrameSink, OutputBudget, frame
 from engine.realtime.lean_socket import LeanSocket, PingWheel
@@ -78,6 +79,28 @@ def is_engineio_frame(text: str) -> bool:
     return kind in ("1", "2", "3", "5", "6") and rest in ("", "probe")
 
 
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+
+
+def release_handshake(request: BaseRequest) -> None:
+    """Once the WebSocket is open, let go of what only its HTTP handshake needed: the request's
+    headers (each header twice, parsed and raw: ~2 KB from a bench client, more from a browser) and
+    aiohttp's HTTP parser (~0.8 KB), which the connection's suspended request handling would keep
+    for as long as it is open. Nothing reads them after the handshake: no access log, and the
+    middlewares read headers before the handler only. These are aiohttp's private attributes, so
+    each step checks they are still there (tests/test_socket_memory.py checks it happened)."""
+    message: Any = getattr(request, "_message", None)
+    if hasattr(message, "_replace") and hasattr(request, "_headers"):
+        request._message = message._replace(headers=_NO_HEADERS, raw_headers=())
+        request._headers = _NO_HEADERS
+        cache = getattr(request, "_cache", {})
+        cache.pop("headers", None)  # `headers` and `raw_headers` are cached properties
+        cache.pop("raw_headers", None)
+    protocol = request.protocol
+    if getattr(protocol, "_upgraded", False) and hasattr(protocol, "_parser"):
+        protocol._parser = None  # read no more: the WebSocket's own reader takes every byte
+
+
 class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
     """python-engineio's aiohttp WebSocket, with permessage-deflate only when configured, and,
     without it, a `FrameSink` as the one writer of its transport (engine/realtime/fastpath.py)."""
@@ -96,6 +119,7 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         # life, and needed no more (python-socketio keeps a copy of what it needs: guard.py).
         environ.clear()
         self.environ = environ
+        release_handshake(request)
         socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
         socket.__class__ = LeanSocket  # no writer task, the sink as its queue (lean_socket.py)
         sinks: dict[str, FrameSink] = self.server.sinks
