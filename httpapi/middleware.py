@@ -10,7 +10,6 @@ import uuid
 import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from multidict import CIMultiDict
 
 from engine.appkeys import CONFIG, METRICS, SERVICES
 from engine.errors import DomainError
@@ -131,20 +130,6 @@ async def default_rate_limit(request: web.Request, handler: Handler) -> web.Stre
     return await handler(request)
 
 
-@web.middleware
-async def socket_compression(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # permessage-deflate costs 4-8x the memory per socket and ~25% of fan-out throughput (DESIGN.md);
-    # hiding the client's offer makes aiohttp open the WebSocket uncompressed.
-    if (
-        request.path.startswith("/socket.io/")
-        and "Sec-WebSocket-Extensions" in request.headers
-        and not request.app[CONFIG].socket_compression
-    ):
-        headers = CIMultiDict(request.headers)
-        del headers["Sec-WebSocket-Extensions"]
-        request = request.clone(headers=headers)
-    return await handler(request)
-
-
 # CORS is outermost so that error responses (built by request_context) carry its headers too.
-MIDDLEWARES: list[Middleware] = [cors, request_context, default_rate_limit, socket_compression]
+# (permessage-deflate is refused by the WebSocket itself: engine/realtime/engineio_guard.py.)
+MIDDLEWARES: list[Middleware] = [cors, request_context, default_rate_limit]

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 import engineio
-from aiohttp.web import WebSocketResponse
+from aiohttp.web import BaseRequest, WebSocketResponse
 from engineio import async_socket
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from engineio.exceptions import SocketIsClosedError
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from engine.realtime.fastpath import BINARY, Corker, Frame, FrameSink, OutputBudget, frame
+from engine.realtime.fastpath import BINARY, Corker, FrameSink, OutputBudget, frame
+from engine.realtime.lean_socket import LeanSocket, PingWheel
 
 LOG_INTERVAL = 10.0  # seconds between two tracebacks from python-engineio, process-wide
 
@@ -77,36 +79,26 @@ def is_engineio_frame(text: str) -> bool:
     return kind in ("1", "2", "3", "5", "6") and rest in ("", "probe")
 
 
-class SentOnce:
-    """A packet that python-engineio's WebSocket writer encodes once, after which it is let go of.
-
-    The writer's loop variable stays bound to the last packet it sent while it waits for the next,
-    so an idle socket would hold its last packet until the next ping (25 s): typically its
-    `room:join` ack, which lists every participant — ~0.5 KB each, half a megabyte per socket just
-    after a join into a room of a thousand.
-    """
-
-    __slots__ = ("_pkt", "packet_type")
-
-    def __init__(self, pkt: Any) -> None:
-        self._pkt = pkt
-        self.packet_type = pkt.packet_type
-
-    @property
-    def data(self) -> Any:  # python-engineio logs it as it queues the packet
-        return self._pkt.data if self._pkt is not None else None
-
-    def encode(self, *args: Any, **kwargs: Any) -> Any:
-        pkt, self._pkt = self._pkt, None
-        return pkt.encode(*args, **kwargs)
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
-class _LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
-    async def send(self, pkt: Any) -> None:
-        # Only over a WebSocket: a long-polling response encodes its packets more than once.
-        if self.upgraded and not self.upgrading:
-            pkt = SentOnce(pkt)
-        await super().send(pkt)
+def release_handshake(request: BaseRequest) -> None:
+    """Once the WebSocket is open, let go of what only its HTTP handshake needed: the request's
+    headers (each header twice, parsed and raw: ~2 KB from a bench client, more from a browser) and
+    aiohttp's HTTP parser (~0.8 KB), which the connection's suspended request handling would keep
+    for as long as it is open. Nothing reads them after the handshake: no access log, and the
+    middlewares read headers before the handler only. These are aiohttp's private attributes, so
+    each step checks they are still there (tests/test_socket_memory.py checks it happened)."""
+    message: Any = getattr(request, "_message", None)
+    if hasattr(message, "_replace") and hasattr(request, "_headers"):
+        request._message = message._replace(headers=_NO_HEADERS, raw_headers=())
+        request._headers = _NO_HEADERS
+        cache = getattr(request, "_cache", {})
+        cache.pop("headers", None)  # `headers` and `raw_headers` are cached properties
+        cache.pop("raw_headers", None)
+    protocol = request.protocol
+    if getattr(protocol, "_upgraded", False) and hasattr(protocol, "_parser"):
+        protocol._parser = None  # read no more: the WebSocket's own reader takes every byte
 
 
 class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
@@ -123,15 +115,20 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
             max_msg_size=self.server.max_http_buffer_size, compress=bool(self.server.http_compression)
         )
         await self._sock.prepare(request)
+        # Held by the suspended frames of python-engineio's request handling for the connection's
+        # life, and needed no more (python-socketio keeps a copy of what it needs: guard.py).
+        environ.clear()
         self.environ = environ
+        release_handshake(request)
         socket = self.handler.__self__  # the Engine.IO socket whose handler python-engineio gave us
-        socket.__class__ = _LeanSocket  # its packets are let go of once written (see SentOnce)
+        socket.__class__ = LeanSocket  # no writer task, the sink as its queue (lean_socket.py)
         sinks: dict[str, FrameSink] = self.server.sinks
         if not self._sock.compress and request.transport is not None:
             server = self.server
             self.sink = sinks[socket.sid] = FrameSink(socket, request.transport, server.output_budget, server.corker)
         try:
-            await self.handler(self)
+            # Not `self.handler`: python-engineio bound it to the socket's class before ours.
+            await socket._websocket_handler(self)
         finally:
             if self.sink is not None:
                 self.sink.close()
@@ -140,11 +137,9 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         return self._sock
 
     async def send(self, message: str | bytes) -> None:
-        sink = self.sink
+        sink = self.sink  # with one, only the upgrade's probe PONG comes this way (lean_socket.py)
         if sink is None:
             await super().send(message)
-        elif isinstance(message, Frame):  # a broadcast that waited in the queue, framed already
-            sink.write(message)
         elif isinstance(message, bytes):
             sink.write(frame(message, BINARY))
         else:
@@ -155,11 +150,24 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
             self.sink.close()  # nothing after the close frame, not even a broadcast
         await super().close()
 
-    async def wait(self) -> Any:
-        data = await super().wait()
-        if isinstance(data, str) and not is_engineio_frame(data):
+    @property
+    def response(self) -> WebSocketResponse:
+        return self._sock
+
+    def accepted(self, data: Any) -> str | bytes | None:
+        """A message's data if it may go on to python-engineio; None ends the connection: a close,
+        an error, or a text frame that is no Engine.IO packet (counted)."""
+        if isinstance(data, str):
+            if is_engineio_frame(data):
+                return data
             self.server.count_malformed()
-            raise OSError("not an Engine.IO packet")  # ends the read loop: the socket closes cleanly
+            return None
+        return data if isinstance(data, bytes) else None
+
+    async def wait(self) -> Any:
+        data = self.accepted((await self._sock.receive()).data)
+        if data is None:
+            raise OSError("connection closed, or not an Engine.IO packet")  # ends the read loop cleanly
         return data
 
 
@@ -177,6 +185,19 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         self.sinks: dict[str, FrameSink] = {}
         self.corker = Corker(0.0)  # the Socket.IO server sets its window from the config
         self.output_budget = OutputBudget(max_bytes=1 << 30, max_age=3600.0, on_cut=lambda sink, size, age: None)
+        self.pings = PingWheel(self)
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        # python-engineio's `schedule_ping` starts a task per socket that sleeps `ping_interval`
+        # and sends a PING: the wheel does it for every socket with shared timers instead.
+        if getattr(target, "__func__", None) is async_socket.AsyncSocket._send_ping:
+            self.pings.schedule(target.__self__)
+            return None
+        return super().start_background_task(target, *args, **kwargs)
+
+    async def shutdown(self) -> None:
+        self.pings.stop()
+        await super().shutdown()
 
     def hang_up_all(self) -> None:
         """At shutdown, after the sockets were closed: end every WebSocket connection still open

@@ -8,8 +8,9 @@ each recipient whose output this module owns (`FrameSink`: a WebSocket socket wi
 permessage-deflate) the frame is written to its transport synchronously, in the emitting call. What
 the design guarantees and why is in docs/performance.md, "Delivery fast path".
 
-- **Order.** A socket whose Engine.IO queue still holds packets (an ack, a ping, an earlier binary
-  emit) gets the broadcast as a `QueuedFrame` behind them; its writer hands it back to the sink.
+- **Order.** Once a socket is on its WebSocket, the sink *is* its Engine.IO queue
+  (engine/realtime/lean_socket.py): python-engineio's own sends (acks, pings, the CLOSE packet) are
+  written as they are put, so a broadcast written at once comes after everything sent before it.
 - **Everything else keeps python-engineio's path**: long-polling and upgrading sockets get the
   Engine.IO packet on their queue, sockets with compression go through aiohttp, and emits with a
   callback or binary attachments go to python-socketio unchanged.
@@ -48,17 +49,6 @@ def frame(payload: bytes, opcode: int = TEXT) -> bytes:
 
 class Frame(bytes):
     """Bytes that already are a WebSocket frame: the sink writes them as they are."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedFrame:
-    """A broadcast waiting in an Engine.IO socket's queue behind packets queued before it; the
-    socket's writer calls `encode()` as on any packet and gives the frame to the sink."""
-
-    frame: Frame
-
-    def encode(self) -> Frame:
-        return self.frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +91,12 @@ class Corker:
             sink.flush()
 
 
+PING_FRAME = Frame(frame(b"2"))  # Engine.IO's PING, the same bytes for every socket
+
+
 class FrameSink:
-    """The one writer of one WebSocket socket's transport (no compression negotiated)."""
+    """The one writer of one WebSocket socket's transport (no compression negotiated), and, once
+    the socket is on the WebSocket, its Engine.IO queue: what python-engineio puts is written."""
 
     __slots__ = ("_budget", "_corker", "backlogged_since", "closed", "pending", "socket", "transport")
 
@@ -120,18 +114,42 @@ class FrameSink:
         """Output accepted and not yet sent: frames waiting here and the transport's buffer."""
         return sum(map(len, self.pending)) + self.transport.get_write_buffer_size()
 
-    def deliver(self, data: Frame, queued: QueuedFrame, eio_pkt: Any, defer: bool) -> None:
-        """One recipient of a broadcast: write (now or at the window's end), or queue it behind
-        what python-engineio's queue still holds for this socket."""
+    def deliver(self, data: Frame, eio_pkt: Any, defer: bool) -> None:
+        """One recipient of a broadcast: write (now or at the window's end), or, before the socket
+        is on the WebSocket, put it on the queue that its last poll or the upgrade will take."""
         socket = self.socket
         if socket.closing:
             return
-        if not socket.upgraded:  # mid-upgrade: the polling transport may still take the queue
-            socket.queue.put_nowait(eio_pkt)
-        elif socket.queue.qsize():
-            socket.queue.put_nowait(queued)
-        else:
+        if socket.queue is self:
             self.write(data, defer)
+        else:
+            socket.queue.put_nowait(eio_pkt)
+
+    # python-engineio's queue, as far as it uses one for a WebSocket socket: a packet put is
+    # written (behind any frames waiting for the corker's window); nothing ever waits on it.
+    def put_nowait(self, pkt: Any) -> None:
+        encoded = pkt.encode()
+        if isinstance(encoded, Frame):
+            self.write(encoded)
+        elif isinstance(encoded, bytes):
+            self.write(frame(encoded, BINARY))
+        else:
+            self.write(frame(encoded.encode()))
+
+    async def put(self, pkt: Any) -> None:
+        self.put_nowait(pkt)
+
+    def qsize(self) -> int:
+        return 0
+
+    def empty(self) -> bool:
+        return True
+
+    def task_done(self) -> None:
+        pass
+
+    async def join(self) -> None:
+        pass  # everything put was written already
 
     def write(self, data: bytes, defer: bool = False) -> None:
         if self.pending:
@@ -189,16 +207,14 @@ class FrameSink:
 
 @dataclass(slots=True)
 class Broadcast:
-    """One emit's packet in the three forms its recipients may need, built once."""
+    """One emit's packet in the two forms its recipients may need, built once."""
 
-    frame: Frame  # for a sink to write now
-    queued: QueuedFrame  # for a sink's queue, behind what it holds
+    frame: Frame  # for a sink to write
     eio_pkt: Any  # for python-engineio's own path (long-polling, compression, mid-upgrade)
 
     @classmethod
     def of(cls, socketio_text: str) -> Broadcast:
-        data = Frame(frame(("4" + socketio_text).encode()))
-        return cls(data, QueuedFrame(data), eio_packet.Packet(eio_packet.MESSAGE, socketio_text))
+        return cls(Frame(frame(("4" + socketio_text).encode())), eio_packet.Packet(eio_packet.MESSAGE, socketio_text))
 
 
 def deliver(eio: Any, message: Broadcast, recipients: Iterable[str]) -> tuple[int, int]:
@@ -206,12 +222,12 @@ def deliver(eio: Any, message: Broadcast, recipients: Iterable[str]) -> tuple[in
     defer = eio.corker.begin()
     sinks: dict[str, FrameSink] = eio.sinks
     sockets: dict[str, Any] = eio.sockets
-    data, queued, eio_pkt = message.frame, message.queued, message.eio_pkt
+    data, eio_pkt = message.frame, message.eio_pkt
     fast = slow = 0
     for eio_sid in recipients:
         sink = sinks.get(eio_sid)
         if sink is not None:
-            sink.deliver(data, queued, eio_pkt, defer)
+            sink.deliver(data, eio_pkt, defer)
             fast += 1
             continue
         # python-engineio's queue, as `AsyncSocket.send` would, but without its ping-timeout check,

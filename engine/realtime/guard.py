@@ -39,6 +39,12 @@ log = logging.getLogger("flylive.realtime.guard")
 MAX_ATTACHMENTS = 10  # no event of the contract carries binary; a few attachments are plenty
 LOG_INTERVAL = 10.0  # seconds between two "malformed packet" log lines, process-wide
 
+# What the connect handlers read of a socket's WSGI environ (engine/realtime/server.py:
+# `_authenticate`); python-socketio keeps the environ for the socket's life, to hand it to the
+# connect handler of each namespace the socket joins. The rest (every request header, the request's
+# body stream) is ~1.5 KB per socket.
+CONNECT_ENVIRON = ("HTTP_AUTHORIZATION", "HTTP_ORIGIN")
+
 _EVENTS = (packet.EVENT, packet.BINARY_EVENT)
 _ACKS = (packet.ACK, packet.BINARY_ACK)
 
@@ -220,6 +226,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         if socket is not None and socket.upgraded:
             self.eio.cut[eio_sid] = socket
         await self.eio.disconnect(eio_sid)
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        await super()._handle_eio_connect(eio_sid, {k: environ[k] for k in CONNECT_ENVIRON if k in environ})
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         try:
