@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import socketio
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool
 from socketio import packet
 
 from engine.realtime import jsonlimits
 from engine.realtime.fastpath import Broadcast, deliver
+from engine.redis_mux import MuxRedis
 
 
 class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    redis: Redis | None
+    redis: MuxRedis | None
     pubsub: Any
 
     def __init__(self, url: str, channel: str, max_connections: int) -> None:
@@ -38,7 +39,7 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             self._pool = BlockingConnectionPool.from_url(
                 self.redis_url, max_connections=self._max_connections, timeout=10, health_check_interval=30
             )
-            self.redis = client = Redis(connection_pool=self._pool)
+            self.redis = client = MuxRedis(connection_pool=self._pool)  # publishes share one connection
             self.pubsub = client.pubsub(ignore_subscribe_messages=True)
         self.connected = True
 
