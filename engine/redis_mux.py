@@ -39,7 +39,7 @@ import asyncio
 import collections
 import inspect
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import hiredis
 from redis._parsers.base import BaseParser
@@ -91,7 +91,7 @@ def must_be_pooled(args: tuple[Any, ...]) -> bool:
     )
 
 
-class _Protocol(asyncio.Protocol):
+class _Transport(asyncio.Protocol):
     """The shared connection's transport events, handed to its `MuxConnection`."""
 
     def __init__(self, mux: MuxConnection) -> None:
@@ -107,15 +107,27 @@ class _Protocol(asyncio.Protocol):
             self.lost.set_result(None)
 
 
+class Listener(Protocol):
+    """Where a subscribed connection's messages go (`Subscription`)."""
+
+    def message(self, channel: bytes, data: bytes) -> None: ...
+
+    def lost(self, exc: Exception) -> None: ...
+
+
 class MuxConnection:
     """The connection itself: `submit` queues commands and returns a future per reply."""
 
-    def __init__(self, kwargs: dict[str, Any], unix: bool, reply_timeout: float) -> None:
+    def __init__(
+        self, kwargs: dict[str, Any], unix: bool, reply_timeout: float, listener: Listener | None = None
+    ) -> None:
         self._kwargs = kwargs
         self._unix = unix
         self.reply_timeout = reply_timeout
+        # Set on a subscribed connection (RESP2): `message` replies are published messages, not answers.
+        self._listener = listener
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._protocol: _Protocol | None = None
+        self._protocol: _Transport | None = None
         self._transport: asyncio.Transport | None = None
         self._reader: Any = None
         self._connecting: asyncio.Task[None] | None = None
@@ -203,10 +215,10 @@ class MuxConnection:
         try:
             async with asyncio.timeout(kw.get("socket_connect_timeout") or kw.get("socket_timeout") or 10):
                 if self._unix:
-                    transport, protocol = await loop.create_unix_connection(lambda: _Protocol(self), kw["path"])
+                    transport, protocol = await loop.create_unix_connection(lambda: _Transport(self), kw["path"])
                 else:
                     transport, protocol = await loop.create_connection(
-                        lambda: _Protocol(self), kw.get("host", "localhost"), int(kw.get("port", 6379))
+                        lambda: _Transport(self), kw.get("host", "localhost"), int(kw.get("port", 6379))
                     )
         except (OSError, TimeoutError) as exc:  # asyncio.timeout raises the builtin
             self._connecting = None
@@ -237,7 +249,7 @@ class MuxConnection:
 
     # --- receiving ---------------------------------------------------------------------------------
 
-    def _received(self, protocol: _Protocol, data: bytes) -> None:
+    def _received(self, protocol: _Transport, data: bytes) -> None:
         if protocol is not self._protocol:
             return
         reader, slots = self._reader, self._slots
@@ -249,6 +261,9 @@ class MuxConnection:
                     break
                 if isinstance(reply, hiredis.PushNotification):
                     continue  # RESP3 pushes (no subscription here): not a reply to anything
+                if self._listener is not None and isinstance(reply, list) and reply[:1] == [b"message"]:
+                    self._listener.message(reply[1], reply[2])
+                    continue
                 self._replies_seen += 1
                 if not slots:
                     raise RedisConnectionError("a Redis reply that no command asked for")
@@ -258,7 +273,7 @@ class MuxConnection:
         except RedisConnectionError as exc:  # a protocol error: the stream of replies cannot be trusted
             self._abort(exc)
 
-    def _lost(self, protocol: _Protocol, exc: Exception | None) -> None:
+    def _lost(self, protocol: _Transport, exc: Exception | None) -> None:
         if protocol is not self._protocol:
             return
         self._protocol = self._transport = None
@@ -272,6 +287,8 @@ class MuxConnection:
             transport.abort()
 
     def _fail_all(self, exc: Exception) -> None:
+        if self._listener is not None:
+            self._listener.lost(exc)
         slots, self._slots = self._slots, collections.deque()
         self._out = []
         self._reader = None
@@ -286,6 +303,12 @@ class MuxConnection:
         assert self._loop is not None
         seen = self._replies_seen
         self._watchdog = self._loop.call_later(self.reply_timeout, self._check_progress, seen)
+
+    def pause_reading(self, paused: bool) -> None:
+        """Stop (or resume) reading replies: a subscriber whose consumer fell behind leaves the rest
+        in Redis's output buffer, whose limit for subscribers then applies as for any client."""
+        if self._transport is not None:
+            (self._transport.pause_reading if paused else self._transport.resume_reading)()
 
     def _check_progress(self, seen_then: int) -> None:
         self._watchdog = None
@@ -441,3 +464,79 @@ class MuxPipeline(Pipeline):
         for r, (args, options) in zip(response, stack, strict=True):
             data.append(r if isinstance(r, Exception) else await parsed(self.response_callbacks, args[0], r, options))
         return data
+
+
+class Subscription:
+    """The messages published on one channel, read off a connection of their own (RESP2, parsed by
+    hiredis), in the order Redis sent them. Iterate to receive each message's data; the iteration
+    raises `ConnectionError` when the connection is lost (the caller subscribes again)."""
+
+    def __init__(self, pool: ConnectionPool, channel: str, *, name: str | None = None, max_buffered: int = 10_000,
+                 ping_seconds: float = 30.0) -> None:  # fmt: skip
+        kwargs = {**pool.connection_kwargs, "protocol": 2, "decode_responses": False}
+        if name:
+            kwargs["client_name"] = name  # CLIENT LIST shows whose subscription a connection is
+        # A server that stops answering is noticed by a ping left unanswered (the reply timeout).
+        self._conn = MuxConnection(kwargs, pool.connection_class is UnixDomainSocketConnection, ping_seconds, self)
+        self._ping_seconds = ping_seconds
+        self._pinger: asyncio.TimerHandle | None = None
+        self._channel = channel.encode()
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._max = max_buffered
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
+
+    async def __aenter__(self) -> Subscription:
+        (reply,) = self._conn.submit([pack(("SUBSCRIBE", self._channel))], [True])
+        await _reply(reply)
+        self._pinger = asyncio.get_running_loop().call_later(self._ping_seconds, self._ping)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+        await self._conn.close()
+
+    def _ping(self) -> None:
+        if self._error is not None:
+            return  # never through a new connection: it would not be subscribed
+        (reply,) = self._conn.submit([pack(("PING",))], [True])
+        reply.add_done_callback(lambda f: f.cancelled() or f.exception())  # a loss is reported by `lost`
+        self._pinger = asyncio.get_running_loop().call_later(self._ping_seconds, self._ping)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._queue:
+            if self._error is not None:
+                raise self._error
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        data = self._queue.popleft()
+        if self._paused and len(self._queue) < self._max // 2:
+            self._paused = False
+            self._conn.pause_reading(False)
+        return data
+
+    def message(self, channel: bytes, data: bytes) -> None:
+        if channel != self._channel:
+            return
+        self._queue.append(data)
+        if len(self._queue) >= self._max and not self._paused:
+            self._paused = True
+            self._conn.pause_reading(True)
+        self._wake()
+
+    def lost(self, exc: Exception) -> None:
+        if self._error is None:
+            self._error = exc if isinstance(exc, RedisConnectionError) else RedisConnectionError(str(exc))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)

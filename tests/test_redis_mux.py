@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError, DataError, ResponseError, TimeoutError
 
-from engine.redis_mux import MuxRedis
+from engine.redis_mux import MuxRedis, Subscription
 
 
 @contextlib.asynccontextmanager
@@ -252,3 +252,18 @@ async def test_an_unreachable_server_fails_the_command(redis_prefix: str) -> Non
     async with mux_client("redis://127.0.0.1:1/0") as mux:
         with pytest.raises(ConnectionError):
             await mux.get(f"{redis_prefix}x")
+
+
+async def test_a_subscription_reads_in_order_holds_back_and_ends_on_a_loss(redis_url: str, redis_prefix: str) -> None:
+    proxy = Proxy(_address(redis_url))
+    channel = f"{redis_prefix}chan"
+    async with proxy as url, mux_client(url) as mux:
+        async with Subscription(mux.connection_pool, channel, max_buffered=4) as messages:
+            for n in range(10):
+                await mux.publish(channel, f"m{n}")
+            await mux.publish(f"{channel}:other", "not for us")
+            received = [await anext(messages) for _ in range(10)]
+            assert received == [f"m{n}".encode() for n in range(10)]  # paused past 4 and resumed: none lost
+            proxy.cut()
+            with pytest.raises(ConnectionError):
+                await anext(messages)
