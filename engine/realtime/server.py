@@ -24,7 +24,7 @@ from engine.config import Config
 from engine.jobs import Periodic
 from engine.metrics import Metrics
 from engine.realtime.acks import TOO_MANY_REQUESTS
-from engine.realtime.guard import GuardedServer
+from engine.realtime.dispatch import EventServer
 from engine.realtime.manager import FastRedisManager
 from engine.services import Services
 
@@ -95,7 +95,7 @@ class RealtimeServer:
         # Disconnect work runs as tasks of its own (see `run_detached`); kept to be awaited at stop.
         self._detached: set[asyncio.Task[None]] = set()
         self._deadline: float | None = None  # of the shutdown, once it began
-        self.sio = GuardedServer(
+        self.sio = EventServer(
             config,
             metrics,
             async_mode="aiohttp",
