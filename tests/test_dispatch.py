@@ -74,3 +74,16 @@ async def test_a_long_polling_socket_gets_its_acks(client: Any) -> None:
         await asyncio.wait_for(disconnected.wait(), 5)
     finally:
         await close_client(polling)
+
+
+async def test_an_ack_takes_the_broadcasts_waiting_in_front_of_it_along(make_client: Any, connect: Any) -> None:
+    # A coalescing window far longer than the test: a broadcast frame waits in the sink for it, and
+    # the ack that follows must neither overtake it nor wait for the window to end.
+    client = await make_client(socket_write_coalesce_ms=60_000)
+    peer = await connect(client, await new_user(client))
+    sio = realtime(client).sio
+    await sio.enter_room(peer.sio.get_sid(), "dispatch-room")
+    await sio.emit("first", 1, room="dispatch-room")  # written at once: the server was idle
+    await sio.emit("second", 2, room="dispatch-room")  # within the window: waits in the sink
+    assert await peer.sio.call("auth:whoami", {}, timeout=5)
+    assert [event for event, _ in peer.timeline if event in ("first", "second")] == ["first", "second"]
