@@ -22,6 +22,7 @@ redis-py's pub/sub reader, decodes the whole JSON and only then drops its own by
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ from socketio import packet
 
 from engine.realtime import jsonlimits
 from engine.realtime.fastpath import Broadcast, deliver
-from engine.redis_mux import MuxRedis, Subscription
+from engine.redis_mux import MuxRedis, Subscription, pack
 
 log = logging.getLogger("flylive.realtime.manager")
 
@@ -95,21 +96,42 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     # --- between processes ---------------------------------------------------------------------------
 
     async def _publish(self, data: dict[str, Any]) -> Any:
+        """python-socketio's own publishes (disconnects, rooms, callbacks): as `publish_nowait`."""
+        return await asyncio.shield(self.publish_nowait(data))
+
+    def publish_nowait(self, data: dict[str, Any]) -> asyncio.Future[Any]:
+        """Queue the message's PUBLISH now and return its reply (the number of receivers).
+
+        On the shared connection commands go out in the order they were queued, so emits keep their
+        order without waiting for Redis: a room's lock is not held over a publish's round trip. A
+        failed publish is tried once more, then dropped with an error in the log, as stock.
+        """
         payload = self._origin + encode_message(data)[1:]  # `{"origin":…,` then the message's own keys
-        for attempt in (1, 2):  # as stock: two attempts, then the message is dropped with an error
-            try:
-                if not self.connected:
-                    self._redis_connect()
-                assert self.redis is not None
-                receivers = await self.redis.publish(self.channel, payload)
-                self.published += 1
-                return receivers
-            except Exception as exc:
-                retrying = attempt == 1
-                log.error(f"Cannot publish to redis... {'retrying' if retrying else 'giving up'}",
-                          extra={"redis_exception": str(exc)})  # fmt: skip
-                self.connected = False
-        return None
+        return self._send(payload, retried=False)
+
+    def _send(self, payload: bytes, retried: bool) -> asyncio.Future[Any]:
+        if not self.connected:
+            self._redis_connect()
+        assert self.redis is not None
+        mux = self.redis.mux
+        if mux is None:  # a client the shared connection cannot serve (TLS): redis-py's pool, unordered
+            reply: asyncio.Future[Any] = asyncio.ensure_future(self.redis.publish(self.channel, payload))
+        else:
+            (reply,) = mux.submit([pack(("PUBLISH", self.channel, payload))], [True])
+        reply.add_done_callback(functools.partial(self._published, payload, retried))
+        return reply
+
+    def _published(self, payload: bytes, retried: bool, reply: asyncio.Future[Any]) -> None:
+        if reply.cancelled():
+            return
+        error = reply.exception() or (reply.result() if isinstance(reply.result(), Exception) else None)
+        if error is None:
+            self.published += 1
+            return
+        log.error(f"Cannot publish to redis... {'giving up' if retried else 'retrying'}",
+                  extra={"redis_exception": str(error)})  # fmt: skip
+        if not retried:
+            self._send(payload, retried=True)
 
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         """The messages other processes published (python-socketio's `_thread` dispatches them)."""
@@ -160,7 +182,7 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             return  # this process only
         message = {"method": "emit", "event": event, "data": wire, "binary": False, "namespace": namespace,
                    "room": room, "skip_sid": skip_sid, "callback": None, "host_id": self.host_id}  # fmt: skip
-        await self._publish(message)
+        self.publish_nowait(message)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         """An emit another process published: this process's share of its recipients."""
