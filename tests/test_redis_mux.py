@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError, DataError, ResponseError, TimeoutError
 
+from engine.lua import LuaScript
 from engine.redis_mux import MuxRedis, Subscription
 
 
@@ -267,3 +268,16 @@ async def test_a_subscription_reads_in_order_holds_back_and_ends_on_a_loss(redis
             proxy.cut()
             with pytest.raises(ConnectionError):
                 await anext(messages)
+
+
+async def test_a_bound_lua_script_loads_itself_when_the_server_lacks_it(redis_url: str, redis_prefix: str,
+                                                                        tmp_path: Any) -> None:  # fmt: skip
+    source = tmp_path / "incr.lua"
+    source.write_text(f"-- {redis_prefix}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = LuaScript(source)
+    async with mux_client(redis_url) as mux:
+        assert await mux.script_exists(script.sha) == [False]
+        bound = script.bind(mux)
+        assert await bound(keys=[f"{redis_prefix}n"], args=[5]) == 5
+        assert await bound(keys=[f"{redis_prefix}n"], args=[2]) == 7
+        assert await mux.script_exists(script.sha) == [True]
