@@ -151,19 +151,21 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
 async def _fan_out(rooms: LiveRooms, sid: str, room_id: int, sender: int, recipients: list[int],
                    p: GiftSendPayload) -> dict[str, Any]:  # fmt: skip
     svc = rooms.svc
-    combo_id, count, sends = await store.count_combo(
+    combo_id, count, sends, subscribers = await store.count_combo(
         svc.redis, svc.keys, room_id, sender, combo_key_part(p.giftId, recipients), COMBO_WINDOW_MS, p.quantity,
         os.urandom(8).hex(),
     )  # fmt: skip
+    here = rooms.rt.sio.manager.alone(subscribers)  # no other engine process listens: nothing to publish
     base = {"senderId": sender, "roomId": str(room_id), "giftId": p.giftId, "quantity": p.quantity,
             "batchId": p.batchId or combo_id}  # fmt: skip
     for recipient in recipients:  # legacy clients: one event per recipient …
-        await rooms.broadcast(room_id, "gift:received", {**base, "recipientId": recipient}, skip_sid=sid)
+        await rooms.broadcast(room_id, "gift:received", {**base, "recipientId": recipient}, skip_sid=sid,
+                              here_only=here)  # fmt: skip
     # … then one burst event with every recipient, which newer clients play once.
-    await rooms.broadcast(room_id, "gift:received", {**base, "recipientIds": recipients}, skip_sid=sid)
+    await rooms.broadcast(room_id, "gift:received", {**base, "recipientIds": recipients}, skip_sid=sid, here_only=here)
     combo = {"comboId": combo_id, "count": count, "sends": sends}
     if sends > 1:
-        await rooms.broadcast(room_id, "gift:combo", {**base, "recipientIds": recipients, **combo})
+        await rooms.broadcast(room_id, "gift:combo", {**base, "recipientIds": recipients, **combo}, here_only=here)
     return combo
 
 

@@ -74,6 +74,8 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.queued_deliveries = 0  # recipients served through python-engineio's queue
         self.published = 0  # messages published
         self.own_dropped = 0  # of those, the ones this process's subscription dropped undecoded
+        self.subscribed = False  # this process's subscription is confirmed and not known to be lost
+        self._first_subscription: asyncio.Event | None = None
 
     def _redis_connect(self) -> None:
         # Stock builds a new client on each call (every publish retry) on redis-py's default pool,
@@ -142,6 +144,8 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 assert self._pool is not None
                 async with Subscription(self._pool, self.channel, name=self.subscriber_name) as messages:
                     retry = 1
+                    self.subscribed = True
+                    self._subscribed_once().set()
                     async for raw in messages:
                         if raw.startswith(self._origin):
                             self.own_dropped += 1
@@ -150,12 +154,36 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                         if isinstance(message, dict):
                             yield message
             except asyncio.CancelledError:
+                self.subscribed = False
                 raise
             except Exception as exc:
+                self.subscribed = False
                 log.error(f"Cannot receive from redis... retrying in {retry} secs",
                           extra={"redis_exception": str(exc)})  # fmt: skip
                 await asyncio.sleep(retry)
                 retry = min(retry * 2, RETRY_MAX_SECONDS)
+
+    def _subscribed_once(self) -> asyncio.Event:
+        if self._first_subscription is None:
+            self._first_subscription = asyncio.Event()
+        return self._first_subscription
+
+    async def wait_subscribed(self) -> None:
+        """Until the subscription is first confirmed: a process serves sockets only once it hears
+        the others (see `alone`)."""
+        await self._subscribed_once().wait()
+
+    def alone(self, subscribers: Any) -> bool:
+        """Whether `subscribers`, the channel's subscriber count (PUBSUB NUMSUB) a room script read
+        after recording its events, leaves no other engine process to publish them to.
+
+        Any process that holds a socket which should get an event was subscribed when the event was
+        recorded (it subscribes before it serves): if the count is this process's own subscription
+        or none, publishing would reach nobody. While this process's subscription is not confirmed
+        the count may be another process's, so it is taken as one. (PUBSUB NUMSUB counts one
+        server's subscribers: a Redis Cluster's nodes each count their own; do not use it there.)
+        """
+        return isinstance(subscribers, int) and subscribers <= (1 if self.subscribed else 0)
 
     # --- emitting ------------------------------------------------------------------------------------
 

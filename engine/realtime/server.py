@@ -42,6 +42,7 @@ FLOOD_SCOPE = "socket-flood"
 # Sockets closed at once at shutdown: each close writes two packets and starts its disconnect work.
 DISCONNECT_CONCURRENCY = 200
 HANG_UP_SECONDS = 1.0
+SUBSCRIBE_WAIT_SECONDS = 10.0
 # Optional protocol features a client may announce in `auth.features` (docs/asyncapi.yaml).
 KNOWN_FEATURES = frozenset({"room:batch"})
 MAX_FEATURES = 16
@@ -234,6 +235,13 @@ class RealtimeServer:
         # other processes reach this one's sockets from the start.
         self.sio.manager_initialized = True
         self.sio.manager.initialize()
+        # Serve sockets only once this process hears the others: a room script that finds no other
+        # engine process subscribed spares its publish (FastRedisManager.alone).
+        try:
+            async with asyncio.timeout(SUBSCRIBE_WAIT_SECONDS):
+                await self.sio.manager.wait_subscribed()
+        except TimeoutError:
+            log.warning("the Socket.IO channel's subscription is not confirmed yet; starting anyway")
         self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
         for job in self.background:
             job.start()
