@@ -14,6 +14,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from engine.redis_mux import MuxRedis
+
 
 class LuaScript:
     """A script file, optionally preceded by shared preludes of helpers (Lua has no includes)."""
@@ -43,11 +45,17 @@ class BoundScript:
         self._redis = redis
 
     async def __call__(self, keys: Sequence[Any] = (), args: Iterable[Any] = ()) -> Any:
+        args = tuple(args)
         try:
-            return await self._redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            return await self._evalsha(keys, args)
         except NoScriptError:
             await self._redis.script_load(self.script.source)
-            return await self._redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            return await self._evalsha(keys, args)
+
+    async def _evalsha(self, keys: Sequence[Any], args: tuple[Any, ...]) -> Any:
+        if isinstance(self._redis, MuxRedis):
+            return await self._redis.evalsha_raw(self.sha, keys, args)
+        return await self._redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
 
 async def preload(redis: Redis, *scripts: LuaScript) -> None:

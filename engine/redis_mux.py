@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import hiredis
@@ -374,6 +374,14 @@ class MuxRedis(Redis):
                 return options[EMPTY_RESPONSE]
             raise
         return await parsed(self.response_callbacks, args[0], response, options)
+
+    async def evalsha_raw(self, sha: str, keys: Sequence[Any], args: Iterable[Any]) -> Any:
+        """EVALSHA on the shared connection, its raw reply (redis-py has no callback for it): the one
+        call of most socket events, without `execute_command`'s checks on the command's name."""
+        if self._mux is None:
+            return await self.evalsha(sha, len(keys), *keys, *args)
+        (future,) = self._mux.submit([pack(("EVALSHA", sha, len(keys), *keys, *args))], [True])
+        return await _reply(future)
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         return MuxPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint, self._mux)

@@ -61,9 +61,10 @@ async def test_a_chat_message_is_one_script_and_no_publish_when_alone(client: An
     o, g = await connect(client, owner), await connect(client, guest)
     for peer in (o, g):
         await join(peer, owner.room)
-    channel = Keys(client.app[CONFIG].redis_prefix).socketio_channel()
+    prefix = client.app[CONFIG].redis_prefix  # other suites may share the server: this test's keys only
+    channel = Keys(prefix).socketio_channel()
     published = manager(client).published
-    async with monitored(redis_url, f"{{r:{owner.room}}}", channel) as commands:
+    async with monitored(redis_url, f"{prefix}{{r:{owner.room}}}", channel) as commands:
         ack = await o.call("chat:message", {"roomId": owner.room, "content": "hello"})
         assert ack["success"] is True, ack
         for peer in (o, g):
@@ -79,8 +80,9 @@ async def test_a_chat_message_reaches_another_process_through_one_publish(make_c
     o, g = await connect(a, owner), await connect(b, guest)
     for peer in (o, g):
         await join(peer, owner.room)
-    channel = Keys(a.app[CONFIG].redis_prefix).socketio_channel()
-    async with monitored(redis_url, f"{{r:{owner.room}}}", channel) as commands:
+    prefix = a.app[CONFIG].redis_prefix
+    channel = Keys(prefix).socketio_channel()
+    async with monitored(redis_url, f"{prefix}{{r:{owner.room}}}", channel) as commands:
         assert (await o.call("chat:message", {"roomId": owner.room, "content": "across"}))["success"] is True
         for peer in (o, g):
             assert [m["content"] for m in await peer.wait_for("chat:message")] == ["across"]
