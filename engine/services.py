@@ -50,11 +50,12 @@ class Services:
 @contextlib.asynccontextmanager
 async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Services]:
     """Connect to PostgreSQL and Redis, load the Lua scripts, and close everything on exit."""
-    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio import BlockingConnectionPool
 
     from engine.db import create_pool
     from engine.lua import preload
     from engine.ratelimit.store import TOKEN_BUCKET
+    from engine.redis_mux import MuxRedis
 
     assert config.redis_url, "services need REDIS_URL (or the embedded server) resolved"
     pool = await create_pool(config)
@@ -63,7 +64,8 @@ async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Servi
     pool_of_connections = BlockingConnectionPool.from_url(
         config.redis_url, max_connections=config.redis_max_connections, timeout=10, health_check_interval=30
     )
-    redis = Redis(connection_pool=pool_of_connections)
+    # Commands share one auto-pipelined connection (engine/redis_mux.py); the pool serves the rest.
+    redis = MuxRedis(connection_pool=pool_of_connections)
     try:
         await redis.ping()
         await preload(redis, TOKEN_BUCKET)

@@ -5,8 +5,10 @@ Fixtures live in conftest.py (which builds on these); the Socket.IO test client 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import itertools
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ import asyncpg
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
-from engine.appkeys import CONFIG
+from engine.appkeys import CONFIG, ROOMS
+from engine.rooms.cache import CHANNEL as CACHE_CHANNEL
 from tests.sockets import Peer
 
 Client = TestClient[web.Request, web.Application]
@@ -150,3 +153,34 @@ def resolve_ref(doc: dict[str, Any], ref: str) -> Any:
         assert part in node, f"unresolved $ref {ref}"
         node = node[part]
     return node
+
+
+@asynccontextmanager
+async def heard_by(database_url: str, *apps: web.Application) -> AsyncIterator[None]:
+    """Return from the block only once each app's hot cache has heard of the block's changes.
+
+    A cache forgets a row on PostgreSQL's notification after the commit (engine/rooms/cache.py),
+    which races the test's next socket event. After the block a probe is notified on the same
+    channel; PostgreSQL delivers notifications in commit order, so once a cache has dropped the
+    probe's entry it has heard everything committed before it.
+    """
+    topic = f"probe:{uuid.uuid4().hex}"
+    loads = [0] * len(apps)
+
+    def loader(i: int) -> Any:
+        async def load(_conn: Any) -> int:
+            loads[i] += 1
+            return loads[i]
+
+        return load
+
+    caches = [app[ROOMS].cache for app in apps]
+    for i, cache in enumerate(caches):
+        await cache.get(topic, (topic,), loader(i))
+    yield
+    async with db(database_url) as conn:
+        await conn.execute("SELECT pg_notify($1, $2)", CACHE_CHANNEL, topic)
+    async with asyncio.timeout(5):
+        for i, cache in enumerate(caches):
+            while await cache.get(topic, (topic,), loader(i)) == 1:  # noqa: ASYNC110  (no event to wait on)
+                await asyncio.sleep(0.002)

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.appkeys import REALTIME, ROOMS, SERVICES
 from engine.economy.flusher import flush_all
-from tests.helpers import bearer, db, join, new_user
+from tests.helpers import bearer, db, heard_by, join, new_user
 from tests.sockets import Peer
 
 
@@ -23,17 +23,20 @@ async def two_processes(make_client: Any) -> tuple[Any, Any]:
 
 async def test_a_ban_and_its_lifting_reach_the_next_join_on_another_process(make_client: Any, connect: Any) -> None:
     a, b = await two_processes(make_client)
+    database_url = a.app[SERVICES].config.database_url
     owner, guest = await new_user(a, "Owner"), await new_user(a, "Guest")
     g = await connect(b, guest)
     await join(g, owner.room)  # B now holds the room, its (no) bans and the guest's profile
     assert (await g.call("room:leave", {"roomId": owner.room}))["success"]
 
     bans = f"/api/v1/rooms/{owner.room}/bans"
-    assert (await a.post(bans, json={"user_id": guest.id}, headers=bearer(owner.token))).status == 201
+    async with heard_by(database_url, b.app):
+        assert (await a.post(bans, json={"user_id": guest.id}, headers=bearer(owner.token))).status == 201
     refused = await join(g, owner.room, must_succeed=False)
     assert (refused["success"], refused["code"], refused["permanent"]) == (False, "ROOM_BLOCKED", True)
 
-    assert (await a.delete(f"{bans}/{guest.id}", headers=bearer(owner.token))).status == 200
+    async with heard_by(database_url, b.app):
+        assert (await a.delete(f"{bans}/{guest.id}", headers=bearer(owner.token))).status == 200
     await join(g, owner.room)
 
 
@@ -41,6 +44,7 @@ async def test_an_admin_grant_and_removal_reach_the_next_event_on_another_proces
     make_client: Any, connect: Any
 ) -> None:
     a, b = await two_processes(make_client)
+    database_url = a.app[SERVICES].config.database_url
     owner, mod, sitter = await new_user(a, "Owner"), await new_user(a, "Mod"), await new_user(a, "Sitter")
     peers = [await connect(b, user) for user in (owner, mod, sitter)]
     for peer in peers:
@@ -51,15 +55,18 @@ async def test_an_admin_grant_and_removal_reach_the_next_event_on_another_proces
     assert (await m.call("seat:mute", mute))["code"] == "NOT_AUTHORIZED"  # B read Mod's standing
 
     admins = f"/api/v1/rooms/{owner.room}/admins"
-    assert (await a.post(admins, json={"user_id": mod.id}, headers=bearer(owner.token))).status == 200
+    async with heard_by(database_url, b.app):
+        assert (await a.post(admins, json={"user_id": mod.id}, headers=bearer(owner.token))).status == 200
     assert (await m.call("seat:mute", mute))["success"] is True
 
-    assert (await a.delete(f"{admins}/{mod.id}", headers=bearer(owner.token))).status == 200
+    async with heard_by(database_url, b.app):
+        assert (await a.delete(f"{admins}/{mod.id}", headers=bearer(owner.token))).status == 200
     assert (await m.call("seat:unmute", mute))["code"] == "NOT_AUTHORIZED"
 
 
 async def test_a_vip_level_changed_in_sql_reaches_the_next_event(make_client: Any, connect: Any) -> None:
     a, b = await two_processes(make_client)
+    database_url = a.app[SERVICES].config.database_url
     owner, vip = await new_user(a, "Owner"), await new_user(a, "Vip")
     o, v = await connect(b, owner), await connect(b, vip)
     for peer in (o, v):
@@ -70,11 +77,11 @@ async def test_a_vip_level_changed_in_sql_reaches_the_next_event(make_client: An
     assert (await o.call("seat:remove", remove))["success"] is True  # level 0: B has read it
 
     assert (await v.call("seat:take", take))["success"]
-    async with db(a.app[SERVICES].config.database_url) as conn:
+    async with heard_by(database_url, b.app), db(database_url) as conn:
         await conn.execute("UPDATE users SET vip_level = 5 WHERE id = $1", vip.id)
     assert (await o.call("seat:remove", remove))["code"] == "VIP_PROTECTED"
 
-    async with db(a.app[SERVICES].config.database_url) as conn:
+    async with heard_by(database_url, b.app), db(database_url) as conn:
         await conn.execute("UPDATE users SET vip_level = 0 WHERE id = $1", vip.id)
     assert (await o.call("seat:remove", remove))["success"] is True
 
@@ -103,22 +110,24 @@ async def test_an_agency_membership_change_reaches_the_next_gift(make_client: An
         return [int(r["account_id"]) for r in rows]
 
     assert await agency_share_of_next_gift() == []  # B has read: no agency
-    async with db(database_url) as conn:
+    async with heard_by(database_url, b.app), db(database_url) as conn:
         agency = await conn.fetchval("INSERT INTO agencies (name, owner_id) VALUES ('A', $1) RETURNING id", sender.id)
         await conn.execute("INSERT INTO agency_members (agency_id, user_id) VALUES ($1, $2)", agency, host.id)
     assert await agency_share_of_next_gift() == [agency]
-    async with db(database_url) as conn:
+    async with heard_by(database_url, b.app), db(database_url) as conn:
         await conn.execute("UPDATE agency_members SET left_at = now() WHERE user_id = $1", host.id)
     assert await agency_share_of_next_gift() == []
 
 
 async def test_a_room_update_reaches_the_next_join_on_another_process(make_client: Any, connect: Any) -> None:
     a, b = await two_processes(make_client)
+    database_url = a.app[SERVICES].config.database_url
     owner, guest = await new_user(a, "Owner"), await new_user(a, "Guest")
     g = await connect(b, guest)
     before = (await join(g, owner.room))["room"]["name"]
     assert (await g.call("room:leave", {"roomId": owner.room}))["success"]
-    renamed = await a.patch(f"/api/v1/rooms/{owner.room}", json={"name": "Renamed"}, headers=bearer(owner.token))
+    async with heard_by(database_url, b.app):
+        renamed = await a.patch(f"/api/v1/rooms/{owner.room}", json={"name": "Renamed"}, headers=bearer(owner.token))
     assert renamed.status == 200, await renamed.text()
     assert before != "Renamed" and (await join(g, owner.room))["room"]["name"] == "Renamed"
 

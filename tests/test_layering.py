@@ -13,7 +13,7 @@ PACKAGES = ("engine", "httpapi", "admin_ui")
 
 # Lowest first: a package may import packages at its own level or below, never above.
 LEVELS: dict[str, int] = {
-    **dict.fromkeys(("config", "keys", "lua", "db", "errors", "validation", "logs", "metrics", "jobs"), 0),
+    **dict.fromkeys(("config", "keys", "lua", "db", "redis_mux", "errors", "validation", "logs", "metrics", "jobs"), 0),
     **dict.fromkeys(("auth", "ratelimit", "audit"), 1),
     "economy": 2,
     "services": 3,

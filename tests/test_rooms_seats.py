@@ -19,7 +19,7 @@ import msgspec
 
 from engine.messages import decode_event
 from engine.rooms.messages import RoomUser
-from tests.helpers import bearer, db, join
+from tests.helpers import bearer, db, heard_by, join
 from tests.sockets import Peer, url_of
 
 
@@ -124,8 +124,9 @@ class Room:
         assert resp.status == 200, await resp.text()
 
 
-async def set_vip(database_url: str, user_id: int, level: int) -> None:
-    async with db(database_url) as conn:
+async def set_vip(database_url: str, user_id: int, level: int, *, app: Any) -> None:
+    """Change a VIP level in SQL; returns once `app`'s hot cache has forgotten the old one."""
+    async with heard_by(database_url, app), db(database_url) as conn:
         assert await conn.execute("UPDATE users SET vip_level = $1 WHERE id = $2", level, user_id) == "UPDATE 1"
 
 

@@ -18,11 +18,11 @@ async def test_remove_is_for_the_owner_with_a_vip_guard(client: Any, register: A
         await room.ok(b, "seat:take", seatIndex=2)
         await room.fails(admin, "seat:remove", "Not authorized", userId=b.id)
         await room.fails(c, "seat:remove", "Not authorized", userId=b.id)
-        await set_vip(config.database_url, b.id, 5)
+        await set_vip(config.database_url, b.id, 5, app=client.app)
         await room.fails(owner, "seat:remove", "User is VIP protected", userId=b.id)
         assert await room.seats() == [(2, b.id, False)]
 
-        await set_vip(config.database_url, b.id, 4)  # level 4 guards mute only
+        await set_vip(config.database_url, b.id, 4, app=client.app)  # level 4 guards mute only
         await room.ok(owner, "seat:remove", userId=b.id)
         for peer in (admin.peer, b.peer, c.peer):
             await peer.expect("seat:cleared", seatIndex=2, userId=b.id, reason="removed")
@@ -70,9 +70,9 @@ async def test_mute_vip_guard_and_unseated_target(client: Any, register: Any, co
         await room.ok(b, "seat:take", seatIndex=1)
         await room.fails(owner, "seat:mute", "User is not seated", userId=c.id)
         await room.fails(owner, "seat:unmute", "User is not seated", userId=c.id)
-        await set_vip(config.database_url, b.id, 3)
+        await set_vip(config.database_url, b.id, 3, app=client.app)
         await room.ok(owner, "seat:mute", userId=b.id)
-        await set_vip(config.database_url, b.id, 4)
+        await set_vip(config.database_url, b.id, 4, app=client.app)
         await room.ok(owner, "seat:unmute", userId=b.id)  # the guard is for mute only
         await room.fails(owner, "seat:mute", "User is VIP protected", userId=b.id)
         for peer in (owner.peer, b.peer, c.peer):

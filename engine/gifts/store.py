@@ -99,8 +99,10 @@ async def limit_and_seated(redis: Redis, limiter: RateLimiter, state: RoomState,
 
 
 async def count_combo(redis: Redis, keys: Keys, room_id: int, sender: int, part: str, window_ms: int,
-                      quantity: int, new_id: str) -> tuple[str, int, int]:  # fmt: skip
-    combo_id, count, sends = await COMBO.bind(redis)(
-        keys=[keys.gift_combo(room_id, sender, part)], args=[window_ms, quantity, new_id]
+                      quantity: int, new_id: str) -> tuple[str, int, int, int]:  # fmt: skip
+    """(combo id, count, sends, the engine processes subscribed to the Socket.IO channel)."""
+    combo_id, count, sends, subscribers = await COMBO.bind(redis)(
+        keys=[keys.gift_combo(room_id, sender, part)], args=[window_ms, quantity, new_id, keys.socketio_channel()]
     )
-    return (combo_id.decode() if isinstance(combo_id, bytes) else str(combo_id)), int(count), int(sends)
+    combo = combo_id.decode() if isinstance(combo_id, bytes) else str(combo_id)
+    return combo, int(count), int(sends), int(subscribers)

@@ -154,6 +154,11 @@ class FrameSink:
     def write(self, data: bytes, defer: bool = False) -> None:
         if self.pending:
             self.pending.append(data)  # behind what waits already
+            if not defer:
+                # A packet for this socket alone (an ack, a ping) takes the broadcasts waiting in front
+                # of it along, in one write: the write is owed anyway, and the ack does not wait out the
+                # window (a chat message's ack came up to SOCKET_WRITE_COALESCE_MS late behind its echo).
+                self.flush()
         elif self.closed:
             return
         elif defer:

@@ -24,7 +24,7 @@ from engine.config import Config
 from engine.jobs import Periodic
 from engine.metrics import Metrics
 from engine.realtime.acks import TOO_MANY_REQUESTS
-from engine.realtime.guard import GuardedServer
+from engine.realtime.dispatch import EventServer
 from engine.realtime.manager import FastRedisManager
 from engine.services import Services
 
@@ -42,6 +42,7 @@ FLOOD_SCOPE = "socket-flood"
 # Sockets closed at once at shutdown: each close writes two packets and starts its disconnect work.
 DISCONNECT_CONCURRENCY = 200
 HANG_UP_SECONDS = 1.0
+SUBSCRIBE_WAIT_SECONDS = 10.0
 # Optional protocol features a client may announce in `auth.features` (docs/asyncapi.yaml).
 KNOWN_FEATURES = frozenset({"room:batch"})
 MAX_FEATURES = 16
@@ -95,7 +96,7 @@ class RealtimeServer:
         # Disconnect work runs as tasks of its own (see `run_detached`); kept to be awaited at stop.
         self._detached: set[asyncio.Task[None]] = set()
         self._deadline: float | None = None  # of the shutdown, once it began
-        self.sio = GuardedServer(
+        self.sio = EventServer(
             config,
             metrics,
             async_mode="aiohttp",
@@ -234,6 +235,13 @@ class RealtimeServer:
         # other processes reach this one's sockets from the start.
         self.sio.manager_initialized = True
         self.sio.manager.initialize()
+        # Serve sockets only once this process hears the others: a room script that finds no other
+        # engine process subscribed spares its publish (FastRedisManager.alone).
+        try:
+            async with asyncio.timeout(SUBSCRIBE_WAIT_SECONDS):
+                await self.sio.manager.wait_subscribed()
+        except TimeoutError:
+            log.warning("the Socket.IO channel's subscription is not confirmed yet; starting anyway")
         self._listener = asyncio.create_task(self._listen_revocations(), name="revocation-listener")
         for job in self.background:
             job.start()

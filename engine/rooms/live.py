@@ -132,29 +132,37 @@ class LiveRooms:
                 if isinstance(members, int):  # join and leave scripts count the room's members
                     self.batcher.sized(room_id, members)
                 if result.events:
-                    await self.emit_events(room_id, result.events, actor_sid)
+                    # A script that counted the engine processes on the channel may spare the publish.
+                    here_only = self.rt.sio.manager.alone(result.data.get("subscribers"))
+                    await self.emit_events(room_id, result.events, actor_sid, here_only=here_only)
         except BaseException:
             script.close()  # cancelled while waiting for the lock: the script never ran
             raise
         return result
 
-    async def emit_events(self, room_id: int, events: list[RoomEvent], actor_sid: str | None) -> None:
+    async def emit_events(
+        self, room_id: int, events: list[RoomEvent], actor_sid: str | None, *, here_only: bool = False
+    ) -> None:
+        """`here_only`: no other engine process is listening (nothing to publish)."""
         for event in events:
-            data = _decoder.decode(event.body)
+            data = msgspec.Raw(event.body)  # the script's JSON, written as it is
             if event.to == "room":
-                await self.broadcast(room_id, event.name, data)
+                await self.broadcast(room_id, event.name, data, here_only=here_only)
             elif event.to == "others":
-                await self.broadcast(room_id, event.name, data, skip_sid=actor_sid)
+                await self.broadcast(room_id, event.name, data, skip_sid=actor_sid, here_only=here_only)
             elif event.to.startswith("user:"):
                 await self.batcher.flush(room_id)  # after the room's earlier events, as for everyone
-                await self.rt.sio.emit(event.name, data, room=user_room(int(event.to[5:])))
+                await self.rt.sio.emit(event.name, data, room=user_room(int(event.to[5:])), ignore_queue=here_only)
 
-    async def broadcast(self, room_id: int, event: str, data: Any, *, skip_sid: str | None = None) -> None:
+    async def broadcast(
+        self, room_id: int, event: str, data: Any, *, skip_sid: str | None = None, here_only: bool = False
+    ) -> None:
         """The one door for a room-wide event: batched for the clients that asked when the room is
-        big and the event is a high-rate one, otherwise sent at once after the room's pending batch."""
+        big and the event is a high-rate one, otherwise sent at once after the room's pending batch.
+        `here_only`: to this process's members only (no other engine process is listening)."""
         batcher = self.batcher
         if batcher.batches(room_id, event):
             await batcher.emit(room_id, event, data, skip_sid)
             return
         await batcher.flush(room_id)
-        await self.rt.sio.emit(event, data, room=room_channel(room_id), skip_sid=skip_sid)
+        await self.rt.sio.emit(event, data, room=room_channel(room_id), skip_sid=skip_sid, ignore_queue=here_only)

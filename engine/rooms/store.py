@@ -336,11 +336,11 @@ class RoomState:
         self, room_id: int, user_id: int, message_json: str, history: int, rate: Rate | None = None
     ) -> ScriptResult:
         """RATE_LIMITED (with `retry_after_ms`) when the sender's bucket for the room is empty (no
-        bucket without a `rate`)."""
+        bucket without a `rate`); `data["subscribers"]`: the engine processes on the Socket.IO channel."""
         bucket = self._keys.room_chat_rate(room_id, user_id)
         capacity, period_ms = (rate.capacity, int(rate.period * 1000)) if rate else (0, 0)
         return await self._run("chat", room_id, user_id, message_json, history, capacity, period_ms,
-                               extra_keys=(bucket,))  # fmt: skip
+                               self._keys.socketio_channel(), extra_keys=(bucket,))  # fmt: skip
 
     async def seat_take(self, room_id: int, user_id: int, index: int) -> ScriptResult:
         return await self._run("seat_take", room_id, user_id, index, 0)
