@@ -540,22 +540,23 @@ def summary_line(reports: list[dict[str, Any]], base: Sample, before: Sample, no
     gift_ms = [v for r in reports for v in r.get("gift_ms", [])]
     failed = sum(v for k, v in gifts.items() if k != "ok")
     sockets = server_sockets(now)
-    per_socket = [
-        (rss - b) / max(1, n) for rss, b, n in zip(now.rss_kib, base.rss_kib, sockets, strict=True)
+    per_socket = [  # "?" where the engine's /metrics did not answer within its timeout
+        f"{(rss - b) / n:.1f}" if n > 0 else "?" for rss, b, n in zip(now.rss_kib, base.rss_kib, sockets, strict=True)
     ]  # fmt: skip
     wall = max(1e-9, now.at - before.at)
     cpu = [(b - a) / wall * 100 for a, b in zip(before.cpu_s, now.cpu_s, strict=True)]
     latency = f", ack p50 {percentile(gift_ms, 50):.0f} / p99 {percentile(gift_ms, 99):.0f} ms" if gift_ms else ""
     unexpected, failures = merged(reports, "unexpected"), merged(reports, "connect_failures")
     return (
-        f"open {total(reports, 'open'):,.0f} of {total(reports, 'planned'):,.0f} (servers say {sum(sockets):,}: "
+        f"open {total(reports, 'open'):,.0f} of {total(reports, 'planned'):,.0f} (servers say "
+        f"{sum(n for n in sockets if n >= 0):,}: "
         f"{' + '.join(f'{n:,}' for n in sockets)}); unexpected disconnects {dict(unexpected) or 0}, "
         f"connect failures {sum(failures.values())}\n"
         f"    pings received {total(reports, 'pings'):,.0f}, answered {total(reports, 'pongs'):,.0f}; longest gap "
         f"{max((r.get('gap_max', 0) for r in reports), default=0):.1f} s (interval {interval:.0f} s), sockets with a "
         f"gap over {interval * 1.2 + 1:.0f} s: {total(reports, 'late'):.0f}\n"
         f"    server RSS {' + '.join(mib(k) for k in now.rss_kib)} = {mib(sum(now.rss_kib))} "
-        f"({' / '.join(f'{k:.1f}' for k in per_socket)} KiB per socket over the start); "
+        f"({' / '.join(per_socket)} KiB per socket over the start); "
         f"CPU {' / '.join(f'{c:.0f}' for c in cpu)} % of a core; datastores {mib(now.store_rss_kib)}, "
         f"{(now.store_cpu_s - before.store_cpu_s) / wall * 100:.0f} % of a core\n"
         f"    gifts ok {gifts['ok']:,} (+{len(gift_ms):,} in this stretch{latency}), failed {failed:,}, in flight "
