@@ -114,6 +114,10 @@ class Config:
     room_batch_tick_ms: int = 50
     room_batch_min_members: int = 50
     shutdown_grace_seconds: float = 10.0
+    # CPython's collector thresholds for `serve`. Its default first threshold (700 allocations) makes
+    # a process holding 15,000 sockets (2.4 million objects) run a full collection every ~20 s, each
+    # 2.3 s of CPU with the event loop stopped (docs/performance.md, "60,000 sockets held").
+    gc_thresholds: tuple[int, int, int] = (50_000, 10, 10)
 
     seat_grace_ms: int = 45_000
     seat_invite_ttl_ms: int = 30_000
@@ -198,6 +202,13 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _gc_thresholds(text: str) -> tuple[int, int, int]:
+    parts = tuple(int(part) for part in text.split(","))
+    if len(parts) != 3 or not all(1 <= part <= 10_000_000 for part in parts):
+        raise ValueError("must be three positive integers, e.g. 50000,10,10")
+    return parts
+
+
 def _secret(text: str) -> str:
     if len(text) < 32:
         raise ValueError("must be at least 32 characters")
@@ -259,6 +270,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ROOM_BATCH_TICK_MS": ("room_batch_tick_ms", _int_in(0, 1000)),
     "ROOM_BATCH_MIN_MEMBERS": ("room_batch_min_members", _int_in(1, 1_000_000)),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", float),
+    "GC_THRESHOLDS": ("gc_thresholds", _gc_thresholds),
     "SEAT_GRACE_MS": ("seat_grace_ms", _int_in(0, 600_000)),
     "SEAT_INVITE_TTL_MS": ("seat_invite_ttl_ms", _int_in(1000, 600_000)),
     "CHAT_HISTORY": ("chat_history", _int_in(0, 500)),

@@ -601,6 +601,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=["engine", "stock", "node"], help="run only these")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--phases", default="cbade", help="the phases to run, by letter (default: cbade, all)")
+    parser.add_argument("--listeners", type=int, help="the fan-out room's listeners (phase a; 1,000, quick 300)")
+    parser.add_argument("--fanout-seconds", type=float, help="each fan-out stretch (phase a; default 10, quick 3)")
     parser.add_argument(
         "--stores-core",
         type=int,
@@ -611,6 +613,10 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="py-spy each engine phase into this folder (perturbs figures)")
     args = parser.parse_args(argv)
     plan = dataclasses.replace(QUICK if args.quick else Plan(), phases=args.phases, stores_core=args.stores_core)
+    if args.listeners:
+        plan = dataclasses.replace(plan, listeners=args.listeners)
+    if args.fanout_seconds:
+        plan = dataclasses.replace(plan, fanout_seconds=args.fanout_seconds)
     if pinning_available():
         os.sched_setaffinity(0, {CLIENT_CORE})
     info = machine()

@@ -240,9 +240,9 @@ class EngineTarget(Target):
             if pinning_available():
                 pin(server.proc.pid, self.stores_core)
 
-    async def start(self, http: aiohttp.ClientSession) -> None:
-        await self._open_datastores()
-        env = {
+    def server_env(self, port: int, seed: bool = True) -> dict[str, str]:
+        """The environment of a `flylive serve` on our datastores (call after `_open_datastores`)."""
+        return {
             **os.environ,
             **SERVER_ENV,
             "DATABASE_URL": self.database_url,
@@ -250,13 +250,16 @@ class EngineTarget(Target):
             "REDIS_PREFIX": self.redis_prefix,
             "JWT_SECRET": self.jwt_secret,
             "FLYLIVE_DATA_DIR": str(self.tmp),
-            "FLYLIVE_PORT": str(self.port),
-            "FLYLIVE_SEED_DEMO": "true",  # the gift catalog and the admin who grants coins
+            "FLYLIVE_PORT": str(port),
+            "FLYLIVE_SEED_DEMO": "true" if seed else "false",  # the gift catalog and the admin who grants coins
             "GIFT_RATE_LIMIT": "1000000/1",
             "REACTION_RATE_LIMIT": "1000000/1",
         }
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        await self._open_datastores()
         exe = Path(sys.executable).parent / "flylive"
-        self.proc = _spawn([str(exe), "serve", "--port", str(self.port)], self.log_path, env)
+        self.proc = _spawn([str(exe), "serve", "--port", str(self.port)], self.log_path, self.server_env(self.port))
         await self._wait_http(http, "/readyz")
         self.admin_token = await admin_token(http, f"http://127.0.0.1:{self.port}")
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +71,13 @@ class SioSocket(asyncio.Protocol):
         self._upgraded = False
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._next_id = 0
+        # Engine.IO pings seen (each answered with a pong while the socket is open), for hold tests:
+        # the monotonic time of the last one (or of the open packet) and the longest gap since
+        # `ping_gap_max` was last reset.
+        self.pings = 0
+        self.pongs = 0
+        self.last_ping = 0.0
+        self.ping_gap_max = 0.0
         key = base64.b64encode(os.urandom(16)).decode()
         self._request = (
             f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
@@ -161,16 +170,24 @@ class SioSocket(asyncio.Protocol):
                 self.close_reason = "disconnected by the server"
                 self.close()
         elif kind == b"2":
-            self._write(ws_frame(b"3"))
+            now = time.monotonic()
+            self.ping_gap_max = max(self.ping_gap_max, now - self.last_ping)
+            self.last_ping = now
+            self.pings += 1
+            if self._write(ws_frame(b"3")):
+                self.pongs += 1
         elif kind == b"0":
+            self.last_ping = time.monotonic()  # the server's ping interval runs from the open packet
             self._write(ws_frame(b"40" + self._auth))
         elif kind == b"1":
             self.close_reason = "engine.io close"
             self.close()
 
-    def _write(self, frame: bytes) -> None:
+    def _write(self, frame: bytes) -> bool:
         if self._transport is not None and not self.closed:
             self._transport.write(frame)
+            return True
+        return False
 
     def _fail(self, reason: str) -> None:
         if self.closed:
@@ -203,6 +220,11 @@ class SioSocket(asyncio.Protocol):
         self._write(ws_frame(b"42" + str(self._next_id).encode() + _encode([event, data])))
         return future
 
+    def stop_reading(self) -> None:
+        """Read nothing more from the socket (a stuck client): the server's output to it backs up."""
+        if self._transport is not None:
+            self._transport.pause_reading()
+
     def close(self) -> None:
         """A WebSocket close frame, then the TCP close: the server sees a transport close."""
         if not self.closed:
@@ -212,13 +234,31 @@ class SioSocket(asyncio.Protocol):
 
 
 async def connect(
-    host: str, port: int, auth: dict[str, Any] | None = None, on_event: EventSink | None = None, limit_s: float = 30
+    host: str,
+    port: int,
+    auth: dict[str, Any] | None = None,
+    on_event: EventSink | None = None,
+    limit_s: float = 30,
+    rcvbuf: int | None = None,
 ) -> SioSocket:
-    """Open a socket and wait for the Socket.IO connect (`40`); raise SocketClosed when refused."""
+    """Open a socket and wait for the Socket.IO connect (`40`); raise SocketClosed when refused.
+
+    `rcvbuf` sets the TCP receive buffer before connecting (a small one makes a client that stops
+    reading, `stop_reading()`, back the server up after a few KiB instead of megabytes)."""
     loop = asyncio.get_running_loop()
-    _, sock = await asyncio.wait_for(
-        loop.create_connection(lambda: SioSocket(host, port, auth, on_event), host, port), limit_s
-    )
+    if rcvbuf is None:
+        opening = loop.create_connection(lambda: SioSocket(host, port, auth, on_event), host, port)
+    else:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(raw, (host, port)), limit_s)
+        except BaseException:
+            raw.close()
+            raise
+        opening = loop.create_connection(lambda: SioSocket(host, port, auth, on_event), sock=raw)
+    _, sock = await asyncio.wait_for(opening, limit_s)
     try:
         await asyncio.wait_for(asyncio.shield(sock.connected), limit_s)
     except BaseException:

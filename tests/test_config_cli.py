@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import importlib.util
 import os
@@ -22,6 +23,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from engine.cli import tune_collector
 from engine.config import ENV_VARS, Config, ConfigError, Rate, ensure_jwt_secret, load_config
 from engine.embedded import free_port
 from engine.migrations import discover, migrate
@@ -100,6 +102,21 @@ def test_values_are_parsed() -> None:
     assert config.jwt_secret_previous == ("a" * 32, "b" * 40)
     assert config.http_rate_limit == Rate(10, 5.0)
     assert config.data_dir == Path("/srv/flylive") and config.log_format == "json"
+
+
+def test_the_collector_thresholds_are_read_and_applied_by_serve() -> None:
+    config = load_config({"GC_THRESHOLDS": "20000,5,3"})
+    assert config.gc_thresholds == (20000, 5, 3)
+    for bad in ("1,2", "0,10,10", "a,b,c"):
+        with pytest.raises(ConfigError, match="GC_THRESHOLDS"):
+            load_config({"GC_THRESHOLDS": bad})
+    before = gc.get_threshold()
+    try:
+        tune_collector(config)
+        assert gc.get_threshold() == (20000, 5, 3) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_every_bad_value_is_reported_together() -> None:

@@ -4,11 +4,14 @@ processes, and the cleanup of a process that died without shutting down."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+import pytest
 
 from engine.appkeys import REALTIME, ROOMS
 from engine.messages import decode_event
-from engine.rooms import janitor
+from engine.rooms import janitor, store
 from tests.helpers import join, new_user
 from tests.sockets import first, live_members
 
@@ -100,3 +103,53 @@ async def test_a_dead_process_is_cleaned_up_by_a_survivor(make_client: Any, conn
     assert (await x.call("seat:take", {"roomId": room, "seatIndex": 5}))["success"]
     update = await first(o, "seat:updated", 1)
     assert (update.seatIndex, update.userId) == (5, other.id)
+
+
+async def test_the_heartbeat_goes_on_while_the_janitor_is_busy_reaping(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reaping a big dead process takes minutes (a leave per socket): a heartbeat waiting behind it
+    # made the reaper look dead in turn. Here the reap never ends; the heartbeat must not care.
+    reaping = asyncio.Event()
+
+    async def endless_reap(rooms: Any) -> int:
+        reaping.set()
+        await asyncio.Event().wait()
+        return 0
+
+    monkeypatch.setattr(janitor, "reap_dead", endless_reap)
+    a = await make_client(instance_heartbeat_seconds=0.05)
+    svc, me = a.app[REALTIME].services, a.app[REALTIME].instance_id
+    await asyncio.wait_for(reaping.wait(), 5)
+    first_beat = await svc.redis.zscore(svc.keys.instances(), me)
+    for _ in range(500):  # bounded: a heartbeat stuck behind the reap fails the test after 5 s
+        if (await svc.redis.zscore(svc.keys.instances(), me) or 0) > (first_beat or 0):
+            break
+        await asyncio.sleep(0.01)
+    assert (await svc.redis.zscore(svc.keys.instances(), me) or 0) > (first_beat or 0)
+
+
+async def test_a_long_reap_keeps_its_claim(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(janitor, "RENEW_EVERY", 2)
+    a = await make_client()
+    rooms, svc = a.app[ROOMS], a.app[REALTIME].services
+    dead, claim = "deadbeef0001", f"{svc.keys.instances()}:reaping:deadbeef0001"
+    await svc.redis.zadd(svc.keys.instances(), {dead: 0})
+    await svc.redis.hset(svc.keys.instance_sockets(dead), mapping={f"sid{n}": f"{n + 1}:0" for n in range(5)})
+    assert await store.claim_dead_instances(svc.redis, svc.keys, a.app[REALTIME].instance_id, 1) == [dead]
+    await svc.redis.expire(claim, 3)  # as if the claim were nearly over when the reap got this far
+    assert await janitor.reap_instance(rooms, dead) == 5
+    assert await svc.redis.ttl(claim) > 3  # renewed while reaping: nobody else starts it again
+    assert await svc.redis.get(claim) == a.app[REALTIME].instance_id.encode()
+
+
+async def test_a_process_taken_for_dead_says_so(make_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    a = await make_client()
+    rt, rooms = a.app[REALTIME], a.app[ROOMS]
+    beat = janitor.Heartbeat(rooms)
+    await beat.step()
+    await beat.step()
+    assert not [r for r in caplog.records if "taken for dead" in r.getMessage()]
+    await rt.services.redis.zrem(rt.services.keys.instances(), rt.instance_id)  # another process reaped it
+    await beat.step()
+    assert [r for r in caplog.records if "taken for dead" in r.getMessage() and r.levelno == logging.ERROR]

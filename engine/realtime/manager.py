@@ -17,6 +17,11 @@ redis-py's pub/sub reader, decodes the whole JSON and only then drops its own by
   readers interoperate;
 - the subscription is read by `Subscription` (hiredis, on a connection of its own), and a message
   that starts with this process's own origin is dropped before it is decoded.
+
+It also keeps, per socket, the rooms the socket is in: python-socketio finds them by testing every
+room of the namespace (each socket has three or more of its own), on every disconnect. With 15,000
+sockets that is some 45,000 rooms and ~5 ms of the event loop per disconnect, and closing them all at
+shutdown takes over a minute (loadtest/bench_hold.py, docs/performance.md "60,000 sockets held").
 """
 
 from __future__ import annotations
@@ -76,6 +81,41 @@ class FastRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.own_dropped = 0  # of those, the ones this process's subscription dropped undecoded
         self.subscribed = False  # this process's subscription is confirmed and not known to be lost
         self._first_subscription: asyncio.Event | None = None
+        # namespace -> sid -> the rooms it is in (None, the namespace's room of all sockets, included)
+        self.rooms_of: dict[str, dict[str, set[Any]]] = {}
+
+    # -- each socket's rooms, indexed (every change to `self.rooms` goes through these three) ------
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)  # raises before any change
+        self.rooms_of.setdefault(namespace, {}).setdefault(sid, set()).add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        sids = self.rooms_of.get(namespace)
+        rooms = sids.get(sid) if sids is not None else None
+        if rooms is None:
+            return
+        rooms.discard(room)
+        if not rooms:
+            del sids[sid]  # type: ignore[union-attr]
+            if not sids:
+                del self.rooms_of[namespace]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        """As python-socketio's, but leaving the socket's own rooms instead of testing every room."""
+        for room in list(self.rooms_of.get(namespace, {}).get(sid, ())):
+            self.basic_leave_room(sid, namespace, room)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            sids = pending.get(namespace)
+            if sids is not None and sid in sids:
+                sids.remove(sid)
+                if not sids:
+                    del pending[namespace]
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Any]:
+        return [room for room in self.rooms_of.get(namespace, {}).get(sid, ()) if room is not None]
 
     def _redis_connect(self) -> None:
         # Stock builds a new client on each call (every publish retry) on redis-py's default pool,

@@ -118,6 +118,6 @@ def register_room_events(rooms: LiveRooms) -> None:
     rt.disconnect_hooks.append(on_disconnect)
     rt.stop_hooks.append(lambda: janitor.forget_this_process(rooms))
     rt.stop_hooks.append(rooms.stop)
-    rt.background.append(
-        Periodic("room-janitor", lambda: janitor.janitor_pass(rooms), rt.config.instance_heartbeat_seconds)
-    )
+    every = rt.config.instance_heartbeat_seconds
+    rt.background.append(Periodic("instance-heartbeat", janitor.Heartbeat(rooms).step, every))
+    rt.background.append(Periodic("room-janitor", lambda: janitor.janitor_pass(rooms), every))

@@ -536,8 +536,9 @@ async def online(redis: Redis, keys: Keys, user_ids: list[int]) -> dict[int, boo
     return {uid: int(n) > 0 for uid, n in zip(user_ids, counts, strict=True)}
 
 
-async def heartbeat(redis: Redis, keys: Keys, instance_id: str, now_ms: int) -> None:
-    await redis.zadd(keys.instances(), {instance_id: now_ms})
+async def heartbeat(redis: Redis, keys: Keys, instance_id: str, now_ms: int) -> bool:
+    """Score this process alive; True when it was not listed (its first beat, or it was reaped)."""
+    return bool(await redis.zadd(keys.instances(), {instance_id: now_ms}))
 
 
 async def live_instances(redis: Redis, keys: Keys, since_ms: int) -> list[str]:
@@ -545,14 +546,26 @@ async def live_instances(redis: Redis, keys: Keys, since_ms: int) -> list[str]:
     return [text(raw) for raw in await redis.zrangebyscore(keys.instances(), since_ms, "+inf")]
 
 
+REAPING_CLAIM_SECONDS = 60  # a reaper that died mid-reap leaves it to another after this
+
+
+def _reaping_claim(keys: Keys, dead: str) -> str:
+    return f"{keys.instances()}:reaping:{dead}"
+
+
 async def claim_dead_instances(redis: Redis, keys: Keys, me: str, cutoff_ms: int) -> list[str]:
     """Processes silent since `cutoff_ms` that this one claimed to clean up (SET NX: one claimant)."""
     claimed = []
     for raw in await redis.zrangebyscore(keys.instances(), "-inf", cutoff_ms):
         dead = text(raw)
-        if dead != me and await redis.set(f"{keys.instances()}:reaping:{dead}", me, nx=True, ex=60):
+        if dead != me and await redis.set(_reaping_claim(keys, dead), me, nx=True, ex=REAPING_CLAIM_SECONDS):
             claimed.append(dead)
     return claimed
+
+
+async def renew_reaping_claim(redis: Redis, keys: Keys, me: str, dead: str) -> None:
+    """Keep the claim while the reap runs (a big process takes longer than the claim lasts)."""
+    await redis.set(_reaping_claim(keys, dead), me, xx=True, ex=REAPING_CLAIM_SECONDS)
 
 
 async def instance_sockets(redis: Redis, keys: Keys, instance_id: str) -> list[tuple[str, int, int]]:
