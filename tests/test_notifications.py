@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from engine.appkeys import NOTIFICATIONS, SERVICES
+from engine.config import Rate
 from engine.notifications import actions
 from engine.notifications.model import Notice
 from tests.helpers import User, bearer, db, new_user
@@ -187,3 +188,12 @@ async def test_retention_deletes_only_rows_older_than_the_setting_in_batches(mak
         kept = [r["id"] for r in await conn.fetch("SELECT id FROM notifications ORDER BY id")]
     assert kept == ids[3:]
     assert await unread(client, star) == 3
+
+
+async def test_the_routes_fall_under_the_http_rate_limit_with_retry_after(make_client: Any) -> None:
+    client = await make_client(http_rate_limit=Rate(2, 60))
+    me = await new_user(client, "Me")
+    for _ in range(2):
+        await mark(client, me, {"all": True})
+    resp = await client.post("/api/v1/me/notifications/read", json={"all": True}, headers=bearer(me.token))
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
