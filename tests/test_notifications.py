@@ -13,7 +13,7 @@ from engine.config import Rate
 from engine.notifications import actions
 from engine.notifications.model import Notice
 from tests.helpers import User, bearer, db, new_user
-from tests.social_setup import follow
+from tests.social_setup import block, follow
 
 
 async def get(client: Any, user: User, path: str, status: int = 200, **params: str) -> Any:
@@ -197,3 +197,13 @@ async def test_the_routes_fall_under_the_http_rate_limit_with_retry_after(make_c
         await mark(client, me, {"all": True})
     resp = await client.post("/api/v1/me/notifications/read", json={"all": True}, headers=bearer(me.token))
     assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
+
+
+async def test_a_block_deletes_what_each_was_notified_of_by_the_other(client: Any) -> None:
+    a, b, c = await new_user(client, "A"), await new_user(client, "B"), await new_user(client, "C")
+    await follow(client, a, b)
+    await follow(client, b, a)
+    await follow(client, c, b)
+    await block(client, a, b)  # a blocks b: b's notification from a, and a's from b, go
+    assert [i["actor"]["id"] for i in (await listed(client, b))["items"]] == [c.id]
+    assert (await listed(client, a))["items"] == [] and await unread(client, b) == 1

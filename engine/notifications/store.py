@@ -43,6 +43,20 @@ async def has_unread_txn(conn: Conn, user_id: int, kind: str, actor_id: int) -> 
     )
 
 
+async def delete_between_txn(conn: Conn, a: int, b: int) -> int:
+    """Delete what each of the two users was notified of by the other (a block: neither keeps the
+    other's name in their notifications); how many went."""
+    return int(
+        await conn.fetchval(
+            """WITH gone AS (DELETE FROM notifications
+                             WHERE (user_id = $1 AND actor_id = $2) OR (user_id = $2 AND actor_id = $1) RETURNING 1)
+               SELECT count(*) FROM gone""",
+            a,
+            b,
+        )
+    )
+
+
 # Newest first, keyset on the id: rows inserted while a client pages land before its first page.
 _PAGE = f"""SELECT {_WITH_ACTOR} FROM notifications n LEFT JOIN users a ON a.id = n.actor_id
             WHERE n.user_id = $1 AND ($2::bigint IS NULL OR n.id < $2) {{unread}}
