@@ -226,6 +226,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "user.followed": "Someone followed you (`friend`: you follow them too) → your sockets, on any engine process; "
     "the follow is also stored as a notification.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
+    "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
+    "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",
     "gift:received": "A gift was sent: one event per recipient (`recipientId`), then one burst with "
     "`recipientIds` → the room (excl. the sender).",
     "gift:combo": "A repeat of the same gift by the same sender to the same recipients within the combo window, "

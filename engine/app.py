@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from engine.appkeys import CONFIG, METRICS, REALTIME, ROOMS, SERVICES, SOCIAL
+from engine.appkeys import CONFIG, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gifts.handlers import register_gift_events
@@ -23,6 +23,7 @@ from engine.media.node_events import register_node_events
 from engine.media.relay import register_media_events
 from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
+from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
@@ -104,11 +105,15 @@ def create_app(config: Config) -> web.Application:
     register_media_namespace(realtime, rooms)
     register_media_events(rooms)
     register_node_events(realtime, rooms)
-    social = Social(realtime, RoomsForSocial(rooms))  # the social domain drives the rooms through its port
+    notifications = Notifications(realtime)
+    register_notification_jobs(notifications)
+    # The social domain drives the rooms through its port, and notifies (a follow) through notifications.
+    social = Social(realtime, RoomsForSocial(rooms), notifications)
     register_social_events(social)
     app[REALTIME] = realtime
     app[ROOMS] = rooms
     app[SOCIAL] = social
+    app[NOTIFICATIONS] = notifications
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

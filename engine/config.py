@@ -130,6 +130,8 @@ class Config:
     social_rate_limit: Rate = field(default_factory=lambda: Rate(120, 60))
     search_rate_limit: Rate = field(default_factory=lambda: Rate(60, 60))
     profile_sync_rate_limit: Rate = field(default_factory=lambda: Rate(10, 60))
+    # Stored notifications older than this are deleted (hourly, in bounded batches).
+    notification_retention_days: int = 90
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -281,6 +283,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SOCIAL_RATE_LIMIT": ("social_rate_limit", Rate.parse),
     "SEARCH_RATE_LIMIT": ("search_rate_limit", Rate.parse),
     "PROFILE_SYNC_RATE_LIMIT": ("profile_sync_rate_limit", Rate.parse),
+    "NOTIFICATION_RETENTION_DAYS": ("notification_retention_days", _int_in(1, 3650)),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -12,10 +12,17 @@ import msgspec
 
 from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
 from engine.media.messages import SERVER_EVENTS as MEDIA_EVENTS
+from engine.notifications.messages import SERVER_EVENTS as NOTIFICATION_EVENTS
 from engine.rooms.messages import SERVER_EVENTS as ROOM_EVENTS
 from engine.social.messages import SERVER_EVENTS as SOCIAL_EVENTS
 
-SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {**ROOM_EVENTS, **GIFT_EVENTS, **MEDIA_EVENTS, **SOCIAL_EVENTS}
+SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
+    **ROOM_EVENTS,
+    **GIFT_EVENTS,
+    **MEDIA_EVENTS,
+    **SOCIAL_EVENTS,
+    **NOTIFICATION_EVENTS,
+}
 
 
 def decode_event(name: str, data: Any) -> msgspec.Struct:

@@ -165,6 +165,41 @@ class BlockState(msgspec.Struct):
     blocked: bool
 
 
+class NotificationActor(msgspec.Struct):
+    id: int
+    name: str
+    avatar_image: str | None
+
+
+class Notification(msgspec.Struct):
+    id: int
+    kind: Literal["follow", "dm", "gift", "system", "agency"]
+    actor: NotificationActor | None
+    """Who caused it, with their current name and avatar (null: nobody, or a deleted account)."""
+    target_type: str | None
+    target_id: str | None
+    text: str
+    data: dict[str, Any]
+    created_at: Timestamp
+    read_at: Timestamp | None
+
+
+class NotificationPage(msgspec.Struct):
+    items: list[Notification]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class NotificationsRead(msgspec.Struct):
+    marked: int
+    """How many were unread and are read now (ids not yours, or already read, change nothing)."""
+    unread_count: int
+
+
+class UnreadCount(msgspec.Struct):
+    unread_count: int
+
+
 class ProfileCompletion(msgspec.Struct):
     percent: int
     missing: list[Literal["avatar", "bio", "interests", "birthday", "country", "gender"]]

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.migrations import migrate
 from engine.notifications import store as notifications
+from engine.notifications.model import Notice
 from engine.social import store
 from engine.social.model import follow_deltas
 
@@ -90,15 +91,9 @@ async def one_follow(pool: asyncpg.Pool, follower: int, target: int) -> None:
         if await store.insert_follow_txn(conn, follower, target):
             await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by))
             if not await notifications.has_unread_txn(conn, target, "follow", follower):
-                await notifications.insert_txn(
-                    conn,
-                    user_id=target,
-                    kind="follow",
-                    actor_id=follower,
-                    target_type="user",
-                    target_id=str(follower),
-                    text="followed you",
-                )
+                notice = Notice(user_id=target, kind="follow", actor_id=follower, target_type="user",
+                                target_id=str(follower), text="followed you")  # fmt: skip
+                await notifications.insert_txn(conn, notice)
         await store.counts(conn, target)
 
 

@@ -1,11 +1,12 @@
 """Blocks: a block works both ways and cuts every path between the two users.
 
-Stored, it removes the follows in both directions (with their counts) in the same transaction,
-under the pair's lock, so no follow can slip in beside it. After the commit the rooms are told
-(`SocialRooms.blocked`): the blocked user leaves the blocker's own room and their presence
-subscriptions to each other end. The socket hot path (room:join, gift:send, seat invites, presence,
-user:getRoom) reads blocks from the hot cache (engine/rooms/cache.py), which the table's triggers
-keep fresh on every engine process; REST reads them from PostgreSQL.
+Stored, it removes the follows in both directions (with their counts) and what each was notified
+of by the other in the same transaction, under the pair's lock, so no follow can slip in beside it.
+After the commit the rooms are told (`SocialRooms.blocked`): the blocked user leaves the blocker's
+own room and their presence subscriptions to each other end. The socket hot path (room:join,
+gift:send, seat invites, presence, user:getRoom) reads blocks from the hot cache
+(engine/rooms/cache.py), which the table's triggers keep fresh on every engine process; REST reads
+them from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.accounts import store as accounts_store
+from engine.notifications import store as notifications
 from engine.services import Services
 from engine.social import store
 from engine.social.follows import cannot_target_self, user_not_found
@@ -40,6 +42,8 @@ async def do_block(social: Social, blocker: int, target: int, reason: str | None
             follow_deltas(target, blocker, mutual=False, sign=-1) if theirs else {},
         )
         await store.add_counts_txn(conn, deltas)
+        if created:
+            await notifications.delete_between_txn(conn, blocker, target)
     if created:
         await social.rooms.blocked(blocker, target)
     return {"user_id": target, "blocked": True}

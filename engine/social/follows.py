@@ -14,6 +14,7 @@ from engine.accounts import store as accounts_store
 from engine.db import Conn
 from engine.errors import DomainError
 from engine.notifications import store as notifications
+from engine.notifications.model import Notice
 from engine.services import Services
 from engine.social import store
 from engine.social.live import Social
@@ -62,13 +63,14 @@ async def do_follow(social: Social, follower: int, target: int) -> dict[str, Any
         if me is None:
             raise user_not_found(follower)
         created = await store.insert_follow_txn(conn, follower, target)
+        stored = None
         if created:
             await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by))
             # A follow toggled again and again notifies once until it is read.
             if not await notifications.has_unread_txn(conn, target, "follow", follower):
-                await notifications.insert_txn(conn, user_id=target, kind="follow", actor_id=follower,
-                                               target_type="user", target_id=str(follower),
-                                               text=f"{me['name']} started following you.")  # fmt: skip
+                notice = Notice(user_id=target, kind="follow", actor_id=follower, target_type="user",
+                                target_id=str(follower), text=f"{me['name']} started following you.")  # fmt: skip
+                stored = await social.notifications.record_txn(conn, notice)
         followers = (await store.counts(conn, target))["followers_count"]
     now = Relationship(following=True, followed_by=rel.followed_by)
     if created:
@@ -77,6 +79,7 @@ async def do_follow(social: Social, follower: int, target: int) -> dict[str, Any
             "follower": {"id": me["id"], "name": me["name"], "signature": me["signature"],
                          "avatar_image": me["avatar_image"]},
         })  # fmt: skip
+        await social.notifications.push(stored)
     return _state(target, now, followers)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from engine.notifications.live import Notifications
 from engine.realtime.server import RealtimeServer, user_room
 from engine.services import Services
 
@@ -40,9 +41,10 @@ class SocialRooms(Protocol):
 class Social:
     """Built once per app (engine/app.py, `app[SOCIAL]`) and handed to the social actions."""
 
-    def __init__(self, rt: RealtimeServer, rooms: SocialRooms) -> None:
+    def __init__(self, rt: RealtimeServer, rooms: SocialRooms, notifications: Notifications) -> None:
         self.rt = rt
         self.rooms = rooms
+        self.notifications = notifications
 
     @property
     def svc(self) -> Services:
