@@ -50,5 +50,5 @@ class EventServer(GuardedServer):
         prefix = "3" if namespace in (None, "/") else f"3{namespace},"
         text = f"{prefix}{ack_id}{jsonlimits.dumps(args)}"
         message = Broadcast.of(text)
-        sink.deliver(message.frame, message.queued, message.eio_pkt, False)
+        sink.deliver(message.frame, message.eio_pkt, False)
         self.sink_acks += 1
