@@ -6,6 +6,7 @@ consistency"); the prefix lets tests and several deployments share one server.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,6 +25,13 @@ class RoomKeys(NamedTuple):
     sockets: str  # hash: sid -> user
     profiles: str  # hash: user -> profile json shown to others
     chat: str  # list of recent messages, newest first
+
+
+@functools.lru_cache(maxsize=8192)
+def _room_keys(prefix: str, room_id: int) -> RoomKeys:
+    # Built once per live room: every room script of every event names all ten.
+    tag = f"{prefix}{{r:{room_id}}}"
+    return RoomKeys(*(f"{tag}:{name}" for name in RoomKeys._fields))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +83,7 @@ class Keys:
 
     def room(self, room_id: int) -> RoomKeys:
         """The keys of a room's live state (and, in this order, of every room script)."""
-        tag = f"{self.prefix}{{r:{room_id}}}"
-        return RoomKeys(*(f"{tag}:{name}" for name in RoomKeys._fields))
+        return _room_keys(self.prefix, room_id)
 
     def room_block(self, room_id: int, user_id: int) -> str:
         """A kicked user's temporary block; its TTL is the time left."""

@@ -380,6 +380,7 @@ async def test_a_heartbeat_racing_the_sweep_does_not_bring_a_dropped_node_back(
     node = await nodes(a, "sleepy")
     user = await new_user(b, "Listener")
     peer = await connect(b, user)
+    assert (await node.call("node:heartbeat", {"load": 0}))["success"] is True  # fresh for placement
     assert (await join(peer, user.room))["rtpCapabilities"] == caps_of("sleepy")
     await asyncio.sleep(lost.LOST_AFTER_STALE_PERIODS * stale + 0.1)
 
