@@ -173,27 +173,31 @@ async def delete_block_txn(conn: Conn, blocker: int, blocked: int) -> bool:
 # --- lists (keyset pages: newest first, `before` is the last id of the previous page) ----------
 
 
-async def followers_page(conn: Conn, viewer: int, user_id: int, before: int | None, limit: int) -> list[dict[str, Any]]:
-    """Who follows `user_id`, newest first, without anyone in a block with the viewer."""
+# Each direction of the graph: (the column naming the listed user, the column naming whose list it is).
+_DIRECTIONS = {"followers": ("follower_id", "following_id"), "following": ("following_id", "follower_id")}
+
+
+async def _edges_page(conn: Conn, direction: str, viewer: int, user_id: int, before: int | None,
+                      limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    listed, owner = _DIRECTIONS[direction]
     rows = await conn.fetch(
         f"""SELECT f.id AS edge_id, f.created_at AS since, {CARD_COLUMNS}, {_VIEWER_FOLLOWS} AS following
-            FROM user_followers f JOIN users u ON u.id = f.follower_id
-            WHERE f.following_id = $2 AND ($3::bigint IS NULL OR f.id < $3) AND u.deleted_at IS NULL AND {_NO_BLOCK}
+            FROM user_followers f JOIN users u ON u.id = f.{listed}
+            WHERE f.{owner} = $2 AND ($3::bigint IS NULL OR f.id < $3) AND u.deleted_at IS NULL AND {_NO_BLOCK}
             ORDER BY f.id DESC LIMIT $4""",
         viewer, user_id, before, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
+
+
+async def followers_page(conn: Conn, viewer: int, user_id: int, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """Who follows `user_id`, newest first, without anyone in a block with the viewer."""
+    return await _edges_page(conn, "followers", viewer, user_id, before, limit)
 
 
 async def following_page(conn: Conn, viewer: int, user_id: int, before: int | None, limit: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        f"""SELECT f.id AS edge_id, f.created_at AS since, {CARD_COLUMNS}, {_VIEWER_FOLLOWS} AS following
-            FROM user_followers f JOIN users u ON u.id = f.following_id
-            WHERE f.follower_id = $2 AND ($3::bigint IS NULL OR f.id < $3) AND u.deleted_at IS NULL AND {_NO_BLOCK}
-            ORDER BY f.id DESC LIMIT $4""",
-        viewer, user_id, before, limit,
-    )  # fmt: skip
-    return [dict(r) for r in rows]
+    """Whom `user_id` follows, newest first, without anyone in a block with the viewer."""
+    return await _edges_page(conn, "following", viewer, user_id, before, limit)
 
 
 async def friends_page(conn: Conn, user_id: int, before: int | None, limit: int) -> list[dict[str, Any]]:
