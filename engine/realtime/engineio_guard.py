@@ -6,6 +6,11 @@ Stock python-engineio decodes a WebSocket frame outside its error handling: a fr
 or `4[[[…` escapes as an exception (an HTTP 500 logged with its traceback, the socket never
 cleaned up), and an unknown packet type such as `9` logs a traceback per frame while the
 connection stays open. Long-polling bodies that do not decode log one per request.
+
+The same wrappers keep idle sockets lean (issue 11 §6; docs/performance.md, "Lean sockets"): a
+WebSocket's socket becomes a `LeanSocket` (no writer, reader or ping task of its own:
+engine/realtime/lean_socket.py), its pings come from the server's `PingWheel`, and once the
+WebSocket is open its HTTP handshake's leftovers are let go of.
 """
 
 from __future__ import annotations
@@ -172,7 +177,7 @@ class _CheckedWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
 
 
 class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
-    """python-engineio's server with the checks above."""
+    """python-engineio's server with the checks above, and one ping wheel for all its sockets."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -12,7 +12,8 @@ task sleeping `ping_interval`. About 10 KiB of an idle socket's ~30 were those. 
 - **The reader waits in the connection's own task**, with no task and no timeout per message: a
   client that goes silent is caught by its ping timeout (`PingWheel`), which closes the socket,
   and a socket closed by the server hangs up on a client that does not close the WebSocket within
-  `ping_timeout` (stock python-engineio's reader gave up 45 s after the last message instead).
+  `ping_timeout` (stock python-engineio's reader gave up `ping_interval + ping_timeout` after the
+  client's last message instead).
 - **`PingWheel`: every socket's pings from timers of the server**, one per due time, not a task per
   socket. Sockets with compression keep python-engineio's writer (with `SentOnce`).
 """
@@ -64,6 +65,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     connected: bool
     upgrading: bool
     upgraded: bool
+    _hang_up: asyncio.TimerHandle | None = None  # set once the server closed the socket
 
     async def send(self, pkt: Any) -> None:
         # Only where python-engineio's writer holds packets: a long-polling response encodes its
@@ -108,6 +110,8 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             # `handler_cancellation`): the socket closes and its disconnect runs all the same.
             await ws.close()
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            if self._hang_up is not None:
+                self._hang_up.cancel()  # the connection ended: nothing to hang up on
 
     def _write_through(self, sink: FrameSink) -> None:
         """From now on the sink is the queue; what the queue held is written first, in order (no
@@ -148,7 +152,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if first and not abort and isinstance(sink, FrameSink):
             # Closed by the server: the client, told so, closes the WebSocket; one that does not is
             # hung up on, as stock python-engineio's reader timeout would, minus its per-wait timer.
-            asyncio.get_running_loop().call_later(self.server.ping_timeout, sink.hang_up)
+            self._hang_up = asyncio.get_running_loop().call_later(self.server.ping_timeout, sink.hang_up)
 
 
 class PingWheel:
