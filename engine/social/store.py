@@ -81,12 +81,17 @@ async def relationship(conn: Conn, viewer: int, target: int) -> Relationship:
     return (await relationships(conn, viewer, [target]))[target]
 
 
+NO_BLOCKS = BlockSet()
+
+
 async def block_set(conn: Conn, user_id: int) -> BlockSet:
     rows = await conn.fetch(
         """SELECT blocked_id AS other, true AS mine FROM user_blocks WHERE blocker_id = $1
            UNION ALL SELECT blocker_id, false FROM user_blocks WHERE blocked_id = $1""",
         user_id,
     )
+    if not rows:
+        return NO_BLOCKS  # most users block nobody: one object for all of them in the hot cache
     return BlockSet(frozenset(int(r["other"]) for r in rows if r["mine"]),
                     frozenset(int(r["other"]) for r in rows if not r["mine"]))  # fmt: skip
 
