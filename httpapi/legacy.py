@@ -14,7 +14,7 @@ from aiohttp import web
 
 from engine.accounts import actions
 from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody, UpdateProfileBody
-from engine.appkeys import SERVICES
+from engine.appkeys import SERVICES, SOCIAL
 from engine.errors import DomainError, validation_error
 from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
 from engine.social import profiles
@@ -131,8 +131,8 @@ async def signed_url(request: web.Request) -> web.Response:
 @login_required
 async def update_profile(request: web.Request) -> web.Response:
     body = await read_body(request, UpdateProfileBody)
-    message = await actions.do_update_profile(
-        request.app[SERVICES], current_user(request).user_id, body.field, body.value, client_of(request)
+    message = await profiles.do_update_field(
+        request.app[SOCIAL], current_user(request).user_id, body.field, body.value, client_of(request)
     )
     result: dict[str, Any] = {"status": "success", "message": message}
     return json_response(result)

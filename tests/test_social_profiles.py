@@ -152,3 +152,15 @@ async def test_a_rest_name_change_is_told_to_the_room(client: Any, connect: Any)
     await patch_me(client, user, {"field": "name", "value": "After"})
     updated = await first(w, "user:profile_updated")
     assert updated.profile == {"name": "After"}  # type: ignore[attr-defined]
+
+
+async def test_a_legacy_update_profile_is_told_to_the_room_too(client: Any, connect: Any) -> None:
+    user, watcher = await new_user(client, "Legacy"), await new_user(client, "Watcher")
+    u, w = await connect(client, user), await connect(client, watcher)
+    await join(u, watcher.room)
+    await join(w, watcher.room)
+    resp = await client.patch("/api/update-profile", json={"field": "name", "value": "Renamed"},
+                              headers=bearer(user.token))  # fmt: skip
+    assert resp.status == 200, await resp.text()
+    updated = await first(w, "user:profile_updated")
+    assert (updated.user_id, updated.profile) == (user.id, {"name": "Renamed"})  # type: ignore[attr-defined]

@@ -91,19 +91,25 @@ def _profile_changes(body: UpdateMeBody, sent: set[str]) -> dict[str, Any]:
     return changes
 
 
+async def do_update_field(social: Social, user_id: int, field: str, value: Any, client: Client) -> str:
+    """The legacy one-field update (`PATCH /api/update-profile`, and `PATCH /api/v1/me` with
+    `{field, value}`); a field the rooms show is then told to every room the user is in."""
+    message = await accounts.do_update_profile(social.svc, user_id, field, value, client)
+    shown = accounts_model.ROOM_PROFILE_FIELDS.get(field)
+    if shown is not None and message.endswith("updated successfully."):
+        async with social.svc.pool.acquire() as conn:
+            user = await accounts_store.get_user(conn, user_id)
+        if user is not None:
+            stored = user[field]
+            await social.rooms.profile_changed(user_id, {shown: stored or "" if shown == "avatar" else stored})
+    return message
+
+
 async def do_update_me(social: Social, user_id: int, body: UpdateMeBody, sent: set[str], client: Client) -> str:
     """`{field, value}`: the one-field update of the legacy route; otherwise the profile fields sent."""
     svc = social.svc
     if body.field is not None:
-        message = await accounts.do_update_profile(svc, user_id, body.field, body.value, client)
-        shown = accounts_model.ROOM_PROFILE_FIELDS.get(body.field)
-        if shown is not None and message.endswith("updated successfully."):
-            async with svc.pool.acquire() as conn:
-                user = await accounts_store.get_user(conn, user_id)
-            if user is not None:
-                value = user[body.field]
-                await social.rooms.profile_changed(user_id, {shown: value or "" if shown == "avatar" else value})
-        return message
+        return await do_update_field(social, user_id, body.field, body.value, client)
     changes = _profile_changes(body, sent)
     if not changes:
         raise validation_error({"body": ["Send {field, value} or at least one of " + ", ".join(PROFILE_BODY_FIELDS)
