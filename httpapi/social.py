@@ -27,6 +27,8 @@ class PageQuery(msgspec.Struct):
 
 
 class SuggestionsQuery(msgspec.Struct):
+    cursor: Cursor | None = None
+    """The `next_cursor` of the previous page."""
     limit: Limit = DEFAULT_LIMIT
 
 
@@ -106,7 +108,7 @@ async def friends(request: web.Request) -> web.Response:
 @login_required
 async def suggestions(request: web.Request) -> web.Response:
     q = read_query(request, SuggestionsQuery)
-    return ok(await follows.suggestions(request.app[SERVICES], _me(request), q.limit))
+    return ok(await follows.suggestions(request.app[SERVICES], _me(request), q.cursor, q.limit))
 
 
 @routes.api("POST", "/api/v1/users/{id}/block", summary="Block a user (idempotent): removes follows both ways.",

@@ -153,6 +153,48 @@ async def test_suggestions_are_friends_of_friends_and_people_met_never_the_exclu
     assert (await resp.json())["data"]["next_cursor"] is None
 
 
+async def test_suggestions_page_through_both_stages_without_repeats(client: Any, connect: Any) -> None:
+    me, friend = await new_user(client, "Me"), await new_user(client, "Friend")
+    await follow(client, me, friend)
+    await follow(client, friend, me)
+    fofs = [await new_user(client, f"Fof{i}") for i in range(3)]
+    for fof in fofs:
+        await follow(client, friend, fof)
+        await follow(client, fof, friend)
+    host = await new_user(client, "Host")
+    peers = [await connect(client, me), await connect(client, fofs[0])]  # a fof met in a room: listed once
+    met = [await new_user(client, f"Met{i}") for i in range(3)]
+    for user in met:
+        peers.append(await connect(client, user))
+    for peer in peers:
+        await join(peer, host.room)
+    shown: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(10):
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        resp = await client.get("/api/v1/me/suggestions", params=query, headers=bearer(me.token))
+        assert resp.status == 200, await resp.text()
+        data = (await resp.json())["data"]
+        assert len(data["items"]) <= 2
+        shown += data["items"]
+        # A new friend of friends after the first page is not listed before the position reached.
+        if len(shown) == 2:
+            late = await new_user(client, "Late")
+            await follow(client, friend, late)
+            await follow(client, late, friend)
+        if (cursor := data["next_cursor"]) is None:
+            break
+    ids = [i["id"] for i in shown]
+    assert len(ids) == len(set(ids)), ids
+    # The friends of friends in keyset order (one mutual friend each, so by id) — the one added after
+    # the first page comes after the position reached, not before — then the people met, each once.
+    assert ids[:4] == sorted(ids[:4]) and ids[3] == late.id
+    assert all(i["reason"] == "friends_of_friends" for i in shown[:4])
+    assert sorted(ids[4:]) == sorted(u.id for u in met) and all(i["reason"] == "met_in_room" for i in shown[4:])
+    resp = await client.get("/api/v1/me/suggestions", params={"cursor": "bad"}, headers=bearer(me.token))
+    assert resp.status == 422
+
+
 async def test_a_follow_is_pushed_to_the_followed_user_on_another_process_and_stored(
     make_client: Any, connect: Any
 ) -> None:

@@ -131,18 +131,29 @@ async def friends(svc: Services, user_id: int, cursor: str | None, limit: int) -
     return {"items": [card(r) for r in items], "next_cursor": next_cursor}
 
 
-async def suggestions(svc: Services, user_id: int, limit: int) -> dict[str, Any]:
+async def suggestions(svc: Services, user_id: int, cursor: str | None, limit: int) -> dict[str, Any]:
     """Friends of friends (most mutual friends first), then people met in the same rooms lately
-    (most recent first); never the user, someone they follow, or anyone in a block with them."""
-    since = int(time.time() * 1000) - SUGGESTION_WINDOW_MS
-    met = await store.met_in_rooms(svc.redis, svc.keys, user_id, since, MET_PER_ROOM)
+    (most recent first); never the user, someone they follow, or anyone in a block with them.
+
+    The cursor is a keyset position in one of the two stages — `(0, mutual, id)` or
+    `(1, last seen ms, id)` — so a page never repeats one already shown while the graph changes."""
+    stage, a, b = decode_cursor(cursor, int, int, int) or (0, 0, 0)
+    found: list[dict[str, Any]] = []
     async with svc.pool.acquire() as conn:
-        mutual = await store.friends_of_friends(conn, user_id, limit)
-        nearby = await store.suggestible(conn, user_id, met[: limit * 2]) if met else []
-    items: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    for row, reason in [(r, "friends_of_friends") for r in mutual] + [(r, "met_in_room") for r in nearby]:
-        if row["id"] not in seen and len(items) < limit:
-            seen.add(row["id"])
-            items.append({**card(row), "reason": reason, "mutual_friends": int(row["mutual"])})
-    return {"items": items, "next_cursor": None}
+        if stage == 0:
+            rows = await store.friends_of_friends(conn, user_id, (a, b) if cursor else None, limit + 1)
+            found += [{**r, "stage": 0, "key": int(r["mutual"])} for r in rows]
+        if len(found) <= limit:
+            since = int(time.time() * 1000) - SUGGESTION_WINDOW_MS
+            met = await store.met_in_rooms(svc.redis, svc.keys, user_id, since, MET_PER_ROOM)
+            if stage == 1:
+                met = [(other, seen) for other, seen in met if seen < a or (seen == a and other > b)]
+            seen_at = dict(met)  # at most MET_PER_ROOM from each of the rooms kept: a few hundred ids
+            rows = await store.suggestible(conn, user_id, [other for other, _ in met]) if met else []
+            found += [{**r, "stage": 1, "key": seen_at[r["id"]]} for r in rows[: limit + 1 - len(found)]]
+    items, next_cursor = page(found, limit, lambda r: (r["stage"], r["key"], r["id"]))
+    reasons = ("friends_of_friends", "met_in_room")
+    return {
+        "items": [{**card(r), "reason": reasons[r["stage"]], "mutual_friends": int(r["mutual"])} for r in items],
+        "next_cursor": next_cursor,
+    }

@@ -237,30 +237,45 @@ _SUGGESTIBLE = f"""u.id <> $1 AND u.deleted_at IS NULL AND {_NO_BLOCK}
     AND NOT EXISTS (SELECT 1 FROM user_followers v WHERE v.follower_id = $1 AND v.following_id = u.id)"""
 
 
-async def friends_of_friends(conn: Conn, user_id: int, limit: int, friends_read: int = 500) -> list[dict[str, Any]]:
-    """Friends of the user's friends (of their first `friends_read` friends), most mutual friends first."""
+# The user's friends (mutual follows), their first `$friends_read` by edge: the friends of friends
+# are theirs, and stage two of the suggestions leaves those out.
+_MY_FRIENDS = """SELECT f.following_id AS id FROM user_followers f
+    JOIN user_followers back ON back.follower_id = f.following_id AND back.following_id = f.follower_id
+    WHERE f.follower_id = $1 ORDER BY f.id DESC LIMIT {friends_read}"""
+_THEIR_FRIENDS = """SELECT f.following_id AS id, count(*) AS mutual FROM mine
+    JOIN user_followers f ON f.follower_id = mine.id
+    JOIN user_followers back ON back.follower_id = f.following_id AND back.following_id = f.follower_id
+    GROUP BY f.following_id"""
+FRIENDS_READ = 500
+
+
+async def friends_of_friends(conn: Conn, user_id: int, after: tuple[int, int] | None, limit: int,
+                             friends_read: int = FRIENDS_READ) -> list[dict[str, Any]]:  # fmt: skip
+    """Friends of the user's friends, most mutual friends first (then by id), after the keyset
+    position `(mutual, id)` when one is given."""
+    mutual, last = after or (2**62, 0)
     rows = await conn.fetch(
-        f"""WITH mine AS (
-                SELECT f.following_id AS id FROM user_followers f
-                JOIN user_followers back ON back.follower_id = f.following_id AND back.following_id = f.follower_id
-                WHERE f.follower_id = $1 ORDER BY f.id DESC LIMIT $3),
-            theirs AS (
-                SELECT f.following_id AS id, count(*) AS mutual FROM mine
-                JOIN user_followers f ON f.follower_id = mine.id
-                JOIN user_followers back ON back.follower_id = f.following_id AND back.following_id = f.follower_id
-                GROUP BY f.following_id)
+        f"""WITH mine AS ({_MY_FRIENDS.format(friends_read=int(friends_read))}),
+            theirs AS ({_THEIR_FRIENDS})
             SELECT {CARD_COLUMNS}, theirs.mutual FROM theirs JOIN users u ON u.id = theirs.id
-            WHERE {_SUGGESTIBLE} ORDER BY theirs.mutual DESC, u.id LIMIT $2""",
-        user_id, limit, friends_read,
+            WHERE {_SUGGESTIBLE} AND (theirs.mutual < $3 OR (theirs.mutual = $3 AND u.id > $4))
+            ORDER BY theirs.mutual DESC, u.id LIMIT $2""",
+        user_id, limit, mutual, last,
     )  # fmt: skip
     return [dict(r) for r in rows]
 
 
-async def suggestible(conn: Conn, user_id: int, candidates: list[int]) -> list[dict[str, Any]]:
-    """Those of `candidates` that may be suggested to the user, in the order given."""
+async def suggestible(conn: Conn, user_id: int, candidates: list[int],
+                      friends_read: int = FRIENDS_READ) -> list[dict[str, Any]]:  # fmt: skip
+    """Those of `candidates` that may be suggested to the user and are not friends of their
+    friends (stage one lists those), in the order given."""
     rows = await conn.fetch(
-        f"""SELECT {CARD_COLUMNS}, 0 AS mutual FROM unnest($2::bigint[]) WITH ORDINALITY AS c(id, n)
-            JOIN users u ON u.id = c.id WHERE {_SUGGESTIBLE} ORDER BY c.n""",
+        f"""WITH mine AS ({_MY_FRIENDS.format(friends_read=int(friends_read))}),
+            theirs AS ({_THEIR_FRIENDS})
+            SELECT {CARD_COLUMNS}, 0 AS mutual FROM unnest($2::bigint[]) WITH ORDINALITY AS c(id, n)
+            JOIN users u ON u.id = c.id
+            WHERE {_SUGGESTIBLE} AND NOT EXISTS (SELECT 1 FROM theirs WHERE theirs.id = u.id)
+            ORDER BY c.n""",
         user_id, candidates,
     )  # fmt: skip
     return [dict(r) for r in rows]
@@ -277,8 +292,9 @@ def queue_visit(pipe: Pipeline, keys: Keys, user_id: int, room_id: int, now_ms: 
     pipe.expire(visitors, VISIT_TTL_SECONDS)
 
 
-async def met_in_rooms(redis: Redis, keys: Keys, user_id: int, since_ms: int, per_room: int) -> list[int]:
-    """People who were in the rooms the user was in since `since_ms`, most recent first."""
+async def met_in_rooms(redis: Redis, keys: Keys, user_id: int, since_ms: int, per_room: int) -> list[tuple[int, int]]:
+    """(user id, last seen ms) of the people who were in the rooms the user was in since
+    `since_ms`, most recent first (then by id)."""
     rooms = await redis.zrangebyscore(keys.user_met_rooms(user_id), since_ms, "+inf")
     if not rooms:
         return []
@@ -287,13 +303,13 @@ async def met_in_rooms(redis: Redis, keys: Keys, user_id: int, since_ms: int, pe
             visitors = keys.room_visitors(int(room))  # type: ignore[arg-type]  # members are bytes
             pipe.zrevrangebyscore(visitors, "+inf", since_ms, start=0, num=per_room, withscores=True)
         replies = await pipe.execute()
-    latest: dict[int, float] = {}
+    latest: dict[int, int] = {}
     for reply in replies:
         for member, score in reply:
             other = int(member)
             if other != user_id and score > latest.get(other, -1):
-                latest[other] = score
-    return sorted(latest, key=lambda u: -latest[u])
+                latest[other] = int(score)
+    return sorted(((other, seen) for other, seen in latest.items()), key=lambda met: (-met[1], met[0]))
 
 
 # --- search -------------------------------------------------------------------------------------
