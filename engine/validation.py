@@ -40,11 +40,56 @@ def _shape(struct_type: type[msgspec.Struct]) -> _Shape:
     return _Shape(fields, tuple(f.encode_name for f in fields), tuple(f.encode_name for f in fields if f.required))
 
 
-def _friendly(field_type: Any, error: msgspec.ValidationError) -> str:
+def _friendly(field_type: Any, error: msgspec.ValidationError, name: str) -> str:
+    """The message for a field that failed: its own `Meta(extra={"msg": ...})` (also through an
+    optional type), else msgspec's error told in the words of the rest of the API."""
     info = msgspec.inspect.type_info(field_type)
-    if isinstance(info, msgspec.inspect.Metadata) and info.extra and "msg" in info.extra:
-        return str(info.extra["msg"])
-    return _PATH_SUFFIX.sub("", str(error))
+    candidates = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    for candidate in candidates:
+        if isinstance(candidate, msgspec.inspect.Metadata) and candidate.extra and "msg" in candidate.extra:
+            return str(candidate.extra["msg"])
+    return describe(name, str(error))
+
+
+# msgspec's wording of an error, and the API's (Laravel's) for the same problem.
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_TYPE_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+               "array": "an array", "object": "an object", "null": "null"}  # fmt: skip
+_BOUND = re.compile(r"^Expected `(?P<kind>\w+)` (?:of length )?(?P<op><=|>=|<|>) (?P<n>-?[\d.]+)$")
+_BOUND_WORDS = {
+    "str": {"<=": "must not be greater than {n} characters", ">=": "must be at least {n} characters"},
+    "array": {"<=": "must not have more than {n} items", ">=": "must have at least {n} items"},
+    "object": {"<=": "must not have more than {n} items", ">=": "must have at least {n} items"},
+    "number": {"<=": "must not be greater than {n}", ">=": "must be at least {n}", "<": "must be less than {n}",
+               ">": "must be greater than {n}"},
+}  # fmt: skip
+_WRONG_TYPE = re.compile(r"^Expected `(?P<want>[^`]+)`, got `\w+`$")
+_FIELD_NAMED = re.compile(r"^Object (?P<what>missing required|contains unknown) field `(?P<field>[^`]+)`$")
+
+
+def describe(name: str, raw: str) -> str:
+    """msgspec's message for field `name` (with its path inside the field, as `social_links.0.url`)."""
+    path = _PATH.search(raw)
+    message = _PATH.sub("", raw)
+    if path:
+        name += re.sub(r"\[(\d+)\]", r".\1", path["path"])
+    if m := _FIELD_NAMED.match(message):
+        ending = "is required" if m["what"] == "missing required" else "is not allowed"
+        return f"The {name}.{m['field']} field {ending}."
+    if m := _BOUND.match(message):
+        kind = m["kind"] if m["kind"] in ("str", "array", "object") else "number"
+        words = _BOUND_WORDS[kind].get(m["op"])
+        if words:
+            return f"The {name} field {words.format(n=m['n'])}."
+    if message.startswith("Expected `str` matching regex"):
+        return f"The {name} field format is invalid."
+    if message.startswith("Invalid enum value"):
+        return f"The selected {name} is invalid."
+    if m := _WRONG_TYPE.match(message):
+        wanted = [_TYPE_NAMES.get(kind.strip(), kind.strip()) for kind in m["want"].split("|")]
+        wanted = [w for w in wanted if w != "null"] or wanted
+        return f"The {name} field must be {' or '.join(wanted)}."
+    return f"The {name} field is invalid: {message[:1].lower()}{message[1:]}."
 
 
 def _text_problem(value: Any) -> str | None:
@@ -125,7 +170,7 @@ def check_fields(struct_type: type[T], data: Any, *, strict: bool = True) -> Che
         try:
             valid[field.encode_name] = msgspec.convert(value, field.type, strict=strict)
         except msgspec.ValidationError as exc:
-            problems[field.encode_name] = [_friendly(field.type, exc)]
+            problems[field.encode_name] = [_friendly(field.type, exc, field.encode_name)]
     return CheckedFields(struct_type, data, valid, problems, strict)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.accounts import model
 from engine.errors import DomainError
-from engine.validation import decode_json_body
+from engine.validation import decode_json_body, describe
 
 
 def test_slugify_follows_the_legacy_helper() -> None:
@@ -63,3 +63,22 @@ def test_public_user_hides_private_fields() -> None:
     assert public["gender"] == "female" and public["created_at"] == "2026-01-02"
     assert public["wealth_xp"] == "0.0000"
     assert not {"phone", "email", "dob", "coin_balance"} & set(public)
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ("Expected `str` of length <= 500", "The bio field must not be greater than 500 characters."),
+        ("Expected `array` of length >= 1 - at `$`", "The bio field must have at least 1 items."),
+        ("Expected `int` > 0", "The bio field must be greater than 0."),
+        ("Expected `str` matching regex '^https://'  - at `$[2].url`", "The bio.2.url field format is invalid."),
+        ("Object missing required field `url` - at `$[0]`", "The bio.0.url field is required."),
+        ("Object contains unknown field `x`", "The bio.x field is not allowed."),
+        ("Invalid enum value 'weird'", "The selected bio is invalid."),
+        ("Expected `str | null`, got `int`", "The bio field must be a string."),
+        ("Expected `array`, got `str` - at `$`", "The bio field must be an array."),
+        ("Invalid RFC3339 encoded datetime", "The bio field is invalid: invalid RFC3339 encoded datetime."),
+    ],
+)
+def test_msgspec_errors_are_told_in_the_api_words(raw: str, said: str) -> None:
+    assert describe("bio", raw) == said
