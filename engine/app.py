@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from engine.appkeys import CONFIG, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
+from engine.appkeys import CONFIG, GDPR, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
+from engine.gdpr.live import Gdpr
 from engine.gifts.handlers import register_gift_events
 from engine.jobs import Periodic
 from engine.keys import Keys
@@ -114,6 +115,7 @@ def create_app(config: Config) -> web.Application:
     app[ROOMS] = rooms
     app[SOCIAL] = social
     app[NOTIFICATIONS] = notifications
+    app[GDPR] = Gdpr(realtime)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -11,6 +11,7 @@ from engine.metrics import Metrics
 from engine.services import Services
 
 if TYPE_CHECKING:
+    from engine.gdpr.live import Gdpr
     from engine.notifications.live import Notifications
     from engine.realtime.server import RealtimeServer
     from engine.rooms.live import LiveRooms
@@ -23,3 +24,4 @@ REALTIME: web.AppKey[RealtimeServer] = web.AppKey("realtime")
 ROOMS: web.AppKey[LiveRooms] = web.AppKey("rooms")
 SOCIAL: web.AppKey[Social] = web.AppKey("social")
 NOTIFICATIONS: web.AppKey[Notifications] = web.AppKey("notifications")
+GDPR: web.AppKey[Gdpr] = web.AppKey("gdpr")

@@ -7,6 +7,7 @@ one message naming each offending variable, instead of failing later in some han
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -132,6 +133,14 @@ class Config:
     profile_sync_rate_limit: Rate = field(default_factory=lambda: Rate(10, 60))
     # Stored notifications older than this are deleted (hourly, in bounded batches).
     notification_retention_days: int = 90
+    # GDPR (issue 12 §8): the policy versions in force, as (policy, version) pairs; registration
+    # must accept each, and a user who accepted an older one is told it is due (GET /api/v1/me).
+    consent_policies: tuple[tuple[str, str], ...] = (("terms", "2026-01"), ("privacy", "2026-01"))
+    account_deletion_grace_days: int = 14
+    export_rate_limit: Rate = field(default_factory=lambda: Rate(2, 86400))
+    export_link_ttl_seconds: int = 86400
+    # How often each process looks for export jobs to run and deletions to purge.
+    gdpr_sweep_seconds: float = 5.0
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -202,6 +211,22 @@ def _positive(text: str) -> float:
 
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _policies(text: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for part in _csv(text):
+        policy, sep, version = (piece.strip() for piece in part.partition(":"))
+        if (
+            not sep
+            or not re.fullmatch(r"[a-z0-9_]{1,32}", policy)
+            or not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", version)
+        ):
+            raise ValueError("must be policy:version pairs separated by commas, e.g. terms:2026-01,privacy:2026-01")
+        pairs.append((policy, version))
+    if len({policy for policy, _ in pairs}) != len(pairs):
+        raise ValueError("must name each policy once")
+    return tuple(pairs)
 
 
 def _gc_thresholds(text: str) -> tuple[int, int, int]:
@@ -284,6 +309,11 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SEARCH_RATE_LIMIT": ("search_rate_limit", Rate.parse),
     "PROFILE_SYNC_RATE_LIMIT": ("profile_sync_rate_limit", Rate.parse),
     "NOTIFICATION_RETENTION_DAYS": ("notification_retention_days", _int_in(1, 3650)),
+    "CONSENT_POLICIES": ("consent_policies", _policies),
+    "ACCOUNT_DELETION_GRACE_DAYS": ("account_deletion_grace_days", _int_in(0, 365)),
+    "EXPORT_RATE_LIMIT": ("export_rate_limit", Rate.parse),
+    "EXPORT_LINK_TTL_SECONDS": ("export_link_ttl_seconds", _int_in(60, 7 * 86400)),
+    "GDPR_SWEEP_SECONDS": ("gdpr_sweep_seconds", _positive),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -8,7 +8,6 @@ alone: a client library that swallows a CancelledError mid-call would otherwise 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +20,7 @@ class Periodic:
         self._step = step
         self._interval = interval
         self._stop = asyncio.Event()
+        self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -34,8 +34,22 @@ class Periodic:
                 raise
             except Exception:
                 log.exception("background job step failed; retrying", extra={"job": self.name})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._interval)
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """Wait for the interval, a stop, or a `wake`, whichever comes first."""
+        stop = asyncio.ensure_future(self._stop.wait())
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait((stop, woken), timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            woken.cancel()
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """Run the next step now rather than after the interval (new work was queued)."""
+        self._woken.set()
 
     async def stop(self, grace: float = 5.0) -> None:
         self._stop.set()

@@ -16,6 +16,7 @@ from engine.accounts import actions
 from engine.accounts.model import LoginBody, RegisterBody, ResetPasswordBody, UpdateProfileBody
 from engine.appkeys import SERVICES, SOCIAL
 from engine.errors import DomainError, validation_error
+from engine.gdpr import actions as gdpr
 from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
 from engine.social import profiles
 from httpapi import schemas
@@ -43,7 +44,8 @@ async def health_check(request: web.Request) -> web.Response:
 async def register(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     fields = await read_fields(request, RegisterBody)
-    _user, tokens = await actions.do_register(svc, fields, client_of(request))
+    # The legacy screen implies accepting the policies in force: recorded so (`legacy_implied`).
+    _user, tokens = await gdpr.do_register_legacy(svc, fields, client_of(request))
     return json_response(tokens.as_json(svc.signer.ttl))
 
 
@@ -52,13 +54,13 @@ async def register(request: web.Request) -> web.Response:
     "/api/login",
     summary="Log in with phone and password.",
     body=LoginBody,
-    response=schemas.Tokens,
+    response=schemas.LoginTokens,
     errors=(401, 403, 429),
 )
 async def login(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    tokens = await actions.do_login(svc, await read_body(request, LoginBody), client_of(request))
-    return json_response(tokens.as_json(svc.signer.ttl))
+    tokens, cancelled = await gdpr.do_login(svc, await read_body(request, LoginBody), client_of(request))
+    return json_response({**tokens.as_json(svc.signer.ttl), **({"deletion_cancelled": True} if cancelled else {})})
 
 
 @routes.api("GET", "/api/user", summary="The caller's own account.", response=schemas.Me)

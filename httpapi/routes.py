@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from httpapi import economy, legacy, mall, notifications, ops, payments, resellers, rooms, social, v1
+from httpapi import economy, gdpr, legacy, mall, notifications, ops, payments, resellers, rooms, social, v1
 from httpapi.docs import setup_docs
 
 
@@ -14,6 +14,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(legacy.routes)
     app.add_routes(social.routes)  # before v1: /api/v1/users/search must not be read as /api/v1/users/{id}
     app.add_routes(v1.routes)
+    app.add_routes(gdpr.routes)
     app.add_routes(notifications.routes)
     app.add_routes(rooms.routes)
     app.add_routes(economy.routes)

@@ -40,6 +40,12 @@ class Tokens(msgspec.Struct):
     refresh_token: str
 
 
+class LoginTokens(Tokens, omit_defaults=True):
+    """Log-in answer; `deletion_cancelled` is there (true) when this login cancelled a pending deletion."""
+
+    deletion_cancelled: bool = False
+
+
 class RegisteredUser(msgspec.Struct):
     id: int
     signature: str
@@ -263,12 +269,20 @@ class Me(msgspec.Struct):
     birthday_visibility: Literal["full", "month_day", "hidden"]
 
 
+class PolicyVersion(msgspec.Struct):
+    policy: str
+    version: str
+
+
 class MeV1(Me):
     """`GET /api/v1/me`: the account, with the follow counts."""
 
     followers_count: int
     following_count: int
     friends_count: int
+    consents_due: list[PolicyVersion]
+    """Policies in force (CONSENT_POLICIES) whose current version you have not accepted: accept each
+    with `POST /api/v1/me/consents`."""
 
 
 class RoomOwner(msgspec.Struct):
@@ -508,3 +522,41 @@ class CoinRequest(msgspec.Struct):
 class Readiness(msgspec.Struct):
     status: Literal["ok", "unavailable", "draining"]
     checks: dict[str, Literal["ok", "down"]] | None = None
+
+
+class ConsentRecord(msgspec.Struct):
+    policy: str
+    version: str
+    source: Literal["register", "accepted", "legacy_implied"]
+    """How it was given: at v1 registration, later, or implied by the legacy registration screen."""
+    accepted_at: Timestamp
+
+
+class Consents(msgspec.Struct):
+    items: list[ConsentRecord]
+    due: list[PolicyVersion]
+
+
+class ExportProgress(msgspec.Struct):
+    tables_done: int
+    tables_total: int
+    percent: int
+
+
+class ExportJob(msgspec.Struct):
+    id: int
+    state: Literal["queued", "running", "done", "failed"]
+    progress: ExportProgress
+    rows_exported: int
+    archive_bytes: int | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
+    download_url: str | None
+    """When done: a signed link (no token needed) to the gzip JSON archive, valid until `download_expires_at`."""
+    download_expires_at: Timestamp | None
+
+
+class DeletionScheduled(msgspec.Struct):
+    deletion_scheduled_for: Timestamp
+    """When the account is purged, unless you log in before then."""
+    cancel: str

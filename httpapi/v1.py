@@ -9,15 +9,12 @@ import msgspec
 from aiohttp import web
 
 from engine.accounts import actions, staff
-from engine.accounts.model import (
-    LoginBody,
-    RefreshBody,
-    RegisterBody,
-    ResetPasswordBody,
-)
+from engine.accounts.model import LoginBody, RefreshBody, ResetPasswordBody
 from engine.appkeys import SERVICES, SOCIAL
 from engine.audit import store as audit_store
 from engine.errors import validation_error
+from engine.gdpr import actions as gdpr
+from engine.gdpr.model import V1RegisterBody
 from engine.social import profiles
 from engine.social.model import UpdateMeBody
 from httpapi import schemas
@@ -51,14 +48,18 @@ class AuditQuery(msgspec.Struct):
     "POST",
     "/api/v1/auth/register",
     summary="Register; answers the new user and tokens.",
-    body=RegisterBody,
+    body=V1RegisterBody,
     response=schemas.Registered,
     status=201,
     errors=(409, 429),
+    description="`consents` must accept every policy in force (CONSENT_POLICIES), e.g. "
+    '`[{"policy": "terms", "version": "2026-01"}, {"policy": "privacy", "version": "2026-01"}]`; '
+    "a missing or stale one is a 422 naming `consents`.",
 )
 async def register(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    user, tokens = await actions.do_register(svc, await read_fields(request, RegisterBody), client_of(request))
+    fields = await read_fields(request, V1RegisterBody)
+    user, tokens = await gdpr.do_register_v1(svc, fields, client_of(request))
     return ok({"user": {"id": user["id"], "signature": user["signature"]}, **tokens.as_json(svc.signer.ttl)}, 201)
 
 
@@ -67,13 +68,15 @@ async def register(request: web.Request) -> web.Response:
     "/api/v1/auth/login",
     summary="Log in with phone and password.",
     body=LoginBody,
-    response=schemas.Tokens,
+    response=schemas.LoginTokens,
     errors=(401, 403, 429),
+    description="Logging in to an account whose deletion is pending (within its grace period) cancels the "
+    "deletion; the answer then says `deletion_cancelled: true`.",
 )
 async def login(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    tokens = await actions.do_login(svc, await read_body(request, LoginBody), client_of(request))
-    return ok(tokens.as_json(svc.signer.ttl))
+    tokens, cancelled = await gdpr.do_login(svc, await read_body(request, LoginBody), client_of(request))
+    return ok({**tokens.as_json(svc.signer.ttl), **({"deletion_cancelled": True} if cancelled else {})})
 
 
 @routes.api(
@@ -111,7 +114,8 @@ async def logout(request: web.Request) -> web.Response:
 @routes.api("GET", "/api/v1/me", summary="The caller's own account.", response=schemas.MeV1)
 @login_required
 async def me(request: web.Request) -> web.Response:
-    return ok(await profiles.get_me(request.app[SERVICES], current_user(request).user_id))
+    svc, user_id = request.app[SERVICES], current_user(request).user_id
+    return ok({**await profiles.get_me(svc, user_id), "consents_due": await gdpr.consents_due(svc, user_id)})
 
 
 @routes.api(

@@ -21,6 +21,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from engine.appkeys import CONFIG, ROOMS
+from engine.config import Config
 from engine.rooms.cache import CHANNEL as CACHE_CHANNEL
 from tests.sockets import Peer
 
@@ -39,15 +40,21 @@ def new_phone() -> str:
     return f"+1{next(_phones)}"
 
 
+# The policies a default Config has in force (CONSENT_POLICIES), accepted as v1 registration asks.
+CONSENTS = [{"policy": policy, "version": version} for policy, version in Config().consent_policies]
+
+
 def registration(**changes: Any) -> dict[str, Any]:
-    """A valid legacy registration body (a fresh phone each time), with `changes` applied."""
-    body = {
+    """A valid registration body (a fresh phone each time), with `changes` applied. It accepts the
+    policies in force (`consents`, which v1 registration needs; the legacy route ignores it)."""
+    body: dict[str, Any] = {
         "name": "Test User",
         "phone": new_phone(),
         "country": "PK",
         "gender": "female",
         "dob": "1995-05-17",
         "password": PASSWORD,
+        "consents": CONSENTS,
     }
     body.update(changes)
     return body

@@ -23,7 +23,8 @@ LEVELS: dict[str, int] = {
     **dict.fromkeys(("accounts", "social", "notifications"), 5),
     "rooms": 6,
     **dict.fromkeys(("gifts", "media"), 7),
-    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads"), 8),
+    # gdpr reads every domain's tables (engine/gdpr/registry.py) and closes sockets through the transport.
+    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads", "gdpr"), 8),
     **dict.fromkeys(("messages", "appkeys", "migrations", "seed", "embedded"), 9),
     **dict.fromkeys(("app", "cli"), 10),
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,8 +90,12 @@ async def _check_registration(conn: Conn, fields: CheckedFields[RegisterBody]) -
     return fields.build(problems)
 
 
+# Run in the registration's transaction once the user exists (GDPR records the consents given).
+RegisteredHook = Callable[[Conn, dict[str, Any]], Awaitable[None]]
+
+
 async def do_register(
-    svc: Services, fields: CheckedFields[RegisterBody], client: Client
+    svc: Services, fields: CheckedFields[RegisterBody], client: Client, also_txn: RegisteredHook | None = None
 ) -> tuple[dict[str, Any], TokenPair]:
     # Hash before borrowing a connection (argon2 takes tens of milliseconds). Without a valid
     # password the body is refused below, so the empty hash is never stored.
@@ -126,6 +131,8 @@ async def do_register(
                         target_id=user["id"],
                         ip=client.ip,
                     )
+                    if also_txn is not None:
+                        await also_txn(conn, user)
                     tokens = await _open_session_txn(svc, conn, user, client)
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "users_phone_key":
@@ -136,7 +143,7 @@ async def do_register(
     raise DomainError("signature_exhausted", "Could not allocate a unique signature; try again.", status=409)
 
 
-async def _check_login_rate(svc: Services, phone: str, ip: str | None) -> None:
+async def check_login_rate(svc: Services, phone: str, ip: str | None) -> None:
     for scope, subject, rate in (
         ("login:phone", phone.lower(), svc.config.login_rate_limit_phone),
         ("login:ip", ip or "unknown", svc.config.login_rate_limit_ip),
@@ -155,8 +162,9 @@ async def _check_login_rate(svc: Services, phone: str, ip: str | None) -> None:
             )
 
 
-async def do_login(svc: Services, body: LoginBody, client: Client) -> TokenPair:
-    await _check_login_rate(svc, body.phone, client.ip)
+async def do_login(svc: Services, body: LoginBody, client: Client, *, rate_checked: bool = False) -> TokenPair:
+    if not rate_checked:
+        await check_login_rate(svc, body.phone, client.ip)
     async with svc.pool.acquire() as conn:
         user = await store.get_user_by_phone(conn, body.phone)
         if not await svc.hasher.verify(user["password_hash"] if user else None, body.password) or user is None:

@@ -1,0 +1,1 @@
+"""GDPR (issue 12 §8): consents, data exports, account deletion."""

@@ -1,0 +1,165 @@
+"""Where a user's data lives: ONE declarative registry, read by the export (which rows are the
+user's) and by the purge (what becomes of each of them). Pure data, no I/O.
+
+Each `Table` names its user-id columns (`by(...)`) and, for each, the deletion rule of the rows
+where that column is the user: `DELETE`, `anonymise({column: SQL expression})` or `keep(reason)`.
+A row is the user's when ANY listed column is the user. Adding a table is one line here;
+tests/test_gdpr_coverage.py fails (and prints that line) when a migration adds a user column
+this registry does not name.
+
+In the SQL snippets `$1` is the user id and `t` the table's alias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete the rows."""
+
+    where: str | None = None
+    """Only those that also match this SQL condition."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anonymise:
+    """Keep the rows, with these columns set to these SQL expressions."""
+
+    set: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """Keep the rows as they are (they point at the anonymised account after the purge)."""
+
+    reason: str
+
+
+Rule = Delete | Anonymise | Keep
+DELETE = Delete()
+
+
+def anonymise(**columns: str) -> Anonymise:
+    return Anonymise(dict(columns))
+
+
+def keep(reason: str) -> Keep:
+    return Keep(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A column that names a user, and what the purge does to the rows where it names this one."""
+
+    column: str
+    rule: Rule
+    kind_column: str | None = None
+    """For a polymorphic reference (`account_type`/`account_id`, `target_type`/`target_id`): the
+    column saying what kind of thing the id is, which must be `kind`."""
+    kind: str = "user"
+    text: bool = False
+    """The id column is text (compare with the id as text)."""
+
+    def condition(self) -> str:
+        match = f"t.{self.column} = $1::text" if self.text else f"t.{self.column} = $1"
+        return f"(t.{self.kind_column} = '{self.kind}' AND {match})" if self.kind_column else f"({match})"
+
+
+def by(column: str, rule: Rule, *, kind_column: str | None = None, text: bool = False) -> Ref:
+    return Ref(column, rule, kind_column, text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    refs: tuple[Ref, ...]
+    omit: tuple[str, ...] = ()
+    """Columns never exported (secrets, the archives themselves)."""
+    also: str | None = None
+    """A further SQL condition making a row the user's for the export (e.g. a ledger transaction
+    the user has a leg in); the purge's rules apply to the `refs` only."""
+
+    def __init__(self, name: str, *refs: Ref, omit: tuple[str, ...] = (), also: str | None = None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "refs", refs)
+        object.__setattr__(self, "omit", omit)
+        object.__setattr__(self, "also", also)
+
+    def export_condition(self) -> str:
+        return " OR ".join([r.condition() for r in self.refs] + ([f"({self.also})"] if self.also else []))
+
+
+STAFF = "a staff action's record (who did it), kept for accountability; points at the anonymised account"
+SECURITY = "what was done to the account: a security record"
+# A ledger transaction is the user's too when they have a leg in it (a gift received, a credit).
+HAS_A_LEG = "t.txn_id IN (SELECT e.txn_id FROM ledger_entries e WHERE e.account_type = 'user' AND e.account_id = $1)"
+LEDGER = "the money ledger is append-only: every leg stays so `flylive reconcile` balances"
+ANONYMISED_USER = anonymise(
+    name="'Deleted user'", phone="NULL", email="NULL", signature="'deleted_' || t.id", password_hash="''",
+    avatar_image="NULL", animated_src="NULL", static_src="NULL", bio="NULL", interests="'{}'",
+    social_links="'[]'", cosmetics="'{}'", dob="NULL", social_provider="NULL", social_provider_id="NULL",
+    block_reason="NULL", deleted_at="coalesce(t.deleted_at, now())", updated_at="now()",
+)  # fmt: skip
+ANONYMISED_ROOM = anonymise(
+    name="'deleted_room_' || t.id", greetings="NULL", description="NULL", announcement="NULL", logo="NULL",
+    password_hash="NULL", tags="'{}'", is_hidden="true", is_closed="true",
+    closed_at="coalesce(t.closed_at, now())", deleted_at="coalesce(t.deleted_at, now())",
+)  # fmt: skip
+# The newest acceptance of each policy stays: the record that the account agreed to the terms in force.
+SUPERSEDED_CONSENT = Delete(
+    where="EXISTS (SELECT 1 FROM user_consents n WHERE n.user_id = t.user_id AND n.policy = t.policy "
+    "AND n.accepted_at > t.accepted_at)"
+)
+
+# One line per table. The lead adds the tables other branches bring (dm_threads, dm_messages,
+# reports, activity) here, one line each, e.g.
+#   Table("dm_messages", by("sender_id", anonymise(body="''"))),
+# fmt: off
+TABLES: tuple[Table, ...] = (
+    Table("users", by("id", ANONYMISED_USER), omit=("password_hash",)),
+    Table("auth_sessions", by("user_id", DELETE)),
+    Table("user_roles", by("user_id", DELETE), by("granted_by", keep(STAFF))),
+    Table("audit_log", by("actor_id", anonymise(ip="NULL")),
+          by("target_id", keep(SECURITY), kind_column="target_type", text=True)),
+    Table("rooms", by("user_id", ANONYMISED_ROOM)),
+    Table("room_admins", by("user_id", DELETE), by("granted_by", keep(STAFF))),
+    Table("room_bans", by("user_id", DELETE), by("banned_by", keep(STAFF)), by("lifted_by", keep(STAFF))),
+    Table("ledger_transactions", by("initiator_id", keep(LEDGER)), also=HAS_A_LEG),
+    Table("ledger_entries", by("account_id", keep(LEDGER), kind_column="account_type")),
+    Table("account_balances", by("account_id", keep(LEDGER), kind_column="account_type")),
+    Table("economy_settings", by("updated_by", keep(STAFF))),
+    Table("agencies", by("owner_id", keep("an agency is a business with its own ledger account; staff reassign it"))),
+    Table("agency_members", by("user_id", anonymise(left_at="coalesce(t.left_at, now())"))),
+    Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
+          by("reviewed_by", keep(STAFF))),
+    Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),
+    Table("coin_requests", by("user_id", anonymise(message="NULL")),
+          by("requested_from", anonymise(action_message="NULL")), by("updated_by", keep(STAFF))),
+    Table("user_items", by("user_id", DELETE)),
+    Table("mall_purchases", by("user_id", keep("a purchase record tied to its ledger transaction"))),
+    Table("user_privacy", by("user_id", DELETE)),
+    Table("user_followers", by("follower_id", DELETE), by("following_id", DELETE)),
+    Table("user_follow_counts", by("user_id", DELETE)),
+    Table("user_blocks", by("blocker_id", DELETE), by("blocked_id", DELETE)),
+    Table("notifications", by("user_id", DELETE), by("actor_id", DELETE)),
+    Table("notification_preferences", by("user_id", DELETE)),
+    Table("user_consents", by("user_id", SUPERSEDED_CONSENT)),
+    Table("gdpr_exports", by("user_id", DELETE), omit=("archive", "claim")),
+    Table("account_deletions", by("user_id", keep("the record that the account was deleted, and when"))),
+)
+# fmt: on
+
+# User-looking columns that do not hold user ids (the coverage test skips them), each with why.
+NOT_USER_COLUMNS: dict[tuple[str, str], str] = {
+    ("rooms", "theme_id"): "a room theme (a mall item id), not a user",
+}
+
+
+def covered_columns() -> set[tuple[str, str]]:
+    return {(t.name, r.column) for t in TABLES for r in t.refs}
+
+
+def table(name: str) -> Table:
+    return next(t for t in TABLES if t.name == name)
