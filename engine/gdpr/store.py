@@ -111,8 +111,9 @@ async def progress(conn: Conn, export_id: int, claim: uuid.UUID, done: int, rows
 
 async def finish(conn: Conn, export_id: int, claim: uuid.UUID, archive: bytes, link_ttl: int) -> bool:
     result = await conn.execute(
-        """UPDATE gdpr_exports SET state = 'done', archive = $3, archive_bytes = length($3), tables_done = tables_total,
-                  finished_at = now(), expires_at = now() + make_interval(secs => $4), claim = NULL, lease_until = NULL
+        """UPDATE gdpr_exports SET state = 'done', archive = $3::bytea, archive_bytes = octet_length($3::bytea),
+                  tables_done = tables_total, finished_at = now(), expires_at = now() + make_interval(secs => $4),
+                  claim = NULL, lease_until = NULL
            WHERE id = $1 AND claim = $2 AND state = 'running'""",
         export_id, claim, archive, link_ttl,
     )  # fmt: skip
