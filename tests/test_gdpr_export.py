@@ -15,7 +15,7 @@ import msgspec
 from engine.appkeys import GDPR, SERVICES
 from engine.config import Rate
 from engine.economy.flusher import flush_all
-from engine.gdpr import actions
+from engine.gdpr import actions, store
 from engine.gdpr.model import download_path
 from engine.gdpr.registry import TABLES
 from tests.helpers import TEST_SECRET, bearer, new_user
@@ -155,3 +155,24 @@ async def test_live_sockets_are_not_needed_for_export(client: Client, connect: A
     assert (
         msgspec.json.decode(gzip.decompress(await (await client.get(job["download_url"])).read()))["user_id"] == user.id
     )
+
+
+async def test_a_lost_lease_is_taken_over_and_the_old_holder_fenced_off(client: Client) -> None:
+    await client.app[GDPR].worker.stop()
+    user = await new_user(client)
+    assert (await client.post("/api/v1/me/export", headers=bearer(user.token))).status == 202
+    svc = client.app[SERVICES]
+    async with svc.pool.acquire() as a, svc.pool.acquire() as b:
+        claimed = await store.claim_export(a, 60)
+        assert claimed is not None
+        job, first = claimed
+        assert await store.claim_export(b, 60) is None  # held, lease running
+        assert await store.progress(a, job["id"], first, 1, 1, 60)
+        await a.execute("UPDATE gdpr_exports SET lease_until = now() - interval '1 second'")  # its holder died
+        taken = await store.claim_export(b, 60)
+        assert taken is not None and taken[0]["id"] == job["id"] and taken[1] != first
+        assert not await store.progress(a, job["id"], first, 2, 2, 60)  # the old holder may not write
+        assert not await store.finish(a, job["id"], first, b"stale", 60)
+        assert await store.finish(b, job["id"], taken[1], gzip.compress(b"{}"), 60)
+        row = await a.fetchrow("SELECT state, attempts, archive FROM gdpr_exports WHERE id = $1", job["id"])
+    assert (row["state"], row["attempts"], gzip.decompress(row["archive"])) == ("done", 2, b"{}")
