@@ -14,7 +14,7 @@ from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
 from engine.gdpr import actions
 from tests.helpers import PASSWORD, bearer, db, new_user
-from tests.sockets import Peer, url_of
+from tests.sockets import Peer, first, url_of
 from tests.test_gifts_basic import gift_room
 
 Client = Any
@@ -53,8 +53,9 @@ async def test_deletion_closes_sockets_hides_the_profile_and_a_login_cancels(cli
         assert dt.timedelta(days=13, hours=23) < when - dt.datetime.now(dt.UTC) <= dt.timedelta(days=14)
         await closed(here)
         await closed(there)
-        assert here.events["auth:force_disconnect"] == [{"reason": "account_deleted"}]
-        assert there.events["auth:force_disconnect"] == [{"reason": "account_deleted"}]
+        for peer in (here, there):
+            assert (await first(peer, "auth:force_disconnect")).reason == "account_deleted"
+            assert len(peer.events["auth:force_disconnect"]) == 1
     finally:
         await here.close()
         await there.close()

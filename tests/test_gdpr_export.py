@@ -87,11 +87,14 @@ async def test_export_end_to_end(client: Client, config: Any) -> None:
     assert "gift" in {t["kind"] for t in host_archive["tables"]["ledger_transactions"]}
 
 
-async def test_signed_link_refuses_tampering_and_expiry(client: Client) -> None:
+async def test_signed_link_refuses_tampering_and_expiry(client: Client, make_client: Any) -> None:
     user, other = await new_user(client), await new_user(client)
     job = (await (await client.post("/api/v1/me/export", headers=bearer(user.token))).json())["data"]
     link = (await wait_done(client, user.token, job["id"]))["download_url"]
     assert (await client.get(link)).status == 200
+    elsewhere = await make_client()  # any engine process serves the archive (it is in PostgreSQL)
+    served = await elsewhere.get(link)
+    assert served.status == 200 and json.loads(gzip.decompress(await served.read()))["user_id"] == user.id
     flipped = link[:-1] + ("0" if link[-1] != "0" else "1")
     assert (await client.get(flipped)).status == 403
     assert (await client.get(link.replace(f"user={user.id}", f"user={other.id}"))).status == 403
