@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.appkeys import SERVICES
 from engine.rooms import store as rooms_store
-from tests.helpers import bearer, db, join, new_user
+from tests.helpers import bearer, db, heard_by, join, new_user
 from tests.social_setup import block, follow
 
 
@@ -138,7 +138,9 @@ async def test_a_block_hides_the_room_and_ends_presence_subscriptions(make_clien
     assert (await f.call("user:getRoom", {"userId": star.id}))["data"] == {"roomId": str(star.room)}
     assert (await f.call("presence:subscribe", {"userIds": [star.id, beacon.id]}))["data"] == {
         str(star.id): True, str(beacon.id): False}  # fmt: skip
-    await block(a, star, fan)
+    # Process b forgets its cached blocks on PostgreSQL's notification, after the commit: wait for it.
+    async with heard_by(a.app[SERVICES].config.database_url, a.app, b.app):
+        await block(a, star, fan)
     assert (await f.call("user:getRoom", {"userId": star.id}))["data"] == {"roomId": None}
     assert (await f.call("presence:subscribe", {"userIds": [star.id]}))["data"] == {str(star.id): False}
     # The star's next update does not reach the fan: the beacon's, sent after it, does.
