@@ -148,6 +148,17 @@ presence:subscribe -> PresenceAck
     `PRESENCE_SUBSCRIPTIONS_PER_USER` per user the call is refused: `Too many presence subscriptions` with `limit`.
 presence:unsubscribe -> Ack
     Stop following those users' presence.
+dm:thread.opened -> Ack
+    You show a direct-message thread: this socket enters your thread room (`dm:thread:{threadId}:user:{you}`) and
+    receives the peer's `dm:typing`. `Thread not found` (code `NOT_FOUND`) when it is not yours or a block stands
+    between you.
+dm:thread.closed -> Ack
+    The thread is no longer shown: the socket leaves your thread room.
+dm:typing -> Ack
+    You are typing in the thread (`peerUserId`: the other participant, not yourself): the peer's thread room gets
+    `dm:typing`. One per 2 s per user and thread (`DM_TYPING_RATE_LIMIT`; beyond it `Too many requests` with
+    `retry_after`); `Thread not found` when it is not yours, `peerUserId` is not the peer, or a block stands between
+    you (nothing is sent).
 gift:send -> GiftAck
     Send a gift to seated recipients (`recipientId` or up to 30 `recipientIds`, `quantity` 1–9999). The engine
     debits the sender in the same step and acks only after the debit is committed, with the new `balance`,
@@ -228,6 +239,17 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",
+    "dm.message.received": "A direct message to you (as `GET /api/v1/threads/{id}/messages` lists it) → your "
+    "sockets, on any engine process (the sender's other sockets get nothing: they read the thread).",
+    "dm.message.unsent": "The peer unsent a message (within 5 minutes of sending it): drop its content → your sockets.",
+    "dm.thread.request": "Someone your `messages` privacy setting does not let in opened a thread with you: accept it "
+    "(`POST /api/v1/threads/{id}/accept`) to reply → your sockets; also stored as a `dm` notification.",
+    "dm.thread.accepted": "The peer accepted your message request → your sockets.",
+    "dm.thread.seen": "The peer saw the thread up to `last_read_message_id` (read receipts; only once the thread is "
+    "open) → your sockets.",
+    "official.message.received": "Staff sent an official message to you (`audience` user) → your sockets, or to "
+    "everyone → every socket on every engine process.",
+    "dm:typing": "The peer is typing in the thread → the sockets of yours that have it open (`dm:thread.opened`).",
     "gift:received": "A gift was sent: one event per recipient (`recipientId`), then one burst with "
     "`recipientIds` → the room (excl. the sender).",
     "gift:combo": "A repeat of the same gift by the same sender to the same recipients within the combo window, "

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from engine.appkeys import CONFIG, GDPR, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
+from engine.appkeys import CONFIG, GDPR, INBOX, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gdpr.live import Gdpr
 from engine.gifts.handlers import register_gift_events
+from engine.inbox.handlers import register_inbox_events
+from engine.inbox.live import Inbox
 from engine.jobs import Periodic
 from engine.keys import Keys
 from engine.media.namespace import register_media_namespace
@@ -111,11 +113,15 @@ def create_app(config: Config) -> web.Application:
     # The social domain drives the rooms through its port, and notifies (a follow) through notifications.
     social = Social(realtime, RoomsForSocial(rooms), notifications)
     register_social_events(social)
+    # Direct messages read blocks and privacy from the social store and notify through notifications.
+    inbox = Inbox(realtime, notifications)
+    register_inbox_events(inbox)
     app[REALTIME] = realtime
     app[ROOMS] = rooms
     app[SOCIAL] = social
     app[NOTIFICATIONS] = notifications
     app[GDPR] = Gdpr(realtime)
+    app[INBOX] = inbox
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -12,6 +12,7 @@ from engine.services import Services
 
 if TYPE_CHECKING:
     from engine.gdpr.live import Gdpr
+    from engine.inbox.live import Inbox
     from engine.notifications.live import Notifications
     from engine.realtime.server import RealtimeServer
     from engine.rooms.live import LiveRooms
@@ -25,3 +26,4 @@ ROOMS: web.AppKey[LiveRooms] = web.AppKey("rooms")
 SOCIAL: web.AppKey[Social] = web.AppKey("social")
 NOTIFICATIONS: web.AppKey[Notifications] = web.AppKey("notifications")
 GDPR: web.AppKey[Gdpr] = web.AppKey("gdpr")
+INBOX: web.AppKey[Inbox] = web.AppKey("inbox")

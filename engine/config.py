@@ -141,6 +141,11 @@ class Config:
     export_link_ttl_seconds: int = 86400
     # How often each process looks for export jobs to run and deletions to purge.
     gdpr_sweep_seconds: float = 5.0
+    # Direct messages: sends per user; new threads (and message requests) per user; dm:typing per
+    # user per thread (realtime-contract §2.3: 1 per 2 s).
+    dm_rate_limit: Rate = field(default_factory=lambda: Rate(60, 60))
+    dm_thread_rate_limit: Rate = field(default_factory=lambda: Rate(30, 600))
+    dm_typing_rate_limit: Rate = field(default_factory=lambda: Rate(1, 2))
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -314,6 +319,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "EXPORT_RATE_LIMIT": ("export_rate_limit", Rate.parse),
     "EXPORT_LINK_TTL_SECONDS": ("export_link_ttl_seconds", _int_in(60, 7 * 86400)),
     "GDPR_SWEEP_SECONDS": ("gdpr_sweep_seconds", _positive),
+    "DM_RATE_LIMIT": ("dm_rate_limit", Rate.parse),
+    "DM_THREAD_RATE_LIMIT": ("dm_thread_rate_limit", Rate.parse),
+    "DM_TYPING_RATE_LIMIT": ("dm_typing_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

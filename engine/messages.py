@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
+from engine.inbox.messages import SERVER_EVENTS as INBOX_EVENTS
 from engine.media.messages import SERVER_EVENTS as MEDIA_EVENTS
 from engine.notifications.messages import SERVER_EVENTS as NOTIFICATION_EVENTS
 from engine.rooms.messages import SERVER_EVENTS as ROOM_EVENTS
@@ -22,6 +23,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **MEDIA_EVENTS,
     **SOCIAL_EVENTS,
     **NOTIFICATION_EVENTS,
+    **INBOX_EVENTS,
 }
 
 

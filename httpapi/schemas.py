@@ -206,6 +206,85 @@ class UnreadCount(msgspec.Struct):
     unread_count: int
 
 
+class DmPeer(msgspec.Struct):
+    id: int
+    name: str
+    signature: str | None
+    avatar_image: str | None
+
+
+class DirectMessage(msgspec.Struct):
+    id: int
+    thread_id: int
+    sender_id: int
+    client_id: str
+    """The sender's idempotency key."""
+    text: str | None
+    image_url: str | None
+    created_at: Timestamp
+    unsent: bool
+    """Unsent by its sender: text and image_url are null."""
+
+
+class DmThread(msgspec.Struct):
+    id: int
+    peer: DmPeer
+    status: Literal["open", "request"]
+    """request: the peer's "who may message me" setting did not let the requester in; the requester may
+    send one message, and the recipient replies after accepting."""
+    requester_id: int
+    created_at: Timestamp
+    accepted_at: Timestamp | None
+    last_message: DirectMessage | None
+    unread_count: int
+    """Messages from the peer you have not marked seen."""
+    last_read_message_id: int
+    peer_last_read_message_id: int
+    """How far the peer has seen (read receipts)."""
+
+
+class DmThreadPage(msgspec.Struct):
+    items: list[DmThread]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class DirectMessagePage(msgspec.Struct):
+    items: list[DirectMessage]
+    has_more: bool
+    """More messages in the direction of the page (older with `before`, newer with `after`)."""
+
+
+class DmSeen(msgspec.Struct):
+    thread_id: int
+    last_read_message_id: int
+    unread_count: int
+
+
+class OfficialMessage(msgspec.Struct):
+    id: int
+    audience: Literal["user", "everyone"]
+    user_id: int | None
+    title: str
+    text: str
+    image_url: str | None
+    created_at: Timestamp
+
+
+class OfficialMessagePage(msgspec.Struct):
+    items: list[OfficialMessage]
+    next_cursor: str | None
+
+
+class SentOfficialMessage(OfficialMessage):
+    sender_id: int | None
+
+
+class SentOfficialMessagePage(msgspec.Struct):
+    items: list[SentOfficialMessage]
+    next_cursor: str | None
+
+
 class ProfileCompletion(msgspec.Struct):
     percent: int
     missing: list[Literal["avatar", "bio", "interests", "birthday", "country", "gender"]]

@@ -131,3 +131,18 @@ async def delete_older_than(conn: Conn, cutoff: dt.datetime, batch: int) -> int:
             batch,
         )
     )
+
+
+async def mark_read_from_txn(conn: Conn, user_id: int, kind: str, actor_id: int) -> int:
+    """Mark read the user's unread notifications of this kind from this actor (a direct-message
+    thread seen: its `dm` notifications are read too); how many were unread."""
+    return int(
+        await conn.fetchval(
+            """WITH r AS (UPDATE notifications SET read_at = now()
+                          WHERE user_id = $1 AND kind = $2 AND actor_id = $3 AND read_at IS NULL RETURNING 1)
+               SELECT count(*) FROM r""",
+            user_id,
+            kind,
+            actor_id,
+        )
+    )
