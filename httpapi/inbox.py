@@ -55,7 +55,7 @@ def _thread(request: web.Request) -> int:
 @routes.api("POST", "/api/v1/threads", summary="Open the thread with a user (idempotent per pair). When their "
             "\"who may message me\" setting does not let you in, it is a message request: you may send one "
             "message until they accept. 404 for a missing user or one in a block with you.", body=ThreadBody,
-            response=schemas.DmThread, errors=(429,))  # fmt: skip
+            response=schemas.DmThread, errors=(404, 429))  # fmt: skip
 @login_required
 async def open_thread(request: web.Request) -> web.Response:
     body = await read_body(request, ThreadBody)
@@ -133,7 +133,7 @@ async def my_official_messages(request: web.Request) -> web.Response:
 
 @routes.api("POST", "/api/v1/admin/official-messages", summary="Send an official message to one user or to "
             "everyone (staff; audited).", body=OfficialBody, response=schemas.OfficialMessage,
-            status=201)  # fmt: skip
+            status=201, errors=(404,))  # fmt: skip
 @permission_required("messages.official")
 async def send_official(request: web.Request) -> web.Response:
     body = await read_body(request, OfficialBody)
