@@ -172,7 +172,12 @@ async def test_the_inbox_is_sorted_by_activity_with_last_message_and_unread_coun
     assert [t["last_message"]["text"] for t in listed] == ["mine", "three", "two"]
     assert (await threads(client, peers[1]))["items"][0]["unread_count"] == 1
     await send(client, peers[0], ids[0], "again")
-    assert [t["id"] for t in (await threads(client, me))["items"]] == [ids[0], ids[1], ids[2]]
+    listed = (await threads(client, me))["items"]
+    assert [t["id"] for t in listed] == [ids[0], ids[1], ids[2]] and listed[0]["unread_count"] == 3
+    reply = await send(client, me, ids[0], "a reply reads what came before it")
+    listed = (await threads(client, me))["items"]
+    assert listed[0]["unread_count"] == 0 and listed[0]["last_read_message_id"] == reply["id"]
+    assert (await threads(client, peers[0]))["items"][0]["unread_count"] == 1
 
 
 async def test_thread_pages_stay_stable_while_threads_and_messages_arrive(client: Any) -> None:

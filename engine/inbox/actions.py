@@ -163,12 +163,10 @@ async def do_seen(inbox: Inbox, user_id: int, thread_id: int, body: SeenBody) ->
         thread = await _locked(conn, user_id, thread_id)
         last = thread["last_message_id"] or 0
         up_to = last if body.message_id is None else min(body.message_id, last)
-        before = await store.view(conn, user_id, thread_id)
-        assert before is not None
         position, unread = await store.seen_txn(conn, thread_id, user_id, up_to)
         if unread == 0:
             await notifications.mark_read_from_txn(conn, user_id, "dm", thread["peer_id"])
-    moved = position > before["last_read_message_id"]
+    moved = position > thread["last_read_message_id"]
     if moved and thread["status"] == "open":
         await inbox.push(thread["peer_id"], "dm.thread.seen",
                          {"thread_id": thread_id, "user_id": user_id, "last_read_message_id": position})  # fmt: skip

@@ -71,7 +71,7 @@ async def lock_thread_txn(conn: Conn, viewer: int, thread_id: int) -> dict[str, 
     """Lock the thread row for a change by the viewer; the thread and the peer, or None when it is
     not the viewer's or a block stands between the two (read under the lock's snapshot)."""
     row = await conn.fetchrow(
-        f"""SELECT t.id, t.status, t.requester_id, t.last_message_id, me.peer_id
+        f"""SELECT t.id, t.status, t.requester_id, t.last_message_id, me.peer_id, me.last_read_message_id
             FROM dm_threads t JOIN dm_thread_members me ON me.thread_id = t.id
             WHERE t.id = $2 AND me.user_id = $1 AND {_NO_BLOCK}
             FOR UPDATE OF t""",
@@ -143,13 +143,14 @@ async def sent_count(conn: Conn, thread_id: int, sender: int, cap: int) -> int:
 
 async def record_sent_txn(conn: Conn, thread_id: int, sender: int, message_id: int) -> None:
     """After a message: it is the thread's last, the thread moves to the top of both inboxes, and the
-    peer has one more unread. The activity number is taken last, just before the commit, so a
-    number taken earlier but committed later than a page's cursor is as rare as can be."""
+    peer has one more unread; the sender has read everything up to it (under the lock every message
+    of the peer is older). The activity number is taken last, just before the commit, so a number
+    taken earlier but committed later than a page's cursor is as rare as can be."""
     await conn.execute("UPDATE dm_threads SET last_message_id = $2 WHERE id = $1", thread_id, message_id)
     await conn.execute(
         """WITH a AS (SELECT nextval('dm_activity_seq') AS v)
            UPDATE dm_thread_members SET activity = a.v,
-                  unread_count = unread_count + CASE WHEN user_id <> $2 THEN 1 ELSE 0 END,
+                  unread_count = CASE WHEN user_id <> $2 THEN unread_count + 1 ELSE 0 END,
                   last_read_message_id = CASE WHEN user_id = $2 THEN $3 ELSE last_read_message_id END
            FROM a WHERE thread_id = $1""",
         thread_id, sender, message_id,
