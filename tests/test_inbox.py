@@ -127,6 +127,25 @@ async def test_sends_are_idempotent_by_client_id_and_validated(client: Any, conn
         assert field in answer["error"]["fields"], (params, answer)
 
 
+async def test_unread_counts_stay_exact_under_concurrent_sends_seen_and_unsends(client: Any) -> None:
+    a, b = await new_user(client, "A"), await new_user(client, "B")
+    thread = (await open_thread(client, a, b))["id"]
+    sent = await asyncio.gather(*(send(client, a, thread, f"m{n}") for n in range(20)),
+                                *(send(client, b, thread, f"r{n}") for n in range(5)))  # fmt: skip
+    mine = [m for m in sent if m["sender_id"] == a.id]
+    unsends = [call(client, "DELETE", a, f"/api/v1/threads/{thread}/messages/{m['id']}") for m in mine[:4]]
+    await asyncio.gather(*unsends, *(send(client, a, thread, f"more {n}") for n in range(3)))
+    listed = (await threads(client, b))["items"][0]
+    async with db(client.app[CONFIG].database_url) as conn:
+        unread = await conn.fetchval(
+            """SELECT count(*) FROM dm_messages WHERE thread_id = $1 AND sender_id = $2 AND unsent_at IS NULL
+               AND id > $3""", thread, a.id, listed["last_read_message_id"])  # fmt: skip
+        last = await conn.fetchval("SELECT max(id) FROM dm_messages WHERE thread_id = $1", thread)
+    assert listed["unread_count"] == unread and listed["last_message"]["id"] == last
+    seen = (await call(client, "POST", b, f"/api/v1/threads/{thread}/seen"))["data"]
+    assert seen == {"thread_id": thread, "last_read_message_id": last, "unread_count": 0}
+
+
 async def test_threads_that_are_not_mine_or_behind_a_block_are_404(client: Any) -> None:
     a, b, c = await new_user(client, "A"), await new_user(client, "B"), await new_user(client, "C")
     thread = (await open_thread(client, a, b))["id"]
