@@ -144,8 +144,9 @@ async def sent_count(conn: Conn, thread_id: int, sender: int, cap: int) -> int:
 async def record_sent_txn(conn: Conn, thread_id: int, sender: int, message_id: int) -> None:
     """After a message: it is the thread's last, the thread moves to the top of both inboxes, and the
     peer has one more unread; the sender has read everything up to it (under the lock every message
-    of the peer is older). The activity number is taken last, just before the commit, so a number
-    taken earlier but committed later than a page's cursor is as rare as can be."""
+    of the peer is older). A thread's new activity number is above its old one whenever the
+    transaction commits, so a page read meanwhile never lists it twice: it either stays where it
+    was or moves before the page's cursor."""
     await conn.execute("UPDATE dm_threads SET last_message_id = $2 WHERE id = $1", thread_id, message_id)
     await conn.execute(
         """WITH a AS (SELECT nextval('dm_activity_seq') AS v)
