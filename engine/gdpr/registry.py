@@ -113,6 +113,9 @@ SUPERSEDED_CONSENT = Delete(
     "AND n.accepted_at > t.accepted_at)"
 )
 
+CONVERSATION = "the peer's side of a direct-message thread stays theirs (the user's own messages are erased)"
+IN_MY_THREADS = "t.thread_id IN (SELECT d.id FROM dm_threads d WHERE d.user_low = $1 OR d.user_high = $1)"
+
 # One line per table. The lead adds the tables other branches bring (dm_threads, dm_messages,
 # reports, activity) here, one line each, e.g.
 #   Table("dm_messages", by("sender_id", anonymise(body="''"))),
@@ -148,12 +151,24 @@ TABLES: tuple[Table, ...] = (
     Table("user_consents", by("user_id", SUPERSEDED_CONSENT)),
     Table("gdpr_exports", by("user_id", DELETE), omit=("archive", "claim")),
     Table("account_deletions", by("user_id", keep("the record that the account was deleted, and when"))),
+    # Direct messages: the export holds the user's whole conversations (what the peers wrote to them
+    # too); the purge erases what the user wrote (tombstones, as an unsend leaves) and keeps the
+    # threads, so each peer keeps their side of the conversation with "Deleted user".
+    Table("dm_threads", by("user_low", keep(CONVERSATION)), by("user_high", keep(CONVERSATION)),
+          by("requester_id", keep(CONVERSATION))),
+    Table("dm_thread_members", by("user_id", keep(CONVERSATION)), by("peer_id", keep(CONVERSATION))),
+    Table("dm_messages", by("sender_id", anonymise(text="NULL", image_url="NULL",
+                                                   unsent_at="coalesce(t.unsent_at, now())")),
+          also=IN_MY_THREADS),
+    Table("official_messages", by("user_id", DELETE), by("sender_id", keep(STAFF))),
 )
 # fmt: on
 
 # User-looking columns that do not hold user ids (the coverage test skips them), each with why.
 NOT_USER_COLUMNS: dict[tuple[str, str], str] = {
     ("rooms", "theme_id"): "a room theme (a mall item id), not a user",
+    ("dm_threads", "last_message_id"): "a direct message's id, not a user",
+    ("dm_thread_members", "last_read_message_id"): "a direct message's id, not a user",
 }
 
 
