@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from engine.activity.live import register_activity_jobs
 from engine.appkeys import CONFIG, GDPR, INBOX, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
@@ -110,6 +111,7 @@ def create_app(config: Config) -> web.Application:
     register_node_events(realtime, rooms)
     notifications = Notifications(realtime)
     register_notification_jobs(notifications)
+    register_activity_jobs(realtime)
     # The social domain drives the rooms through its port, and notifies (a follow) through notifications.
     social = Social(realtime, RoomsForSocial(rooms), notifications)
     register_social_events(social)

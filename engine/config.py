@@ -146,6 +146,10 @@ class Config:
     dm_rate_limit: Rate = field(default_factory=lambda: Rate(60, 60))
     dm_thread_rate_limit: Rate = field(default_factory=lambda: Rate(30, 600))
     dm_typing_rate_limit: Rate = field(default_factory=lambda: Rate(1, 2))
+    # The activity log (engine/activity): rows older than this are deleted (hourly, in batches); the
+    # activity stream in Redis is drained into PostgreSQL this often.
+    activity_retention_days: int = 90
+    activity_flush_interval_seconds: float = 1.0
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -322,6 +326,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DM_RATE_LIMIT": ("dm_rate_limit", Rate.parse),
     "DM_THREAD_RATE_LIMIT": ("dm_thread_rate_limit", Rate.parse),
     "DM_TYPING_RATE_LIMIT": ("dm_typing_rate_limit", Rate.parse),
+    "ACTIVITY_RETENTION_DAYS": ("activity_retention_days", _int_in(1, 3650)),
+    "ACTIVITY_FLUSH_INTERVAL_SECONDS": ("activity_flush_interval_seconds", _positive),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -57,6 +57,11 @@ class Keys:
         """The shard's ledger outbox stream, drained into PostgreSQL by the flusher."""
         return f"{self.prefix}{{e:{shard}}}:outbox"
 
+    def activity(self, shard: int) -> str:
+        """An activity stream (engine/activity): finished room visits of the users of this shard
+        (`user_id % economy_shards`, so one user's entries stay in order), drained into PostgreSQL."""
+        return f"{self.prefix}{{act:{shard}}}:stream"
+
     def applied(self, shard: int, txn_id: str) -> str:
         """Which credit legs of a transaction have been applied to wallets of this shard."""
         return f"{self.prefix}{{e:{shard}}}:applied:{txn_id}"

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from httpapi import economy, gdpr, inbox, legacy, mall, notifications, ops, payments, resellers, rooms, social, v1
+from httpapi import (
+    activity,
+    economy,
+    gdpr,
+    inbox,
+    legacy,
+    mall,
+    notifications,
+    ops,
+    payments,
+    resellers,
+    rooms,
+    social,
+    v1,
+)
 from httpapi.docs import setup_docs
 
 
@@ -17,6 +31,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(gdpr.routes)
     app.add_routes(notifications.routes)
     app.add_routes(inbox.routes)
+    app.add_routes(activity.routes)
     app.add_routes(rooms.routes)
     app.add_routes(economy.routes)
     app.add_routes(payments.routes)

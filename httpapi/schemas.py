@@ -639,3 +639,64 @@ class DeletionScheduled(msgspec.Struct):
     deletion_scheduled_for: Timestamp
     """When the account is purged, unless you log in before then."""
     cancel: str
+
+
+class ActivityUser(msgspec.Struct):
+    id: int
+    name: str
+    avatar_image: str | None
+
+
+class ActivityItem(msgspec.Struct):
+    """One thing the user did (or that happened to them, for a gift received)."""
+
+    id: int
+    kind: Literal["room_visit", "gift_sent", "gift_received", "follow", "level_up"]
+    at: Timestamp
+    """When it happened: a visit when it ended, a gift when it was sent."""
+    room_id: str | None
+    user: ActivityUser | None
+    """The other side: the followed user, a gift's recipient (gift_sent) or sender (gift_received)."""
+    coins: int | None
+    """A gift's value in coins (price × quantity); null for other kinds."""
+    duration_seconds: int | None
+    """A room visit: from join to leave."""
+    mic_seconds: int | None
+    """A room visit: the time spent on a seat."""
+    gift_id: str | None
+    quantity: int | None
+
+
+class ActivityPage(msgspec.Struct):
+    items: list[ActivityItem]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class FollowersWeek(msgspec.Struct):
+    week_start: str
+    """The week's Monday (UTC), YYYY-MM-DD."""
+    gained: int
+    lost: int
+    net: int
+    followers: int
+    """Followers at the week's end (now, for the current week)."""
+
+
+class UserStats(msgspec.Struct):
+    """Totals over the activity log kept (since `since`: ACTIVITY_RETENTION_DAYS)."""
+
+    since: str
+    room_visits: int
+    rooms_visited: int
+    """Distinct rooms."""
+    minutes_in_rooms: int
+    minutes_on_mic: int
+    seconds_on_mic: int
+    gifts_sent: int
+    gifts_sent_coins: int
+    gifts_received: int | None
+    """Null when the user's `received_gifts` setting hides it from the caller."""
+    gifts_received_coins: int | None
+    followers_trend: list[FollowersWeek] | None
+    """The last 8 weeks, oldest first; null when the user's `followers_list` setting hides it."""

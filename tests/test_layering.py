@@ -20,8 +20,10 @@ LEVELS: dict[str, int] = {
     "realtime": 4,
     # social and notifications sit beside accounts, under the rooms: rooms read blocks and privacy
     # (through the hot cache), and social drives the rooms through its port (engine/social/live.py).
-    # The inbox (direct messages) beside them: it reads blocks and privacy, and notifies.
-    **dict.fromkeys(("accounts", "social", "notifications", "inbox"), 5),
+    # The inbox (direct messages) beside them: it reads blocks and privacy, and notifies. And the
+    # activity log: the rooms (6) append finished visits to its stream, social records follows in it,
+    # and it reads social's privacy settings and blocks.
+    **dict.fromkeys(("accounts", "social", "notifications", "inbox", "activity"), 5),
     "rooms": 6,
     **dict.fromkeys(("gifts", "media"), 7),
     # gdpr reads every domain's tables (engine/gdpr/registry.py) and closes sockets through the transport.

@@ -161,6 +161,9 @@ TABLES: tuple[Table, ...] = (
                                                    unsent_at="coalesce(t.unsent_at, now())")),
           also=IN_MY_THREADS),
     Table("official_messages", by("user_id", DELETE), by("sender_id", keep(STAFF))),
+    # The activity log (sql/0016): the user's own rows go; in others' rows (a gift they sent, a follow
+    # of them) the other side is forgotten and the row stays its owner's.
+    Table("user_activity", by("user_id", DELETE), by("other_user_id", anonymise(other_user_id="NULL"))),
 )
 # fmt: on
 

@@ -111,5 +111,7 @@ async def do_close(rooms: LiveRooms, room_id: int, actor_id: int | None, reason:
     rooms.batcher.forget(room_id)
     for channel in (room_channel(room_id), batch_channel(room_id), each_channel(room_id)):
         await rooms.rt.sio.close_room(channel)
-    await rooms.state.record_close(room_id, [int(m) for m in as_list(result.data.get("members"))])
+    await rooms.state.record_close(
+        room_id, [int(m) for m in as_list(result.data.get("members"))], result.data.get("visits")
+    )
     log.info("room closed", extra={"room_id": room_id, "by": actor_id, "reason": reason})

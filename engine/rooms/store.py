@@ -20,6 +20,8 @@ import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from engine.activity import store as activity_store
+from engine.activity.model import Visit, visit_of
 from engine.config import Rate
 from engine.db import Conn
 from engine.keys import Keys
@@ -461,6 +463,9 @@ class RoomState:
                 # Still connected (or about to be removed by the disconnect hook), no longer in a room.
                 pipe.hset(self._keys.instance_sockets(m.instance_id), m.sid, f"{m.user_id}:0")
             if left:
+                # The visit's activity row is written later, off this path (engine/activity/worker.py).
+                if (visit := visit_of(m.user_id, m.room_id, result.data.get("visit"))) is not None:
+                    activity_store.queue_visit(pipe, self._keys, visit)
                 members = int(result.data.get("members", 0))
                 if members > 0:
                     pipe.zadd(self._keys.live_rooms(), {str(m.room_id): members})
@@ -480,8 +485,13 @@ class RoomState:
         # Only clear the pointer if it still names this room (the user may have joined another).
         await self._compare_delete(keys=[self._keys.user_room(user_id)], args=[str(room_id)])
 
-    async def record_close(self, room_id: int, members: list[int]) -> None:
-        await self._redis.zrem(self._keys.live_rooms(), str(room_id))
+    async def record_close(self, room_id: int, members: list[int], visits: Any = None) -> None:
+        """`visits`: the close script's `[user, joined, left, mic]` of every member's ended visit."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.live_rooms(), str(room_id))
+            for user_id, joined, left, mic in as_list(visits):
+                activity_store.queue_visit(pipe, self._keys, Visit(int(user_id), room_id, joined, left, mic))
+            await pipe.execute()
         for member in members:
             await self.forget_room_of(member, room_id)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.accounts import store as accounts_store
+from engine.activity import store as activity
 from engine.notifications import store as notifications
 from engine.services import Services
 from engine.social import store
@@ -42,6 +43,10 @@ async def do_block(social: Social, blocker: int, target: int, reason: str | None
             follow_deltas(target, blocker, mutual=False, sign=-1) if theirs else {},
         )
         await store.add_counts_txn(conn, deltas)
+        # The follows a block removed count as unfollows in each one's followers trend.
+        for follower, followed, removed in ((blocker, target, mine), (target, blocker, theirs)):
+            if removed:
+                await activity.record_follow_txn(conn, follower, followed, followed=False)
         if created:
             await notifications.delete_between_txn(conn, blocker, target)
     if created:

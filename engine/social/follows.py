@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from engine.accounts import store as accounts_store
+from engine.activity import store as activity
 from engine.db import Conn
 from engine.errors import DomainError
 from engine.notifications import store as notifications
@@ -66,6 +67,7 @@ async def do_follow(social: Social, follower: int, target: int) -> dict[str, Any
         stored = None
         if created:
             await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by))
+            await activity.record_follow_txn(conn, follower, target, followed=True)
             # A follow toggled again and again notifies once until it is read.
             if not await notifications.has_unread_txn(conn, target, "follow", follower):
                 notice = Notice(user_id=target, kind="follow", actor_id=follower, target_type="user",
@@ -94,6 +96,7 @@ async def do_unfollow(social: Social, follower: int, target: int) -> dict[str, A
         removed = await store.delete_follow_txn(conn, follower, target)
         if removed:
             await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by, sign=-1))
+            await activity.record_follow_txn(conn, follower, target, followed=False)  # the followers trend
         followers = (await store.counts(conn, target))["followers_count"]
     if removed:
         await social.push(target, "user.unfollowed",

@@ -34,6 +34,7 @@ if not previous then
   redis.call('HSET', K_SOCKETS, sid, user)
   redis.call('HSET', K_PROFILES, user, profile)
   if redis.call('HINCRBY', K_MEMBERS, user, 1) == 1 then
+    visit_begin(user, now)
     emit('room:userJoined', 'others', {userId = tonumber(user)}, 'user', profile)
   end
 end
@@ -46,6 +47,7 @@ if index then
   if seat and tonumber(seat.u) == tonumber(user) and tonumber(seat.d) > 0 then
     if now - tonumber(seat.d) <= grace then
       seat.d = 0
+      seat.t = now  -- back on mic
       seat_put(index, seat)
       reclaimed = tonumber(index)
       emit('seat:updated', 'others', {seatIndex = reclaimed, userId = tonumber(user), isMuted = seat.m == 1})

@@ -27,6 +27,7 @@ if mode == 'disconnect' then
   local index = redis.call('HGET', K_SEAT_OF, user)
   local seat = index and seat_get(index)
   if seat and tonumber(seat.u) == tonumber(user) then
+    mic_end(seat, now_ms())
     seat.d = now_ms()
     seat_put(index, seat)
     held, held_at = tonumber(index), seat.d
@@ -48,5 +49,10 @@ for i = 1, #invites, 2 do
   end
 end
 emit('room:userLeft', to, {userId = tonumber(user)})
-return reply({ok = true, left = true, sids = sids, held = held, held_at = held_at,
-              members = redis.call('HLEN', K_MEMBERS)})
+local result = {ok = true, left = true, sids = sids, held = held, held_at = held_at,
+                members = redis.call('HLEN', K_MEMBERS)}
+local visit = visit_end(user)
+if visit then
+  result['visit'] = {visit[1], now_ms(), visit[2]}  -- joined, left, ms on mic
+end
+return reply(result)

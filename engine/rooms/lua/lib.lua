@@ -5,7 +5,11 @@
 --   5 invites (hash index -> json)                   6 events (stream, id "<seq>-1")
 --   7 members (hash user -> socket count)            8 sockets (hash sid -> user)
 --   9 profiles (hash user -> json shown to others)   10 chat (list, newest first)
--- Seat json: {u = user id, m = 0/1 muted, d = ms of disconnect (0 = present)}.
+-- Seat json: {u = user id, m = 0/1 muted, d = ms of disconnect (0 = present), t = ms its time on
+-- mic began}.
+-- Meta also holds each member's visit, 'v:<user>' = '<joined ms>:<ms on mic so far>' (engine/activity):
+-- begun by the join that made them a member, added to when a seat of theirs ends, returned (and
+-- forgotten) by the leave that ends it, so the caller can append it to the activity stream.
 local K_META, K_SEATS, K_SEAT_OF, K_LOCKED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_INVITES, K_EVENTS, K_MEMBERS, K_SOCKETS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_PROFILES, K_CHAT = KEYS[9], KEYS[10]
@@ -52,8 +56,34 @@ local function seat_get(index)
 end
 
 local function seat_put(index, seat)
+  if seat.t == nil then seat.t = now_ms() end
   redis.call('HSET', K_SEATS, index, cjson.encode(seat))
   redis.call('HSET', K_SEAT_OF, seat.u, index)
+end
+
+local function visit_begin(user, now)
+  redis.call('HSET', K_META, 'v:' .. user, string.format('%d:0', now))
+end
+
+-- A present seat's time on mic, up to `now`, added to its user's visit (a held seat's was added when
+-- its user disconnected).
+local function mic_end(seat, now)
+  if not seat or not seat.t or tonumber(seat.d) ~= 0 then return end
+  local field = string.format('v:%d', seat.u)
+  local raw = redis.call('HGET', K_META, field)
+  if not raw then return end
+  local joined, mic = string.match(raw, '^(%d+):(%d+)$')
+  redis.call('HSET', K_META, field, joined .. ':' .. string.format('%d', tonumber(mic) + math.max(0, now - seat.t)))
+end
+
+-- The member's visit as {joined ms, ms on mic}, forgotten; nil when none was recorded.
+local function visit_end(user)
+  local field = 'v:' .. user
+  local raw = redis.call('HGET', K_META, field)
+  if not raw then return nil end
+  redis.call('HDEL', K_META, field)
+  local joined, mic = string.match(raw, '^(%d+):(%d+)$')
+  return {tonumber(joined), tonumber(mic)}
 end
 
 -- Take `user` off every seat they hold (the one-seat rule survives a stale reverse index).
@@ -64,6 +94,7 @@ local function vacate(user)
   for i = 1, #all, 2 do
     local seat = cjson.decode(all[i + 1])
     if tonumber(seat.u) == tonumber(user) then
+      mic_end(seat, now_ms())
       redis.call('HDEL', K_SEATS, all[i])
       vacated[#vacated + 1] = tonumber(all[i])
     end

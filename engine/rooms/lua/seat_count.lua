@@ -8,6 +8,7 @@ for i = 1, #all, 2 do
   local index = tonumber(all[i])
   if index >= count then
     local seat = cjson.decode(all[i + 1])
+    mic_end(seat, now_ms())
     redis.call('HDEL', K_SEATS, all[i])
     redis.call('HDEL', K_SEAT_OF, seat.u)
     evicted[#evicted + 1] = tonumber(seat.u)

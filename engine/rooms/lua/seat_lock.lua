@@ -14,6 +14,7 @@ local occupant = seat_get(index)
 local current = occupant and tonumber(occupant.u) or 0
 if current ~= expected then return fail('STATE_CHANGED') end
 if occupant then
+  mic_end(occupant, now_ms())
   redis.call('HDEL', K_SEATS, index)
   redis.call('HDEL', K_SEAT_OF, occupant.u)
   emit('seat:cleared', 'room', {seatIndex = index, userId = current})
