@@ -15,8 +15,8 @@ class RoomKeys(NamedTuple):
     """The keys of one room's live state, all under its hash tag. Every room script receives them
     in this order (engine/rooms/lua/lib.lua names them K_META … K_CHAT)."""
 
-    meta: str  # hash: seat_count, owner, seq, closed
-    seats: str  # hash: index -> seat json {u, m, d}
+    meta: str  # hash: seat_count, owner, seq, closed; v:<user> -> "<joined ms>:<ms on mic>" (engine/activity)
+    seats: str  # hash: index -> seat json {u, m, d, t}
     seat_of: str  # hash: user -> index
     locked: str  # set of locked indices
     invites: str  # hash: index -> invite json

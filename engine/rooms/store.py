@@ -417,7 +417,7 @@ class RoomState:
         pipe.hmget(self._keys.room(room_id).seat_of, [str(u) for u in user_ids])
 
     async def seat_of(self, room_id: int, user_id: int) -> dict[str, Any] | None:
-        """The seat the user holds in the room (`{u, m: muted, d: disconnected at}`), or None."""
+        """The seat the user holds in the room (`{u, m: muted, d: disconnected at, t: on mic since}`), or None."""
         keys = self._keys.room(room_id)
         index = await self._redis.hget(keys.seat_of, str(user_id))
         raw = await self._redis.hget(keys.seats, index) if index is not None else None
