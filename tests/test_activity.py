@@ -242,3 +242,21 @@ async def test_nothing_is_lost_when_the_worker_dies_mid_stream(make_client: Any,
             break
         await asyncio.sleep(0.02)
     assert len(await visits_of(config.database_url, guests[0].id)) == 2
+
+
+async def test_the_ledger_trigger_splits_gifts_per_recipient_and_never_stops_a_flush(client: Any, config: Any) -> None:
+    sender, r1, r2 = [await new_user(client, n) for n in ("Sender", "R1", "R2")]
+    gift = """INSERT INTO ledger_transactions (txn_id, kind, initiator_id, ref_type, ref_id, metadata, created_at)
+              VALUES ($1, 'gift', $2, 'gift', '5', $3::text::jsonb, now()) ON CONFLICT (txn_id) DO NOTHING"""
+    meta = f'{{"room_id": {sender.room}, "recipients": [{r1.id}, {r2.id}, 999999999], "quantity": 2, "price": 10}}'
+    async with db(config.database_url) as conn:
+        for _ in range(2):  # a transaction flushed again adds nothing
+            await conn.execute(gift, "00000000-0000-0000-0000-000000000001", sender.id, meta)
+        for n, bad in enumerate(('{"recipients": "x", "quantity": 1, "price": 1}', '{"recipients": [1]}',
+                                 f'{{"recipients": ["{r1.id}"], "quantity": -1, "price": 3}}'), start=2):  # fmt: skip
+            await conn.execute(gift, f"00000000-0000-0000-0000-00000000000{n}", sender.id, bad)
+        rows = await conn.fetch("SELECT user_id, kind, other_user_id, coins, room_id FROM user_activity ORDER BY id")
+    assert sorted(tuple(r) for r in rows) == sorted([
+        (sender.id, "gift_sent", r1.id, 20, sender.room), (sender.id, "gift_sent", r2.id, 20, sender.room),
+        (r1.id, "gift_received", sender.id, 20, sender.room), (r2.id, "gift_received", sender.id, 20, sender.room),
+    ])  # fmt: skip
