@@ -172,6 +172,8 @@ NOT_USER_COLUMNS: dict[tuple[str, str], str] = {
     ("rooms", "theme_id"): "a room theme (a mall item id), not a user",
     ("dm_threads", "last_message_id"): "a direct message's id, not a user",
     ("dm_thread_members", "last_read_message_id"): "a direct message's id, not a user",
+    ("user_activity", "room_id"): "a room's id (no foreign key: a visit or gift row must never stop the worker or "
+    "the ledger flush), not a user",
 }
 
 
