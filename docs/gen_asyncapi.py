@@ -119,7 +119,8 @@ seat:reaction -> Ack
 chat:message -> Ack
     Send a chat message (in the room; 60 per 60 s per user and room; blocked words give `Message not
     allowed`). Broadcast to the room including the sender as `chat:message`; `system` messages come from the
-    server only.
+    server only. A user under a platform mute (a report's action) gets `You are muted` (code `MUTED`,
+    `mutedUntil` in ms), in every room.
 room:kick -> Ack
     Engine addition: a moderator removes a user and blocks their return for `minutes`. The user's sockets get
     `room:kicked`; the room gets `seat:cleared` and `room:userLeft`.
@@ -230,6 +231,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "seat:evicted": "A lower seat count evicted you from your seat → the user's sockets in that room.",
     "seat:reaction": "A seated member reacted → the room (incl.).",
     "chat:message": "A chat message (server-stamped `id`, `timestamp`, author snapshot) → the room (incl.).",
+    "chat:deleted": "Staff deleted a chat message (a report's action): it is gone from the room's history "
+    "(`recentMessages`); remove `messageId` from view → the room (incl.; sequenced, replayed with `lastSeq`).",
     "presence.update": "A followed user came online (first socket) or went offline (last) → the subscribers their "
     "`online_status` privacy setting allows.",
     "user:profile_updated": "A member changed their profile (user:profileSync or a profile update): the fields that "

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from engine.activity.live import register_activity_jobs
-from engine.appkeys import CONFIG, GDPR, INBOX, METRICS, NOTIFICATIONS, REALTIME, ROOMS, SERVICES, SOCIAL
+from engine.appkeys import CONFIG, GDPR, INBOX, METRICS, NOTIFICATIONS, REALTIME, REPORTS, ROOMS, SERVICES, SOCIAL
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gdpr.live import Gdpr
@@ -31,6 +31,7 @@ from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
+from engine.reports.live import Reports
 from engine.rooms.handlers import register_room_events
 from engine.rooms.live import LiveRooms, StripedLocks
 from engine.rooms.social import RoomsForSocial
@@ -118,12 +119,16 @@ def create_app(config: Config) -> web.Application:
     # Direct messages read blocks and privacy from the social store and notify through notifications.
     inbox = Inbox(realtime, notifications)
     register_inbox_events(inbox)
+    # Reports act on rooms and accounts; the rooms tell them of word-filter hits through their port.
+    reports = Reports(rooms, notifications)
+    rooms.watch = reports
     app[REALTIME] = realtime
     app[ROOMS] = rooms
     app[SOCIAL] = social
     app[NOTIFICATIONS] = notifications
     app[GDPR] = Gdpr(realtime)
     app[INBOX] = inbox
+    app[REPORTS] = reports
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

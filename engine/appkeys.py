@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from engine.inbox.live import Inbox
     from engine.notifications.live import Notifications
     from engine.realtime.server import RealtimeServer
+    from engine.reports.live import Reports
     from engine.rooms.live import LiveRooms
     from engine.social.live import Social
 
@@ -27,3 +28,4 @@ SOCIAL: web.AppKey[Social] = web.AppKey("social")
 NOTIFICATIONS: web.AppKey[Notifications] = web.AppKey("notifications")
 GDPR: web.AppKey[Gdpr] = web.AppKey("gdpr")
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
+REPORTS: web.AppKey[Reports] = web.AppKey("reports")

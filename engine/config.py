@@ -150,6 +150,10 @@ class Config:
     # activity stream in Redis is drained into PostgreSQL this often.
     activity_retention_days: int = 90
     activity_flush_interval_seconds: float = 1.0
+    # Reports (issue 12 §4): per reporter; and the automatic case a user's distinct reporters open.
+    report_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
+    report_auto_threshold: int = 5
+    report_auto_window_hours: int = 24
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -328,6 +332,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DM_TYPING_RATE_LIMIT": ("dm_typing_rate_limit", Rate.parse),
     "ACTIVITY_RETENTION_DAYS": ("activity_retention_days", _int_in(1, 3650)),
     "ACTIVITY_FLUSH_INTERVAL_SECONDS": ("activity_flush_interval_seconds", _positive),
+    "REPORT_RATE_LIMIT": ("report_rate_limit", Rate.parse),
+    "REPORT_AUTO_THRESHOLD": ("report_auto_threshold", _int_in(0, 10000)),
+    "REPORT_AUTO_WINDOW_HOURS": ("report_auto_window_hours", _int_in(1, 8760)),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -104,6 +104,18 @@ class Metrics:
             ["event"],
             registry=r,
         )
+        self.reports_opened = Counter(
+            "flylive_reports_opened_total",
+            "Reports filed (merged: into the reporter's open report on the same target) and automatic cases, by source",
+            ["source", "target_type"],
+            registry=r,
+        )
+        self.reports_resolved = Counter(
+            "flylive_reports_resolved_total",
+            "Moderation cases resolved by action (dismiss too), and appeals reviewed (appeal_uphold, appeal_overturn)",
+            ["action"],
+            registry=r,
+        )
         self.forced_disconnects = Counter(
             "flylive_forced_disconnects_total",
             "Sockets closed because their session was revoked",

@@ -15,6 +15,7 @@ from httpapi import (
     notifications,
     ops,
     payments,
+    reports,
     resellers,
     rooms,
     social,
@@ -32,6 +33,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(notifications.routes)
     app.add_routes(inbox.routes)
     app.add_routes(activity.routes)
+    app.add_routes(reports.routes)
     app.add_routes(rooms.routes)
     app.add_routes(economy.routes)
     app.add_routes(payments.routes)

@@ -700,3 +700,111 @@ class UserStats(msgspec.Struct):
     gifts_received_coins: int | None
     followers_trend: list[FollowersWeek] | None
     """The last 8 weeks, oldest first; null when the user's `followers_list` setting hides it."""
+
+
+# --- reports and moderation (issue 12 §4) ---------------------------------------------------------
+
+
+class ReportOutcome(msgspec.Struct):
+    action: Literal["warn", "mute", "suspend", "ban", "delete_message", "dismiss"]
+    until: Timestamp | None
+    """When a mute or suspension ends."""
+    resolved_at: Timestamp
+    overturned: bool
+    """An appeal lifted the action."""
+
+
+class Report(msgspec.Struct):
+    id: int
+    case_id: int
+    """The moderation case the report belongs to (one per target while it is open)."""
+    target_type: Literal["user", "room", "message", "dm_message"]
+    target_id: str
+    reason: str
+    details: str | None
+    evidence_urls: list[str]
+    state: Literal["open", "reviewing", "actioned", "dismissed"]
+    outcome: ReportOutcome | None
+    """Null until the case is resolved."""
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class FiledReport(Report):
+    merged: bool
+    """True: merged into your open report on the same target (its reason, details, evidence updated)."""
+
+
+class ReportPage(msgspec.Struct):
+    items: list[Report]
+    next_cursor: str | None
+
+
+class StaffReport(Report):
+    reporter_id: int
+
+
+class StaffReportPage(msgspec.Struct):
+    items: list[StaffReport]
+    next_cursor: str | None
+
+
+class ModerationCase(msgspec.Struct):
+    id: int
+    target_type: Literal["user", "room", "message", "dm_message"]
+    target_id: str
+    room_id: int | None
+    subject_user_id: int | None
+    """The account an action falls on: the user reported, the room's owner, the message's sender."""
+    subject_name: str | None
+    source: Literal["report", "word_filter", "report_threshold"]
+    state: Literal["open", "reviewing", "actioned", "dismissed"]
+    high_priority: bool
+    reasons: list[str]
+    reporter_count: int
+    filter_hits: int
+    offender_strikes: int
+    """The subject's actioned cases (not overturned): repeat offenders come first among equals."""
+    assignee_id: int | None
+    snapshot: dict[str, Any]
+    """The target as it was when first reported (a message's text and sender)."""
+    action: str | None
+    action_until: Timestamp | None
+    note: str | None
+    resolved_by: int | None
+    resolved_at: Timestamp | None
+    lifted_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ResolvedCase(ModerationCase):
+    applied: bool
+    """False when there was nothing left to act on (a message the room's history no longer holds)."""
+
+
+class ModerationQueue(msgspec.Struct):
+    items: list[ModerationCase]
+    next_cursor: str | None
+
+
+class Appeal(msgspec.Struct):
+    id: int
+    case_id: int
+    user_id: int
+    details: str
+    state: Literal["pending", "upheld", "overturned"]
+    reviewed_by: int | None
+    reviewed_at: Timestamp | None
+    note: str | None
+    created_at: Timestamp
+
+
+class ReviewedAppeal(Appeal):
+    lifted: bool
+    """Whether overturning lifted the action (a warning has nothing to lift; a deleted message is not restored)."""
+
+
+class AppealPage(msgspec.Struct):
+    items: list[Appeal]
+    next_cursor: str | None

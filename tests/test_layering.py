@@ -26,8 +26,9 @@ LEVELS: dict[str, int] = {
     **dict.fromkeys(("accounts", "social", "notifications", "inbox", "activity"), 5),
     "rooms": 6,
     **dict.fromkeys(("gifts", "media"), 7),
-    # gdpr reads every domain's tables (engine/gdpr/registry.py) and closes sockets through the transport.
-    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads", "gdpr"), 8),
+    # gdpr reads every domain's tables (engine/gdpr/registry.py) and closes sockets through the transport;
+    # reports act on rooms (a platform mute, a deleted message) and accounts (suspend, ban).
+    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads", "gdpr", "reports"), 8),
     **dict.fromkeys(("messages", "appkeys", "migrations", "seed", "embedded"), 9),
     **dict.fromkeys(("app", "cli"), 10),
 }

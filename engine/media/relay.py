@@ -20,7 +20,7 @@ from engine.media import store
 from engine.media.model import ice_servers
 from engine.realtime.acks import Ack, failure
 from engine.realtime.server import RealtimeServer
-from engine.rooms.events import RoomCall, RoomEvent, register
+from engine.rooms.events import RoomCall, RoomEvent, muted_refusal, register
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import RoomRef
 
@@ -109,7 +109,10 @@ async def _seat_state(rooms: LiveRooms, room_id: int, user_id: int) -> str:
     seat = await rooms.state.seat_of(room_id, user_id)
     if seat is None or int(seat.get("u", 0)) != user_id or int(seat.get("d", 0)) != 0:
         return "You are not seated"
-    return "Not authorized" if int(seat.get("m", 0)) else "ok"
+    if int(seat.get("m", 0)):
+        return "Not authorized"
+    muted = await muted_refusal(rooms, user_id)  # a platform mute: no speaking in any room
+    return "ok" if muted is None else str(muted["error"])
 
 
 async def create_transport(rooms: LiveRooms, call: RoomCall, p: TransportCreate) -> Ack:

@@ -2,7 +2,7 @@
 
 Rows that change rarely and are read on every join, gift or moderated event — a room's row, its
 admins and bans, a user's public profile and VIP level, staff standing, agency membership, a user's
-blocks and privacy settings — are
+blocks and privacy settings, platform mutes — are
 read once and then served from memory. Every change to their tables, by any engine process, the
 dashboard or plain SQL, fires a trigger (sql/0011_hot_cache_notify.sql) that NOTIFYs channel
 `flylive_cache` with the topic to forget ("user:<id>", "room:<id>", "blocks:<id>", "privacy:<id>" or
@@ -251,6 +251,14 @@ class HotCache:
         """The user's privacy settings (presence updates, user:getRoom)."""
         return await self.get(("privacy", user_id), (privacy_topic(user_id),),
                               lambda c: social_store.privacy(c, user_id))  # fmt: skip
+
+    async def muted_until(self, user_id: int, now: float) -> float | None:
+        """When the user's platform mute ends (epoch seconds), if one is in force at `now`."""
+        until = await self.get(("mute", user_id), (user_topic(user_id),),
+                               lambda c: store.platform_mute_until(c, user_id))  # fmt: skip
+        if until is None or until.timestamp() <= now:
+            return None  # none, or ran out since it was read
+        return until.timestamp()
 
     async def is_staff(self, user_id: int) -> bool:
         return await self.get(("staff", user_id), (user_topic(user_id),), lambda c: store.is_staff(c, user_id))

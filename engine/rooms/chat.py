@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from engine.ratelimit.store import Verdict
 from engine.realtime.acks import Ack
-from engine.rooms.events import RoomCall, refuse
+from engine.rooms.events import RoomCall, muted_refusal, refuse
 from engine.rooms.live import LiveRooms, encode
 from engine.rooms.model import ChatPayload
 from engine.rooms.seats import OK
@@ -40,8 +40,14 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     room_id, session = call.room_id, call.session
     svc = rooms.svc
     user_id = int(session["user_id"])
+    if (muted := await muted_refusal(rooms, user_id)) is not None:
+        return muted
     content = p.content.strip()
-    if not content or not check_allowed(content, svc.config.chat_blocked_words):
+    if not content:
+        return refuse("MESSAGE_REJECTED")
+    if not check_allowed(content, svc.config.chat_blocked_words):
+        if rooms.watch is not None:  # the word filter is an automated moderation rule too
+            await rooms.watch.filtered(room_id, user_id, content)
         return refuse("MESSAGE_REJECTED")
     message = {
         "id": message_id(), "userId": user_id, "userName": session.get("name", ""),

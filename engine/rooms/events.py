@@ -8,6 +8,7 @@ in one query and refuses the actor below it. The action then receives a `RoomCal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +26,13 @@ P = TypeVar("P", bound=msgspec.Struct)
 refuse = partial(refusal, ERRORS)  # refuse("SEAT_TAKEN", occupant=…): the rooms' failure acks
 NOT_IN_ROOM = refuse("NOT_IN_ROOM")
 NOT_AUTHORIZED = refuse("NOT_AUTHORIZED")
+
+
+async def muted_refusal(rooms: LiveRooms, user_id: int) -> Ack | None:
+    """The MUTED ack (with `mutedUntil`, epoch ms) for a user under a platform mute, else None: such a
+    user may not chat or speak on a seat in any room (engine/rooms/moderation.py: do_platform_mute)."""
+    until = await rooms.cache.muted_until(user_id, time.time())
+    return None if until is None else refuse("MUTED", mutedUntil=int(until * 1000))
 
 
 @dataclass(frozen=True, slots=True)

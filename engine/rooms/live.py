@@ -50,6 +50,13 @@ class RoomMedia(Protocol):
     async def close_router(self, room_id: int) -> None: ...
 
 
+class ChatWatch(Protocol):
+    """What rooms tell the moderation side (engine/reports/live.py implements it): a chat message
+    the word filter refused, an automated moderation rule."""
+
+    async def filtered(self, room_id: int, user_id: int, content: str) -> None: ...
+
+
 class StripedLocks:
     """Per-room locks, striped: a fixed number, shared by rooms with the same id modulo their count."""
 
@@ -71,6 +78,7 @@ class LiveRooms:
         self._state: RoomState | None = None
         self._cache: HotCache | None = None
         self._batcher: RoomBatcher | None = None
+        self.watch: ChatWatch | None = None  # plugged in by create_app, when the moderation side runs
 
     async def start(self, svc: Services) -> None:
         """Bind the room scripts to the service's Redis (and load them), and start listening for the

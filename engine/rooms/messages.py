@@ -119,6 +119,15 @@ class ChatMessage(Sequenced):
     timestamp: int
 
 
+class ChatDeleted(Sequenced):
+    """Staff deleted a chat message (a report's action, issue 12 §4): it is gone from the room's
+    history (recentMessages); clients remove it from what they show."""
+
+    roomId: str
+    messageId: str
+    """The `id` of the `chat:message`."""
+
+
 class RoomKicked(Event):
     roomId: str
     reason: str
@@ -170,6 +179,7 @@ SERVER_EVENTS: dict[str, type[Event]] = {
     "seat:evicted": SeatEvicted,
     "seat:reaction": SeatReaction,
     "chat:message": ChatMessage,
+    "chat:deleted": ChatDeleted,
     "presence.update": PresenceUpdate,
     "user:profile_updated": ProfileUpdated,
     "auth:force_disconnect": ForceDisconnect,

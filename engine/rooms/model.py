@@ -41,6 +41,10 @@ ERRORS = {
     "PRESENCE_LIMIT": "Too many presence subscriptions",
     # A block between the two users (issue 12 §3): joining the blocker's room, a seat invite or assignment.
     "BLOCKED": "Blocked",
+    # Reports and moderation (issue 12 §4): a platform mute (every room, until it ends), and a
+    # message moderators asked to delete that the history no longer holds.
+    "MUTED": "You are muted",
+    "MESSAGE_NOT_FOUND": "Message not found",
 }
 
 VIP_GUARD_REMOVE = 5  # seat:remove refused against VIP level >= 5

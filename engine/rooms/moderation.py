@@ -1,6 +1,7 @@
 """Room moderation: kick (with a temporary block), ban and unban, close. Used by socket events and
 by the REST API alike; every action is checked against the actor's rank in the room and written
-to the audit log.
+to the audit log. Below them, the platform staff's (the reports domain, issue 12 §4, decides who
+may): a mute in every room for a period, and deleting a chat message from a room's history.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from engine.errors import DomainError, not_found
 from engine.realtime.server import user_room
 from engine.rooms import store
 from engine.rooms.batching import batch_channel, each_channel
-from engine.rooms.cache import room_topic
-from engine.rooms.live import LiveRooms
+from engine.rooms.cache import room_topic, user_topic
+from engine.rooms.live import LiveRooms, decode
 from engine.rooms.membership import do_leave
 from engine.rooms.model import Rank, may_moderate, room_channel
 from engine.rooms.roles import ranks_and_vip
@@ -115,3 +116,55 @@ async def do_close(rooms: LiveRooms, room_id: int, actor_id: int | None, reason:
         room_id, [int(m) for m in as_list(result.data.get("members"))], result.data.get("visits")
     )
     log.info("room closed", extra={"room_id": room_id, "by": actor_id, "reason": reason})
+
+
+# --- platform-wide (staff, issue 12 §4): a mute in every room, a message deleted from a room ------
+
+
+async def do_platform_mute(rooms: LiveRooms, actor_id: int | None, user_id: int, until: dt.datetime, *,
+                           reason: str | None, case_id: int | None = None) -> None:  # fmt: skip
+    """Mute the user in every room until `until`: chat:message and speaking are refused (MUTED) in
+    each room from the next event on. A seat they hold now is muted at once (seat:userMuted, and the
+    node pauses them); it stays muted until a room moderator unmutes it once the mute is over."""
+    try:
+        async with rooms.svc.pool.acquire() as conn, conn.transaction():
+            await store.set_platform_mute_txn(conn, user_id, until, reason=reason, case_id=case_id, muted_by=actor_id)
+            await record_txn(conn, actor_id=actor_id, action="account.mute", target_type="user", target_id=user_id,
+                             details={"until": until.isoformat(), "reason": reason, "case_id": case_id})  # fmt: skip
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise not_found("User") from exc
+    rooms.cache.invalidate(user_topic(user_id))  # here at once; the trigger's NOTIFY tells the others
+    room_id = await rooms.state.room_of(user_id)
+    seat = await rooms.state.seat_of(room_id, user_id) if room_id else None
+    if room_id and seat is not None and not int(seat.get("m", 0)):
+        result = await rooms.run(room_id, rooms.state.seat_mute(room_id, user_id, True))
+        if result.ok:
+            await rooms.media.command(room_id, "pauseUser", userId=user_id)
+    log.info("user muted in every room", extra={"user_id": user_id, "by": actor_id, "until": until.isoformat()})
+
+
+async def do_lift_platform_mute(rooms: LiveRooms, actor_id: int | None, user_id: int, *,
+                                case_id: int | None = None) -> bool:  # fmt: skip
+    """Lift the user's platform mute (only the one `case_id` imposed, when given); whether there was one."""
+    async with rooms.svc.pool.acquire() as conn, conn.transaction():
+        lifted = await store.lift_platform_mute_txn(conn, user_id, case_id)
+        if lifted:
+            await record_txn(conn, actor_id=actor_id, action="account.unmute", target_type="user",
+                             target_id=user_id, details={"case_id": case_id})  # fmt: skip
+    rooms.cache.invalidate(user_topic(user_id))
+    return lifted
+
+
+async def do_delete_message(rooms: LiveRooms, actor_id: int | None, room_id: int, message_id: str, *,
+                            reason: str | None) -> dict[str, Any] | None:  # fmt: skip
+    """Delete a chat message from the room's history and send `chat:deleted` to the room; the message
+    as it was, or None when the history (capped at CHAT_HISTORY) no longer holds it."""
+    result = await rooms.run(room_id, rooms.state.chat_delete(room_id, message_id))
+    message = decode(result.data["message"]) if result.ok else None
+    async with rooms.svc.pool.acquire() as conn:
+        await record_txn(conn, actor_id=actor_id, action="room.chat_delete", target_type="room", target_id=room_id,
+                         details={"message_id": message_id, "deleted": message is not None, "reason": reason,
+                                  "user_id": message.get("userId") if message else None})  # fmt: skip
+    log.info("chat message deleted", extra={"room_id": room_id, "message_id": message_id, "by": actor_id,
+                                            "found": message is not None})  # fmt: skip
+    return message

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.audit.store import record_txn
 from engine.realtime.acks import Ack
-from engine.rooms.events import RoomCall, refuse
+from engine.rooms.events import RoomCall, muted_refusal, refuse
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import (
     VIP_GUARD_MUTE,
@@ -97,6 +97,8 @@ async def do_mute(rooms: LiveRooms, call: RoomCall, p: TargetPayload, *, muted: 
         return refuse("NOT_AUTHORIZED")
     if muted and p.userId != actor and vip_protected(standing.target_vip, VIP_GUARD_MUTE, standing.actor):
         return refuse("VIP_PROTECTED")
+    if not muted and (refused := await muted_refusal(rooms, p.userId)) is not None:
+        return refused  # a platform mute outranks the room's moderators
     result = await rooms.run(room_id, rooms.state.seat_mute(room_id, p.userId, muted), actor_sid=call.sid)
     if result.ok:  # a moderator mute silences the producer for everyone, with no client action
         await rooms.media.command(room_id, "pauseUser" if muted else "resumeUser", userId=p.userId)

@@ -207,6 +207,31 @@ async def active_bans(conn: Conn, room_id: int) -> dict[int, dict[str, Any]]:
     return {int(r["user_id"]): {"id": r["id"], "expires_at": r["expires_at"], "reason": r["reason"]} for r in rows}
 
 
+async def platform_mute_until(conn: Conn, user_id: int) -> dt.datetime | None:
+    """When the user's platform mute (no chat, no speaking in any room) ends; None: not muted."""
+    value = await conn.fetchval("SELECT until FROM platform_mutes WHERE user_id = $1 AND until > now()", user_id)
+    return value  # type: ignore[no-any-return]
+
+
+async def set_platform_mute_txn(conn: Conn, user_id: int, until: dt.datetime, *, reason: str | None,
+                                case_id: int | None, muted_by: int | None) -> None:  # fmt: skip
+    """Mute the user until `until` (a later mute replaces an earlier one, whichever ends first)."""
+    await conn.execute(
+        """INSERT INTO platform_mutes (user_id, until, reason, case_id, muted_by) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (user_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
+               case_id = excluded.case_id, muted_by = excluded.muted_by, created_at = now()""",
+        user_id, until, reason, case_id, muted_by,
+    )  # fmt: skip
+
+
+async def lift_platform_mute_txn(conn: Conn, user_id: int, case_id: int | None = None) -> bool:
+    """Lift the user's platform mute (only the one of `case_id`, when given); whether there was one."""
+    status = await conn.execute(
+        "DELETE FROM platform_mutes WHERE user_id = $1 AND ($2::bigint IS NULL OR case_id = $2)", user_id, case_id
+    )
+    return status != "DELETE 0"
+
+
 async def is_staff(conn: Conn, user_id: int) -> bool:
     """Whether the user holds a platform role with `rooms.moderate` (the staff rank in every room)."""
     return bool(
@@ -245,7 +270,7 @@ _PRELUDE = _LUA / "lib.lua"
 SCRIPT_NAMES = (
     "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
     "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
-    "profile_update",
+    "profile_update", "chat_delete",
 )  # fmt: skip
 SCRIPTS = {name: LuaScript(_LUA / f"{name}.lua", _PRELUDE) for name in SCRIPT_NAMES}
 # chat draws on the sender's per-room rate limit in the same step (its bucket is in the room's slot).
@@ -384,6 +409,11 @@ class RoomState:
         """A member's new profile, kept for snapshots, and `user:profile_updated` with what changed."""
         return await self._run("profile_update", room_id, user_id, profile_json, changed_json)
 
+    async def chat_delete(self, room_id: int, message_id: str) -> ScriptResult:
+        """Take a message out of the room's history and record `chat:deleted`; `data["message"]`:
+        the message's JSON as it was (MESSAGE_NOT_FOUND once the history no longer holds it)."""
+        return await self._run("chat_delete", room_id, message_id, str(room_id))
+
     async def close(self, room_id: int, reason: str) -> ScriptResult:
         """End the live state (all but the sequence number); returns the members it had."""
         return await self._run("room_close", room_id, str(room_id), reason)
@@ -399,6 +429,14 @@ class RoomState:
         """The profile a member shows to others in the room (decoded), or None."""
         raw = await self._redis.hget(self._keys.room(room_id).profiles, str(user_id))
         return _decoder.decode(raw) if raw else None
+
+    async def chat_message(self, room_id: int, message_id: str) -> dict[str, Any] | None:
+        """A message of the room's recent history (as `chat:message` sent it), by its id, or None."""
+        for raw in await self._redis.lrange(self._keys.room(room_id).chat, 0, -1):
+            message = _decoder.decode(raw)
+            if isinstance(message, dict) and message.get("id") == message_id:
+                return message
+        return None
 
     async def occupant(self, room_id: int, index: int) -> int | None:
         raw = await self._redis.hget(self._keys.room(room_id).seats, str(index))

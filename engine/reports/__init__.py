@@ -1,0 +1,1 @@
+"""Reports and the moderation queue (issue 12 §4): users report, staff review and act, users appeal."""
