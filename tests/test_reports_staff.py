@@ -1,0 +1,257 @@
+"""The moderation queue (issue 12 §4) through the real server and real Socket.IO clients: who may
+review, priority and filters, and each action applied live (ban and suspend disconnect the sockets,
+a platform mute stops chat in every room — on another engine process too — until an overturned
+appeal lifts it, a deleted message leaves the room's history with chat:deleted to the members, a
+warning is a `system` notification), every one audited; the automatic rules (report threshold,
+word filter) opening cases by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.helpers import Client, User, db, join, login, new_user
+from tests.reports_setup import audit_actions, database, get, post, queue, report, resolve
+from tests.sockets import open_peers
+
+
+async def test_only_reviewers_see_and_act_on_the_queue(client: Client) -> None:
+    plain, target = await new_user(client), await new_user(client)
+    filed = await report(client, plain, "user", target.id)
+    await get(client, plain, "/api/v1/admin/reports", 403)
+    await get(client, plain, f"/api/v1/admin/reports/{filed['case_id']}", 403)
+    await post(client, plain, f"/api/v1/admin/reports/{filed['case_id']}/resolve", {"action": "ban"}, 403)
+    await post(client, plain, f"/api/v1/admin/reports/{filed['case_id']}/assign", {"assignee_id": plain.id}, 403)
+    await get(client, plain, "/api/v1/admin/appeals", 403)
+    for role in ("moderator", "admin", "super_admin"):
+        staff = await new_user(client, role=role)
+        assert [c["id"] for c in await queue(client, staff)] == [filed["case_id"]]
+    support = await new_user(client, role="support")
+    await get(client, support, "/api/v1/admin/reports", 403)
+    # Assigning to someone who may not review is refused; the case's reports are listed for staff.
+    await post(client, staff, f"/api/v1/admin/reports/{filed['case_id']}/assign", {"assignee_id": plain.id}, 422)
+    reports = (await get(client, staff, f"/api/v1/admin/reports/{filed['case_id']}/reports"))["data"]["items"]
+    assert [(r["id"], r["reporter_id"]) for r in reports] == [(filed["id"], plain.id)]
+    await get(client, staff, "/api/v1/admin/reports/987654321", 404)
+
+
+async def test_the_queue_puts_more_reporters_then_repeat_offenders_first_and_filters(client: Client) -> None:
+    staff, other = await new_user(client, role="moderator"), await new_user(client, role="moderator")
+    reporters = [await new_user(client) for _ in range(3)]
+    once, twice, repeat = await new_user(client), await new_user(client), await new_user(client)
+    old = await report(client, reporters[0], "room", repeat.room, "hate")  # an earlier action on `repeat`
+    await resolve(client, staff, old["case_id"], "warn")
+    a = await report(client, reporters[0], "user", once.id, "spam")
+    b = await report(client, reporters[0], "user", twice.id, "harassment")
+    await report(client, reporters[1], "user", twice.id, "spam")
+    c = await report(client, reporters[2], "user", repeat.id, "scam")
+    order = [x["id"] for x in await queue(client, staff)]
+    assert order == [b["case_id"], c["case_id"], a["case_id"]]
+    cases = {x["id"]: x for x in await queue(client, staff)}
+    assert cases[c["case_id"]]["offender_strikes"] == 1 and cases[a["case_id"]]["offender_strikes"] == 0
+    paged, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        data = (await get(client, staff, "/api/v1/admin/reports", **params))["data"]
+        paged += [x["id"] for x in data["items"]]
+        if (cursor := data["next_cursor"]) is None:
+            break
+    assert paged == order
+    assert [x["id"] for x in await queue(client, staff, reason="spam")] == [b["case_id"], a["case_id"]]
+    assert [x["id"] for x in await queue(client, staff, target_type="room")] == []
+    assert [x["id"] for x in await queue(client, staff, target_type="room", state="actioned")] == [old["case_id"]]
+    await post(client, staff, f"/api/v1/admin/reports/{a['case_id']}/assign", {"assignee_id": other.id}, 200)
+    assert [x["id"] for x in await queue(client, staff, assignee=other.id)] == [a["case_id"]]
+    assert [x["id"] for x in await queue(client, staff, assignee=0)] == [b["case_id"], c["case_id"]]
+    assert [x["state"] for x in await queue(client, staff, state="reviewing")] == ["reviewing"]
+    await get(client, staff, "/api/v1/admin/reports", 422, state="closed")
+    # Resolved once: a second reviewer's resolve or assign is refused.
+    await resolve(client, staff, a["case_id"], "dismiss")
+    await resolve(client, other, a["case_id"], "warn", status=409)
+    await post(client, other, f"/api/v1/admin/reports/{a['case_id']}/assign", {"assignee_id": other.id}, 409)
+
+
+async def test_a_ban_disconnects_the_users_sockets_and_is_audited(client: Client) -> None:
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    filed = await report(client, reporter, "user", target.id, "scam")
+    async with open_peers() as open_peer:
+        peer = await open_peer(client, target)
+        await join(peer, target.room)
+        done = await resolve(client, staff, filed["case_id"], "ban", note="fraud ring")
+        assert done["state"] == "actioned" and done["action"] == "ban" and done["applied"] is True
+        await asyncio.wait_for(_disconnected(peer), 5)
+    assert (await login(client, target.phone)).status in (401, 403)
+    assert await audit_actions(client, "report", filed["case_id"]) == ["report.resolve"]
+    assert "account.banned" in await audit_actions(client, "user", target.id)
+
+
+async def _disconnected(peer: Any) -> None:
+    while peer.sio.connected:
+        await asyncio.sleep(0.05)
+
+
+async def test_a_suspension_disconnects_and_an_overturned_appeal_reinstates(client: Client) -> None:
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    filed = await report(client, reporter, "user", target.id)
+    await resolve(client, staff, filed["case_id"], "suspend", status=422)  # needs minutes
+    async with open_peers() as open_peer:
+        peer = await open_peer(client, target)
+        done = await resolve(client, staff, filed["case_id"], "suspend", minutes=60)
+        assert done["action_until"] is not None
+        await asyncio.wait_for(_disconnected(peer), 5)
+    assert (await login(client, target.phone)).status in (401, 403)
+    appeal = await _appeal(client, target, filed["case_id"])
+    reviewed = (await post(client, staff, f"/api/v1/admin/appeals/{appeal['id']}/review", {"decision": "overturn"},
+                           200))["data"]  # fmt: skip
+    assert reviewed["state"] == "overturned" and reviewed["lifted"] is True
+    assert (await login(client, target.phone)).status == 200
+    assert "report.appeal_overturn" in await audit_actions(client, "report", filed["case_id"])
+
+
+async def _appeal(client: Client, target: User, case_id: int) -> dict[str, Any]:
+    """The target's appeal: a suspended account cannot sign in to file it through the API, so it is
+    written straight in the database, as staff would record one that reached them otherwise."""
+    async with db(database(client)) as conn:
+        row = await conn.fetchrow(
+            "INSERT INTO moderation_appeals (case_id, user_id, details) VALUES ($1, $2, 'not me') RETURNING id",
+            case_id, target.id,
+        )  # fmt: skip
+    return {"id": row["id"]}
+
+
+async def test_a_mute_stops_chat_in_every_room_on_every_process_until_overturned(make_client: Any) -> None:
+    client = await make_client()
+    other = await make_client()  # a second engine process on the same Redis and database
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    owner = await new_user(client, "Owner")
+    filed = await report(client, reporter, "user", target.id, "harassment")
+    async with open_peers() as open_peer:
+        here, there = await open_peer(client, target), await open_peer(other, target)
+        await join(here, owner.room)
+        await join(there, target.room)
+        assert (await here.call("chat:message", {"roomId": owner.room, "content": "hi"}))["success"]
+        assert (await there.call("chat:message", {"roomId": target.room, "content": "hi"}))["success"]
+        await resolve(client, staff, filed["case_id"], "mute", minutes=30)
+
+        async def refused(peer: Any, room: int) -> dict[str, Any]:
+            for _ in range(100):  # the other process forgets its cached "not muted" on the NOTIFY
+                ack: dict[str, Any] = await peer.call("chat:message", {"roomId": room, "content": "hi"})
+                if not ack["success"]:
+                    return ack
+                await asyncio.sleep(0.05)
+            raise AssertionError("never muted")
+
+        for peer, room in ((here, owner.room), (there, target.room)):
+            ack = await refused(peer, room)
+            assert (ack["error"], ack["code"]) == ("You are muted", "MUTED") and ack["mutedUntil"] > 0
+        appeal = (await post(client, target, f"/api/v1/reports/{filed['case_id']}/appeal", {"details": "sorry"},
+                             201))["data"]  # fmt: skip
+        await post(client, staff, f"/api/v1/admin/appeals/{appeal['id']}/review", {"decision": "overturn"}, 200)
+        for _ in range(100):
+            if (await there.call("chat:message", {"roomId": target.room, "content": "back"}))["success"]:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("still muted")
+    actions = await audit_actions(client, "user", target.id)
+    assert "account.mute" in actions and "account.unmute" in actions
+
+
+async def test_a_mute_mutes_the_seat_held_now(client: Client) -> None:
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    owner = await new_user(client, "Owner")
+    filed = await report(client, reporter, "user", target.id)
+    async with open_peers() as open_peer:
+        watcher, peer = await open_peer(client, owner), await open_peer(client, target)
+        await join(watcher, owner.room)
+        await join(peer, owner.room)
+        assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
+        await resolve(client, staff, filed["case_id"], "mute", minutes=5)
+        muted = await watcher.wait_for("seat:userMuted")
+        assert muted[-1]["userId"] == target.id and muted[-1]["isMuted"] is True
+        # Not even a room's owner lifts a platform mute on the seat.
+        ack = await watcher.call("seat:unmute", {"roomId": owner.room, "userId": target.id})
+        assert ack["success"] is False and ack["code"] == "MUTED"
+
+
+async def test_a_deleted_message_leaves_the_history_and_the_room_hears_chat_deleted(client: Client) -> None:
+    staff, owner, sender = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    async with open_peers() as open_peer:
+        member, speaker = await open_peer(client, owner), await open_peer(client, sender)
+        await join(member, owner.room)
+        await join(speaker, owner.room)
+        for text in ("keep me", "delete me"):
+            assert (await speaker.call("chat:message", {"roomId": owner.room, "content": text}))["success"]
+        bad = (await member.wait_for("chat:message", 2))[1]
+        filed = await report(client, owner, "message", bad["id"], "hate")
+        await resolve(client, staff, filed["case_id"], "warn", status=200)  # a warning is not a deletion
+        again = await report(client, owner, "message", bad["id"], "hate")  # a new case once the old one is closed
+        assert again["case_id"] != filed["case_id"]
+        done = await resolve(client, staff, again["case_id"], "delete_message")
+        assert done["applied"] is True
+        (deleted,) = await member.wait_for("chat:deleted")
+        assert deleted["messageId"] == bad["id"] and deleted["roomId"] == str(owner.room) and deleted["seq"] > 0
+        late = await open_peer(client, await new_user(client))
+        snapshot = await join(late, owner.room)
+        assert [m["content"] for m in snapshot["recentMessages"]] == ["keep me"]
+        # A message the history no longer holds: the case is resolved, nothing is applied.
+        gone = await report(client, owner, "message", bad["id"], status=404)
+        assert gone["error"]["code"] == "not_found"
+    assert "room.chat_delete" in await audit_actions(client, "room", owner.room)
+    # Only a message can be deleted.
+    user_case = await report(client, owner, "user", sender.id)
+    await resolve(client, staff, user_case["case_id"], "delete_message", status=422)
+
+
+async def test_a_warning_is_a_system_notification_and_audited(client: Client) -> None:
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    filed = await report(client, reporter, "user", target.id)
+    async with open_peers() as open_peer:
+        peer = await open_peer(client, target)
+        await resolve(client, staff, filed["case_id"], "warn", note="first warning")
+        (pushed,) = await peer.wait_for("notification:new")
+    assert pushed["kind"] == "system" and pushed["data"]["case_id"] == filed["case_id"]
+    assert pushed["data"]["action"] == "warn" and "appeal" in pushed["text"]
+    (stored,) = (await get(client, target, "/api/v1/me/notifications"))["data"]["items"]
+    assert stored["id"] == pushed["id"] and stored["target_type"] == "report"
+    assert await audit_actions(client, "report", filed["case_id"]) == ["report.resolve"]
+    # Staff never act on a report about themselves.
+    self_case = await report(client, reporter, "user", staff.id)
+    await resolve(client, staff, self_case["case_id"], "warn", status=403)
+
+
+async def test_distinct_reporters_past_the_threshold_open_a_high_priority_case(make_client: Any) -> None:
+    client = await make_client(report_auto_threshold=3, report_auto_window_hours=1)
+    staff, target = await new_user(client, role="moderator"), await new_user(client)
+    reporters = [await new_user(client) for _ in range(3)]
+    first = await report(client, reporters[0], "room", target.room)
+    await report(client, reporters[0], "room", target.room, "spam")  # a merge is not a second reporter
+    await report(client, reporters[1], "room", target.room)
+    assert [c["source"] for c in await queue(client, staff)] == ["report"]
+    await report(client, reporters[2], "user", target.id)  # a third person, on another of the user's targets
+    cases = await queue(client, staff)
+    assert cases[0]["target_type"] == "user" and cases[0]["subject_user_id"] == target.id
+    assert cases[0]["high_priority"] is True and cases[0]["source"] == "report"  # the user's case, raised
+    assert cases[1]["id"] == first["case_id"] and cases[1]["high_priority"] is False
+    # With no open case on the user, the rule opens one by itself.
+    other = await new_user(client)
+    for reporter in reporters:
+        await report(client, reporter, "room", other.room)
+    (auto,) = await queue(client, staff, source="report_threshold")
+    assert (auto["subject_user_id"], auto["high_priority"], auto["reporter_count"]) == (other.id, True, 0)
+    assert auto["snapshot"]["distinct_reporters"] == 3
+    assert (await queue(client, staff))[0]["high_priority"] is True
+
+
+async def test_the_word_filter_opens_a_case_on_the_user(make_client: Any) -> None:
+    client = await make_client(chat_blocked_words=("badword",))
+    staff, target = await new_user(client, role="moderator"), await new_user(client)
+    async with open_peers() as open_peer:
+        peer = await open_peer(client, target)
+        await join(peer, target.room)
+        for _ in range(3):  # counted once a minute
+            ack = await peer.call("chat:message", {"roomId": target.room, "content": "you badword"})
+            assert ack["success"] is False and ack["error"] == "Message not allowed"
+    (case,) = await queue(client, staff, source="word_filter")
+    assert (case["subject_user_id"], case["filter_hits"]) == (target.id, 1)
+    assert case["snapshot"] == {"room_id": target.room, "content": "you badword"}
