@@ -14,7 +14,7 @@ from tests.sockets import open_peers
 
 
 async def test_a_report_is_filed_and_a_second_one_merged_into_it(client: Client) -> None:
-    reporter, other, target = await new_user(client, "Reporter"), await new_user(client, "Other"), await new_user(client)
+    reporter, other, target = [await new_user(client, name) for name in ("Reporter", "Other", "Target")]
     first = await report(client, reporter, "user", target.id, "spam", details="sends links")
     assert first["merged"] is False and first["state"] == "open" and first["outcome"] is None
     assert (first["target_type"], first["target_id"], first["reason"]) == ("user", str(target.id), "spam")
@@ -71,8 +71,11 @@ async def test_reports_are_rate_limited_per_user(make_client: Any) -> None:
 
 
 async def test_a_room_chat_message_is_reported_by_its_id_with_a_snapshot(client: Client) -> None:
-    owner, sender, staff = await new_user(client, "Owner"), await new_user(client, "Sender"), await new_user(
-        client, role="moderator")
+    owner, sender, staff = (
+        await new_user(client, "Owner"),
+        await new_user(client, "Sender"),
+        await new_user(client, role="moderator"),
+    )
     outsider = await new_user(client)
     async with open_peers() as open_peer:
         a, b = await open_peer(client, owner), await open_peer(client, sender)

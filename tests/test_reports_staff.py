@@ -77,17 +77,20 @@ async def test_a_ban_disconnects_the_users_sockets_and_is_audited(client: Client
     async with open_peers() as open_peer:
         peer = await open_peer(client, target)
         await join(peer, target.room)
+        gone = _disconnect_seen(peer)
         done = await resolve(client, staff, filed["case_id"], "ban", note="fraud ring")
         assert done["state"] == "actioned" and done["action"] == "ban" and done["applied"] is True
-        await asyncio.wait_for(_disconnected(peer), 5)
+        await asyncio.wait_for(gone.wait(), 5)
     assert (await login(client, target.phone)).status in (401, 403)
     assert await audit_actions(client, "report", filed["case_id"]) == ["report.resolve"]
     assert "account.banned" in await audit_actions(client, "user", target.id)
 
 
-async def _disconnected(peer: Any) -> None:
-    while peer.sio.connected:
-        await asyncio.sleep(0.05)
+def _disconnect_seen(peer: Any) -> asyncio.Event:
+    """Set when the server closes the peer's socket."""
+    seen = asyncio.Event()
+    peer.sio.on("disconnect", lambda *_: seen.set())
+    return seen
 
 
 async def test_a_suspension_disconnects_and_an_overturned_appeal_reinstates(client: Client) -> None:
@@ -96,9 +99,10 @@ async def test_a_suspension_disconnects_and_an_overturned_appeal_reinstates(clie
     await resolve(client, staff, filed["case_id"], "suspend", status=422)  # needs minutes
     async with open_peers() as open_peer:
         peer = await open_peer(client, target)
+        gone = _disconnect_seen(peer)
         done = await resolve(client, staff, filed["case_id"], "suspend", minutes=60)
         assert done["action_until"] is not None
-        await asyncio.wait_for(_disconnected(peer), 5)
+        await asyncio.wait_for(gone.wait(), 5)
     assert (await login(client, target.phone)).status in (401, 403)
     appeal = await _appeal(client, target, filed["case_id"])
     reviewed = (await post(client, staff, f"/api/v1/admin/appeals/{appeal['id']}/review", {"decision": "overturn"},
