@@ -27,7 +27,6 @@ from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
 routes = ApiRoutes()
-REVIEW = "reports.review"
 
 
 def _me(request: web.Request) -> int:
@@ -69,20 +68,20 @@ async def appeal(request: web.Request) -> web.Response:
 @routes.api("GET", "/api/v1/admin/reports", summary="The moderation queue: cases by priority (automatic "
             "high-priority cases, then more reporters, then repeat offenders, then oldest).",
             query=QueueQuery, response=schemas.ModerationQueue)  # fmt: skip
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def queue(request: web.Request) -> web.Response:
     return ok(await staff.queue(request.app[REPORTS], read_query(request, QueueQuery)))
 
 
 @routes.api("GET", "/api/v1/admin/reports/{id}", summary="A moderation case.", response=schemas.ModerationCase)
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def case(request: web.Request) -> web.Response:
     return ok(await staff.get_case(request.app[REPORTS], _case_id(request)))
 
 
 @routes.api("GET", "/api/v1/admin/reports/{id}/reports", summary="The reports of a case, oldest first.",
             query=PageQuery, response=schemas.StaffReportPage)  # fmt: skip
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def case_reports(request: web.Request) -> web.Response:
     q = read_query(request, PageQuery)
     return ok(await staff.case_reports(request.app[REPORTS], _case_id(request), q.cursor, q.limit))
@@ -91,7 +90,7 @@ async def case_reports(request: web.Request) -> web.Response:
 @routes.api("POST", "/api/v1/admin/reports/{id}/assign", summary="Assign an open case to a reviewer (it is then "
             "`reviewing`), or hand it back with `assignee_id: null`.", body=AssignBody,
             response=schemas.ModerationCase, errors=(404, 409))  # fmt: skip
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def assign(request: web.Request) -> web.Response:
     body = await read_body(request, AssignBody)
     return ok(await staff.do_assign(request.app[REPORTS], _me(request), _case_id(request), body))
@@ -100,7 +99,7 @@ async def assign(request: web.Request) -> web.Response:
 @routes.api("POST", "/api/v1/admin/reports/{id}/resolve", summary="Resolve a case: warn, mute in every room for "
             "`minutes`, suspend for `minutes`, ban, delete the message, or dismiss; applied at once and audited.",
             body=ResolveBody, response=schemas.ResolvedCase, errors=(404, 409))  # fmt: skip
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def resolve(request: web.Request) -> web.Response:
     body = await read_body(request, ResolveBody)
     return ok(await staff.do_resolve(request.app[REPORTS], _me(request), _case_id(request), body, client_of(request)))
@@ -108,7 +107,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 @routes.api("GET", "/api/v1/admin/appeals", summary="Appeals in one state (default pending), oldest first.",
             query=AppealsQuery, response=schemas.AppealPage)  # fmt: skip
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def appeals(request: web.Request) -> web.Response:
     q = read_query(request, AppealsQuery)
     return ok(await staff.appeals(request.app[REPORTS], q.state, q.cursor, q.limit))
@@ -117,7 +116,7 @@ async def appeals(request: web.Request) -> web.Response:
 @routes.api("POST", "/api/v1/admin/appeals/{id}/review", summary="Uphold or overturn an appeal; overturning "
             "lifts a mute, suspension or ban.", body=ReviewBody, response=schemas.ReviewedAppeal,
             errors=(404, 409))  # fmt: skip
-@permission_required(REVIEW)
+@permission_required("reports.review")
 async def review(request: web.Request) -> web.Response:
     body = await read_body(request, ReviewBody)
     appeal_id = path_id(request, what="Appeal")

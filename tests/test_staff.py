@@ -15,7 +15,15 @@ from tests.helpers import User, bearer, db, login, me, new_user
 Client = TestClient[web.Request, web.Application]
 
 HTTPAPI_DIR = Path(__file__).resolve().parent.parent / "httpapi"
-MODERATOR_PERMISSIONS = {"users.view", "viewUser", "viewAnyUser", "users.suspend", "rooms.moderate", "audit.view"}
+MODERATOR_PERMISSIONS = {
+    "users.view",
+    "viewUser",
+    "viewAnyUser",
+    "users.suspend",
+    "rooms.moderate",
+    "audit.view",
+    "reports.review",
+}
 
 
 async def set_status(client: Client, actor: User | None, target: int, **body: Any) -> Any:
