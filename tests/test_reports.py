@@ -4,8 +4,10 @@ targets, one's reports with their state and outcome in cursor pages, and the app
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from engine.appkeys import METRICS
 from engine.config import Rate
 from tests.helpers import Client, db, join, new_user
 from tests.reports_setup import database, get, mine, post, queue, report, resolve
@@ -29,6 +31,20 @@ async def test_a_report_is_filed_and_a_second_one_merged_into_it(client: Client)
     (case,) = await queue(client, staff)
     assert case["reporter_count"] == 2 and sorted(case["reasons"]) == ["hate", "spam"]
     assert case["subject_user_id"] == target.id and case["source"] == "report"
+
+
+async def test_concurrent_reports_on_one_target_make_one_case_and_count_each_reporter(client: Client) -> None:
+    target, staff = await new_user(client), await new_user(client, role="moderator")
+    reporters = [await new_user(client) for _ in range(5)]
+    filed = await asyncio.gather(*(report(client, r, "user", target.id, reason) for r in reporters
+                                   for reason in ("spam", "scam")))  # fmt: skip
+    assert len({f["case_id"] for f in filed}) == 1 and len({f["id"] for f in filed}) == 5
+    assert sorted(f["merged"] for f in filed) == [False] * 5 + [True] * 5
+    (case,) = await queue(client, staff)
+    assert case["reporter_count"] == 5 and sorted(case["reasons"]) == ["scam", "spam"]
+    registry = client.app[METRICS].registry
+    assert registry.get_sample_value("flylive_reports_opened_total", {"source": "report", "target_type": "user"}) == 5
+    assert registry.get_sample_value("flylive_reports_opened_total", {"source": "merged", "target_type": "user"}) == 5
 
 
 async def test_bad_input_answers_422_with_fields_and_unseen_targets_404(client: Client) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from engine.appkeys import METRICS
 from tests.helpers import Client, User, db, join, login, new_user
 from tests.reports_setup import audit_actions, database, get, post, queue, report, resolve
 from tests.sockets import open_peers
@@ -69,6 +70,9 @@ async def test_the_queue_puts_more_reporters_then_repeat_offenders_first_and_fil
     await resolve(client, staff, a["case_id"], "dismiss")
     await resolve(client, other, a["case_id"], "warn", status=409)
     await post(client, other, f"/api/v1/admin/reports/{a['case_id']}/assign", {"assignee_id": other.id}, 409)
+    assert await audit_actions(client, "report", a["case_id"]) == ["report.assign", "report.resolve"]
+    resolved = client.app[METRICS].registry.get_sample_value("flylive_reports_resolved_total", {"action": "dismiss"})
+    assert resolved == 1
 
 
 async def test_a_ban_disconnects_the_users_sockets_and_is_audited(client: Client) -> None:
