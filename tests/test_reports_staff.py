@@ -13,7 +13,8 @@ from typing import Any
 from engine.appkeys import METRICS
 from tests.helpers import Client, User, db, join, login, new_user
 from tests.reports_setup import audit_actions, database, get, post, queue, report, resolve
-from tests.sockets import open_peers
+from tests.sockets import open_peers, url_of
+from tests.test_media_nodes import CAPS, SECRET, NodeDouble
 
 
 async def test_only_reviewers_see_and_act_on_the_queue(client: Client) -> None:
@@ -263,3 +264,45 @@ async def test_the_word_filter_opens_a_case_on_the_user(make_client: Any) -> Non
     (case,) = await queue(client, staff, source="word_filter")
     assert (case["subject_user_id"], case["filter_hits"]) == (target.id, 1)
     assert case["snapshot"] == {"room_id": target.room, "content": "you badword"}
+
+
+async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_audio_is_refused(
+    make_client: Any,
+) -> None:
+    client = await make_client(media_node_secrets=(SECRET,))
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    owner = await new_user(client, "Owner")
+    filed = await report(client, reporter, "user", target.id)
+    node = NodeDouble()
+    requests: list[dict[str, Any]] = []
+
+    async def on_request(data: dict[str, Any]) -> Any:
+        requests.append(data)
+        return {"ok": True, "data": {"id": "p-1"}}
+
+    node.sio.on("media:request", on_request, namespace="/media")
+    try:
+        await node.connect(url_of(client), SECRET)
+        await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
+        async with open_peers() as open_peer:
+            watcher, peer = await open_peer(client, owner), await open_peer(client, target)
+            await join(watcher, owner.room)
+            await join(peer, owner.room)
+            assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
+            produce = {"roomId": owner.room, "transportId": "t1", "rtpParameters": {"codecs": []}}
+            assert (await peer.call("audio:produce", produce))["success"] is True
+            await resolve(client, staff, filed["case_id"], "mute", minutes=5)
+            for _ in range(100):
+                if any(c["command"] == "pauseUser" and c["userId"] == target.id for c in node.commands):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError(f"no pauseUser: {node.commands}")
+            # Off the moderated seat and onto another: still no audio while the mute lasts.
+            assert (await peer.call("seat:leave", {"roomId": owner.room}))["success"]
+            assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 2}))["success"]
+            before = len(requests)
+            assert await peer.call("audio:produce", produce) == {"success": False, "error": "You are muted"}
+            assert len(requests) == before  # refused before it reached the node
+    finally:
+        await node.close()
