@@ -18,9 +18,12 @@ def case(**changes: Any) -> dict[str, Any]:
             "resolved_at": NOW - dt.timedelta(days=1), **changes}  # fmt: skip
 
 
-def refused(body: ResolveBody, of: dict[str, Any], actor: int = 1) -> tuple[int, str]:
+MODERATOR = frozenset({"reports.review", "users.suspend"})
+
+
+def refused(body: ResolveBody, of: dict[str, Any], actor: int = 1, held: frozenset[str] = MODERATOR) -> tuple[int, str]:
     with pytest.raises(DomainError) as caught:
-        body.check(of, actor)
+        body.check(of, actor, held)
     return caught.value.status, next(iter(caught.value.fields), "")
 
 
@@ -31,8 +34,13 @@ def test_each_action_needs_what_it_acts_on() -> None:
     assert refused(ResolveBody("delete_message"), case()) == (422, "action")
     assert refused(ResolveBody("warn"), case(subject_user_id=None)) == (422, "action")
     assert refused(ResolveBody("warn"), case(), actor=7) == (403, "")
-    ResolveBody("delete_message").check(case(target_type="message"), 1)
-    ResolveBody("dismiss").check(case(subject_user_id=None), 7)  # dismissing acts on nobody
+    assert refused(ResolveBody("dismiss"), case(), actor=7) == (403, "")  # not even dismissing one's own
+    reviewer_only = frozenset({"reports.review"})
+    assert refused(ResolveBody("ban"), case(), held=reviewer_only) == (403, "")
+    assert refused(ResolveBody("suspend", minutes=5), case(), held=reviewer_only) == (403, "")
+    ResolveBody("mute", minutes=5).check(case(), 1, reviewer_only)
+    ResolveBody("delete_message").check(case(target_type="message"), 1, MODERATOR)
+    ResolveBody("dismiss").check(case(subject_user_id=None), 7, MODERATOR)  # a case about nobody
     assert ResolveBody("mute", minutes=30).until(NOW) == NOW + dt.timedelta(minutes=30)
     assert ResolveBody("ban").until(NOW) is None
 

@@ -306,3 +306,33 @@ async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_au
             assert len(requests) == before  # refused before it reached the node
     finally:
         await node.close()
+
+
+async def test_a_reviewer_without_users_suspend_may_not_ban_and_nobody_reviews_their_own_appeal(
+    client: Client,
+) -> None:
+    async with db(database(client)) as conn:
+        await conn.execute("INSERT INTO roles (name, description) VALUES ('reviewer', 'reports only')")
+        await conn.execute("""INSERT INTO role_permissions (role_id, permission_id)
+                              SELECT r.id, p.id FROM roles r, permissions p
+                              WHERE r.name = 'reviewer' AND p.name = 'reports.review'""")
+    reviewer, reporter = await new_user(client, role="reviewer"), await new_user(client)
+    moderator, other = await new_user(client, role="moderator"), await new_user(client, role="moderator")
+    target = await new_user(client)
+    filed = await report(client, reporter, "user", target.id)
+    assert (await resolve(client, reviewer, filed["case_id"], "ban", status=403))["error"]["code"] == "forbidden"
+    await resolve(client, reviewer, filed["case_id"], "mute", minutes=5)  # a reviewer may mute
+    about_staff = await report(client, reporter, "user", moderator.id)
+    await resolve(client, moderator, about_staff["case_id"], "dismiss", status=403)  # not a case about oneself
+    await resolve(client, other, about_staff["case_id"], "warn")
+    appeal = (await post(client, moderator, f"/api/v1/reports/{about_staff['case_id']}/appeal",
+                         {"details": "unfair"}, 201))["data"]  # fmt: skip
+    await post(client, moderator, f"/api/v1/admin/appeals/{appeal['id']}/review", {"decision": "overturn"}, 403)
+    upheld = (await post(client, other, f"/api/v1/admin/appeals/{appeal['id']}/review", {"decision": "uphold"},
+                         200))["data"]  # fmt: skip
+    assert (upheld["state"], upheld["lifted"], upheld["reviewed_by"]) == ("upheld", False, other.id)
+    await post(client, other, f"/api/v1/admin/appeals/{appeal['id']}/review", {"decision": "overturn"}, 409)
+    await post(client, other, "/api/v1/admin/appeals/987654321/review", {"decision": "overturn"}, 404)
+    listed = (await get(client, other, "/api/v1/admin/appeals", state="upheld"))["data"]["items"]
+    assert [a["id"] for a in listed] == [appeal["id"]]
+    assert (await get(client, other, "/api/v1/admin/appeals"))["data"]["items"] == []  # none pending

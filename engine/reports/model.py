@@ -63,8 +63,13 @@ class ResolveBody(msgspec.Struct, forbid_unknown_fields=True):
     note: Details | None = None
     """Why (kept on the case, in the audit log; a suspension's or ban's reason)."""
 
-    def check(self, case: dict[str, Any], actor_id: int) -> None:
-        """422 for an action the case cannot take; 403 for an action on one's own account."""
+    def check(self, case: dict[str, Any], actor_id: int, actor_permissions: frozenset[str]) -> None:
+        """422 for an action the case cannot take; 403 for a case about oneself (dismissing it too),
+        and for a suspension or ban by someone who may not change account status (users.suspend)."""
+        if case["subject_user_id"] == actor_id:
+            raise forbidden("You cannot act on a report about yourself.")
+        if self.action in ("suspend", "ban") and "users.suspend" not in actor_permissions:
+            raise forbidden("Suspending and banning need the users.suspend permission.")
         if self.action in TIMED_ACTIONS and self.minutes is None:
             raise validation_error({"minutes": [f"A {self.action} needs `minutes`."]})
         if self.action not in TIMED_ACTIONS and self.minutes is not None:
@@ -73,8 +78,6 @@ class ResolveBody(msgspec.Struct, forbid_unknown_fields=True):
             raise validation_error({"action": ["Only a room chat message can be deleted."]})
         if self.action in ACCOUNT_ACTIONS and case["subject_user_id"] is None:
             raise validation_error({"action": ["The case names no account to act on."]})
-        if self.action in ACCOUNT_ACTIONS and case["subject_user_id"] == actor_id:
-            raise forbidden("You cannot act on a report about yourself.")
 
     def until(self, now: dt.datetime) -> dt.datetime | None:
         return now + dt.timedelta(minutes=self.minutes) if self.minutes is not None else None

@@ -13,7 +13,7 @@ from engine.accounts import staff as account_staff
 from engine.accounts import store as accounts_store
 from engine.accounts.actions import Client
 from engine.audit.store import record_txn
-from engine.errors import not_found, validation_error
+from engine.errors import forbidden, not_found, validation_error
 from engine.notifications.model import Notice
 from engine.reports import store
 from engine.reports.live import Reports
@@ -99,7 +99,7 @@ async def do_resolve(reports: Reports, actor_id: int, case_id: int, body: Resolv
         case = await store.get_case(conn, case_id)
         if case is None:
             raise not_found("Report")
-        body.check(case, actor_id)
+        body.check(case, actor_id, await accounts_store.permission_names(conn, actor_id))
         until = body.until(dt.datetime.now(dt.UTC))
         async with conn.transaction():
             claimed = await store.claim_txn(conn, case_id, action=body.action, until=until, note=body.note,
@@ -160,10 +160,13 @@ async def do_review(reports: Reports, actor_id: int, appeal_id: int, body: Revie
     svc = reports.svc
     state = "upheld" if body.decision == "uphold" else "overturned"
     async with svc.pool.acquire() as conn, conn.transaction():
+        pending = await store.get_appeal(conn, appeal_id)
+        if pending is None:
+            raise not_found("Appeal")
+        if pending["user_id"] == actor_id:
+            raise forbidden("You cannot review your own appeal.")
         appeal = await store.review_appeal_txn(conn, appeal_id, state, actor_id, body.note)
         if appeal is None:
-            if await store.get_appeal(conn, appeal_id) is None:
-                raise not_found("Appeal")
             raise conflict("appeal_reviewed", "The appeal was reviewed already.")
         case = await store.get_case(conn, int(appeal["case_id"]), lock=True)
         assert case is not None
