@@ -121,6 +121,8 @@ async def test_my_reports_show_the_state_and_outcome_in_pages(client: Client) ->
     items = {i["id"]: i for i in page1["items"] + page2["items"]}
     assert [i["id"] for i in page1["items"] + page2["items"]] == [f["id"] for f in reversed(filed)]
     assert items[filed[0]["id"]]["state"] == "reviewing" and items[filed[0]["id"]]["outcome"] is None
+    late = await report(client, await new_user(client), "user", targets[0].id)  # joins the case under review
+    assert (late["case_id"], late["state"]) == (filed[0]["case_id"], "reviewing")
     warned = items[filed[1]["id"]]
     assert warned["state"] == "actioned" and warned["outcome"]["action"] == "warn"
     assert warned["outcome"]["overturned"] is False and warned["outcome"]["resolved_at"]

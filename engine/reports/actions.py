@@ -25,8 +25,8 @@ async def do_report(reports: Reports, reporter: int, body: ReportBody) -> tuple[
     async with svc.pool.acquire() as conn:
         target = await RESOLVERS[body.target_type](reports.rooms, conn, reporter, body)
         async with conn.transaction():
-            case_id = await store.upsert_case_txn(conn, target, source="report", reason=body.reason)
-            row = await store.insert_report_txn(conn, case_id, reporter, target, body.reason, body.details,
+            case_id, state = await store.upsert_case_txn(conn, target, source="report", reason=body.reason)
+            row = await store.insert_report_txn(conn, case_id, state, reporter, target, body.reason, body.details,
                                                 body.evidence_urls)  # fmt: skip
             created = bool(row["created"])
             escalated = None
@@ -56,7 +56,9 @@ async def _check_threshold_txn(reports: Reports, conn: Conn, target: Target) -> 
         return None
     snapshot = {"distinct_reporters": reporters, "window_hours": config.report_auto_window_hours}
     rule = Target("user", str(user_id), user_id, snapshot=snapshot)
-    return await store.upsert_case_txn(conn, rule, source="report_threshold", reason=None, high_priority=True)
+    case_id, _state = await store.upsert_case_txn(conn, rule, source="report_threshold", reason=None,
+                                                  high_priority=True)  # fmt: skip
+    return case_id
 
 
 async def my_reports(reports: Reports, reporter: int, *, state: str | None, cursor: str | None,

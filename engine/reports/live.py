@@ -38,7 +38,7 @@ class Reports:
                 return
             target = Target("user", str(user_id), user_id, snapshot={"room_id": room_id, "content": content[:500]})
             async with svc.pool.acquire() as conn, conn.transaction():
-                case_id = await store.upsert_case_txn(conn, target, source="word_filter", reason=None)
+                case_id, _state = await store.upsert_case_txn(conn, target, source="word_filter", reason=None)
         except Exception:  # the refusal's ack must go out whatever happens here
             log.exception("word filter case not recorded", extra={"user_id": user_id, "room_id": room_id})
             return

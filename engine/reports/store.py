@@ -12,11 +12,12 @@ _OPEN = "('open', 'reviewing')"
 
 
 async def upsert_case_txn(conn: Conn, target: Target, *, source: str, reason: str | None,
-                          high_priority: bool = False) -> int:  # fmt: skip
-    """The target's open case, opened now if it has none (the partial unique index merges concurrent
-    reports into one case whatever their order); its row stays locked until the transaction ends.
-    An automatic rule that finds the case open raises its priority, a word filter hit counts."""
-    value = await conn.fetchval(
+                          high_priority: bool = False) -> tuple[int, str]:  # fmt: skip
+    """The target's open case (its id and state: open or reviewing), opened now if it has none (the
+    partial unique index merges concurrent reports into one case whatever their order); its row stays
+    locked until the transaction ends. An automatic rule that finds the case open raises its
+    priority, a word filter hit counts."""
+    row = await conn.fetchrow(
         f"""INSERT INTO moderation_cases (target_type, target_id, subject_user_id, room_id, source, high_priority,
                                           reasons, snapshot, filter_hits)
             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::text IS NULL THEN '{{}}'::text[] ELSE ARRAY[$7] END,
@@ -24,28 +25,29 @@ async def upsert_case_txn(conn: Conn, target: Target, *, source: str, reason: st
             ON CONFLICT (target_type, target_id) WHERE state IN {_OPEN} DO UPDATE
             SET high_priority = moderation_cases.high_priority OR excluded.high_priority,
                 filter_hits = moderation_cases.filter_hits + excluded.filter_hits, updated_at = now()
-            RETURNING id""",
+            RETURNING id, state""",
         target.type, target.id, target.subject_user_id, target.room_id, source, high_priority, reason,
         target.snapshot,
     )  # fmt: skip
-    return int(value)
+    assert row is not None
+    return int(row["id"]), str(row["state"])
 
 
-async def insert_report_txn(conn: Conn, case_id: int, reporter_id: int, target: Target, reason: str,
+async def insert_report_txn(conn: Conn, case_id: int, state: str, reporter_id: int, target: Target, reason: str,
                             details: str | None, evidence_urls: list[str]) -> dict[str, Any]:  # fmt: skip
-    """File the report, or merge it into the reporter's open report on the same target (its reason,
-    details and evidence replaced by the newer ones); `created` says which."""
+    """File the report in its case's state, or merge it into the reporter's open report on the same
+    target (its reason, details and evidence replaced by the newer ones); `created` says which."""
     row = await conn.fetchrow(
         f"""INSERT INTO reports (case_id, reporter_id, target_type, target_id, subject_user_id, reason, details,
-                                 evidence_urls)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 evidence_urls, state)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (reporter_id, target_type, target_id) WHERE state IN {_OPEN} DO UPDATE
             SET reason = excluded.reason, details = coalesce(excluded.details, reports.details),
                 evidence_urls = CASE WHEN cardinality(excluded.evidence_urls) > 0 THEN excluded.evidence_urls
                                      ELSE reports.evidence_urls END,
                 updated_at = now()
             RETURNING *, (xmax = 0) AS created""",
-        case_id, reporter_id, target.type, target.id, target.subject_user_id, reason, details, evidence_urls,
+        case_id, reporter_id, target.type, target.id, target.subject_user_id, reason, details, evidence_urls, state,
     )  # fmt: skip
     assert row is not None
     return dict(row)
