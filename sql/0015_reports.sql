@@ -15,7 +15,7 @@ CREATE TABLE moderation_cases (
     target_id       text NOT NULL,
     -- The account an action falls on: the user reported, a room's owner, a message's sender.
     subject_user_id bigint REFERENCES users (id) ON DELETE CASCADE,
-    room_id         bigint,  -- the room of a `message` target (its history), or the room reported
+    room_id         bigint REFERENCES rooms (id) ON DELETE SET NULL,  -- a `message`'s room (its history), or the room reported
     source          text NOT NULL DEFAULT 'report' CHECK (source IN ('report', 'word_filter', 'report_threshold')),
     state           text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'reviewing', 'actioned', 'dismissed')),
     high_priority   boolean NOT NULL DEFAULT false,
@@ -46,7 +46,8 @@ CREATE TABLE reports (
     reporter_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     target_type     text NOT NULL,
     target_id       text NOT NULL,
-    subject_user_id bigint REFERENCES users (id) ON DELETE SET NULL,
+    -- Whom the report is about is the case's (subject_user_id): not here, so that the reported user's
+    -- data export (engine/gdpr/registry.py) shows the cases about them, never who reported them.
     reason          text NOT NULL,
     details         text,
     evidence_urls   text[] NOT NULL DEFAULT '{}',
@@ -59,8 +60,8 @@ CREATE UNIQUE INDEX reports_open_merge_idx ON reports (reporter_id, target_type,
     WHERE state IN ('open', 'reviewing');
 CREATE INDEX reports_reporter_idx ON reports (reporter_id, id DESC);
 CREATE INDEX reports_case_idx ON reports (case_id, id);
--- The automatic threshold counts a subject's distinct reporters over a recent window.
-CREATE INDEX reports_subject_recent_idx ON reports (subject_user_id, created_at);
+-- The automatic threshold counts a subject's distinct reporters over a recent window (through the
+-- subject's cases, moderation_cases_subject_idx, and each case's reports).
 
 CREATE TABLE moderation_appeals (
     id          bigserial PRIMARY KEY,

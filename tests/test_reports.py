@@ -5,10 +5,13 @@ targets, one's reports with their state and outcome in cursor pages, and the app
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from engine.appkeys import METRICS
 from engine.config import Rate
+from engine.gdpr import store as gdpr_store
+from engine.gdpr.registry import TABLES
 from tests.helpers import Client, db, join, new_user
 from tests.reports_setup import database, get, mine, post, queue, report, resolve
 from tests.social_setup import block
@@ -29,7 +32,7 @@ async def test_a_report_is_filed_and_a_second_one_merged_into_it(client: Client)
     assert second["case_id"] == first["case_id"] and second["id"] != first["id"]  # one case per target
     staff = await new_user(client, "Mod", role="moderator")
     (case,) = await queue(client, staff)
-    assert case["reporter_count"] == 2 and sorted(case["reasons"]) == ["hate", "spam"]
+    assert case["reporter_count"] == 2 and sorted(case["reasons"]) == ["harassment", "hate", "spam"]
     assert case["subject_user_id"] == target.id and case["source"] == "report"
 
 
@@ -156,3 +159,22 @@ async def test_only_the_reported_user_appeals_an_action_once_within_14_days(clie
     dismissed = await report(client, target, "user", me.id)
     await resolve(client, staff, dismissed["case_id"], "dismiss")
     await post(client, me, f"/api/v1/reports/{dismissed['case_id']}/appeal", {"details": "x"}, 409)
+
+
+async def test_the_export_shows_the_reported_user_the_cases_about_them_never_who_reported(client: Client) -> None:
+    reporter, target = await new_user(client, "Reporter"), await new_user(client, "Target")
+    filed = await report(client, reporter, "user", target.id, details="they spam")
+    tables = {t.name: t for t in TABLES}
+    async with db(database(client)) as conn:
+        subject_reports, n = await gdpr_store.export_rows(conn, tables["reports"], target.id)
+        assert n == 0, subject_reports
+        cases, n = await gdpr_store.export_rows(conn, tables["moderation_cases"], target.id)
+        (case,) = json.loads(cases)
+        assert n == 1 and case["subject_user_id"] == target.id and reporter.id not in case.values()
+        own, n = await gdpr_store.export_rows(conn, tables["reports"], reporter.id)
+        assert n == 1 and json.loads(own)[0]["details"] == "they spam"
+        # The reporter's account purged: the report stays (the case counts it), without what they wrote.
+        for ref in tables["reports"].refs:
+            await gdpr_store.apply_rule_txn(conn, tables["reports"], ref, reporter.id)
+        row = await conn.fetchrow("SELECT details, reason FROM reports WHERE id = $1", filed["id"])
+    assert (row["details"], row["reason"]) == (None, "spam")

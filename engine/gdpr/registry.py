@@ -164,6 +164,13 @@ TABLES: tuple[Table, ...] = (
     # The activity log (sql/0016): the user's own rows go; in others' rows (a gift they sent, a follow
     # of them) the other side is forgotten and the row stays its owner's.
     Table("user_activity", by("user_id", DELETE), by("other_user_id", anonymise(other_user_id="NULL"))),
+    # Reports (sql/0015_reports.sql). A report holds only its reporter (whom it is about is the case's),
+    # so a reported user's export shows the cases about them and never who reported them.
+    Table("reports", by("reporter_id", anonymise(details="NULL", evidence_urls="'{}'"))),
+    Table("moderation_cases", by("subject_user_id", anonymise(snapshot="'{}'")),
+          by("assignee_id", keep(STAFF)), by("resolved_by", keep(STAFF))),
+    Table("moderation_appeals", by("user_id", anonymise(details="''")), by("reviewed_by", keep(STAFF))),
+    Table("platform_mutes", by("user_id", DELETE), by("muted_by", keep(STAFF))),
 )
 # fmt: on
 

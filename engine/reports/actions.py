@@ -29,10 +29,8 @@ async def do_report(reports: Reports, reporter: int, body: ReportBody) -> tuple[
             row = await store.insert_report_txn(conn, case_id, state, reporter, target, body.reason, body.details,
                                                 body.evidence_urls)  # fmt: skip
             created = bool(row["created"])
-            escalated = None
-            if created:
-                await store.count_reporter_txn(conn, case_id, body.reason)
-                escalated = await _check_threshold_txn(reports, conn, target)
+            await store.note_report_txn(conn, case_id, body.reason, new_reporter=created)
+            escalated = await _check_threshold_txn(reports, conn, target) if created else None
         report = await store.get_report(conn, int(row["id"]))
     assert report is not None
     svc.metrics.reports_opened.labels("report" if created else "merged", target.type).inc()

@@ -38,29 +38,29 @@ async def insert_report_txn(conn: Conn, case_id: int, state: str, reporter_id: i
     """File the report in its case's state, or merge it into the reporter's open report on the same
     target (its reason, details and evidence replaced by the newer ones); `created` says which."""
     row = await conn.fetchrow(
-        f"""INSERT INTO reports (case_id, reporter_id, target_type, target_id, subject_user_id, reason, details,
-                                 evidence_urls, state)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        f"""INSERT INTO reports (case_id, reporter_id, target_type, target_id, reason, details, evidence_urls, state)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             ON CONFLICT (reporter_id, target_type, target_id) WHERE state IN {_OPEN} DO UPDATE
             SET reason = excluded.reason, details = coalesce(excluded.details, reports.details),
                 evidence_urls = CASE WHEN cardinality(excluded.evidence_urls) > 0 THEN excluded.evidence_urls
                                      ELSE reports.evidence_urls END,
                 updated_at = now()
             RETURNING *, (xmax = 0) AS created""",
-        case_id, reporter_id, target.type, target.id, target.subject_user_id, reason, details, evidence_urls, state,
+        case_id, reporter_id, target.type, target.id, reason, details, evidence_urls, state,
     )  # fmt: skip
     assert row is not None
     return dict(row)
 
 
-async def count_reporter_txn(conn: Conn, case_id: int, reason: str) -> None:
-    """A new reporter on the case (a merge is not one), and their reason among the case's."""
+async def note_report_txn(conn: Conn, case_id: int, reason: str, *, new_reporter: bool) -> None:
+    """The report's reason among the case's, and one more reporter unless it was a merge."""
     await conn.execute(
-        """UPDATE moderation_cases SET reporter_count = reporter_count + 1, updated_at = now(),
+        """UPDATE moderation_cases SET reporter_count = reporter_count + $3::int, updated_at = now(),
                reasons = CASE WHEN $2 = ANY(reasons) THEN reasons ELSE reasons || $2 END
            WHERE id = $1""",
         case_id,
         reason,
+        int(new_reporter),
     )
 
 
@@ -68,7 +68,8 @@ async def distinct_reporters(conn: Conn, subject_user_id: int, since: dt.datetim
     """How many people reported the user (on any of their targets) since `since`."""
     return int(
         await conn.fetchval(
-            "SELECT count(DISTINCT reporter_id) FROM reports WHERE subject_user_id = $1 AND created_at >= $2",
+            """SELECT count(DISTINCT r.reporter_id) FROM moderation_cases c JOIN reports r ON r.case_id = c.id
+               WHERE c.subject_user_id = $1 AND r.created_at >= $2""",
             subject_user_id,
             since,
         )
