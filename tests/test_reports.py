@@ -13,6 +13,7 @@ from engine.config import Rate
 from engine.gdpr import store as gdpr_store
 from engine.gdpr.registry import TABLES
 from tests.helpers import Client, db, join, new_user
+from tests.inbox_setup import call, open_thread, send
 from tests.reports_setup import database, get, mine, post, queue, report, resolve
 from tests.social_setup import block
 from tests.sockets import open_peers
@@ -74,8 +75,7 @@ async def test_bad_input_answers_422_with_fields_and_unseen_targets_404(client: 
     await report(client, me, "room", 987654321, status=404)
     await report(client, me, "room", target.room)
     await report(client, me, "message", "00000000-0000-4000-8000-000000000000", status=404)  # in no room
-    dm = await report(client, me, "dm_message", 1, status=422)
-    assert dm["error"]["code"] == "not_supported" and "target_type" in dm["error"]["fields"]
+    await report(client, me, "dm_message", 987654321, status=404)
 
 
 async def test_reports_are_rate_limited_per_user(make_client: Any) -> None:
@@ -179,3 +179,21 @@ async def test_the_export_shows_the_reported_user_the_cases_about_them_never_who
             await gdpr_store.apply_rule_txn(conn, tables["reports"], ref, reporter.id)
         row = await conn.fetchrow("SELECT details, reason FROM reports WHERE id = $1", filed["id"])
     assert (row["details"], row["reason"]) == (None, "spam")
+
+
+async def test_a_direct_message_is_reported_by_a_member_of_its_thread(client: Client) -> None:
+    sender, recipient, outsider = await new_user(client, "Sender"), await new_user(client), await new_user(client)
+    staff = await new_user(client, role="moderator")
+    thread = (await open_thread(client, sender, recipient))["id"]
+    message = await send(client, sender, thread, "send me your password")
+    gone = await send(client, sender, thread, "oops")
+    await call(client, "DELETE", sender, f"/api/v1/threads/{thread}/messages/{gone['id']}")
+    await report(client, outsider, "dm_message", message["id"], status=404)  # not in the thread
+    await report(client, sender, "dm_message", message["id"], status=422)  # one's own
+    await report(client, recipient, "dm_message", gone["id"], status=404)  # unsent: gone
+    await report(client, recipient, "dm_message", "abc", status=422)
+    filed = await report(client, recipient, "dm_message", message["id"], "scam")
+    assert filed["target_id"] == str(message["id"])
+    (case,) = await queue(client, staff, target_type="dm_message")
+    assert case["subject_user_id"] == sender.id and case["snapshot"]["text"] == "send me your password"
+    assert case["snapshot"]["thread_id"] == thread

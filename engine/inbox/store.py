@@ -165,6 +165,19 @@ async def message_txn(conn: Conn, thread_id: int, message_id: int) -> dict[str, 
     return dict(row) if row is not None else None
 
 
+async def message_seen_by(conn: Conn, viewer: int, message_id: int) -> dict[str, Any] | None:
+    """A message of a thread the viewer is in (a report's target: engine/reports/targets.py), or None."""
+    row = await conn.fetchrow(
+        """SELECT m.id, m.thread_id, m.sender_id, m.client_id, m.text, m.image_url, m.created_at, m.unsent_at
+           FROM dm_messages m
+            JOIN dm_thread_members tm ON tm.thread_id = m.thread_id AND tm.user_id = $1
+            WHERE m.id = $2""",
+        viewer,
+        message_id,
+    )
+    return dict(row) if row is not None else None
+
+
 async def unsend_txn(conn: Conn, thread_id: int, message_id: int, peer: int) -> dict[str, Any]:
     """Erase the message's content and mark it unsent; if the peer had not read it, one unread fewer."""
     row = await conn.fetchrow(

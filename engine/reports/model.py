@@ -142,11 +142,6 @@ class Target:
     snapshot: dict[str, Any] = field(default_factory=dict)
 
 
-def not_supported(what: str) -> DomainError:
-    return DomainError("not_supported", f"Reports on {what} are not supported yet.", status=422,
-                       fields={"target_type": [f"Reports on {what} are not supported yet."]})  # fmt: skip
-
-
 def cannot_report_self() -> DomainError:
     return validation_error({"target_id": ["You cannot report yourself."]})
 

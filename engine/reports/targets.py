@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from engine.accounts import store as accounts_store
+from engine.accounts.model import iso_timestamp
 from engine.db import Conn
 from engine.errors import not_found, validation_error
-from engine.reports.model import ReportBody, Target, cannot_report_self, not_supported
+from engine.inbox import store as inbox_store
+from engine.reports.model import ReportBody, Target, cannot_report_self
 from engine.rooms import store as rooms_store
 from engine.rooms.live import LiveRooms
 from engine.social import store as social_store
@@ -66,10 +68,17 @@ async def resolve_message(rooms: LiveRooms, conn: Conn, reporter: int, body: Rep
 
 
 async def resolve_dm_message(rooms: LiveRooms, conn: Conn, reporter: int, body: ReportBody) -> Target:
-    """Direct messages (tables `dm_threads`, `dm_messages`) are not on this branch yet: the type is
-    accepted and answered 422. To complete: the message by id, 404 unless the reporter is in its
-    thread, the sender as subject (reporting one's own: 422), its text in the snapshot."""
-    raise not_supported("direct messages")
+    """A direct message (its id) of a thread the reporter is in; one unsent is gone (404). Its sender
+    is acted on; its text and image are kept in the snapshot (the sender may unsend it later)."""
+    message = await inbox_store.message_seen_by(conn, reporter, _numeric(body))
+    if message is None or message["unsent_at"] is not None:
+        raise not_found("Message")
+    sender = int(message["sender_id"])
+    if sender == reporter:
+        raise cannot_report_self()
+    snapshot = {"thread_id": message["thread_id"], "sender_id": sender, "text": message["text"],
+                "image_url": message["image_url"], "created_at": iso_timestamp(message["created_at"])}  # fmt: skip
+    return Target("dm_message", str(message["id"]), sender, snapshot=snapshot)
 
 
 RESOLVERS: dict[str, Resolver] = {
