@@ -19,6 +19,7 @@ from engine.reports.model import (
     ReportBody,
     ResolveBody,
     ReviewBody,
+    SignedOutAppealBody,
 )  # fmt: skip
 from httpapi import schemas
 from httpapi.auth import current_user, login_required, permission_required
@@ -63,6 +64,15 @@ async def my_reports(request: web.Request) -> web.Response:
 async def appeal(request: web.Request) -> web.Response:
     body = await read_body(request, AppealBody)
     return ok(await actions.do_appeal(request.app[REPORTS], _me(request), _case_id(request), body), status=201)
+
+
+@routes.api("POST", "/api/v1/appeals", summary="Appeal without signing in, for an account that cannot (suspended "
+            "or banned): `phone` and `password` prove it (login's rate limits apply); `case_id` defaults to the "
+            "newest action in force against it.", body=SignedOutAppealBody, response=schemas.Appeal, status=201,
+            errors=(403, 404, 409, 429))  # fmt: skip
+async def signed_out_appeal(request: web.Request) -> web.Response:
+    body = await read_body(request, SignedOutAppealBody)
+    return ok(await actions.do_signed_out_appeal(request.app[REPORTS], body, client_of(request)), status=201)
 
 
 @routes.api("GET", "/api/v1/admin/reports", summary="The moderation queue: cases by priority (automatic "

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from engine.appkeys import METRICS
-from tests.helpers import Client, User, db, join, login, new_user
+from tests.helpers import PASSWORD, Client, User, db, join, login, new_user
 from tests.reports_setup import audit_actions, database, get, post, queue, report, resolve
 from tests.sockets import open_peers, url_of
 from tests.test_media_nodes import CAPS, SECRET, NodeDouble
@@ -118,14 +118,22 @@ async def test_a_suspension_disconnects_and_an_overturned_appeal_reinstates(clie
 
 
 async def _appeal(client: Client, target: User, case_id: int) -> dict[str, Any]:
-    """The target's appeal: a suspended account cannot sign in to file it through the API, so it is
-    written straight in the database, as staff would record one that reached them otherwise."""
-    async with db(database(client)) as conn:
-        row = await conn.fetchrow(
-            "INSERT INTO moderation_appeals (case_id, user_id, details) VALUES ($1, $2, 'not me') RETURNING id",
-            case_id, target.id,
-        )  # fmt: skip
-    return {"id": row["id"]}
+    """The target's appeal: a suspended account cannot sign in, so it proves itself with its phone
+    and password on POST /api/v1/appeals (the newest action in force when no case is named)."""
+    path = "/api/v1/appeals"
+    wrong = {"phone": target.phone, "password": "not-the-password", "details": "not me"}
+    assert (await client.post(path, json=wrong)).status == 422
+    bystander = await new_user(client)  # an account with nothing against it has nothing to appeal
+    none = await client.post(path, json={"phone": bystander.phone, "password": PASSWORD, "details": "x"})
+    assert (none.status, (await none.json())["error"]["code"]) == (409, "nothing_to_appeal")
+    resp = await client.post(path, json={"phone": target.phone, "password": PASSWORD, "details": "not me"})
+    assert resp.status == 201, await resp.text()
+    appeal: dict[str, Any] = (await resp.json())["data"]
+    assert (appeal["case_id"], appeal["user_id"], appeal["state"]) == (case_id, target.id, "pending")
+    again = await client.post(path, json={"phone": target.phone, "password": PASSWORD, "details": "x",
+                                          "case_id": case_id})  # fmt: skip
+    assert (again.status, (await again.json())["error"]["code"]) == (409, "already_appealed")
+    return appeal
 
 
 async def test_a_mute_stops_chat_in_every_room_on_every_process_until_overturned(make_client: Any) -> None:

@@ -162,14 +162,29 @@ async def check_login_rate(svc: Services, phone: str, ip: str | None) -> None:
             )
 
 
+async def _password_holder(svc: Services, conn: Conn, phone: str, password: str) -> dict[str, Any]:
+    """The account with this phone if the password is its own; else the one bad-credentials 422
+    (the same for an unknown phone: a hash is checked either way, so timing tells nothing)."""
+    user = await store.get_user_by_phone(conn, phone)
+    if not await svc.hasher.verify(user["password_hash"] if user else None, password) or user is None:
+        svc.metrics.auth_attempts.labels("login", "bad_credentials").inc()
+        raise validation_error({"phone": [BAD_CREDENTIALS]})
+    return user
+
+
+async def verify_credentials(svc: Services, phone: str, password: str, client: Client) -> dict[str, Any]:
+    """The account a phone and password prove, whatever its status, under the login rate limits:
+    for the few things an account that may not sign in can still do (appeal its suspension or ban)."""
+    await check_login_rate(svc, phone, client.ip)
+    async with svc.pool.acquire() as conn:
+        return await _password_holder(svc, conn, phone, password)
+
+
 async def do_login(svc: Services, body: LoginBody, client: Client, *, rate_checked: bool = False) -> TokenPair:
     if not rate_checked:
         await check_login_rate(svc, body.phone, client.ip)
     async with svc.pool.acquire() as conn:
-        user = await store.get_user_by_phone(conn, body.phone)
-        if not await svc.hasher.verify(user["password_hash"] if user else None, body.password) or user is None:
-            svc.metrics.auth_attempts.labels("login", "bad_credentials").inc()
-            raise validation_error({"phone": [BAD_CREDENTIALS]})
+        user = await _password_holder(svc, conn, body.phone, body.password)
         try:
             check_can_sign_in(user)
         except DomainError:

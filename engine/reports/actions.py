@@ -7,11 +7,21 @@ import datetime as dt
 import logging
 from typing import Any
 
+from engine.accounts.actions import Client, verify_credentials
 from engine.db import Conn
 from engine.errors import not_found
 from engine.reports import store
 from engine.reports.live import Reports
-from engine.reports.model import AppealBody, ReportBody, Target, appeal_item, check_appealable, conflict, report_item
+from engine.reports.model import (
+    AppealBody,
+    ReportBody,
+    SignedOutAppealBody,
+    Target,
+    appeal_item,
+    check_appealable,
+    conflict,
+    report_item,
+)
 from engine.reports.targets import RESOLVERS
 from engine.social.model import decode_cursor, page
 
@@ -80,3 +90,16 @@ async def do_appeal(reports: Reports, user_id: int, case_id: int, body: AppealBo
             raise conflict("already_appealed", "This action was appealed already.")
     log.info("action appealed", extra={"case_id": case_id, "user_id": user_id, "appeal_id": appeal["id"]})
     return appeal_item(appeal)
+
+
+async def do_signed_out_appeal(reports: Reports, body: SignedOutAppealBody, client: Client) -> dict[str, Any]:
+    """An appeal by an account that cannot sign in (suspended, banned): its phone and password
+    stand for the token, under the login rate limits; the rules are those of `do_appeal`."""
+    user = await verify_credentials(reports.svc, body.phone, body.password, client)
+    case_id = body.case_id
+    if case_id is None:
+        async with reports.svc.pool.acquire() as conn:
+            case_id = await store.newest_action_in_force(conn, user["id"])
+        if case_id is None:
+            raise conflict("nothing_to_appeal", "There is no action in force to appeal.")
+    return await do_appeal(reports, user["id"], case_id, AppealBody(details=body.details))

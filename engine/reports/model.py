@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from engine.accounts.model import iso_timestamp
+from engine.accounts.model import Phone, iso_timestamp
 from engine.errors import DomainError, forbidden, validation_error
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit
 
@@ -89,10 +89,24 @@ class AssignBody(msgspec.Struct, forbid_unknown_fields=True):
     assignee_id: Id | None
 
 
+AppealText = Annotated[str, Meta(min_length=1, max_length=1000)]
+
+
 class AppealBody(msgspec.Struct, forbid_unknown_fields=True):
     """POST /api/v1/reports/{id}/appeal."""
 
-    details: Annotated[str, Meta(min_length=1, max_length=1000)]
+    details: AppealText
+
+
+class SignedOutAppealBody(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /api/v1/appeals: the account proves itself with its phone and password instead of a
+    token (a suspended or banned account cannot sign in). Without `case_id`: the newest action
+    in force against the account."""
+
+    phone: Phone
+    password: Annotated[str, Meta(min_length=1, max_length=128)]
+    details: AppealText
+    case_id: Id | None = None
 
 
 class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):

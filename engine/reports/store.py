@@ -121,6 +121,16 @@ async def get_case(conn: Conn, case_id: int, *, lock: bool = False) -> dict[str,
     return dict(row) if row else None
 
 
+async def newest_action_in_force(conn: Conn, user_id: int) -> int | None:
+    """The id of the newest actioned, not overturned case about the user (the one to appeal)."""
+    case_id = await conn.fetchval(
+        """SELECT id FROM moderation_cases WHERE subject_user_id = $1 AND state = 'actioned' AND lifted_at IS NULL
+           ORDER BY resolved_at DESC, id DESC LIMIT 1""",
+        user_id,
+    )  # fmt: skip
+    return int(case_id) if case_id is not None else None
+
+
 async def queue_page(conn: Conn, *, states: list[str], target_type: str | None, reason: str | None,
                      source: str | None, assignee: int | None, after: tuple[int, int, int, int] | None,
                      limit: int) -> list[dict[str, Any]]:  # fmt: skip
