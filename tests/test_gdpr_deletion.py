@@ -13,7 +13,7 @@ from engine.appkeys import SERVICES
 from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
 from engine.gdpr import actions
-from tests.helpers import PASSWORD, bearer, db, new_user
+from tests.helpers import PASSWORD, bearer, db, join, new_user
 from tests.sockets import Peer, first, url_of
 from tests.test_gifts_basic import gift_room
 
@@ -153,3 +153,34 @@ async def test_the_worker_purges_after_the_grace_period(make_client: Any) -> Non
         while await conn.fetchval(state, user.id) != "purged":  # noqa: ASYNC110  (the worker's change: no event here)
             await asyncio.sleep(0.05)
         assert await conn.fetchval("SELECT phone FROM users WHERE id = $1", user.id) is None
+
+
+async def test_purge_takes_the_users_words_out_of_the_rooms_live_chat(
+    client: Client, config: Any, connect: Any
+) -> None:
+    svc = client.app[SERVICES]
+    leaving, host, stays = await new_user(client, "Leaving"), await new_user(client, "Host"), await new_user(client)
+    gone, h = await connect(client, leaving), await connect(client, host)
+    await join(h, host.room)
+    await join(gone, host.room)
+    for peer, text in ((gone, "my words"), (h, "the host's words"), (gone, "more of mine")):
+        assert (await peer.call("chat:message", {"roomId": host.room, "content": text}))["success"]
+    assert (await gone.call("room:leave", {"roomId": host.room}))["success"]
+    async with db(config.database_url) as conn:  # the visit reaches the activity log off the hot path
+        for _ in range(200):
+            if await conn.fetchval("SELECT count(*) FROM user_activity WHERE user_id = $1 AND kind = 'room_visit'",
+                                   leaving.id):  # fmt: skip
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the visit was never logged")
+    assert (await delete_me(client, leaving.token)).status == 200
+    async with db(config.database_url) as conn:
+        await conn.execute("UPDATE account_deletions SET purge_after = now() - interval '1 second'")
+    assert await actions.purge_one(svc) == leaving.id
+
+    late = await join(await connect(client, stays), host.room)
+    assert [m["content"] for m in late["recentMessages"]] == ["the host's words"]
+    replayed = await join(h, host.room, lastSeq=0)  # the host's socket is still in: a replay from the start
+    chats = [e["data"]["content"] for e in replayed.get("missedEvents", []) if e["event"] == "chat:message"]
+    assert chats == ["the host's words"], replayed

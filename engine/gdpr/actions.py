@@ -31,6 +31,7 @@ from engine.gdpr.model import (
     link_valid,
 )
 from engine.gdpr.registry import TABLES, Anonymise, Delete
+from engine.rooms.store import RoomState
 from engine.services import Services
 from engine.social import store as social_store
 from engine.validation import CheckedFields
@@ -227,6 +228,7 @@ async def purge_one(svc: Services) -> int | None:
         user_id = await store.claim_due_purge_txn(conn)
         if user_id is None:
             return None
+        rooms = await store.rooms_chatted_in(conn, user_id)  # read before the visits are deleted
         await _drop_follows_txn(conn, user_id)
         touched: dict[str, int] = {}
         for kind in (Delete, Anonymise):
@@ -238,7 +240,10 @@ async def purge_one(svc: Services) -> int | None:
         await store.mark_purged_txn(conn, user_id)
         await record_txn(conn, actor_id=None, action="account.purged", target_type="user", target_id=user_id,
                          details={"rows": {k: v for k, v in touched.items() if v}})  # fmt: skip
-    log.info("account purged", extra={"user_id": user_id})
+    # The rooms' live chat is Redis's, outside the transaction: forgotten once the purge committed.
+    state = RoomState(svc.redis, svc.keys)
+    forgotten = sum([await state.chat_forget(room_id, user_id) for room_id in rooms])
+    log.info("account purged", extra={"user_id": user_id, "chat_entries_forgotten": forgotten})
     return user_id
 
 

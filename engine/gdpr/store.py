@@ -192,6 +192,18 @@ async def deletion_of(conn: Conn, user_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+async def rooms_chatted_in(conn: Conn, user_id: int) -> list[int]:
+    """The rooms whose live chat may still hold the user's messages: their own and those the
+    activity log has them visiting (a message needs a visit: a member chats)."""
+    rows = await conn.fetch(
+        """SELECT id FROM rooms WHERE user_id = $1
+           UNION SELECT room_id FROM user_activity
+           WHERE user_id = $1 AND kind = 'room_visit' AND room_id IS NOT NULL""",
+        user_id,
+    )  # fmt: skip
+    return [int(r[0]) for r in rows]
+
+
 async def claim_due_purge_txn(conn: Conn) -> int | None:
     """One deletion past its grace period, locked for this transaction (others skip it)."""
     value = await conn.fetchval(

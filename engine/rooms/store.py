@@ -270,7 +270,7 @@ _PRELUDE = _LUA / "lib.lua"
 SCRIPT_NAMES = (
     "room_close", "join", "leave", "chat", "seat_take", "seat_leave", "seat_assign",
     "seat_mute", "seat_lock", "seat_invite", "seat_invite_answer", "seat_count", "sweep_hold", "self_mute",
-    "profile_update", "chat_delete",
+    "profile_update", "chat_delete", "chat_forget",
 )  # fmt: skip
 SCRIPTS = {name: LuaScript(_LUA / f"{name}.lua", _PRELUDE) for name in SCRIPT_NAMES}
 # chat draws on the sender's per-room rate limit in the same step (its bucket is in the room's slot).
@@ -413,6 +413,11 @@ class RoomState:
         """Take a message out of the room's history and record `chat:deleted`; `data["message"]`:
         the message's JSON as it was (MESSAGE_NOT_FOUND once the history no longer holds it)."""
         return await self._run("chat_delete", room_id, message_id, str(room_id))
+
+    async def chat_forget(self, room_id: int, user_id: int) -> int:
+        """Take every message of the user out of the room's history and replay stream (a GDPR
+        purge); how many entries went."""
+        return int((await self._run("chat_forget", room_id, user_id)).data["gone"])
 
     async def close(self, room_id: int, reason: str) -> ScriptResult:
         """End the live state (all but the sequence number); returns the members it had."""
