@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 import asyncpg
@@ -56,3 +57,25 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None]) -> as
 async def notify(pool: asyncpg.Pool, channel: str, payload: str) -> None:
     """NOTIFY `channel` through the pool (what `listen` hears)."""
     await pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+# Retention jobs delete old rows a batch per transaction, and a pass stops after so many batches
+# even if older rows remain (the next pass goes on): one pass never holds the job, or the
+# database, for long.
+RETENTION_BATCH = 1000
+RETENTION_MAX_BATCHES = 50
+
+
+async def delete_in_batches(pool: asyncpg.Pool, delete: Callable[[Conn, dt.datetime, int], Awaitable[int]],
+                            cutoff: dt.datetime, *, batch: int = RETENTION_BATCH,
+                            max_batches: int = RETENTION_MAX_BATCHES) -> int:  # fmt: skip
+    """Run a store's `delete(conn, cutoff, batch)` (rows older than `cutoff`, at most `batch` of
+    them) until it deletes fewer than a batch or `max_batches` ran; how many rows went."""
+    deleted = 0
+    for _ in range(max_batches):
+        async with pool.acquire() as conn:
+            gone = await delete(conn, cutoff, batch)
+        deleted += gone
+        if gone < batch:
+            break
+    return deleted

@@ -16,15 +16,11 @@ from typing import Any
 
 from engine.activity import store
 from engine.activity.model import followers_trend, item, trend_since, visible_kinds
-from engine.db import Conn
+from engine.db import RETENTION_BATCH, RETENTION_MAX_BATCHES, Conn, delete_in_batches
 from engine.services import Services
 from engine.social import store as social_store
 from engine.social.follows import user_not_found, visible_user
 from engine.social.model import Privacy, Relationship, allows, decode_cursor, page
-
-RETENTION_BATCH = 1000
-# A pass stops after this many batches even if older rows remain (the next pass goes on).
-RETENTION_MAX_BATCHES = 50
 
 
 async def _let_in(conn: Conn, viewer: int, user_id: int) -> tuple[Privacy, Relationship]:
@@ -72,11 +68,4 @@ async def stats(svc: Services, viewer: int, user_id: int) -> dict[str, Any]:
 async def purge_old(svc: Services, *, batch: int = RETENTION_BATCH, max_batches: int = RETENTION_MAX_BATCHES) -> int:
     """Delete activity older than ACTIVITY_RETENTION_DAYS, a batch per transaction; how many went."""
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=svc.config.activity_retention_days)
-    deleted = 0
-    for _ in range(max_batches):
-        async with svc.pool.acquire() as conn:
-            gone = await store.delete_older_than(conn, cutoff, batch)
-        deleted += gone
-        if gone < batch:
-            break
-    return deleted
+    return await delete_in_batches(svc.pool, store.delete_older_than, cutoff, batch=batch, max_batches=max_batches)

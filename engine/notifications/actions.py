@@ -6,15 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.db import RETENTION_BATCH, RETENTION_MAX_BATCHES, delete_in_batches
 from engine.notifications import store
 from engine.notifications.model import PreferencesBody, ReadBody, item, preferences
 from engine.services import Services
 from engine.social.model import decode_cursor, page
-
-RETENTION_BATCH = 1000
-# A pass stops after this many batches even if older rows remain (the next pass goes on): one pass
-# never holds the job, or the database, for long.
-RETENTION_MAX_BATCHES = 50
 
 
 async def list_page(svc: Services, user_id: int, *, unread: bool, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -58,11 +54,4 @@ async def update_preferences(svc: Services, user_id: int, body: PreferencesBody)
 async def purge_old(svc: Services, *, batch: int = RETENTION_BATCH, max_batches: int = RETENTION_MAX_BATCHES) -> int:
     """Delete notifications older than NOTIFICATION_RETENTION_DAYS, a batch per transaction; how many went."""
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=svc.config.notification_retention_days)
-    deleted = 0
-    for _ in range(max_batches):
-        async with svc.pool.acquire() as conn:
-            gone = await store.delete_older_than(conn, cutoff, batch)
-        deleted += gone
-        if gone < batch:
-            break
-    return deleted
+    return await delete_in_batches(svc.pool, store.delete_older_than, cutoff, batch=batch, max_batches=max_batches)
