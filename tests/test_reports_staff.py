@@ -8,6 +8,8 @@ word filter) opening cases by themselves."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from engine.appkeys import METRICS
@@ -274,13 +276,9 @@ async def test_the_word_filter_opens_a_case_on_the_user(make_client: Any) -> Non
     assert case["snapshot"] == {"room_id": target.room, "content": "you badword"}
 
 
-async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_audio_is_refused(
-    make_client: Any,
-) -> None:
-    client = await make_client(media_node_secrets=(SECRET,))
-    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
-    owner = await new_user(client, "Owner")
-    filed = await report(client, reporter, "user", target.id)
+@asynccontextmanager
+async def _media_node(client: Client) -> AsyncIterator[tuple[NodeDouble, list[dict[str, Any]]]]:
+    """A media node registered with the engine, answering every request; and the requests it got."""
     node = NodeDouble()
     requests: list[dict[str, Any]] = []
 
@@ -292,28 +290,75 @@ async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_au
     try:
         await node.connect(url_of(client), SECRET)
         await node.call("node:register", {"nodeId": "n1", "region": "eu", "capacity": 5, "rtpCapabilities": CAPS})
-        async with open_peers() as open_peer:
-            watcher, peer = await open_peer(client, owner), await open_peer(client, target)
-            await join(watcher, owner.room)
-            await join(peer, owner.room)
-            assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
-            produce = {"roomId": owner.room, "transportId": "t1", "rtpParameters": {"codecs": []}}
-            assert (await peer.call("audio:produce", produce))["success"] is True
-            await resolve(client, staff, filed["case_id"], "mute", minutes=5)
-            for _ in range(100):
-                if any(c["command"] == "pauseUser" and c["userId"] == target.id for c in node.commands):
-                    break
-                await asyncio.sleep(0.02)
-            else:
-                raise AssertionError(f"no pauseUser: {node.commands}")
-            # Off the moderated seat and onto another: still no audio while the mute lasts.
-            assert (await peer.call("seat:leave", {"roomId": owner.room}))["success"]
-            assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 2}))["success"]
-            before = len(requests)
-            assert await peer.call("audio:produce", produce) == {"success": False, "error": "You are muted"}
-            assert len(requests) == before  # refused before it reached the node
+        yield node, requests
     finally:
         await node.close()
+
+
+async def _paused(node: NodeDouble, user_id: int) -> None:
+    for _ in range(100):
+        if any(c["command"] == "pauseUser" and c["userId"] == user_id for c in node.commands):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no pauseUser: {node.commands}")
+
+
+PRODUCE = {"transportId": "t1", "rtpParameters": {"codecs": []}}
+
+
+async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_audio_is_refused(
+    make_client: Any,
+) -> None:
+    client = await make_client(media_node_secrets=(SECRET,))
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    owner = await new_user(client, "Owner")
+    filed = await report(client, reporter, "user", target.id)
+    async with _media_node(client) as (node, requests), open_peers() as open_peer:
+        watcher, peer = await open_peer(client, owner), await open_peer(client, target)
+        await join(watcher, owner.room)
+        await join(peer, owner.room)
+        assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
+        produce = {"roomId": owner.room, **PRODUCE}
+        assert (await peer.call("audio:produce", produce))["success"] is True
+        await resolve(client, staff, filed["case_id"], "mute", minutes=5)
+        await _paused(node, target.id)
+        # Off the moderated seat and onto another: still no audio while the mute lasts.
+        assert (await peer.call("seat:leave", {"roomId": owner.room}))["success"]
+        assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 2}))["success"]
+        before = len(requests)
+        assert await peer.call("audio:produce", produce) == {"success": False, "error": "You are muted"}
+        assert len(requests) == before  # refused before it reached the node
+
+
+async def test_when_a_platform_mute_ends_the_user_unmutes_themselves_on_the_seat_they_kept(
+    make_client: Any,
+) -> None:
+    client = await make_client(media_node_secrets=(SECRET,))
+    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    owner = await new_user(client, "Owner")
+    filed = await report(client, reporter, "user", target.id)
+    async with _media_node(client) as (node, requests), open_peers() as open_peer:
+        watcher, peer = await open_peer(client, owner), await open_peer(client, target)
+        await join(watcher, owner.room)
+        await join(peer, owner.room)
+        assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
+        assert (await peer.call("audio:produce", {"roomId": owner.room, **PRODUCE}))["success"] is True
+        await resolve(client, staff, filed["case_id"], "mute", minutes=5)
+        await _paused(node, target.id)
+        await watcher.wait_until(lambda: any(e["userId"] == target.id and e["isMuted"]
+                                             for e in watcher.events["seat:userMuted"]))  # fmt: skip
+        assert [e["selfMuted"] for e in watcher.events["seat:userMuted"]] == [False]  # the platform's, not theirs
+        unmute = {"roomId": owner.room, "producerId": "p-1"}
+        assert await peer.call("audio:selfUnmute", unmute) == {"success": False, "error": "You are muted"}
+        async with db(database(client)) as conn:  # the mute runs out (its trigger tells the caches)
+            await conn.execute("UPDATE platform_mutes SET until = now() WHERE user_id = $1", target.id)
+        for _ in range(100):
+            ack = await peer.call("audio:selfUnmute", unmute)
+            if ack["success"]:
+                break
+            await asyncio.sleep(0.05)
+        assert ack["success"] is True, ack  # a moderator's seat mute would have held here
+        assert any(r.get("method") == "producer:resume" for r in requests), requests
 
 
 async def test_a_reviewer_without_users_suspend_may_not_ban_and_nobody_reviews_their_own_appeal(

@@ -123,9 +123,11 @@ async def do_close(rooms: LiveRooms, room_id: int, actor_id: int | None, reason:
 
 async def do_platform_mute(rooms: LiveRooms, actor_id: int | None, user_id: int, until: dt.datetime, *,
                            reason: str | None, case_id: int | None = None) -> None:  # fmt: skip
-    """Mute the user in every room until `until`: chat:message and speaking are refused (MUTED) in
-    each room from the next event on. A seat they hold now is muted at once (seat:userMuted, and the
-    node pauses them); it stays muted until a room moderator unmutes it once the mute is over."""
+    """Mute the user in every room until `until`: chat:message and speaking (audio:produce,
+    audio:selfUnmute, a moderator's unmute) are refused (MUTED) in each room from the next event on.
+    A seat they hold now goes quiet at once: the node pauses their audio and the room hears
+    seat:userMuted. The seat is not given a room moderator's mute: once the platform mute is over
+    (its end, or an appeal lifting it), the user unmutes themselves as after their own mute."""
     try:
         async with rooms.svc.pool.acquire() as conn, conn.transaction():
             await store.set_platform_mute_txn(conn, user_id, until, reason=reason, case_id=case_id, muted_by=actor_id)
@@ -137,9 +139,8 @@ async def do_platform_mute(rooms: LiveRooms, actor_id: int | None, user_id: int,
     room_id = await rooms.state.room_of(user_id)
     seat = await rooms.state.seat_of(room_id, user_id) if room_id else None
     if room_id and seat is not None and not int(seat.get("m", 0)):
-        result = await rooms.run(room_id, rooms.state.seat_mute(room_id, user_id, True))
-        if result.ok:
-            await rooms.media.command(room_id, "pauseUser", userId=user_id)
+        await rooms.media.command(room_id, "pauseUser", userId=user_id)
+        await rooms.run(room_id, rooms.state.self_mute(room_id, user_id, True, by_self=False))
     log.info("user muted in every room", extra={"user_id": user_id, "by": actor_id, "until": until.isoformat()})
 
 

@@ -382,9 +382,10 @@ class RoomState:
     async def seat_mute(self, room_id: int, user_id: int, muted: bool) -> ScriptResult:
         return await self._run("seat_mute", room_id, user_id, int(muted))
 
-    async def self_mute(self, room_id: int, user_id: int, muted: bool) -> ScriptResult:
-        """The user's own mute, once their media node paused or resumed the producer."""
-        return await self._run("self_mute", room_id, user_id, int(muted))
+    async def self_mute(self, room_id: int, user_id: int, muted: bool, *, by_self: bool = True) -> ScriptResult:
+        """The user's audio paused or resumed on their media node: by themselves, or by a platform
+        mute (`by_self=False`), which leaves the seat free of a room moderator's mute."""
+        return await self._run("self_mute", room_id, user_id, int(muted), int(by_self))
 
     async def seat_lock(self, room_id: int, index: int, lock: bool, expected_occupant: int | None) -> ScriptResult:
         """STATE_CHANGED when the seat's occupant is no longer the one the caller checked."""
