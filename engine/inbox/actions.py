@@ -128,11 +128,10 @@ async def do_send(inbox: Inbox, user_id: int, thread_id: int, body: MessageBody)
         check_may_send(thread, user_id, sent)
         message = await store.insert_message_txn(conn, thread_id, user_id, body.client_id, body.text, body.image_url)
         assert message is not None  # the client_id was free, and the thread's lock is held
-        if not await notifications.has_unread_txn(conn, peer, "dm", user_id):
-            notice = Notice(user_id=peer, kind="dm", actor_id=user_id, target_type="dm_thread",
-                            target_id=str(thread_id), text="sent you a message.",
-                            data={"thread_id": thread_id, "message_id": message["id"]})  # fmt: skip
-            stored = await inbox.notifications.record_txn(conn, notice)
+        notice = Notice(user_id=peer, kind="dm", actor_id=user_id, target_type="dm_thread",
+                        target_id=str(thread_id), text="sent you a message.",
+                        data={"thread_id": thread_id, "message_id": message["id"]})  # fmt: skip
+        stored = await inbox.notifications.record_txn(conn, notice, once_until_read=True)
         await store.record_sent_txn(conn, thread_id, user_id, message["id"])
     item = message_item(message)
     await inbox.push(peer, "dm.message.received", {"thread_id": thread_id, "message": item})

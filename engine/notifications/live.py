@@ -26,10 +26,10 @@ class Notifications:
     def svc(self) -> Services:
         return self.rt.services
 
-    async def record_txn(self, conn: Conn, notice: Notice) -> dict[str, Any] | None:
+    async def record_txn(self, conn: Conn, notice: Notice, *, once_until_read: bool = False) -> dict[str, Any] | None:
         """Store the notice in the caller's transaction; what to `push` after the commit (None: the
-        user switched the kind off)."""
-        return await store.insert_txn(conn, notice)
+        user switched the kind off, or `once_until_read` and an unread one from the actor is there)."""
+        return await store.insert_txn(conn, notice, once_until_read=once_until_read)
 
     async def push(self, stored: dict[str, Any] | None) -> None:
         if stored is not None:

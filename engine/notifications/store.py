@@ -13,34 +13,25 @@ _WITH_ACTOR = """n.id, n.user_id, n.kind, n.actor_id, n.target_type, n.target_id
                  n.created_at, n.read_at, a.name AS actor_name, a.avatar_image AS actor_avatar"""
 
 
-async def insert_txn(conn: Conn, notice: Notice) -> dict[str, Any] | None:
+async def insert_txn(conn: Conn, notice: Notice, *, once_until_read: bool = False) -> dict[str, Any] | None:
     """Store the notice, unless the user switched its kind off (then None): one statement, so a
-    preference changed at the same moment is either seen whole or not at all."""
+    preference changed at the same moment is either seen whole or not at all. `once_until_read`:
+    not while the user has an unread notice of this kind from the same actor either (a follow
+    toggled again and again, a burst of messages, notify once until read)."""
     row = await conn.fetchrow(
         f"""WITH n AS (
                 INSERT INTO notifications (user_id, kind, actor_id, target_type, target_id, text, data)
                 SELECT $1, $2, $3, $4, $5, $6, $7
                 WHERE NOT EXISTS (SELECT 1 FROM notification_preferences
                                   WHERE user_id = $1 AND kind = $2 AND NOT enabled)
+                  AND NOT ($8 AND EXISTS (SELECT 1 FROM notifications
+                                          WHERE user_id = $1 AND kind = $2 AND actor_id = $3 AND read_at IS NULL))
                 RETURNING *)
             SELECT {_WITH_ACTOR} FROM n LEFT JOIN users a ON a.id = n.actor_id""",
         notice.user_id, notice.kind, notice.actor_id, notice.target_type, notice.target_id, notice.text[:500],
-        notice.data,
+        notice.data, once_until_read,
     )  # fmt: skip
     return dict(row) if row is not None else None
-
-
-async def has_unread_txn(conn: Conn, user_id: int, kind: str, actor_id: int) -> bool:
-    """Whether the user still has an unread notification of this kind from this actor."""
-    return bool(
-        await conn.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM notifications
-                              WHERE user_id = $1 AND kind = $2 AND actor_id = $3 AND read_at IS NULL)""",
-            user_id,
-            kind,
-            actor_id,
-        )
-    )
 
 
 async def delete_between_txn(conn: Conn, a: int, b: int) -> int:

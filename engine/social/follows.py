@@ -14,7 +14,6 @@ from engine.accounts import store as accounts_store
 from engine.activity import store as activity
 from engine.db import Conn
 from engine.errors import DomainError
-from engine.notifications import store as notifications
 from engine.notifications.model import Notice
 from engine.services import Services
 from engine.social import store
@@ -43,6 +42,15 @@ async def visible_user(conn: Conn, viewer: int, user_id: int) -> tuple[dict[str,
     return user, rel
 
 
+async def _pair(conn: Conn, follower: int, target: int) -> tuple[dict[str, Any] | None, Relationship]:
+    """The follower's card fields and their standing to the target; 404 when the target is missing
+    or behind a block (as `visible_user`, in the one query the follow path can afford)."""
+    me, found, rel = await store.pair_context(conn, follower, target)
+    if not found or rel.blocked:
+        raise user_not_found(target)
+    return me, rel
+
+
 def _state(user_id: int, rel: Relationship, followers_count: int) -> dict[str, Any]:
     return {"user_id": user_id, "following": rel.following, "followed_by": rel.followed_by, "friend": rel.friend,
             "followers_count": followers_count}  # fmt: skip
@@ -59,21 +67,22 @@ async def do_follow(social: Social, follower: int, target: int) -> dict[str, Any
     await _check_rate(svc, follower)
     async with svc.pool.acquire() as conn, conn.transaction():
         await store.lock_pair_txn(conn, follower, target)
-        _user, rel = await visible_user(conn, follower, target)  # read under the lock: a block is seen
-        me = await accounts_store.get_user(conn, follower)
+        me, rel = await _pair(conn, follower, target)  # read under the lock: a block is seen
         if me is None:
             raise user_not_found(follower)
         created = await store.insert_follow_txn(conn, follower, target)
         stored = None
+        followers = None
         if created:
-            await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by))
+            changed = await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by))
+            followers = changed[target]
             await activity.record_follow_txn(conn, follower, target, followed=True)
             # A follow toggled again and again notifies once until it is read.
-            if not await notifications.has_unread_txn(conn, target, "follow", follower):
-                notice = Notice(user_id=target, kind="follow", actor_id=follower, target_type="user",
-                                target_id=str(follower), text=f"{me['name']} started following you.")  # fmt: skip
-                stored = await social.notifications.record_txn(conn, notice)
-        followers = (await store.counts(conn, target))["followers_count"]
+            notice = Notice(user_id=target, kind="follow", actor_id=follower, target_type="user",
+                            target_id=str(follower), text=f"{me['name']} started following you.")  # fmt: skip
+            stored = await social.notifications.record_txn(conn, notice, once_until_read=True)
+        if followers is None:
+            followers = (await store.counts(conn, target))["followers_count"]
     now = Relationship(following=True, followed_by=rel.followed_by)
     if created:
         await social.push(target, "user.followed", {
@@ -92,12 +101,15 @@ async def do_unfollow(social: Social, follower: int, target: int) -> dict[str, A
     await _check_rate(svc, follower)
     async with svc.pool.acquire() as conn, conn.transaction():
         await store.lock_pair_txn(conn, follower, target)
-        _user, rel = await visible_user(conn, follower, target)
+        _me, rel = await _pair(conn, follower, target)
         removed = await store.delete_follow_txn(conn, follower, target)
         if removed:
-            await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by, sign=-1))
+            changed = await store.add_counts_txn(conn, follow_deltas(follower, target, mutual=rel.followed_by,
+                                                                     sign=-1))  # fmt: skip
+            followers = changed[target]
             await activity.record_follow_txn(conn, follower, target, followed=False)  # the followers trend
-        followers = (await store.counts(conn, target))["followers_count"]
+        else:
+            followers = (await store.counts(conn, target))["followers_count"]
     if removed:
         await social.push(target, "user.unfollowed",
                           {"user_id": target, "follower_id": follower, "followers_count": followers})  # fmt: skip

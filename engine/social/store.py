@@ -77,6 +77,27 @@ async def relationships(conn: Conn, viewer: int, targets: list[int]) -> dict[int
     }  # fmt: skip
 
 
+async def pair_context(conn: Conn, viewer: int, target: int) -> tuple[dict[str, Any] | None, bool, Relationship]:
+    """For a follow or an unfollow, in one query: the viewer's card fields (None when the account
+    is gone), whether the target exists (and is not deleted), and how the viewer stands to them."""
+    row = await conn.fetchrow(
+        """SELECT me.id, me.name, me.signature, me.avatar_image, t.id IS NOT NULL AS target_found,
+                  EXISTS (SELECT 1 FROM user_followers WHERE follower_id = $1 AND following_id = $2) AS following,
+                  EXISTS (SELECT 1 FROM user_followers WHERE follower_id = $2 AND following_id = $1) AS followed_by,
+                  EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = $2) AS blocking,
+                  EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $2 AND blocked_id = $1) AS blocked_by
+           FROM (SELECT) AS one
+           LEFT JOIN users me ON me.id = $1 AND me.deleted_at IS NULL
+           LEFT JOIN users t ON t.id = $2 AND t.deleted_at IS NULL""",
+        viewer, target,
+    )  # fmt: skip
+    assert row is not None  # one row, always: the users are LEFT JOINed to it
+    rel = Relationship(is_self=viewer == target, following=row["following"], followed_by=row["followed_by"],
+                       blocking=row["blocking"], blocked_by=row["blocked_by"])  # fmt: skip
+    me = {k: row[k] for k in ("id", "name", "signature", "avatar_image")} if row["id"] is not None else None
+    return me, bool(row["target_found"]), rel
+
+
 async def relationship(conn: Conn, viewer: int, target: int) -> Relationship:
     return (await relationships(conn, viewer, [target]))[target]
 
@@ -132,24 +153,27 @@ async def follows(conn: Conn, follower: int, following: int) -> bool:
     )
 
 
-async def add_counts_txn(conn: Conn, deltas: CountDeltas) -> None:
+async def add_counts_txn(conn: Conn, deltas: CountDeltas) -> dict[int, int]:
     """Apply count changes, one row at a time in id order (two pairs' transactions sharing a user
-    then lock its row in the same order: no deadlock). The rows are created first, at zero: an
-    upsert would check a decrement's negative insert row against the constraints."""
+    then lock its row in the same order: no deadlock); each changed user's followers_count after.
+    The rows are created first, at zero: an upsert would check a decrement's negative insert row
+    against the constraints."""
     users = sorted(u for u, d in deltas.items() if d != (0, 0, 0))
     if not users:
-        return
+        return {}
     await conn.execute(
         "INSERT INTO user_follow_counts (user_id) SELECT unnest($1::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING", users
     )
+    followers_after: dict[int, int] = {}
     for user in users:
         followers, following, friends = deltas[user]
-        await conn.execute(
+        followers_after[user] = await conn.fetchval(
             """UPDATE user_follow_counts SET followers_count = followers_count + $2,
                    following_count = following_count + $3, friends_count = friends_count + $4
-               WHERE user_id = $1""",
+               WHERE user_id = $1 RETURNING followers_count""",
             user, followers, following, friends,
         )  # fmt: skip
+    return followers_after
 
 
 async def counts(conn: Conn, user_id: int) -> dict[str, int]:
