@@ -116,6 +116,25 @@ class Metrics:
             ["action"],
             registry=r,
         )
+        self.notifications = Counter(
+            "flylive_notifications_total",
+            "Notifications by kind: stored (and pushed), or not (the user switched the kind off, or an"
+            " unread one from the same actor is there)",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.activity_written = Counter(
+            "flylive_activity_visits_written_total",
+            "Room visits the activity worker moved from the Redis streams into PostgreSQL (dropped: unreadable)",
+            ["outcome"],
+            registry=r,
+        )
+        self.gdpr_jobs = Counter(
+            "flylive_gdpr_jobs_total",
+            "GDPR work done by the worker: exports (done, failed, lease_lost) and account purges (done)",
+            ["job", "outcome"],
+            registry=r,
+        )
         self.forced_disconnects = Counter(
             "flylive_forced_disconnects_total",
             "Sockets closed because their session was revoked",

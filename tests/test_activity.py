@@ -90,6 +90,8 @@ async def test_a_visit_through_join_and_leave_has_its_duration_and_time_on_mic(m
     await g.call("room:leave", {"roomId": host.room})
     assert await worker.drain_all(svc, "test") == 1
     assert len(await visits_of(config.database_url, guest.id)) == 2
+    written = svc.metrics.registry.get_sample_value("flylive_activity_visits_written_total", {"outcome": "written"})
+    assert written == 2
 
 
 async def test_a_dying_socket_and_a_closed_room_end_their_visits(make_client: Any, connect: Any, config: Any) -> None:

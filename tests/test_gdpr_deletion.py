@@ -115,6 +115,7 @@ async def test_purge_anonymises_keeps_the_ledger_and_reconciles(client: Client, 
     assert (await v1_login(client, r.sender["phone"])).status == 422  # past the grace: no cancelling
     assert await actions.purge_one(svc) == sender
     assert await actions.purge_one(svc) is None
+    assert svc.metrics.registry.get_sample_value("flylive_gdpr_jobs_total", {"job": "purge", "outcome": "done"}) == 1
 
     async with db(config.database_url) as conn:
         user = await conn.fetchrow("SELECT * FROM users WHERE id = $1", sender)

@@ -57,6 +57,7 @@ async def test_export_end_to_end(client: Client, config: Any) -> None:
     job = await wait_done(client, me, queued["id"])
     assert job["state"] == "done" and job["progress"]["percent"] == 100
     assert job["progress"]["tables_done"] == len(TABLES) and job["rows_exported"] > 10
+    assert svc.metrics.registry.get_sample_value("flylive_gdpr_jobs_total", {"job": "export", "outcome": "done"}) == 1
     # Someone else's export is not found, as one that does not exist.
     assert (await client.get(f"/api/v1/me/export/{queued['id']}", headers=bearer(host))).status == 404
     assert (await client.get("/api/v1/me/export/999999", headers=bearer(me))).status == 404

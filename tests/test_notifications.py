@@ -144,6 +144,13 @@ async def test_a_kind_switched_off_is_neither_stored_nor_pushed(client: Any, con
     await s.wait_for("notification:new", 2)
     assert [i["kind"] for i in (await listed(client, star))["items"]] == ["follow", "system"]
     assert s.events["notification:new"][1]["actor"]["id"] == later.id
+    registry = client.app[SERVICES].metrics.registry
+    counted = {(kind, outcome): registry.get_sample_value("flylive_notifications_total",
+                                                          {"kind": kind, "outcome": outcome})
+               for kind, outcome in (("follow", "stored"), ("follow", "skipped"), ("gift", "skipped"),
+                                     ("system", "stored"))}  # fmt: skip
+    assert counted == {("follow", "stored"): 1, ("follow", "skipped"): 1, ("gift", "skipped"): 1,
+                       ("system", "stored"): 1}  # fmt: skip
 
 
 async def test_notification_new_reaches_every_socket_of_the_user_on_another_process_and_offline_is_stored(

@@ -30,10 +30,12 @@ async def drain_shard(svc: Services, shard: int, consumer: str, *, count: int = 
     visits = [visit for _entry_id, visit in entries if visit is not None]
     if len(visits) < len(entries):
         log.warning("activity entries that are not visits dropped", extra={"count": len(entries) - len(visits)})
+        svc.metrics.activity_written.labels("dropped").inc(len(entries) - len(visits))
     if visits:
         async with svc.pool.acquire() as conn, conn.transaction():
             await store.insert_visits_txn(conn, visits)
     await store.ack(svc.redis, stream, GROUP, [entry_id for entry_id, _visit in entries])
+    svc.metrics.activity_written.labels("written").inc(len(visits))  # replays included: inserting is idempotent
     return len(entries)
 
 

@@ -157,6 +157,7 @@ async def run_one_export(svc: Services) -> bool:
                 rows += n
                 if not await store.progress(conn, export_id, claim, done, rows, EXPORT_LEASE_SECONDS):
                     log.warning("export lease lost; another process runs it", extra={"export_id": export_id})
+                    svc.metrics.gdpr_jobs.labels("export", "lease_lost").inc()
                     return True
             raw = archive_json(user_id, iso_timestamp(dt.datetime.now(dt.UTC)) or "", tables)
             archive = await asyncio.to_thread(gzip.compress, raw, 6)
@@ -164,8 +165,10 @@ async def run_one_export(svc: Services) -> bool:
         except Exception as exc:
             log.exception("export failed", extra={"export_id": export_id})
             await store.fail(conn, export_id, claim, type(exc).__name__)
+            svc.metrics.gdpr_jobs.labels("export", "failed").inc()
             return True
     log.info("export done", extra={"export_id": export_id, "rows": rows, "bytes": len(archive)})
+    svc.metrics.gdpr_jobs.labels("export", "done").inc()
     return True
 
 
@@ -244,6 +247,7 @@ async def purge_one(svc: Services) -> int | None:
     state = RoomState(svc.redis, svc.keys)
     forgotten = sum([await state.chat_forget(room_id, user_id) for room_id in rooms])
     log.info("account purged", extra={"user_id": user_id, "chat_entries_forgotten": forgotten})
+    svc.metrics.gdpr_jobs.labels("purge", "done").inc()
     return user_id
 
 

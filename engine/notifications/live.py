@@ -29,7 +29,9 @@ class Notifications:
     async def record_txn(self, conn: Conn, notice: Notice, *, once_until_read: bool = False) -> dict[str, Any] | None:
         """Store the notice in the caller's transaction; what to `push` after the commit (None: the
         user switched the kind off, or `once_until_read` and an unread one from the actor is there)."""
-        return await store.insert_txn(conn, notice, once_until_read=once_until_read)
+        stored = await store.insert_txn(conn, notice, once_until_read=once_until_read)
+        self.svc.metrics.notifications.labels(notice.kind, "stored" if stored is not None else "skipped").inc()
+        return stored
 
     async def push(self, stored: dict[str, Any] | None) -> None:
         if stored is not None:
