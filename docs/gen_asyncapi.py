@@ -239,6 +239,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "changed → every room the user is in (sequenced, replayed with `lastSeq`).",
     "user.followed": "Someone followed you (`friend`: you follow them too) → your sockets, on any engine process; "
     "the follow is also stored as a notification.",
+    "agency.dissolved": "Your agency was closed (by its owner or staff): you are no longer its member → your "
+    "sockets, on any engine process; also stored as an `agency` notification.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -13,7 +13,20 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from engine.activity.live import register_activity_jobs
-from engine.appkeys import CONFIG, GDPR, INBOX, METRICS, NOTIFICATIONS, REALTIME, REPORTS, ROOMS, SERVICES, SOCIAL
+from engine.agency.live import Agencies
+from engine.appkeys import (
+    AGENCIES,
+    CONFIG,
+    GDPR,
+    INBOX,
+    METRICS,
+    NOTIFICATIONS,
+    REALTIME,
+    REPORTS,
+    ROOMS,
+    SERVICES,
+    SOCIAL,
+)
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
 from engine.gdpr.live import Gdpr
@@ -129,6 +142,8 @@ def create_app(config: Config) -> web.Application:
     app[GDPR] = Gdpr(realtime)
     app[INBOX] = inbox
     app[REPORTS] = reports
+    # Agencies notify (reviews, membership) and push `agency.*` events to members' sockets.
+    app[AGENCIES] = Agencies(realtime, notifications)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -11,6 +11,7 @@ from engine.metrics import Metrics
 from engine.services import Services
 
 if TYPE_CHECKING:
+    from engine.agency.live import Agencies
     from engine.gdpr.live import Gdpr
     from engine.inbox.live import Inbox
     from engine.notifications.live import Notifications
@@ -29,3 +30,4 @@ NOTIFICATIONS: web.AppKey[Notifications] = web.AppKey("notifications")
 GDPR: web.AppKey[Gdpr] = web.AppKey("gdpr")
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
 REPORTS: web.AppKey[Reports] = web.AppKey("reports")
+AGENCIES: web.AppKey[Agencies] = web.AppKey("agencies")

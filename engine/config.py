@@ -154,6 +154,13 @@ class Config:
     report_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
     report_auto_threshold: int = 5
     report_auto_window_hours: int = 24
+    # Agencies (issue 13, docs/agency.md): the key sealing ID document references at rest (empty:
+    # derived from JWT_SECRET), the largest member limit an owner may set, and the rate limits of
+    # applying for an agency and of asking to join one (per user).
+    agency_id_docs_key: str = ""
+    agency_member_limit_max: int = 500
+    agency_create_rate_limit: Rate = field(default_factory=lambda: Rate(3, 86400))
+    agency_join_request_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -335,6 +342,10 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "REPORT_RATE_LIMIT": ("report_rate_limit", Rate.parse),
     "REPORT_AUTO_THRESHOLD": ("report_auto_threshold", _int_in(0, 10000)),
     "REPORT_AUTO_WINDOW_HOURS": ("report_auto_window_hours", _int_in(1, 8760)),
+    "AGENCY_ID_DOCS_KEY": ("agency_id_docs_key", _secret),
+    "AGENCY_MEMBER_LIMIT_MAX": ("agency_member_limit_max", _int_in(1, 100000)),
+    "AGENCY_CREATE_RATE_LIMIT": ("agency_create_rate_limit", Rate.parse),
+    "AGENCY_JOIN_REQUEST_RATE_LIMIT": ("agency_join_request_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from engine.agency.messages import SERVER_EVENTS as AGENCY_EVENTS
 from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
 from engine.inbox.messages import SERVER_EVENTS as INBOX_EVENTS
 from engine.media.messages import SERVER_EVENTS as MEDIA_EVENTS
@@ -24,6 +25,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **SOCIAL_EVENTS,
     **NOTIFICATION_EVENTS,
     **INBOX_EVENTS,
+    **AGENCY_EVENTS,
 }
 
 

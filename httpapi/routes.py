@@ -7,6 +7,7 @@ from aiohttp import web
 
 from httpapi import (
     activity,
+    agency,
     economy,
     gdpr,
     inbox,
@@ -39,4 +40,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(payments.routes)
     app.add_routes(resellers.routes)
     app.add_routes(mall.routes)
+    app.add_routes(agency.routes)
     setup_docs(app)

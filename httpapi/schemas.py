@@ -808,3 +808,58 @@ class ReviewedAppeal(Appeal):
 class AppealPage(msgspec.Struct):
     items: list[Appeal]
     next_cursor: str | None
+
+
+# --- agencies (issue 13) --------------------------------------------------------------------------
+
+
+class AgencyCard(msgspec.Struct):
+    id: int
+    name: str
+    logo_url: str | None
+    country: str | None
+    member_count: int
+    member_limit: int
+    recruiting: bool
+
+
+class AgencyPage(msgspec.Struct):
+    items: list[AgencyCard]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class AgencyOwner(msgspec.Struct):
+    id: int
+    name: str
+    avatar_image: str | None
+
+
+class Agency(AgencyCard):
+    """The Agency Public View; its owner and staff also get the application fields (`review_status`,
+    `status`, `phone`, `address`, `referee_user_id`, `id_front_url`, `id_back_url`, …), nobody else."""
+
+    description: str | None
+    rules: str | None
+    owner: AgencyOwner
+    created_at: Timestamp
+
+
+class AgencyPrivate(Agency):
+    """An agency as its owner and staff see it: with the application and its ID documents."""
+
+    review_status: Literal["pending", "approved", "rejected"]
+    rejection_reason: str | None
+    status: Literal["active", "inactive", "suspended", "closed"]
+    phone: str | None
+    address: str | None
+    referee_user_id: int | None
+    id_front_url: str | None
+    id_back_url: str | None
+    reviewed_at: Timestamp | None
+    closed_at: Timestamp | None
+
+
+class AgencyPrivatePage(msgspec.Struct):
+    items: list[AgencyPrivate]
+    next_cursor: str | None

@@ -28,7 +28,8 @@ LEVELS: dict[str, int] = {
     **dict.fromkeys(("gifts", "media"), 7),
     # gdpr reads every domain's tables (engine/gdpr/registry.py) and closes sockets through the transport;
     # reports act on rooms (a platform mute, a deleted message) and accounts (suspend, ban).
-    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads", "gdpr", "reports"), 8),
+    # agency notifies and pushes (notifications, realtime) and reads staff permissions (accounts).
+    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads", "gdpr", "reports", "agency"), 8),
     **dict.fromkeys(("messages", "appkeys", "migrations", "seed", "embedded"), 9),
     **dict.fromkeys(("app", "cli"), 10),
 }

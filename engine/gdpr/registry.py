@@ -95,6 +95,7 @@ STAFF = "a staff action's record (who did it), kept for accountability; points a
 SECURITY = "what was done to the account: a security record"
 # A ledger transaction is the user's too when they have a leg in it (a gift received, a credit).
 HAS_A_LEG = "t.txn_id IN (SELECT e.txn_id FROM ledger_entries e WHERE e.account_type = 'user' AND e.account_id = $1)"
+AGENCY_HISTORY = "an agency's record of who changed its membership (audit); points at the anonymised account"
 LEDGER = "the money ledger is append-only: every leg stays so `flylive reconcile` balances"
 ANONYMISED_USER = anonymise(
     name="'Deleted user'", phone="NULL", email="NULL", signature="'deleted_' || t.id", password_hash="''",
@@ -133,8 +134,17 @@ TABLES: tuple[Table, ...] = (
     Table("ledger_entries", by("account_id", keep(LEDGER), kind_column="account_type")),
     Table("account_balances", by("account_id", keep(LEDGER), kind_column="account_type")),
     Table("economy_settings", by("updated_by", keep(STAFF))),
-    Table("agencies", by("owner_id", keep("an agency is a business with its own ledger account; staff reassign it"))),
+    # An agency is a business with its own ledger account (staff reassign it); its founder's ID
+    # documents, phone and address are personal data and go. The sealed documents are not exported
+    # (ciphertext; the owner reads them through GET /api/v1/agencies/{id}).
+    Table("agencies", by("owner_id", anonymise(id_front_sealed="NULL", id_back_sealed="NULL", phone="NULL",
+                                               address="NULL")),
+          by("referee_user_id", anonymise(referee_user_id="NULL")), by("reviewed_by", keep(STAFF)),
+          by("closed_by", keep(STAFF)), omit=("id_front_sealed", "id_back_sealed")),
     Table("agency_members", by("user_id", anonymise(left_at="coalesce(t.left_at, now())"))),
+    Table("agency_member_events", by("user_id", anonymise(reason="NULL")), by("actor_id", keep(AGENCY_HISTORY))),
+    Table("agency_requests", by("user_id", DELETE), by("invited_by", keep(AGENCY_HISTORY)),
+          by("processed_by", keep(AGENCY_HISTORY))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),

@@ -1,0 +1,1 @@
+"""Agencies (issue 13): applications, review, the agency profile, membership."""
