@@ -241,6 +241,19 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "the follow is also stored as a notification.",
     "agency.dissolved": "Your agency was closed (by its owner or staff): you are no longer its member → your "
     "sockets, on any engine process; also stored as an `agency` notification.",
+    "agency.join_request": "Someone asked to join your agency → the sockets of its owner, admins and moderators, "
+    "on any engine process (the owner also gets an `agency` notification).",
+    "agency.join_request_approved": "Your request to join an agency was approved: you are a member → your sockets "
+    "(also stored as an `agency` notification).",
+    "agency.join_request_rejected": "Your request to join an agency was not approved (`reason` when given) → your "
+    "sockets (also stored as an `agency` notification).",
+    "agency.invitation": "An agency invites you (accept or decline under `/api/v1/me/agency-invitations`) → your "
+    "sockets (also stored as an `agency` notification).",
+    "agency.member_joined": "A member joined your agency (a request approved or an invitation accepted) → every "
+    "member's sockets, the new member's too.",
+    "agency.member_left": "A member left your agency → the sockets of its owner, admins and moderators.",
+    "agency.member_kicked": "A member was removed from the agency → the removed user's sockets (also an `agency` "
+    "notification) and those of the owner, admins and moderators.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -6,13 +6,27 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.agency import actions
-from engine.agency.model import AdminListQuery, CloseBody, CreateBody, ListQuery, RejectBody, UpdateBody
+from engine.agency import actions, membership
+from engine.agency.model import (
+    AdminListQuery,
+    CloseBody,
+    CreateBody,
+    InvitationsQuery,
+    InviteBody,
+    JoinRequestBody,
+    ListQuery,
+    MembersQuery,
+    RejectBody,
+    RequestRejectBody,
+    RequestsQuery,
+    RoleBody,
+    UpdateBody,
+)
 from engine.appkeys import AGENCIES
 from httpapi import schemas
 from httpapi.auth import current_user, login_required, permission_required
 from httpapi.common import client_of, path_id, read_body, read_query
-from httpapi.contract import ApiRoutes
+from httpapi.contract import ApiRoutes, Id
 from httpapi.responses import ok
 
 routes = ApiRoutes()
@@ -100,3 +114,122 @@ async def reject(request: web.Request) -> web.Response:
     body = await read_body(request, RejectBody)
     return ok(await actions.do_review(request.app[AGENCIES], _me(request), _agency_id(request), body.reason,
                                       _ip(request)))  # fmt: skip
+
+
+# --- membership (§2) --------------------------------------------------------------------------------
+
+_RID = {"rid": Id}
+_IID = {"iid": Id}
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/join-requests", summary="Ask to join a recruiting agency (one pending "
+            "request per agency; AGENCY_JOIN_REQUEST_RATE_LIMIT); its owner, admins and moderators are told.",
+            body=JoinRequestBody, response=schemas.AgencyJoinRequest, status=201,
+            errors=(404, 409, 429))  # fmt: skip
+@login_required
+async def request_join(request: web.Request) -> web.Response:
+    body = await read_body(request, JoinRequestBody)
+    return ok(await membership.do_request_join(request.app[AGENCIES], _me(request), _agency_id(request), body),
+              status=201)  # fmt: skip
+
+
+@routes.api("GET", "/api/v1/agencies/{id}/join-requests", summary="The agency's join requests in one state "
+            "(default pending), newest first: for its owner, admins and moderators.", query=RequestsQuery,
+            response=schemas.AgencyJoinRequestPage, errors=(403, 404))  # fmt: skip
+@login_required
+async def join_requests(request: web.Request) -> web.Response:
+    q = read_query(request, RequestsQuery)
+    return ok(await membership.join_requests(request.app[AGENCIES], _me(request), _agency_id(request), q))
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/join-requests/{rid}/approve", summary="Approve a join request: the "
+            "user joins (refused when the agency is full: the member limit holds under racing approvals).",
+            params=_RID, response=schemas.AgencyJoinRequest, errors=(403, 404, 409))  # fmt: skip
+@login_required
+async def approve_join(request: web.Request) -> web.Response:
+    return ok(await membership.do_answer_request(request.app[AGENCIES], _me(request), _agency_id(request),
+                                                 _request_id(request), None))  # fmt: skip
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/join-requests/{rid}/reject", summary="Reject a join request (a reason "
+            "is optional); the user is told.", params=_RID, body=RequestRejectBody,
+            response=schemas.AgencyJoinRequest, errors=(403, 404, 409))  # fmt: skip
+@login_required
+async def reject_join(request: web.Request) -> web.Response:
+    body = await read_body(request, RequestRejectBody)
+    return ok(await membership.do_answer_request(request.app[AGENCIES], _me(request), _agency_id(request),
+                                                 _request_id(request), body))  # fmt: skip
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/invitations", summary="Invite a user who is in no agency (owner, "
+            "admins, moderators); they are told with `agency.invitation`.", body=InviteBody,
+            response=schemas.AgencyInvitation, status=201, errors=(403, 404, 409, 429))  # fmt: skip
+@login_required
+async def invite(request: web.Request) -> web.Response:
+    body = await read_body(request, InviteBody)
+    return ok(await membership.do_invite(request.app[AGENCIES], _me(request), _agency_id(request), body),
+              status=201)  # fmt: skip
+
+
+@routes.api("GET", "/api/v1/me/agency-invitations", summary="Your agency invitations in one state (default "
+            "pending), newest first.", query=InvitationsQuery, response=schemas.AgencyInvitationPage)  # fmt: skip
+@login_required
+async def my_invitations(request: web.Request) -> web.Response:
+    q = read_query(request, InvitationsQuery)
+    return ok(await membership.my_invitations(request.app[AGENCIES], _me(request), q.status, q.cursor, q.limit))
+
+
+@routes.api("POST", "/api/v1/me/agency-invitations/{iid}/accept", summary="Accept an invitation: you join the "
+            "agency (refused when full or when you are in an agency).", params=_IID,
+            response=schemas.AgencyInvitation, errors=(404, 409))  # fmt: skip
+@login_required
+async def accept_invitation(request: web.Request) -> web.Response:
+    return ok(await membership.do_answer_invitation(request.app[AGENCIES], _me(request), _invitation_id(request),
+                                                    True))  # fmt: skip
+
+
+@routes.api("POST", "/api/v1/me/agency-invitations/{iid}/decline", summary="Decline an invitation.", params=_IID,
+            response=schemas.AgencyInvitation, errors=(404, 409))  # fmt: skip
+@login_required
+async def decline_invitation(request: web.Request) -> web.Response:
+    return ok(await membership.do_answer_invitation(request.app[AGENCIES], _me(request), _invitation_id(request),
+                                                    False))  # fmt: skip
+
+
+@routes.api("GET", "/api/v1/agencies/{id}/members", summary="The agency's members, newest first (`search`: a name "
+            "prefix or an exact user id): for its members and staff. `monthly_income` is null until member "
+            "income is recorded.", query=MembersQuery, response=schemas.AgencyMemberPage,
+            errors=(403, 404))  # fmt: skip
+@login_required
+async def members(request: web.Request) -> web.Response:
+    q = read_query(request, MembersQuery)
+    return ok(await membership.members(request.app[AGENCIES], _me(request), _agency_id(request), q))
+
+
+@routes.api("PATCH", "/api/v1/agencies/{id}/members/{user_id}", summary="Change a member's role: the owner sets "
+            "member, moderator or admin; an admin sets member or moderator on those below admins.", body=RoleBody,
+            response=schemas.AgencyMember, errors=(403, 404))  # fmt: skip
+@login_required
+async def set_role(request: web.Request) -> web.Response:
+    body = await read_body(request, RoleBody)
+    target = path_id(request, "user_id", what="Member")
+    return ok(await membership.do_set_role(request.app[AGENCIES], _me(request), _agency_id(request), target,
+                                           body.role))  # fmt: skip
+
+
+@routes.api("DELETE", "/api/v1/agencies/{id}/members/{user_id}", summary="Remove a member ranked below you (they "
+            "are told with `agency.member_kicked`), or leave yourself (`agency.member_left` to the managers; the "
+            "owner leaves by closing the agency).", response=schemas.AgencyMemberRemoved,
+            errors=(403, 404))  # fmt: skip
+@login_required
+async def remove_member(request: web.Request) -> web.Response:
+    target = path_id(request, "user_id", what="Member")
+    return ok(await membership.do_remove(request.app[AGENCIES], _me(request), _agency_id(request), target))
+
+
+def _request_id(request: web.Request) -> int:
+    return path_id(request, "rid", what="Join request")
+
+
+def _invitation_id(request: web.Request) -> int:
+    return path_id(request, "iid", what="Invitation")

@@ -863,3 +863,73 @@ class AgencyPrivate(Agency):
 class AgencyPrivatePage(msgspec.Struct):
     items: list[AgencyPrivate]
     next_cursor: str | None
+
+
+class AgencyPerson(msgspec.Struct):
+    id: int
+    name: str
+    avatar_image: str | None
+
+
+class AgencyJoinRequest(msgspec.Struct):
+    id: int
+    agency_id: int
+    status: Literal["pending", "approved", "rejected", "cancelled"]
+    message: str | None
+    reason: str | None
+    """Why it was rejected, when the manager said."""
+    user: AgencyPerson
+    created_at: Timestamp
+    processed_at: Timestamp | None
+
+
+class AgencyJoinRequestPage(msgspec.Struct):
+    items: list[AgencyJoinRequest]
+    next_cursor: str | None
+
+
+class AgencyRefCard(msgspec.Struct):
+    id: int
+    name: str
+    logo_url: str | None
+
+
+class AgencyInviter(msgspec.Struct):
+    id: int
+    name: str
+
+
+class AgencyInvitation(msgspec.Struct):
+    id: int
+    status: Literal["pending", "accepted", "declined", "cancelled"]
+    agency: AgencyRefCard
+    invited_by: AgencyInviter | None
+    created_at: Timestamp
+    processed_at: Timestamp | None
+
+
+class AgencyInvitationPage(msgspec.Struct):
+    items: list[AgencyInvitation]
+    next_cursor: str | None
+
+
+class AgencyMember(msgspec.Struct):
+    user_id: int
+    name: str
+    avatar_image: str | None
+    role: Literal["owner", "admin", "moderator", "member"]
+    joined_at: Timestamp
+    monthly_income: int | None
+    """Coins earned this month: null until member income is recorded (issue 13 §3)."""
+
+
+class AgencyMemberPage(msgspec.Struct):
+    items: list[AgencyMember]
+    next_cursor: str | None
+
+
+class AgencyMemberRemoved(msgspec.Struct):
+    user_id: int
+    removed: bool
+    reason: Literal["left", "kicked"]
+    member_count: int

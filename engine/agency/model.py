@@ -177,3 +177,96 @@ def review_text(name: str, approved: bool, reason: str | None) -> str:
     if approved:
         return f"Your agency {name} was approved."
     return f"Your agency application {name} was not approved: {reason}"
+
+
+# --- membership (§2) ------------------------------------------------------------------------------
+
+RequestStatus = Literal["pending", "approved", "rejected", "cancelled"]
+InvitationStatus = Literal["pending", "accepted", "declined", "cancelled"]
+MemberSearch = Annotated[str, Meta(min_length=1, max_length=50)]
+
+
+class JoinRequestBody(msgspec.Struct):
+    message: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class RequestRejectBody(msgspec.Struct):
+    reason: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class InviteBody(msgspec.Struct):
+    user_id: UserId
+
+
+class RoleBody(msgspec.Struct):
+    role: AssignableRole
+
+
+class RequestsQuery(msgspec.Struct):
+    status: RequestStatus = "pending"
+    cursor: Cursor | None = None
+    limit: Limit = DEFAULT_LIMIT
+
+
+class InvitationsQuery(msgspec.Struct):
+    status: InvitationStatus = "pending"
+    cursor: Cursor | None = None
+    limit: Limit = DEFAULT_LIMIT
+
+
+class MembersQuery(msgspec.Struct):
+    search: MemberSearch | None = None
+    """A name prefix (any case) or an exact user id."""
+    cursor: Cursor | None = None
+    limit: Limit = DEFAULT_LIMIT
+
+
+def check_manager(role: str | None) -> None:
+    """Owners, admins and moderators handle join requests and invite."""
+    if role not in ("owner", "admin", "moderator"):
+        raise forbidden("Only the agency's owner, admins and moderators may do this.")
+
+
+def check_may_set_role(actor_role: str | None, target_role: str, new_role: str) -> None:
+    """The owner sets any role below theirs; an admin sets member or moderator on those below admins."""
+    if actor_role == "owner" and target_role != "owner":
+        return
+    if actor_role == "admin" and RANK[target_role] < RANK["admin"] and new_role != "admin":
+        return
+    raise forbidden("You may not change this member's role.")
+
+
+def check_may_remove(actor_role: str | None, target_role: str) -> None:
+    """Each manager removes members ranked below them; nobody removes the owner (the agency closes)."""
+    if actor_role in ("owner", "admin", "moderator") and RANK[target_role] < RANK[actor_role]:
+        return
+    raise forbidden("You may not remove this member.")
+
+
+def member_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {"user_id": row["user_id"], "name": row["name"], "avatar_image": row["avatar_image"], "role": row["role"],
+            "joined_at": iso_timestamp(row["joined_at"]), "monthly_income": None}  # fmt: skip
+
+
+def request_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A join request as the agency's managers see it."""
+    return {
+        "id": row["id"], "agency_id": row["agency_id"], "status": row["status"], "message": row["message"],
+        "reason": row["reason"], "user": {"id": row["user_id"], "name": row["user_name"],
+                                          "avatar_image": row["user_avatar"]},
+        "created_at": iso_timestamp(row["created_at"]), "processed_at": iso_timestamp(row["processed_at"]),
+    }  # fmt: skip
+
+
+def invitation_item(row: dict[str, Any]) -> dict[str, Any]:
+    """An invitation as its invitee sees it."""
+    return {
+        "id": row["id"], "status": row["status"],
+        "agency": {"id": row["agency_id"], "name": row["agency_name"], "logo_url": row["agency_logo"]},
+        "invited_by": {"id": row["invited_by"], "name": row["inviter_name"]} if row["invited_by"] else None,
+        "created_at": iso_timestamp(row["created_at"]), "processed_at": iso_timestamp(row["processed_at"]),
+    }  # fmt: skip
+
+
+def agency_ref(agency: dict[str, Any]) -> dict[str, Any]:
+    return {"id": agency["id"], "name": agency["name"]}

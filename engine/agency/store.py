@@ -155,3 +155,133 @@ async def record_event_txn(conn: Conn, agency_id: int, user_id: int, kind: str, 
 async def member_events(conn: Conn, agency_id: int) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT * FROM agency_member_events WHERE agency_id = $1 ORDER BY id", agency_id)
     return [dict(r) for r in rows]
+
+
+# --- membership -----------------------------------------------------------------------------------
+
+
+async def member(conn: Conn, agency_id: int, user_id: int) -> dict[str, Any] | None:
+    """The user's current membership of this agency, if any."""
+    row = await conn.fetchrow(
+        "SELECT * FROM agency_members WHERE agency_id = $1 AND user_id = $2 AND left_at IS NULL", agency_id, user_id
+    )
+    return dict(row) if row else None
+
+
+async def member_count(conn: Conn, agency_id: int) -> int:
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM agency_members WHERE agency_id = $1 AND left_at IS NULL", agency_id))  # fmt: skip
+
+
+async def managers(conn: Conn, agency_id: int) -> list[int]:
+    """The members who handle requests (owner, admins, moderators)."""
+    rows = await conn.fetch(
+        """SELECT user_id FROM agency_members
+           WHERE agency_id = $1 AND left_at IS NULL AND role IN ('owner', 'admin', 'moderator')""",
+        agency_id,
+    )
+    return [int(r["user_id"]) for r in rows]
+
+
+async def member_ids(conn: Conn, agency_id: int) -> list[int]:
+    rows = await conn.fetch("SELECT user_id FROM agency_members WHERE agency_id = $1 AND left_at IS NULL", agency_id)
+    return [int(r["user_id"]) for r in rows]
+
+
+async def end_membership_txn(conn: Conn, agency_id: int, user_id: int, reason: str, actor_id: int) -> str | None:
+    """End the user's membership (`reason`: left or kicked), with its history row; the role they
+    had, or None when they were no member."""
+    role = await conn.fetchval(
+        """UPDATE agency_members SET left_at = now(), left_reason = $3
+           WHERE agency_id = $1 AND user_id = $2 AND left_at IS NULL RETURNING role""",
+        agency_id, user_id, reason,
+    )  # fmt: skip
+    if role is not None:
+        await record_event_txn(conn, agency_id, user_id, reason, role=role, actor_id=actor_id)
+    return str(role) if role is not None else None
+
+
+async def set_role_txn(conn: Conn, agency_id: int, user_id: int, role: str, actor_id: int) -> None:
+    await conn.execute("UPDATE agency_members SET role = $3 WHERE agency_id = $1 AND user_id = $2 AND left_at IS NULL",
+                       agency_id, user_id, role)  # fmt: skip
+    await record_event_txn(conn, agency_id, user_id, "role_changed", role=role, actor_id=actor_id)
+
+
+async def members_page(conn: Conn, agency_id: int, name: str | None, user_id: int | None, before: int | None,
+                       limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Current members, newest first; `name`: an escaped name prefix, `user_id`: an exact id (either matches)."""
+    rows = await conn.fetch(
+        """SELECT m.id, m.user_id, m.role, m.joined_at, u.name, u.avatar_image
+           FROM agency_members m JOIN users u ON u.id = m.user_id
+           WHERE m.agency_id = $1 AND m.left_at IS NULL AND ($4::bigint IS NULL OR m.id < $4)
+             AND (($2::text IS NULL AND $3::bigint IS NULL)
+                  OR lower(u.name) LIKE lower($2) || '%' OR u.id = $3)
+           ORDER BY m.id DESC LIMIT $5""",
+        agency_id, name, user_id, before, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+# --- join requests and invitations ------------------------------------------------------------------
+
+_REQUEST = """r.*, u.name AS user_name, u.avatar_image AS user_avatar, a.name AS agency_name,
+              a.logo_url AS agency_logo, i.name AS inviter_name"""
+_REQUEST_FROM = """agency_requests r JOIN users u ON u.id = r.user_id JOIN agencies a ON a.id = r.agency_id
+                   LEFT JOIN users i ON i.id = r.invited_by"""
+
+
+async def insert_request_txn(conn: Conn, agency_id: int, user_id: int, kind: str, message: str | None,
+                             invited_by: int | None) -> int | None:  # fmt: skip
+    """A pending join request or invitation; None when one of that kind is pending already."""
+    try:
+        async with conn.transaction():
+            return int(await conn.fetchval(
+                """INSERT INTO agency_requests (agency_id, user_id, kind, message, invited_by)
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+                agency_id, user_id, kind, message, invited_by,
+            ))  # fmt: skip
+    except asyncpg.UniqueViolationError:
+        return None
+
+
+async def get_request(conn: Conn, request_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    if lock:
+        await conn.execute("SELECT 1 FROM agency_requests WHERE id = $1 FOR UPDATE", request_id)
+    row = await conn.fetchrow(f"SELECT {_REQUEST} FROM {_REQUEST_FROM} WHERE r.id = $1", request_id)
+    return dict(row) if row else None
+
+
+async def finish_request_txn(conn: Conn, request_id: int, status: str, actor_id: int, reason: str | None) -> None:
+    await conn.execute(
+        """UPDATE agency_requests SET status = $2, processed_by = $3, reason = $4, processed_at = now()
+           WHERE id = $1""",
+        request_id, status, actor_id, reason,
+    )  # fmt: skip
+
+
+async def cancel_user_requests_txn(conn: Conn, user_id: int) -> None:
+    """The user joined an agency: their other pending requests and invitations lapse."""
+    await conn.execute(
+        """UPDATE agency_requests SET status = 'cancelled', processed_at = now()
+           WHERE user_id = $1 AND status = 'pending'""",
+        user_id,
+    )
+
+
+async def requests_page(conn: Conn, *, agency_id: int | None, user_id: int | None, kind: str, status: str,
+                        before: int | None, limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """An agency's or a user's requests of one kind and status, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_REQUEST} FROM {_REQUEST_FROM}
+            WHERE ($1::bigint IS NULL OR r.agency_id = $1) AND ($2::bigint IS NULL OR r.user_id = $2)
+              AND r.kind = $3 AND r.status = $4 AND ($5::bigint IS NULL OR r.id < $5)
+            ORDER BY r.id DESC LIMIT $6""",
+        agency_id, user_id, kind, status, before, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def person(conn: Conn, user_id: int) -> dict[str, Any] | None:
+    """A live account's id, name and avatar (as events show people)."""
+    row = await conn.fetchrow("SELECT id, name, avatar_image FROM users WHERE id = $1 AND deleted_at IS NULL", user_id)
+    return dict(row) if row else None
