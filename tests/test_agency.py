@@ -104,6 +104,7 @@ async def test_the_list_searches_and_pages(client: Any) -> None:
         return await client.get(f"/api/v1/agencies?{query}", headers=bearer(viewer.token))
 
     assert (await listed("search=st")).status == 422
+    assert (await listed("search=%20st%20")).status == 422  # spaces do not count
     found = (await (await listed("search=STARS")).json())["data"]
     assert [a["id"] for a in found["items"]] == [ids[1], ids[0]]
     assert found["items"][0] == {

@@ -78,7 +78,11 @@ async def do_create(ag: Agencies, user_id: int, body: CreateBody, ip: str | None
 
 async def list_public(ag: Agencies, q: ListQuery) -> dict[str, Any]:
     (before,) = decode_cursor(q.cursor, int) or (None,)
-    search = escape_like(q.search.strip()) if q.search is not None else None
+    search = None
+    if q.search is not None:
+        if len(q.search.strip()) < 3:
+            raise validation_error({"search": ["The search field must be 3 to 20 characters."]})
+        search = escape_like(q.search.strip())
     async with ag.svc.pool.acquire() as conn:
         rows = await store.public_page(conn, search, before, q.limit + 1)
     items, next_cursor = page(rows, q.limit, lambda r: (r["id"],))
