@@ -251,7 +251,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "sockets (also stored as an `agency` notification).",
     "agency.member_joined": "A member joined your agency (a request approved or an invitation accepted) → every "
     "member's sockets, the new member's too.",
-    "agency.member_left": "A member left your agency → the sockets of its owner, admins and moderators.",
+    "agency.member_left": "A member left your agency (their leave request approved) → the sockets of its owner, "
+    "admins and moderators.",
     "agency.member_kicked": "A member was removed from the agency → the removed user's sockets (also an `agency` "
     "notification) and those of the owner, admins and moderators.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",

@@ -161,6 +161,8 @@ class Config:
     agency_member_limit_max: int = 500
     agency_create_rate_limit: Rate = field(default_factory=lambda: Rate(3, 86400))
     agency_join_request_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
+    # After leaving an agency (a leave request approved), how long before joining another.
+    agency_rejoin_cooldown_hours: int = 72
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -346,6 +348,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "AGENCY_MEMBER_LIMIT_MAX": ("agency_member_limit_max", _int_in(1, 100000)),
     "AGENCY_CREATE_RATE_LIMIT": ("agency_create_rate_limit", Rate.parse),
     "AGENCY_JOIN_REQUEST_RATE_LIMIT": ("agency_join_request_rate_limit", Rate.parse),
+    "AGENCY_REJOIN_COOLDOWN_HOURS": ("agency_rejoin_cooldown_hours", _int_in(0, 8760)),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.agency import actions, membership
+from engine.agency import actions, leaving, membership
 from engine.agency.model import (
     AdminListQuery,
     CloseBody,
@@ -14,6 +14,7 @@ from engine.agency.model import (
     InvitationsQuery,
     InviteBody,
     JoinRequestBody,
+    LeaveBody,
     ListQuery,
     MembersQuery,
     RejectBody,
@@ -218,13 +219,51 @@ async def set_role(request: web.Request) -> web.Response:
 
 
 @routes.api("DELETE", "/api/v1/agencies/{id}/members/{user_id}", summary="Remove a member ranked below you (they "
-            "are told with `agency.member_kicked`), or leave yourself (`agency.member_left` to the managers; the "
-            "owner leaves by closing the agency).", response=schemas.AgencyMemberRemoved,
-            errors=(403, 404))  # fmt: skip
+            "are told with `agency.member_kicked`); leaving yourself is a leave request (403 here).",
+            response=schemas.AgencyMemberRemoved, errors=(403, 404))  # fmt: skip
 @login_required
 async def remove_member(request: web.Request) -> web.Response:
     target = path_id(request, "user_id", what="Member")
     return ok(await membership.do_remove(request.app[AGENCIES], _me(request), _agency_id(request), target))
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/leave-requests", summary="Ask to leave the agency, with a reason: the "
+            "owner decides (staff, for the owner's own request, whose approval closes the agency). After leaving, "
+            "joining another agency waits AGENCY_REJOIN_COOLDOWN_HOURS.", body=LeaveBody,
+            response=schemas.AgencyLeaveRequest, status=201, errors=(403, 404, 409))  # fmt: skip
+@login_required
+async def request_leave(request: web.Request) -> web.Response:
+    body = await read_body(request, LeaveBody)
+    return ok(await leaving.do_request_leave(request.app[AGENCIES], _me(request), _agency_id(request), body),
+              status=201)  # fmt: skip
+
+
+@routes.api("GET", "/api/v1/agencies/{id}/leave-requests", summary="The agency's leave requests in one state "
+            "(default pending), newest first: for its owner and staff.", query=RequestsQuery,
+            response=schemas.AgencyLeaveRequestPage, errors=(403, 404))  # fmt: skip
+@login_required
+async def leave_requests(request: web.Request) -> web.Response:
+    q = read_query(request, RequestsQuery)
+    return ok(await leaving.leave_requests(request.app[AGENCIES], _me(request), _agency_id(request), q))
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/leave-requests/{rid}/approve", summary="Approve a leave request: the "
+            "member leaves (`agency.member_left`); the owner's own (staff only) closes the agency.", params=_RID,
+            response=schemas.AgencyLeaveRequest, errors=(403, 404, 409))  # fmt: skip
+@login_required
+async def approve_leave(request: web.Request) -> web.Response:
+    return ok(await leaving.do_answer_leave(request.app[AGENCIES], _me(request), _agency_id(request),
+                                            _request_id(request), None))  # fmt: skip
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/leave-requests/{rid}/reject", summary="Reject a leave request (a "
+            "reason is optional); the member is told.", params=_RID, body=RequestRejectBody,
+            response=schemas.AgencyLeaveRequest, errors=(403, 404, 409))  # fmt: skip
+@login_required
+async def reject_leave(request: web.Request) -> web.Response:
+    body = await read_body(request, RequestRejectBody)
+    return ok(await leaving.do_answer_leave(request.app[AGENCIES], _me(request), _agency_id(request),
+                                            _request_id(request), body))  # fmt: skip
 
 
 def _request_id(request: web.Request) -> int:

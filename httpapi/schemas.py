@@ -931,5 +931,14 @@ class AgencyMemberPage(msgspec.Struct):
 class AgencyMemberRemoved(msgspec.Struct):
     user_id: int
     removed: bool
-    reason: Literal["left", "kicked"]
+    reason: Literal["kicked"]
     member_count: int
+
+
+class AgencyLeaveRequest(AgencyJoinRequest):
+    """A leave request: `message` is the member's reason; `reason` the decider's, when rejected."""
+
+
+class AgencyLeaveRequestPage(msgspec.Struct):
+    items: list[AgencyLeaveRequest]
+    next_cursor: str | None

@@ -73,13 +73,13 @@ CREATE TABLE agency_member_events (
 CREATE INDEX agency_member_events_agency_idx ON agency_member_events (agency_id, id);
 CREATE INDEX agency_member_events_user_idx ON agency_member_events (user_id, id);
 
--- Join requests (a user asks) and invitations (the agency asks), one pending of each kind per
--- agency and user.
+-- Join requests (a user asks), invitations (the agency asks) and leave requests (a member asks to
+-- go: the owner decides, or staff for the owner's own), one pending of each kind per agency and user.
 CREATE TABLE agency_requests (
     id           bigserial PRIMARY KEY,
     agency_id    bigint NOT NULL REFERENCES agencies (id) ON DELETE CASCADE,
     user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    kind         text NOT NULL CHECK (kind IN ('join_request', 'invitation')),
+    kind         text NOT NULL CHECK (kind IN ('join_request', 'invitation', 'leave_request')),
     message      varchar(500),
     status       text NOT NULL DEFAULT 'pending'
                  CHECK (status IN ('pending', 'approved', 'rejected', 'accepted', 'declined', 'cancelled')),

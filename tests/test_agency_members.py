@@ -213,15 +213,68 @@ async def test_removal_and_leaving(client: Any, connect: Any) -> None:
     (kicked,) = await peers["member"].wait_for("agency.member_kicked")
     assert kicked["user_id"] == c.member.id and kicked["by_user_id"] == c.moderator.id and kicked["member_count"] == 3
     await peers["owner"].wait_for("agency.member_kicked")
-    assert await remove(c.admin, c.admin) == 200  # leaving
-    (left,) = await peers["owner"].wait_for("agency.member_left")
-    assert left["user_id"] == c.admin.id and left["member_count"] == 2
-    assert set(await member_rows(client, c.agency_id)) == {c.owner.id, c.moderator.id}
+    assert await remove(c.admin, c.admin) == 403  # leaving is a leave request
+    assert set(await member_rows(client, c.agency_id)) == {c.owner.id, c.admin.id, c.moderator.id}
     async with db(client.app[CONFIG].database_url) as conn:
         history = await conn.fetch("SELECT user_id, kind FROM agency_member_events WHERE kind IN ('kicked', 'left')")
         ended = await conn.fetch("SELECT user_id, left_reason FROM agency_members WHERE left_at IS NOT NULL")
-    assert {(r["user_id"], r["kind"]) for r in history} == {(c.member.id, "kicked"), (c.admin.id, "left")}
-    assert {(r["user_id"], r["left_reason"]) for r in ended} == {(c.member.id, "kicked"), (c.admin.id, "left")}
+    assert {(r["user_id"], r["kind"]) for r in history} == {(c.member.id, "kicked")}
+    assert {(r["user_id"], r["left_reason"]) for r in ended} == {(c.member.id, "kicked")}
+    # A removed member may ask to join another agency at once (the cooldown is for leavers).
+    assert (await ask(client, c.member, await new_agency(client, await new_user(client), c.staff))).status == 201
+
+
+async def leave(client: Any, user: User, agency_id: int, reason: str | None = "Moving abroad.") -> Any:
+    return await client.post(f"/api/v1/agencies/{agency_id}/leave-requests", json={"reason": reason},
+                             headers=bearer(user.token))  # fmt: skip
+
+
+async def test_leave_requests_are_decided_by_the_owner_then_a_cooldown(client: Any, connect: Any) -> None:
+    c = await cast(client)
+    url = f"/api/v1/agencies/{c.agency_id}/leave-requests"
+    assert (await leave(client, c.member, c.agency_id, None)).status == 422
+    assert (await leave(client, c.outsider, c.agency_id)).status == 403
+    resp = await leave(client, c.member, c.agency_id)
+    assert resp.status == 201, await resp.text()
+    rid = (await resp.json())["data"]["id"]
+    assert (await leave(client, c.member, c.agency_id)).status == 409
+    for name, user in c.everyone().items():
+        expected = 200 if name in ("owner", "staff") else 403
+        assert (await client.get(url, headers=bearer(user.token))).status == expected, name
+    for name in ("admin", "moderator", "member", "outsider"):
+        resp = await client.post(f"{url}/{rid}/approve", headers=bearer(c.everyone()[name].token))
+        assert resp.status == 403, name
+    o = await connect(client, c.owner)
+    resp = await client.post(f"{url}/{rid}/approve", headers=bearer(c.owner.token))
+    assert resp.status == 200 and (await resp.json())["data"]["status"] == "approved"
+    (left,) = await o.wait_for("agency.member_left")
+    assert left["user_id"] == c.member.id and left["member_count"] == 3
+    async with db(client.app[CONFIG].database_url) as conn:
+        ended = await conn.fetchval("SELECT left_reason FROM agency_members WHERE user_id = $1", c.member.id)
+    assert ended == "left"
+    other = await new_agency(client, await new_user(client), c.staff)
+    refused = await ask(client, c.member, other)
+    assert refused.status == 409 and (await refused.json())["error"]["code"] == "cooldown"
+    # Rejected: the member stays.
+    rid2 = (await (await leave(client, c.admin, c.agency_id)).json())["data"]["id"]
+    resp = await client.post(f"{url}/{rid2}/reject", json={"reason": "Stay a month."}, headers=bearer(c.owner.token))
+    assert resp.status == 200 and c.admin.id in await member_rows(client, c.agency_id)
+
+
+async def test_the_owners_leave_request_is_staffs_and_closes_the_agency(client: Any, connect: Any) -> None:
+    c = await cast(client)
+    url = f"/api/v1/agencies/{c.agency_id}/leave-requests"
+    rid = (await (await leave(client, c.owner, c.agency_id, "Retiring.")).json())["data"]["id"]
+    assert (await client.post(f"{url}/{rid}/approve", headers=bearer(c.owner.token))).status == 403
+    m = await connect(client, c.member)
+    resp = await client.post(f"{url}/{rid}/approve", headers=bearer(c.staff.token))
+    assert resp.status == 200, await resp.text()
+    (event,) = await m.wait_for("agency.dissolved")
+    assert event["by"] == "staff" and event["reason"] == "Retiring."
+    assert await member_rows(client, c.agency_id) == {}
+    async with db(client.app[CONFIG].database_url) as conn:
+        status = await conn.fetchval("SELECT status FROM agencies WHERE id = $1", c.agency_id)
+    assert status == "closed"
 
 
 async def test_a_user_is_in_one_agency_at_a_time_in_the_database(client: Any) -> None:

@@ -158,21 +158,39 @@ async def do_close(ag: Agencies, user_id: int, agency_id: int, body: CloseBody, 
             check_owner(row, user_id)
         if row["status"] == "closed":
             raise conflict("agency_closed", "The agency is closed already.")
-        await store.close_txn(conn, agency_id, user_id)
-        released = await store.release_all_txn(conn, agency_id, user_id, body.reason)
-        await store.cancel_requests_txn(conn, agency_id)
-        await audit_txn(conn, actor_id=user_id, action="agency.close", target_type="agency", target_id=agency_id,
-                        ip=ip, details={"reason": body.reason, "released": len(released)})  # fmt: skip
-        text = f"The agency {row['name']} was closed."
-        notices = [await ag.notifications.record_txn(conn, Notice(member, "agency", text, target_type="agency",
-                   target_id=str(agency_id), data={"agency_id": agency_id, "event": "dissolved"}))
-                   for member in released if member != user_id]  # fmt: skip
+        dissolved = await dissolve_txn(ag, conn, row, user_id, body.reason, ip)
         after = await store.get(conn, agency_id)
     assert after is not None
-    event = {"agency": {"id": agency_id, "name": row["name"]}, "by": "owner" if row["owner_id"] == user_id else "staff",
-             "reason": body.reason}  # fmt: skip
-    for member in released:
-        await ag.push(member, "agency.dissolved", event)
-    for stored in notices:
-        await ag.notifications.push(stored)
+    await dissolved.tell(ag)
     return _view(ag, after, user_id, staff)
+
+
+class Dissolved:
+    """What a closing tells after its commit: `agency.dissolved` and the stored notices."""
+
+    def __init__(self, released: list[int], event: dict[str, Any], notices: list[dict[str, Any] | None]) -> None:
+        self.released, self.event, self.notices = released, event, notices
+
+    async def tell(self, ag: Agencies) -> None:
+        for member in self.released:
+            await ag.push(member, "agency.dissolved", self.event)
+        for stored in self.notices:
+            await ag.notifications.push(stored)
+
+
+async def dissolve_txn(ag: Agencies, conn: Conn, row: dict[str, Any], actor_id: int, reason: str | None,
+                       ip: str | None) -> Dissolved:  # fmt: skip
+    """Close the agency (the caller holds its row): members released, requests cancelled, audited."""
+    agency_id = row["id"]
+    await store.close_txn(conn, agency_id, actor_id)
+    released = await store.release_all_txn(conn, agency_id, actor_id, reason)
+    await store.cancel_requests_txn(conn, agency_id)
+    await audit_txn(conn, actor_id=actor_id, action="agency.close", target_type="agency", target_id=agency_id,
+                    ip=ip, details={"reason": reason, "released": len(released)})  # fmt: skip
+    text = f"The agency {row['name']} was closed."
+    notices = [await ag.notifications.record_txn(conn, Notice(member, "agency", text, target_type="agency",
+               target_id=str(agency_id), data={"agency_id": agency_id, "event": "dissolved"}))
+               for member in released if member != actor_id]  # fmt: skip
+    by = "owner" if row["owner_id"] == actor_id else "staff"
+    event = {"agency": {"id": agency_id, "name": row["name"]}, "by": by, "reason": reason}
+    return Dissolved(released, event, notices)

@@ -1,5 +1,5 @@
 """Agency membership (issue 13 §2): join requests, invitations, the members list, role changes,
-removal and leaving. A user is in at most one agency at any instant (the partial unique index
+removal. A user is in at most one agency at any instant (the partial unique index
 agency_members_one_active); every join of one agency locks its row first, so the member limit holds
 when approvals race. Each change is kept (agency_member_events) and audited in its transaction;
 the events go out after the commit."""
@@ -46,11 +46,18 @@ async def _role_of(conn: Conn, agency_id: int, user_id: int) -> str | None:
     return str(row["role"]) if row else None
 
 
-async def _join_txn(conn: Conn, agency: dict[str, Any], user_id: int, actor_id: int) -> None:
+async def check_cooldown(ag: Agencies, conn: Conn, user_id: int) -> None:
+    hours = ag.svc.config.agency_rejoin_cooldown_hours
+    if hours and await store.left_within(conn, user_id, hours):
+        raise conflict("cooldown", f"You left an agency less than {hours} hours ago.")
+
+
+async def _join_txn(ag: Agencies, conn: Conn, agency: dict[str, Any], user_id: int, actor_id: int) -> None:
     """Add the user as a member (the caller holds the agency's row): refused when the agency is not
-    open, is full, or the user is in an agency already."""
+    open, is full, the user is in an agency already or left one too recently."""
     if not is_public(agency):
         raise conflict("agency_not_open", "The agency is not open.")
+    await check_cooldown(ag, conn, user_id)
     if await store.member_count(conn, agency["id"]) >= agency["member_limit"]:
         raise conflict("agency_full", "The agency has reached its member limit.")
     if not await store.add_member_txn(conn, agency["id"], user_id, "member", actor_id):
@@ -81,6 +88,7 @@ async def do_request_join(ag: Agencies, user_id: int, agency_id: int, body: Join
             raise conflict("not_recruiting", "The agency is not taking members.")
         if await store.membership(conn, user_id) is not None:
             raise conflict("in_agency", "You belong to an agency already.")
+        await check_cooldown(ag, conn, user_id)
         if agency["member_count"] >= agency["member_limit"]:
             raise conflict("agency_full", "The agency has reached its member limit.")
         request_id = await store.insert_request_txn(conn, agency_id, user_id, "join_request", body.message, None)
@@ -129,7 +137,7 @@ async def do_answer_request(ag: Agencies, user_id: int, agency_id: int, request_
         if request["status"] != "pending":
             raise conflict("not_pending", "The request is not pending.")
         if approved:
-            await _join_txn(conn, agency, request["user_id"], user_id)
+            await _join_txn(ag, conn, agency, request["user_id"], user_id)
         await store.finish_request_txn(conn, request_id, "approved" if approved else "rejected", user_id, reason)
         await audit_txn(
             conn,
@@ -219,7 +227,7 @@ async def do_answer_invitation(ag: Agencies, user_id: int, invitation_id: int, a
         if request["status"] != "pending":
             raise conflict("not_pending", "The invitation is not pending.")
         if accept:
-            await _join_txn(conn, agency, user_id, user_id)
+            await _join_txn(ag, conn, agency, user_id, user_id)
         await store.finish_request_txn(conn, invitation_id, "accepted" if accept else "declined", user_id, None)
         await audit_txn(
             conn,
@@ -279,38 +287,38 @@ async def do_set_role(ag: Agencies, user_id: int, agency_id: int, target: int, r
 
 
 async def do_remove(ag: Agencies, user_id: int, agency_id: int, target: int) -> dict[str, Any]:
-    """A manager removes a member ranked below them (`agency.member_kicked`); a member removing
-    themselves leaves (`agency.member_left`). The owner leaves only by closing the agency."""
-    leaving = target == user_id
+    """A manager removes a member ranked below them: `agency.member_kicked` to the removed user and
+    the managers. Nobody removes themselves: leaving is a leave request (engine/agency/leaving.py)."""
     async with ag.svc.pool.acquire() as conn, conn.transaction():
         agency = await _agency(conn, user_id, agency_id, lock=True)
         actor_role = await _role_of(conn, agency_id, user_id)
         target_role = await _role_of(conn, agency_id, target)
         if target_role is None:
             raise not_found("Member")
-        if leaving and target_role == "owner":
-            raise forbidden("The owner leaves by closing the agency.")
-        if not leaving:
-            check_may_remove(actor_role, target_role)
-        reason = "left" if leaving else "kicked"
-        await store.end_membership_txn(conn, agency_id, target, reason, user_id)
-        await audit_txn(conn, actor_id=user_id, action=f"agency.member_{'leave' if leaving else 'kick'}",
-                        target_type="agency", target_id=agency_id, details={"user_id": target})  # fmt: skip
-        stored = None
-        if not leaving:
-            stored = await ag.notifications.record_txn(conn, Notice(target, "agency",
-                                                       f"You were removed from {agency['name']}.",
-                                                       target_type="agency", target_id=str(agency_id),
-                                                       data={"agency_id": agency_id, "event": "kicked"}))  # fmt: skip
+        if target == user_id:
+            raise forbidden("Ask to leave with a leave request.")
+        check_may_remove(actor_role, target_role)
+        await store.end_membership_txn(conn, agency_id, target, "kicked", user_id)
+        await audit_txn(conn, actor_id=user_id, action="agency.member_kick", target_type="agency",
+                        target_id=agency_id, details={"user_id": target})  # fmt: skip
+        stored = await ag.notifications.record_txn(conn, Notice(target, "agency",
+                                                   f"You were removed from {agency['name']}.",
+                                                   target_type="agency", target_id=str(agency_id),
+                                                   data={"agency_id": agency_id, "event": "kicked"}))  # fmt: skip
         managers = await store.managers(conn, agency_id)
         count = await store.member_count(conn, agency_id)
-    if leaving:
-        event = {"agency": agency_ref(agency), "user_id": target, "member_count": count}
-        for manager in managers:
-            await ag.push(manager, "agency.member_left", event)
-    else:
-        event = {"agency": agency_ref(agency), "user_id": target, "by_user_id": user_id, "member_count": count}
-        for recipient in [target, *managers]:
-            await ag.push(recipient, "agency.member_kicked", event)
-        await ag.notifications.push(stored)
-    return {"user_id": target, "removed": True, "reason": reason, "member_count": count}
+    event = {"agency": agency_ref(agency), "user_id": target, "by_user_id": user_id, "member_count": count}
+    for recipient in [target, *managers]:
+        await ag.push(recipient, "agency.member_kicked", event)
+    await ag.notifications.push(stored)
+    return {"user_id": target, "removed": True, "reason": "kicked", "member_count": count}
+
+
+async def left(ag: Agencies, agency: dict[str, Any], user_id: int) -> None:
+    """After a member left (their leave request approved): the managers hear of it."""
+    async with ag.svc.pool.acquire() as conn:
+        managers = await store.managers(conn, agency["id"])
+        count = await store.member_count(conn, agency["id"])
+    event = {"agency": agency_ref(agency), "user_id": user_id, "member_count": count}
+    for manager in managers:
+        await ag.push(manager, "agency.member_left", event)

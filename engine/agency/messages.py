@@ -76,7 +76,7 @@ class MemberJoined(Event):
 
 
 class MemberLeft(Event):
-    """A member left the agency → its owner, admins and moderators."""
+    """A member left the agency (their leave request approved) → its owner, admins and moderators."""
 
     agency: AgencyRef
     user_id: int

@@ -270,3 +270,8 @@ def invitation_item(row: dict[str, Any]) -> dict[str, Any]:
 
 def agency_ref(agency: dict[str, Any]) -> dict[str, Any]:
     return {"id": agency["id"], "name": agency["name"]}
+
+
+class LeaveBody(msgspec.Struct):
+    reason: Reason
+    """Why you leave (required; the owner, or staff for the owner, read it)."""

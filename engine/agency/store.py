@@ -285,3 +285,12 @@ async def person(conn: Conn, user_id: int) -> dict[str, Any] | None:
     """A live account's id, name and avatar (as events show people)."""
     row = await conn.fetchrow("SELECT id, name, avatar_image FROM users WHERE id = $1 AND deleted_at IS NULL", user_id)
     return dict(row) if row else None
+
+
+async def left_within(conn: Conn, user_id: int, hours: int) -> bool:
+    """Whether the user left an agency of their own accord (a leave request approved) within `hours`."""
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM agency_members WHERE user_id = $1 AND left_reason = 'left'
+                          AND left_at > now() - make_interval(hours => $2))""",
+        user_id, hours,
+    ))  # fmt: skip
