@@ -160,6 +160,19 @@ dm:typing -> Ack
     `dm:typing`. One per 2 s per user and thread (`DM_TYPING_RATE_LIMIT`; beyond it `Too many requests` with
     `retry_after`); `Thread not found` when it is not yours, `peerUserId` is not the peer, or a block stands between
     you (nothing is sent).
+agency:chat.join -> AgencyChatJoinAck
+    Join your agency's chat channel (`agencyId`): the socket enters the room `agency:{agencyId}` and receives
+    its `agency:chat.message`; the ack carries the last `CHAT_HISTORY` messages (`recentMessages`, oldest first).
+    `You are not a member of this agency.` (code `NOT_A_MEMBER`) unless you are a member of that approved, open
+    agency.
+agency:chat.leave -> Ack
+    Leave the agency's chat channel (the socket stops receiving its messages).
+agency:chat.message -> AgencyChatMessageAck
+    Write in your agency's chat channel (`content` 1–500 characters): the channel (incl.) gets
+    `agency:chat.message` on every engine process, and it is kept in the history. As room chat: `CHAT_RATE_LIMIT`
+    per user (`Too many requests` with `retry_after`), the `CHAT_BLOCKED_WORDS` filter and blank content
+    (`Message rejected`, code `MESSAGE_REJECTED`); membership is read at each message (`NOT_A_MEMBER` once
+    removed). The ack: the message's `id` and `timestamp`.
 gift:send -> GiftAck
     Send a gift to seated recipients (`recipientId` or up to 30 `recipientIds`, `quantity` 1–9999). The engine
     debits the sender in the same step and acks only after the debit is committed, with the new `balance`,
@@ -239,6 +252,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "changed → every room the user is in (sequenced, replayed with `lastSeq`).",
     "user.followed": "Someone followed you (`friend`: you follow them too) → your sockets, on any engine process; "
     "the follow is also stored as a notification.",
+    "agency:chat.message": "A member wrote in the agency's chat channel → the sockets in the channel "
+    "(`agency:chat.join`), the sender's too, on any engine process.",
     "agency.dissolved": "Your agency was closed (by its owner or staff): you are no longer its member → your "
     "sockets, on any engine process; also stored as an `agency` notification.",
     "agency.join_request": "Someone asked to join your agency → the sockets of its owner, admins and moderators, "
@@ -449,6 +464,21 @@ ProfileSyncOk:
   properties:
     success: {type: boolean, const: true}
     ignored: {type: array, items: {type: string}, description: cosmetic ids not applied (not sold, or not owned)}
+AgencyChatJoinOk:
+  type: object
+  required: [success, agencyId, recentMessages]
+  properties:
+    success: {type: boolean, const: true}
+    agencyId: {type: integer}
+    recentMessages: {type: array, items: {$ref: '#/components/schemas/AgencyChatMessage'},
+                     description: the channel's last CHAT_HISTORY messages, oldest first}
+AgencyChatMessageOk:
+  type: object
+  required: [success, id, timestamp]
+  properties:
+    success: {type: boolean, const: true}
+    id: {type: string}
+    timestamp: {type: integer}
 PresenceOk:
   type: object
   required: [success, data]
@@ -467,6 +497,8 @@ ACKS: dict[str, list[str]] = {
     "ProfileSyncAck": ["ProfileSyncOk", "AckFailure"],
     "GiftAck": ["GiftOk", "GiftReplay", "AckFailure"],
     "MediaAck": ["MediaOk", "AckFailure"],
+    "AgencyChatJoinAck": ["AgencyChatJoinOk", "AckFailure"],
+    "AgencyChatMessageAck": ["AgencyChatMessageOk", "AckFailure"],
 }
 
 

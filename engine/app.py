@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from engine.activity.live import register_activity_jobs
+from engine.agency.chat import register_agency_events
 from engine.agency.live import Agencies
 from engine.appkeys import (
     AGENCIES,
@@ -143,7 +144,9 @@ def create_app(config: Config) -> web.Application:
     app[INBOX] = inbox
     app[REPORTS] = reports
     # Agencies notify (reviews, membership) and push `agency.*` events to members' sockets.
-    app[AGENCIES] = Agencies(realtime, notifications)
+    app[AGENCIES] = agencies = Agencies(realtime, notifications)
+    # ... and run the members' chat channel (agency:chat.*, engine/agency/chat.py).
+    register_agency_events(agencies)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -163,6 +163,9 @@ class Config:
     agency_join_request_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
     # After leaving an agency (a leave request approved), how long before joining another.
     agency_rejoin_cooldown_hours: int = 72
+    # Announcements an agency's owner or admin may post (per user); the agency chat uses room chat's
+    # CHAT_HISTORY, CHAT_RATE_LIMIT and CHAT_BLOCKED_WORDS.
+    agency_announcement_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -349,6 +352,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "AGENCY_CREATE_RATE_LIMIT": ("agency_create_rate_limit", Rate.parse),
     "AGENCY_JOIN_REQUEST_RATE_LIMIT": ("agency_join_request_rate_limit", Rate.parse),
     "AGENCY_REJOIN_COOLDOWN_HOURS": ("agency_rejoin_cooldown_hours", _int_in(0, 8760)),
+    "AGENCY_ANNOUNCEMENT_RATE_LIMIT": ("agency_announcement_rate_limit", Rate.parse),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

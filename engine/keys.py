@@ -97,6 +97,10 @@ class Keys:
     def room_chat_rate(self, room_id: int, user_id: int) -> str:
         return f"{self.prefix}{{r:{room_id}}}:chatrate:{user_id}"
 
+    def agency_chat(self, agency_id: int) -> str:
+        """An agency chat channel's recent messages (list, newest first; engine/agency/chat.py)."""
+        return f"{self.prefix}{{ag:{agency_id}}}:chat"
+
     def gift_combo(self, room_id: int, sender: int, part: str) -> str:
         """A running gift combo: same sender, gift and recipients, in the room's slot."""
         return f"{self.prefix}{{r:{room_id}}}:combo:{sender}:{part}"

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from engine.agency.messages import SERVER_EVENTS as AGENCY_EVENTS
+from engine.agency.social_messages import SERVER_EVENTS as AGENCY_CHAT_EVENTS
 from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
 from engine.inbox.messages import SERVER_EVENTS as INBOX_EVENTS
 from engine.media.messages import SERVER_EVENTS as MEDIA_EVENTS
@@ -26,6 +27,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **NOTIFICATION_EVENTS,
     **INBOX_EVENTS,
     **AGENCY_EVENTS,
+    **AGENCY_CHAT_EVENTS,
 }
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from httpapi import (
     activity,
     agency,
+    agency_social,
     economy,
     gdpr,
     inbox,
@@ -41,4 +42,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(resellers.routes)
     app.add_routes(mall.routes)
     app.add_routes(agency.routes)
+    app.add_routes(agency_social.routes)
     setup_docs(app)

@@ -172,6 +172,7 @@ class Dissolved:
         self.released, self.event, self.notices = released, event, notices
 
     async def tell(self, ag: Agencies) -> None:
+        await ag.left_channel(self.event["agency"]["id"], self.released)
         for member in self.released:
             await ag.push(member, "agency.dissolved", self.event)
         for stored in self.notices:

@@ -308,6 +308,7 @@ async def do_remove(ag: Agencies, user_id: int, agency_id: int, target: int) -> 
         managers = await store.managers(conn, agency_id)
         count = await store.member_count(conn, agency_id)
     event = {"agency": agency_ref(agency), "user_id": target, "by_user_id": user_id, "member_count": count}
+    await ag.left_channel(agency_id, [target])
     for recipient in [target, *managers]:
         await ag.push(recipient, "agency.member_kicked", event)
     await ag.notifications.push(stored)
@@ -316,6 +317,7 @@ async def do_remove(ag: Agencies, user_id: int, agency_id: int, target: int) -> 
 
 async def left(ag: Agencies, agency: dict[str, Any], user_id: int) -> None:
     """After a member left (their leave request approved): the managers hear of it."""
+    await ag.left_channel(agency["id"], [user_id])
     async with ag.svc.pool.acquire() as conn:
         managers = await store.managers(conn, agency["id"])
         count = await store.member_count(conn, agency["id"])

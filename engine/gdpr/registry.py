@@ -145,6 +145,8 @@ TABLES: tuple[Table, ...] = (
     Table("agency_member_events", by("user_id", anonymise(reason="NULL")), by("actor_id", keep(AGENCY_HISTORY))),
     Table("agency_requests", by("user_id", DELETE), by("invited_by", keep(AGENCY_HISTORY)),
           by("processed_by", keep(AGENCY_HISTORY))),
+    # An announcement is its author's writing: it goes with them.
+    Table("agency_announcements", by("author_id", DELETE)),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),

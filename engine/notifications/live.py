@@ -33,6 +33,20 @@ class Notifications:
         self.svc.metrics.notifications.labels(notice.kind, "stored" if stored is not None else "skipped").inc()
         return stored
 
+    async def record_for_txn(self, conn: Conn, user_ids: list[int], notice: Notice) -> list[dict[str, Any]]:
+        """The same notice for many users, in one statement of the caller's transaction; what to
+        `push_all` after the commit (those who switched the kind off are left out)."""
+        stored = await store.insert_for_users_txn(conn, user_ids, notice) if user_ids else []
+        counter = self.svc.metrics.notifications
+        counter.labels(notice.kind, "stored").inc(len(stored))
+        if len(user_ids) > len(stored):
+            counter.labels(notice.kind, "skipped").inc(len(user_ids) - len(stored))
+        return stored
+
+    async def push_all(self, stored: list[dict[str, Any]]) -> None:
+        for row in stored:
+            await self.push(row)
+
     async def push(self, stored: dict[str, Any] | None) -> None:
         if stored is not None:
             await self.rt.sio.emit("notification:new", item(stored), room=user_room(stored["user_id"]))

@@ -34,6 +34,22 @@ async def insert_txn(conn: Conn, notice: Notice, *, once_until_read: bool = Fals
     return dict(row) if row is not None else None
 
 
+async def insert_for_users_txn(conn: Conn, user_ids: list[int], notice: Notice) -> list[dict[str, Any]]:
+    """Store the same notice (its `user_id` aside) for each of these users in one statement, leaving
+    out those who switched its kind off; the stored rows (an agency announcement to its members)."""
+    rows = await conn.fetch(
+        f"""WITH n AS (
+                INSERT INTO notifications (user_id, kind, actor_id, target_type, target_id, text, data)
+                SELECT u, $2, $3, $4, $5, $6, $7 FROM unnest($1::bigint[]) AS u
+                WHERE NOT EXISTS (SELECT 1 FROM notification_preferences p
+                                  WHERE p.user_id = u AND p.kind = $2 AND NOT p.enabled)
+                RETURNING *)
+            SELECT {_WITH_ACTOR} FROM n LEFT JOIN users a ON a.id = n.actor_id""",
+        user_ids, notice.kind, notice.actor_id, notice.target_type, notice.target_id, notice.text[:500], notice.data,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
 async def delete_between_txn(conn: Conn, a: int, b: int) -> int:
     """Delete what each of the two users was notified of by the other (a block: neither keeps the
     other's name in their notifications); how many went."""

@@ -1,0 +1,83 @@
+"""`/api/v1` routes of the agency's social side (issue 13 §4, docs/agency.md "Announcements and
+chat"): announcements posted by the agency's owner and admins, read by its members (and staff) in
+cursor pages (`?cursor=&limit=`, newest first), deleted by their author or the owner. The chat
+channel runs over the sockets (engine/agency/chat.py). The response types live here beside the
+routes (the agency's §1–§2 types are in httpapi/schemas.py)."""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import web
+
+from engine.agency import announcements
+from engine.agency.social_model import AnnouncementBody, AnnouncementsQuery
+from engine.appkeys import AGENCIES
+from httpapi.auth import current_user, login_required
+from httpapi.common import client_of, path_id, read_body, read_query
+from httpapi.contract import ApiRoutes, Id
+from httpapi.responses import ok
+from httpapi.schemas import AgencyPerson, Timestamp
+
+routes = ApiRoutes()
+
+
+class AgencyAnnouncement(msgspec.Struct):
+    id: int
+    agency_id: int
+    title: str
+    text: str
+    author: AgencyPerson | None
+    """None once the author's account is gone."""
+    created_at: Timestamp
+
+
+class AgencyAnnouncementPage(msgspec.Struct):
+    items: list[AgencyAnnouncement]
+    next_cursor: str | None
+
+
+class AgencyAnnouncementDeleted(msgspec.Struct):
+    id: int
+    deleted: bool
+
+
+_AID = {"aid": Id}
+
+
+def _me(request: web.Request) -> int:
+    return current_user(request).user_id
+
+
+def _agency_id(request: web.Request) -> int:
+    return path_id(request, what="Agency")
+
+
+@routes.api("POST", "/api/v1/agencies/{id}/announcements", summary="Post an announcement (the owner and admins; "
+            "AGENCY_ANNOUNCEMENT_RATE_LIMIT): every other member gets a notification of kind `agency` and its "
+            "`notification:new` push.", body=AnnouncementBody, response=AgencyAnnouncement, status=201,
+            errors=(403, 404, 429))  # fmt: skip
+@login_required
+async def announce(request: web.Request) -> web.Response:
+    body = await read_body(request, AnnouncementBody)
+    ag = request.app[AGENCIES]
+    return ok(await announcements.do_announce(ag, _me(request), _agency_id(request), body, client_of(request).ip),
+              status=201)  # fmt: skip
+
+
+@routes.api("GET", "/api/v1/agencies/{id}/announcements", summary="The agency's announcements, newest first: for "
+            "its members and staff.", query=AnnouncementsQuery, response=AgencyAnnouncementPage,
+            errors=(403, 404))  # fmt: skip
+@login_required
+async def announcement_list(request: web.Request) -> web.Response:
+    q = read_query(request, AnnouncementsQuery)
+    return ok(await announcements.announcements(request.app[AGENCIES], _me(request), _agency_id(request), q))
+
+
+@routes.api("DELETE", "/api/v1/agencies/{id}/announcements/{aid}", summary="Delete an announcement: its author "
+            "(while a member) or the agency's owner.", params=_AID, response=AgencyAnnouncementDeleted,
+            errors=(403, 404))  # fmt: skip
+@login_required
+async def announcement_delete(request: web.Request) -> web.Response:
+    aid = path_id(request, "aid", what="Announcement")
+    return ok(await announcements.do_delete(request.app[AGENCIES], _me(request), _agency_id(request), aid,
+                                            client_of(request).ip))  # fmt: skip
