@@ -14,6 +14,7 @@ from aiohttp import web
 
 from engine.activity.live import register_activity_jobs
 from engine.agency.chat import register_agency_events
+from engine.agency.events import register_agency_jobs
 from engine.agency.live import Agencies
 from engine.appkeys import (
     AGENCIES,
@@ -147,6 +148,7 @@ def create_app(config: Config) -> web.Application:
     app[AGENCIES] = agencies = Agencies(realtime, notifications)
     # ... and run the members' chat channel (agency:chat.*, engine/agency/chat.py).
     register_agency_events(agencies)
+    register_agency_jobs(agencies)  # agency events' reminders
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

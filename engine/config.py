@@ -166,6 +166,8 @@ class Config:
     # Announcements an agency's owner or admin may post (per user); the agency chat uses room chat's
     # CHAT_HISTORY, CHAT_RATE_LIMIT and CHAT_BLOCKED_WORDS.
     agency_announcement_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
+    # How long before an agency event starts its members are reminded (engine/agency/events.py).
+    agency_event_reminder_minutes: int = 15
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -353,6 +355,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "AGENCY_JOIN_REQUEST_RATE_LIMIT": ("agency_join_request_rate_limit", Rate.parse),
     "AGENCY_REJOIN_COOLDOWN_HOURS": ("agency_rejoin_cooldown_hours", _int_in(0, 8760)),
     "AGENCY_ANNOUNCEMENT_RATE_LIMIT": ("agency_announcement_rate_limit", Rate.parse),
+    "AGENCY_EVENT_REMINDER_MINUTES": ("agency_event_reminder_minutes", _int_in(1, 1440)),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -7,9 +7,11 @@ room chat, and a removed member cut off at once)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
-from engine.appkeys import CONFIG
+from engine.agency.events import remind_due
+from engine.appkeys import AGENCIES, CONFIG
 from engine.config import Rate
 from tests.agency_setup import Cast, add_member, cast, new_agency
 from tests.helpers import User, bearer, db, new_user
@@ -226,3 +228,74 @@ async def test_closing_the_agency_ends_its_channel(make_client: Any, connect: An
     for peer in (owner, member):
         assert (await say(peer, c.agency_id, "anyone?"))["code"] == "NOT_A_MEMBER"
         assert (await joined(peer, c.agency_id))["code"] == "NOT_A_MEMBER"
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+
+def events_url(agency_id: int, rest: str = "") -> str:
+    return f"/api/v1/agencies/{agency_id}/events{rest}"
+
+
+def starts_in(minutes: float) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)).isoformat()
+
+
+async def plan(client: Any, user: User, agency_id: int, **body: Any) -> Any:
+    payload = {"title": "Weekly party", "starts_at": starts_in(60), **body}
+    return await client.post(events_url(agency_id), json=payload, headers=bearer(user.token))
+
+
+async def test_events_are_planned_by_owner_and_admins_and_listed_for_members(client: Any) -> None:
+    c = await cast(client)
+    resp = await plan(client, c.owner, c.agency_id, room_id=c.owner.room, title="Soon")
+    assert resp.status == 201, await resp.text()
+    soon = (await resp.json())["data"]
+    assert soon["room_id"] == c.owner.room and soon["reminded"] is False and soon["created_by"] == c.owner.id
+    later = (await (await plan(client, c.admin, c.agency_id, starts_at=starts_in(600))).json())["data"]
+    for name in ("moderator", "member", "outsider", "staff"):
+        assert (await plan(client, c.everyone()[name], c.agency_id)).status == 403, name
+    bodies: list[tuple[dict[str, Any], str]] = [
+        ({"title": "x" * 101}, "title"),
+        ({"title": " "}, "title"),
+        ({"starts_at": starts_in(-1)}, "starts_at"),
+        ({"starts_at": starts_in(60 * 24 * 400)}, "starts_at"),
+        ({"starts_at": "2030-01-01T10:00:00"}, "starts_at"),  # no time zone
+        ({"room_id": 10**12}, "room_id"),
+    ]
+    for body, field in bodies:
+        bad = await plan(client, c.owner, c.agency_id, **body)
+        assert bad.status == 422 and field in (await bad.json())["error"]["fields"], body
+    for name, user in c.everyone().items():
+        expected = 403 if name == "outsider" else 200
+        assert (await client.get(events_url(c.agency_id), headers=bearer(user.token))).status == expected, name
+    first = await (await client.get(events_url(c.agency_id, "?limit=1"), headers=bearer(c.member.token))).json()
+    assert [e["id"] for e in first["data"]["items"]] == [soon["id"]]  # soonest first
+    cursor = first["data"]["next_cursor"]
+    rest = await client.get(events_url(c.agency_id, f"?limit=1&cursor={cursor}"), headers=bearer(c.member.token))
+    assert [e["id"] for e in (await rest.json())["data"]["items"]] == [later["id"]]
+    past = await client.get(events_url(c.agency_id, "?past=true"), headers=bearer(c.member.token))
+    assert (await past.json())["data"]["items"] == []
+    assert (await client.get(events_url(10**9), headers=bearer(c.member.token))).status == 404
+
+
+async def test_each_event_is_reminded_once_even_with_two_processes(make_client: Any, connect: Any) -> None:
+    a, b = await make_client(agency_event_reminder_minutes=15), await make_client(agency_event_reminder_minutes=15)
+    c = await cast(a)
+    member = await connect(b, c.member)
+    due = (await (await plan(a, c.owner, c.agency_id, starts_at=starts_in(10))).json())["data"]
+    not_yet = (await (await plan(a, c.owner, c.agency_id, starts_at=starts_in(30))).json())["data"]
+    counts = await asyncio.gather(*(remind_due(app.app[AGENCIES]) for app in (a, b, a, b)))
+    assert sum(counts) <= 1  # the background sweep may have claimed it first
+    await remind_due(b.app[AGENCIES])
+    async with db(a.app[CONFIG].database_url) as conn:
+        rows = await conn.fetch("SELECT user_id, target_id FROM notifications WHERE target_type = 'agency_event'")
+        reminded = {r["id"]: r["reminded_at"] for r in await conn.fetch("SELECT id, reminded_at FROM agency_events")}
+    assert sorted((r["user_id"], r["target_id"]) for r in rows) == sorted(
+        (u.id, str(due["id"])) for u in (c.owner, c.admin, c.moderator, c.member)
+    )
+    assert reminded[due["id"]] is not None and reminded[not_yet["id"]] is None
+    pushed = await member.wait_for("notification:new")
+    assert [p["data"]["event_id"] for p in pushed] == [due["id"]] and pushed[0]["data"]["event"] == "event_reminder"
+    listed = await a.get(events_url(c.agency_id), headers=bearer(c.member.token))
+    assert [e["reminded"] for e in (await listed.json())["data"]["items"]] == [True, False]

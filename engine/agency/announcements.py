@@ -25,7 +25,7 @@ from engine.notifications.model import Notice
 from engine.social.model import decode_cursor, page
 
 
-async def _standing(conn: Conn, user_id: int, agency_id: int) -> tuple[dict[str, Any], str | None, bool]:
+async def standing(conn: Conn, user_id: int, agency_id: int) -> tuple[dict[str, Any], str | None, bool]:
     """The agency as the user may see it (404 otherwise), their role in it and whether they are staff."""
     staff = await is_staff(conn, user_id)
     agency = check_visible(await store.get(conn, agency_id), user_id, staff)
@@ -38,7 +38,7 @@ async def do_announce(ag: Agencies, user_id: int, agency_id: int, body: Announce
         raise validation_error(errors)
     svc = ag.svc
     async with svc.pool.acquire() as conn:
-        agency, role, _staff = await _standing(conn, user_id, agency_id)
+        agency, role, _staff = await standing(conn, user_id, agency_id)
         check_may_announce(role)
         await svc.limiter.check("agency_announce", str(user_id), svc.config.agency_announcement_rate_limit)
         async with conn.transaction():
@@ -61,7 +61,7 @@ async def do_announce(ag: Agencies, user_id: int, agency_id: int, body: Announce
 async def announcements(ag: Agencies, user_id: int, agency_id: int, q: AnnouncementsQuery) -> dict[str, Any]:
     (before,) = decode_cursor(q.cursor, int) or (None,)
     async with ag.svc.pool.acquire() as conn:
-        _agency, role, staff = await _standing(conn, user_id, agency_id)
+        _agency, role, staff = await standing(conn, user_id, agency_id)
         if role is None and not staff:
             raise forbidden("Only the agency's members may read its announcements.")
         rows = await social_store.announcements_page(conn, agency_id, before, q.limit + 1)
@@ -71,7 +71,7 @@ async def announcements(ag: Agencies, user_id: int, agency_id: int, q: Announcem
 
 async def do_delete(ag: Agencies, user_id: int, agency_id: int, announcement_id: int, ip: str | None) -> dict[str, Any]:
     async with ag.svc.pool.acquire() as conn:
-        _agency, role, staff = await _standing(conn, user_id, agency_id)
+        _agency, role, staff = await standing(conn, user_id, agency_id)
         row = await social_store.announcement(conn, announcement_id)
         # Another agency's announcement, or one of an agency the user is no member of: not there to them.
         if row is None or row["agency_id"] != agency_id or (role is None and not staff):

@@ -85,3 +85,59 @@ async def chat_append(redis: Redis, keys: Keys, agency_id: int, message: str, ke
 async def user_sockets(redis: Redis, keys: Keys, user_id: int) -> list[str]:
     """Every socket id of the user, fleet-wide (the rooms' presence set)."""
     return await rooms_store.user_sockets(redis, keys, user_id)
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+
+async def room_exists(conn: Conn, room_id: int) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rooms WHERE id = $1)", room_id))
+
+
+async def insert_event_txn(conn: Conn, agency_id: int, user_id: int, title: str, starts_at: Any,
+                           room_id: int | None) -> dict[str, Any]:  # fmt: skip
+    row = await conn.fetchrow(
+        """INSERT INTO agency_events (agency_id, created_by, title, starts_at, room_id)
+           VALUES ($1, $2, $3, $4, $5) RETURNING *""",
+        agency_id, user_id, title, starts_at, room_id,
+    )  # fmt: skip
+    assert row is not None
+    return dict(row)
+
+
+async def events_page(conn: Conn, agency_id: int, past: bool, after: tuple[Any, int] | None,
+                      limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Upcoming events soonest first, or (`past`) started ones latest first; keyset on (starts_at, id)."""
+    start, last_id = after if after is not None else (None, None)
+    if past:
+        sql = """SELECT * FROM agency_events WHERE agency_id = $1 AND starts_at <= now()
+                   AND ($2::timestamptz IS NULL OR (starts_at, id) < ($2, $3))
+                 ORDER BY starts_at DESC, id DESC LIMIT $4"""
+    else:
+        sql = """SELECT * FROM agency_events WHERE agency_id = $1 AND starts_at > now()
+                   AND ($2::timestamptz IS NULL OR (starts_at, id) > ($2, $3))
+                 ORDER BY starts_at, id LIMIT $4"""
+    rows = await conn.fetch(sql, agency_id, start, last_id, limit)
+    return [dict(r) for r in rows]
+
+
+async def claim_due_events_txn(conn: Conn, lead_minutes: int, batch: int) -> list[dict[str, Any]]:
+    """Mark the events of open agencies starting within `lead_minutes` (and not over an hour ago) as
+    reminded, and return them with their agency's name and current member ids. Rows another
+    process's sweep holds are skipped (FOR UPDATE SKIP LOCKED), so each event is claimed once."""
+    rows = await conn.fetch(
+        """WITH due AS (
+               SELECT e.id FROM agency_events e JOIN agencies a ON a.id = e.agency_id
+               WHERE e.reminded_at IS NULL AND e.starts_at <= now() + make_interval(mins => $1)
+                 AND e.starts_at > now() - interval '1 hour'
+                 AND a.review_status = 'approved' AND a.status <> 'closed'
+               ORDER BY e.starts_at LIMIT $2
+               FOR UPDATE OF e SKIP LOCKED)
+           UPDATE agency_events e SET reminded_at = now() FROM due, agencies a
+           WHERE e.id = due.id AND a.id = e.agency_id
+           RETURNING e.*, a.name AS agency_name,
+                     ARRAY(SELECT m.user_id FROM agency_members m
+                           WHERE m.agency_id = e.agency_id AND m.left_at IS NULL ORDER BY m.user_id) AS member_ids""",
+        lead_minutes, batch,
+    )  # fmt: skip
+    return [dict(r) for r in rows]

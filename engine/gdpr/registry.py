@@ -147,6 +147,8 @@ TABLES: tuple[Table, ...] = (
           by("processed_by", keep(AGENCY_HISTORY))),
     # An announcement is its author's writing: it goes with them.
     Table("agency_announcements", by("author_id", DELETE)),
+    # An event is the agency's plan: it stays, without its creator.
+    Table("agency_events", by("created_by", anonymise(created_by="NULL"))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),
