@@ -220,6 +220,21 @@ async def test_a_removed_member_can_no_longer_send_and_leaves_the_channel(make_c
     assert (await joined(member, c.agency_id))["code"] == "NOT_A_MEMBER"
 
 
+async def test_a_member_whose_leave_is_approved_leaves_the_channel(make_client: Any, connect: Any) -> None:
+    a, _b, c, owner, member = await removed_member_setup(make_client, connect)
+    resp = await a.post(f"/api/v1/agencies/{c.agency_id}/leave-requests", json={"reason": "moving on"},
+                        headers=bearer(c.member.token))  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    rid = (await resp.json())["data"]["id"]
+    resp = await a.post(f"/api/v1/agencies/{c.agency_id}/leave-requests/{rid}/approve", headers=bearer(c.owner.token))
+    assert resp.status == 200, await resp.text()
+    assert (await say(owner, c.agency_id, "goodbye"))["success"] is True
+    await owner.wait_for("agency:chat.message")
+    await asyncio.sleep(0.3)
+    assert member.events["agency:chat.message"] == []
+    assert (await say(member, c.agency_id, "one more"))["code"] == "NOT_A_MEMBER"
+
+
 async def test_closing_the_agency_ends_its_channel(make_client: Any, connect: Any) -> None:
     a, _b, c, owner, member = await removed_member_setup(make_client, connect)
     resp = await a.post(f"/api/v1/agencies/{c.agency_id}/close", json={"reason": "done"}, headers=bearer(c.owner.token))
