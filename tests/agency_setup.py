@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from engine.appkeys import CONFIG
-from tests.helpers import User, bearer, db, new_user
+from engine.appkeys import CONFIG, SERVICES
+from engine.economy.flusher import flush_all
+from tests.helpers import User, bearer, db, join, new_user
 
 _serial = itertools.count(1)
 
@@ -69,3 +71,31 @@ async def cast(client: Any) -> Cast:
     for user, role in zip(users[:3], ("admin", "moderator", "member"), strict=True):
         await add_member(client, agency_id, user, role)
     return Cast(owner, *users, staff, agency_id)
+
+
+async def agency_share_probe(a: Any, b: Any, connect: Any, sender: User, host: User,
+                             key: str) -> Callable[[], Awaitable[list[int]]]:  # fmt: skip
+    """`host` seated in their own room on process `b`, and `sender` (who must hold economy.grant)
+    granted 100 coins beside them; the probe sends one gift from `b` and answers the agencies the
+    ledger paid a share of it (after the flush): what the gift split read of the host's agency."""
+    database_url = a.app[CONFIG].database_url
+    async with db(database_url) as conn:
+        await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 10) ON CONFLICT DO NOTHING")
+    grant = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": key}
+    assert (await a.post(f"/api/v1/admin/wallets/{sender.id}/adjust", json=grant,
+                         headers=bearer(sender.token))).status == 200  # fmt: skip
+    h, s = await connect(b, host), await connect(b, sender)
+    await join(h, host.room)
+    assert (await h.call("seat:take", {"roomId": host.room, "seatIndex": 0}))["success"]
+    await join(s, host.room)
+
+    async def agency_share_of_next_gift() -> list[int]:
+        ack = await s.call("gift:send", {"roomId": host.room, "giftId": 900, "recipientId": host.id})
+        assert ack["success"] is True, ack
+        await flush_all(a.app[SERVICES], a.app[SERVICES].wallets, "test")
+        async with db(database_url) as conn:
+            rows = await conn.fetch("SELECT account_id FROM ledger_entries WHERE txn_id = $1 AND account_type = "
+                                    "'agency'", ack["transaction_id"])  # fmt: skip
+        return [int(r["account_id"]) for r in rows]
+
+    return agency_share_of_next_gift

@@ -8,9 +8,8 @@ from typing import Any
 
 from engine.appkeys import CONFIG, SERVICES
 from engine.config import Rate
-from engine.economy.flusher import flush_all
-from tests.agency_setup import add_member, application, apply, approve, cast, new_agency
-from tests.helpers import bearer, db, heard_by, join, new_user
+from tests.agency_setup import add_member, agency_share_probe, application, apply, approve, cast, new_agency
+from tests.helpers import bearer, db, heard_by, new_user
 
 
 async def test_an_application_is_reviewed_and_approval_makes_the_owner_a_member(client: Any, connect: Any) -> None:
@@ -201,24 +200,7 @@ async def test_the_gift_split_sees_approval_and_closing_at_once(make_client: Any
     staff = await new_user(a, "Staff", role="super_admin")
     host = await new_user(a, "Host")
     database_url = a.app[SERVICES].config.database_url
-    async with db(database_url) as conn:
-        await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 10)")
-    grant = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "agency-g1"}
-    assert (await a.post(f"/api/v1/admin/wallets/{staff.id}/adjust", json=grant,
-                         headers=bearer(staff.token))).status == 200  # fmt: skip
-    h, s = await connect(b, host), await connect(b, staff)
-    await join(h, host.room)
-    assert (await h.call("seat:take", {"roomId": host.room, "seatIndex": 0}))["success"]
-    await join(s, host.room)
-
-    async def agency_share_of_next_gift() -> list[int]:
-        ack = await s.call("gift:send", {"roomId": host.room, "giftId": 900, "recipientId": host.id})
-        assert ack["success"] is True, ack
-        await flush_all(a.app[SERVICES], a.app[SERVICES].wallets, "test")
-        async with db(database_url) as conn:
-            rows = await conn.fetch("SELECT account_id FROM ledger_entries WHERE txn_id = $1 AND account_type = "
-                                    "'agency'", ack["transaction_id"])  # fmt: skip
-        return [int(r["account_id"]) for r in rows]
+    agency_share_of_next_gift = await agency_share_probe(a, b, connect, staff, host, "agency-g1")
 
     assert await agency_share_of_next_gift() == []  # B has read: no agency
     async with heard_by(database_url, b.app):

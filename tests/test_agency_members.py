@@ -13,9 +13,8 @@ import pytest
 
 from engine.appkeys import CONFIG, SERVICES
 from engine.config import Rate
-from engine.economy.flusher import flush_all
-from tests.agency_setup import Cast, cast, new_agency
-from tests.helpers import User, bearer, db, heard_by, join, new_user
+from tests.agency_setup import Cast, agency_share_probe, cast, new_agency
+from tests.helpers import User, bearer, db, heard_by, new_user
 
 
 async def ask(client: Any, user: User, agency_id: int, message: str | None = "Let me in") -> Any:
@@ -291,25 +290,9 @@ async def test_a_removed_host_earns_the_agency_nothing_on_the_next_gift(make_cli
     sender, host = c.staff, await new_user(a, "Host")
     database_url = a.app[SERVICES].config.database_url
     async with db(database_url) as conn:
-        await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 10)")
         await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = "
                            "'super_admin'", sender.id)  # fmt: skip
-    grant = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "agency-g2"}
-    assert (await a.post(f"/api/v1/admin/wallets/{sender.id}/adjust", json=grant,
-                         headers=bearer(sender.token))).status == 200  # fmt: skip
-    h, s = await connect(b, host), await connect(b, sender)
-    await join(h, host.room)
-    assert (await h.call("seat:take", {"roomId": host.room, "seatIndex": 0}))["success"]
-    await join(s, host.room)
-
-    async def agency_share_of_next_gift() -> list[int]:
-        ack = await s.call("gift:send", {"roomId": host.room, "giftId": 900, "recipientId": host.id})
-        assert ack["success"] is True, ack
-        await flush_all(a.app[SERVICES], a.app[SERVICES].wallets, "test")
-        async with db(database_url) as conn:
-            rows = await conn.fetch("SELECT account_id FROM ledger_entries WHERE txn_id = $1 AND account_type = "
-                                    "'agency'", ack["transaction_id"])  # fmt: skip
-        return [int(r["account_id"]) for r in rows]
+    agency_share_of_next_gift = await agency_share_probe(a, b, connect, sender, host, "agency-g2")
 
     assert await agency_share_of_next_gift() == []  # B has read: no agency
     rid = await asked(a, host, c.agency_id)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.appkeys import REALTIME, ROOMS, SERVICES
-from engine.economy.flusher import flush_all
+from tests.agency_setup import agency_share_probe
 from tests.helpers import bearer, db, heard_by, join, new_user
 from tests.sockets import Peer
 
@@ -90,24 +90,7 @@ async def test_an_agency_membership_change_reaches_the_next_gift(make_client: An
     a, b = await two_processes(make_client)
     sender, host = await new_user(a, "Sender", role="super_admin"), await new_user(a, "Host")
     database_url = a.app[SERVICES].config.database_url
-    async with db(database_url) as conn:
-        await conn.execute("INSERT INTO gifts (id, name, price) VALUES (900, 'Test', 10)")
-    grant = {"currency": "coins", "amount": 100, "direction": "grant", "reason": "test", "idempotency_key": "agency-1"}
-    assert (await a.post(f"/api/v1/admin/wallets/{sender.id}/adjust", json=grant,
-                         headers=bearer(sender.token))).status == 200  # fmt: skip
-    h, s = await connect(b, host), await connect(b, sender)
-    await join(h, host.room)
-    assert (await h.call("seat:take", {"roomId": host.room, "seatIndex": 0}))["success"]
-    await join(s, host.room)
-
-    async def agency_share_of_next_gift() -> list[int]:
-        ack = await s.call("gift:send", {"roomId": host.room, "giftId": 900, "recipientId": host.id})
-        assert ack["success"] is True, ack
-        await flush_all(a.app[SERVICES], a.app[SERVICES].wallets, "test")
-        async with db(database_url) as conn:
-            rows = await conn.fetch("SELECT account_id FROM ledger_entries WHERE txn_id = $1 AND account_type = "
-                                    "'agency'", ack["transaction_id"])  # fmt: skip
-        return [int(r["account_id"]) for r in rows]
+    agency_share_of_next_gift = await agency_share_probe(a, b, connect, sender, host, "agency-1")
 
     assert await agency_share_of_next_gift() == []  # B has read: no agency
     async with heard_by(database_url, b.app), db(database_url) as conn:
