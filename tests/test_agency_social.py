@@ -208,6 +208,22 @@ async def removed_member_setup(make_client: Any, connect: Any) -> tuple[Any, Any
     return a, b, c, owner, member
 
 
+async def test_a_platform_mute_silences_the_agency_chat_too(client: Any, connect: Any) -> None:
+    c = await cast(client)
+    member = await connect(client, c.member)
+    assert (await joined(member, c.agency_id))["success"]
+    assert (await say(member, c.agency_id, "before"))["success"] is True
+    async with db(client.app[CONFIG].database_url) as conn:  # what resolving a report with `mute` writes
+        await conn.execute("INSERT INTO platform_mutes (user_id, until) VALUES ($1, now() + interval '5 minutes')",
+                           c.member.id)  # fmt: skip
+    muted = await say(member, c.agency_id, "during")
+    assert (muted["success"], muted["code"], muted["error"]) == (False, "MUTED", "You are muted")
+    assert muted["mutedUntil"] > 0
+    async with db(client.app[CONFIG].database_url) as conn:
+        await conn.execute("DELETE FROM platform_mutes WHERE user_id = $1", c.member.id)
+    assert (await say(member, c.agency_id, "after"))["success"] is True
+
+
 async def test_a_removed_member_can_no_longer_send_and_leaves_the_channel(make_client: Any, connect: Any) -> None:
     a, _b, c, owner, member = await removed_member_setup(make_client, connect)
     resp = await a.delete(f"/api/v1/agencies/{c.agency_id}/members/{c.member.id}", headers=bearer(c.owner.token))

@@ -3,7 +3,8 @@
 `agency:chat.join {agencyId}` puts the socket in the Socket.IO room `agency:<id>` and acks the
 channel's recent history (the last CHAT_HISTORY messages, kept in Redis, oldest first);
 `agency:chat.leave` takes it out; `agency:chat.message {agencyId, content}` is checked as room chat
-is (CHAT_RATE_LIMIT per user, across all agency channels; the CHAT_BLOCKED_WORDS filter) and goes to
+is (CHAT_RATE_LIMIT per user, across all agency channels; the CHAT_BLOCKED_WORDS filter; refused,
+MUTED, while a platform mute lasts) and goes to
 the room on every engine process as `agency:chat.message`. Membership is read from PostgreSQL at
 each join and each message, so a member removed a moment ago can no longer send; their sockets are
 also taken out of the room when they leave (Agencies.left_channel).
@@ -22,7 +23,9 @@ from engine.agency.social_model import ChatJoinPayload, ChatMessagePayload, chat
 from engine.realtime.acks import TOO_MANY_REQUESTS, Ack, failure
 from engine.realtime.events import socket_event
 from engine.realtime.server import RealtimeServer
+from engine.rooms import store as rooms_store
 from engine.rooms.chat import check_allowed, message_id
+from engine.rooms.model import ERRORS as ROOM_ERRORS
 
 OK: Ack = {"success": True}
 NOT_A_MEMBER = "You are not a member of this agency."
@@ -60,8 +63,13 @@ async def do_message(ag: Agencies, session: dict[str, Any], p: ChatMessagePayloa
     content = p.content.strip()
     if not content or not check_allowed(content, svc.config.chat_blocked_words):
         return failure(REJECTED, "MESSAGE_REJECTED")
-    if not await _is_member(ag, p.agencyId, user_id):
+    async with svc.pool.acquire() as conn:
+        member = await social_store.active_role(conn, p.agencyId, user_id) is not None
+        muted_until = await rooms_store.platform_mute_until(conn, user_id) if member else None
+    if not member:
         return failure(NOT_A_MEMBER, "NOT_A_MEMBER")
+    if muted_until is not None:  # a platform mute (engine/reports) silences every chat, this one too
+        return failure(ROOM_ERRORS["MUTED"], "MUTED", mutedUntil=int(muted_until.timestamp() * 1000))
     message = {"agencyId": p.agencyId, "id": message_id(), "userId": user_id, "userName": session.get("name", ""),
                "content": content, "timestamp": int(time.time() * 1000)}  # fmt: skip
     await social_store.chat_append(svc.redis, svc.keys, p.agencyId, msgspec.json.encode(message).decode(),
