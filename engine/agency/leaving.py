@@ -10,7 +10,7 @@ from typing import Any
 from engine.agency import store
 from engine.agency.actions import Dissolved, dissolve_txn, is_staff
 from engine.agency.live import Agencies
-from engine.agency.membership import left
+from engine.agency.membership import decided_txn, left
 from engine.agency.model import LeaveBody, RequestRejectBody, RequestsQuery, check_visible, conflict, request_item
 from engine.audit.store import record_txn as audit_txn
 from engine.errors import forbidden, not_found
@@ -84,20 +84,9 @@ async def do_answer_leave(ag: Agencies, user_id: int, agency_id: int, request_id
             dissolved = await dissolve_txn(ag, conn, agency, user_id, request["message"], None)
         elif approved:
             await store.end_membership_txn(conn, agency_id, request["user_id"], "left", user_id)
-        await audit_txn(
-            conn,
-            actor_id=user_id,
-            action=f"agency.leave_request_{'approve' if approved else 'reject'}",
-            target_type="agency",
-            target_id=agency_id,
-            details={"request_id": request_id, "user_id": request["user_id"], "reason": reason},
-        )
         text = (f"Your request to leave {agency['name']} was approved." if approved
                 else f"Your request to leave {agency['name']} was not approved.")  # fmt: skip
-        stored = await ag.notifications.record_txn(conn, Notice(request["user_id"], "agency", text,
-                                                   target_type="agency", target_id=str(agency_id),
-                                                   data={"agency_id": agency_id, "request_id": request_id,
-                                                         "approved": approved, "reason": reason}))  # fmt: skip
+        stored = await decided_txn(ag, conn, request, user_id, approved, reason, text)
         row = await store.get_request(conn, request_id)
     if dissolved is not None:
         await dissolved.tell(ag)

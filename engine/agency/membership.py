@@ -122,6 +122,24 @@ async def join_requests(ag: Agencies, user_id: int, agency_id: int, q: RequestsQ
     return {"items": [request_item(r) for r in items], "next_cursor": next_cursor}
 
 
+async def decided_txn(ag: Agencies, conn: Conn, request: dict[str, Any], actor_id: int, approved: bool,
+                      reason: str | None, text: str) -> dict[str, Any] | None:  # fmt: skip
+    """A join or leave request just decided: audit it, and store the requester's notice (`text`);
+    the notice to push after the commit."""
+    agency_id, request_id = request["agency_id"], request["id"]
+    await audit_txn(
+        conn,
+        actor_id=actor_id,
+        action=f"agency.{request['kind']}_{'approve' if approved else 'reject'}",
+        target_type="agency",
+        target_id=agency_id,
+        details={"request_id": request_id, "user_id": request["user_id"], "reason": reason},
+    )
+    data = {"agency_id": agency_id, "request_id": request_id, "approved": approved, "reason": reason}
+    notice = Notice(request["user_id"], "agency", text, target_type="agency", target_id=str(agency_id), data=data)
+    return await ag.notifications.record_txn(conn, notice)
+
+
 async def do_answer_request(ag: Agencies, user_id: int, agency_id: int, request_id: int,
                             reject: RequestRejectBody | None) -> dict[str, Any]:  # fmt: skip
     """Approve (`reject` None) or reject a pending join request; the requester is told either way."""
@@ -139,20 +157,9 @@ async def do_answer_request(ag: Agencies, user_id: int, agency_id: int, request_
         if approved:
             await _join_txn(ag, conn, agency, request["user_id"], user_id)
         await store.finish_request_txn(conn, request_id, "approved" if approved else "rejected", user_id, reason)
-        await audit_txn(
-            conn,
-            actor_id=user_id,
-            action=f"agency.join_request_{'approve' if approved else 'reject'}",
-            target_type="agency",
-            target_id=agency_id,
-            details={"request_id": request_id, "user_id": request["user_id"], "reason": reason},
-        )
         text = (f"Your request to join {agency['name']} has been approved." if approved
                 else f"Your request to join {agency['name']} was not approved.")  # fmt: skip
-        stored = await ag.notifications.record_txn(conn, Notice(request["user_id"], "agency", text,
-                                                   target_type="agency", target_id=str(agency_id),
-                                                   data={"agency_id": agency_id, "request_id": request_id,
-                                                         "approved": approved, "reason": reason}))  # fmt: skip
+        stored = await decided_txn(ag, conn, request, user_id, approved, reason, text)
         row = await store.get_request(conn, request_id)
     assert row is not None
     if approved:
