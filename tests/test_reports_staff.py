@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from engine.appkeys import METRICS
@@ -306,33 +307,20 @@ async def _paused(node: NodeDouble, user_id: int) -> None:
 PRODUCE = {"transportId": "t1", "rtpParameters": {"codecs": []}}
 
 
-async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_audio_is_refused(
-    make_client: Any,
-) -> None:
-    client = await make_client(media_node_secrets=(SECRET,))
-    staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
-    owner = await new_user(client, "Owner")
-    filed = await report(client, reporter, "user", target.id)
-    async with _media_node(client) as (node, requests), open_peers() as open_peer:
-        watcher, peer = await open_peer(client, owner), await open_peer(client, target)
-        await join(watcher, owner.room)
-        await join(peer, owner.room)
-        assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
-        produce = {"roomId": owner.room, **PRODUCE}
-        assert (await peer.call("audio:produce", produce))["success"] is True
-        await resolve(client, staff, filed["case_id"], "mute", minutes=5)
-        await _paused(node, target.id)
-        # Off the moderated seat and onto another: still no audio while the mute lasts.
-        assert (await peer.call("seat:leave", {"roomId": owner.room}))["success"]
-        assert (await peer.call("seat:take", {"roomId": owner.room, "seatIndex": 2}))["success"]
-        before = len(requests)
-        assert await peer.call("audio:produce", produce) == {"success": False, "error": "You are muted"}
-        assert len(requests) == before  # refused before it reached the node
+@dataclass
+class MutedSpeaker:
+    client: Client
+    owner: User
+    target: User
+    watcher: Any  # the owner's socket, in its own room
+    peer: Any  # the target's socket, on seat 1 of the owner's room, its audio paused by the mute
+    requests: list[dict[str, Any]]  # what the media node was asked
 
 
-async def test_when_a_platform_mute_ends_the_user_unmutes_themselves_on_the_seat_they_kept(
-    make_client: Any,
-) -> None:
+@asynccontextmanager
+async def _muted_speaker(make_client: Any) -> AsyncIterator[MutedSpeaker]:
+    """A user speaking on a seat when a report about them is resolved with a 5-minute mute; yielded
+    once the media node was told to pause them."""
     client = await make_client(media_node_secrets=(SECRET,))
     staff, reporter, target = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
     owner = await new_user(client, "Owner")
@@ -345,20 +333,41 @@ async def test_when_a_platform_mute_ends_the_user_unmutes_themselves_on_the_seat
         assert (await peer.call("audio:produce", {"roomId": owner.room, **PRODUCE}))["success"] is True
         await resolve(client, staff, filed["case_id"], "mute", minutes=5)
         await _paused(node, target.id)
-        await watcher.wait_until(lambda: any(e["userId"] == target.id and e["isMuted"]
-                                             for e in watcher.events["seat:userMuted"]))  # fmt: skip
-        assert [e["selfMuted"] for e in watcher.events["seat:userMuted"]] == [False]  # the platform's, not theirs
-        unmute = {"roomId": owner.room, "producerId": "p-1"}
-        assert await peer.call("audio:selfUnmute", unmute) == {"success": False, "error": "You are muted"}
-        async with db(database(client)) as conn:  # the mute runs out (its trigger tells the caches)
-            await conn.execute("UPDATE platform_mutes SET until = now() WHERE user_id = $1", target.id)
+        yield MutedSpeaker(client, owner, target, watcher, peer, requests)
+
+
+async def test_a_muted_user_may_not_speak_the_node_pauses_a_seat_held_and_new_audio_is_refused(
+    make_client: Any,
+) -> None:
+    async with _muted_speaker(make_client) as m:
+        room = m.owner.room
+        # Off the moderated seat and onto another: still no audio while the mute lasts.
+        assert (await m.peer.call("seat:leave", {"roomId": room}))["success"]
+        assert (await m.peer.call("seat:take", {"roomId": room, "seatIndex": 2}))["success"]
+        before = len(m.requests)
+        assert await m.peer.call("audio:produce", {"roomId": room, **PRODUCE}) == {"success": False,
+                                                                                  "error": "You are muted"}  # fmt: skip
+        assert len(m.requests) == before  # refused before it reached the node
+
+
+async def test_when_a_platform_mute_ends_the_user_unmutes_themselves_on_the_seat_they_kept(
+    make_client: Any,
+) -> None:
+    async with _muted_speaker(make_client) as m:
+        await m.watcher.wait_until(lambda: any(e["userId"] == m.target.id and e["isMuted"]
+                                               for e in m.watcher.events["seat:userMuted"]))  # fmt: skip
+        assert [e["selfMuted"] for e in m.watcher.events["seat:userMuted"]] == [False]  # the platform's, not theirs
+        unmute = {"roomId": m.owner.room, "producerId": "p-1"}
+        assert await m.peer.call("audio:selfUnmute", unmute) == {"success": False, "error": "You are muted"}
+        async with db(database(m.client)) as conn:  # the mute runs out (its trigger tells the caches)
+            await conn.execute("UPDATE platform_mutes SET until = now() WHERE user_id = $1", m.target.id)
         for _ in range(100):
-            ack = await peer.call("audio:selfUnmute", unmute)
+            ack = await m.peer.call("audio:selfUnmute", unmute)
             if ack["success"]:
                 break
             await asyncio.sleep(0.05)
         assert ack["success"] is True, ack  # a moderator's seat mute would have held here
-        assert any(r.get("method") == "producer:resume" for r in requests), requests
+        assert any(r.get("method") == "producer:resume" for r in m.requests), m.requests
 
 
 async def test_a_reviewer_without_users_suspend_may_not_ban_and_nobody_reviews_their_own_appeal(
