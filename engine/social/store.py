@@ -59,41 +59,40 @@ async def update_privacy(conn: Conn, user_id: int, changes: dict[str, str]) -> P
 # --- relationships ------------------------------------------------------------------------------
 
 
+def _standing(target: str) -> str:
+    """The columns of how the viewer ($1) stands to `target` (an SQL expression): the four edges."""
+    return f"""EXISTS (SELECT 1 FROM user_followers WHERE follower_id = $1 AND following_id = {target}) AS following,
+        EXISTS (SELECT 1 FROM user_followers WHERE follower_id = {target} AND following_id = $1) AS followed_by,
+        EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = {target}) AS blocking,
+        EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = {target} AND blocked_id = $1) AS blocked_by"""
+
+
+def _relationship(row: Any, *, is_self: bool) -> Relationship:
+    return Relationship(is_self=is_self, following=row["following"], followed_by=row["followed_by"],
+                        blocking=row["blocking"], blocked_by=row["blocked_by"])  # fmt: skip
+
+
 async def relationships(conn: Conn, viewer: int, targets: list[int]) -> dict[int, Relationship]:
     """How the viewer stands to each target, in one query (the viewer to themself: SELF)."""
     rows = await conn.fetch(
-        """SELECT t.id,
-                  EXISTS (SELECT 1 FROM user_followers WHERE follower_id = $1 AND following_id = t.id) AS following,
-                  EXISTS (SELECT 1 FROM user_followers WHERE follower_id = t.id AND following_id = $1) AS followed_by,
-                  EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = t.id) AS blocking,
-                  EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = t.id AND blocked_id = $1) AS blocked_by
-           FROM unnest($2::bigint[]) AS t(id)""",
+        f"SELECT t.id, {_standing('t.id')} FROM unnest($2::bigint[]) AS t(id)",
         viewer, targets,
     )  # fmt: skip
-    return {
-        int(r["id"]): Relationship(is_self=r["id"] == viewer, following=r["following"], followed_by=r["followed_by"],
-                                   blocking=r["blocking"], blocked_by=r["blocked_by"])
-        for r in rows
-    }  # fmt: skip
+    return {int(r["id"]): _relationship(r, is_self=r["id"] == viewer) for r in rows}
 
 
 async def pair_context(conn: Conn, viewer: int, target: int) -> tuple[dict[str, Any] | None, bool, Relationship]:
     """For a follow or an unfollow, in one query: the viewer's card fields (None when the account
     is gone), whether the target exists (and is not deleted), and how the viewer stands to them."""
     row = await conn.fetchrow(
-        """SELECT me.id, me.name, me.signature, me.avatar_image, t.id IS NOT NULL AS target_found,
-                  EXISTS (SELECT 1 FROM user_followers WHERE follower_id = $1 AND following_id = $2) AS following,
-                  EXISTS (SELECT 1 FROM user_followers WHERE follower_id = $2 AND following_id = $1) AS followed_by,
-                  EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = $2) AS blocking,
-                  EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $2 AND blocked_id = $1) AS blocked_by
+        f"""SELECT me.id, me.name, me.signature, me.avatar_image, t.id IS NOT NULL AS target_found, {_standing("$2")}
            FROM (SELECT) AS one
            LEFT JOIN users me ON me.id = $1 AND me.deleted_at IS NULL
            LEFT JOIN users t ON t.id = $2 AND t.deleted_at IS NULL""",
         viewer, target,
     )  # fmt: skip
     assert row is not None  # one row, always: the users are LEFT JOINed to it
-    rel = Relationship(is_self=viewer == target, following=row["following"], followed_by=row["followed_by"],
-                       blocking=row["blocking"], blocked_by=row["blocked_by"])  # fmt: skip
+    rel = _relationship(row, is_self=viewer == target)
     me = {k: row[k] for k in ("id", "name", "signature", "avatar_image")} if row["id"] is not None else None
     return me, bool(row["target_found"]), rel
 
