@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -168,6 +169,8 @@ class Config:
     agency_announcement_rate_limit: Rate = field(default_factory=lambda: Rate(10, 3600))
     # How long before an agency event starts its members are reminded (engine/agency/events.py).
     agency_event_reminder_minutes: int = 15
+    # The time zone whose days and months agency income, targets and settlement count in (IANA name).
+    business_timezone: str = "UTC"
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -209,6 +212,14 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _time_zone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone name, e.g. UTC or Asia/Dubai") from exc
+    return text.strip()
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -356,6 +367,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "AGENCY_REJOIN_COOLDOWN_HOURS": ("agency_rejoin_cooldown_hours", _int_in(0, 8760)),
     "AGENCY_ANNOUNCEMENT_RATE_LIMIT": ("agency_announcement_rate_limit", Rate.parse),
     "AGENCY_EVENT_REMINDER_MINUTES": ("agency_event_reminder_minutes", _int_in(1, 1440)),
+    "BUSINESS_TIMEZONE": ("business_timezone", _time_zone),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

@@ -1,8 +1,10 @@
 """Money model: transactions, their legs, the gift split. Integers only, no I/O.
 
 A transaction is double-entry: its legs sum to zero per currency. Accounts are "user:<id>",
-"agency:<id>", "platform:0", "mint:0" (the source of new money) and "burn:0" (the sink of spent
-money). Only user wallets are live in Redis; a leg with `live=True` changes one.
+"agency:<id>", "platform:0", "mint:0" (the source of new money), "burn:0" (the sink of spent
+money) and "escrow:<id>" (what a pending request has set aside). Only users' coin and diamond
+wallets are live in Redis; a leg with `live=True` changes one. US dollar cents (salaries) are held
+by ledger accounts only (see `store.apply_held_txn`).
 """
 
 from __future__ import annotations
@@ -18,21 +20,22 @@ import msgspec
 
 from engine.errors import DomainError
 
-Currency = Literal["coins", "diamonds"]
-AccountType = Literal["user", "agency", "platform", "mint", "burn"]
+Currency = Literal["coins", "diamonds"]  # what a live wallet holds
+LedgerCurrency = Literal["coins", "diamonds", "usd_cents"]
+AccountType = Literal["user", "agency", "platform", "mint", "burn", "escrow"]
 BPS = 10_000  # basis points in a whole
 
 
 class Leg(msgspec.Struct, frozen=True):
     account_type: AccountType
     account_id: int
-    currency: Currency
+    currency: LedgerCurrency
     amount: int  # signed: negative leaves the account
 
     @property
     def live(self) -> bool:
-        """A user wallet: its balance is held in Redis."""
-        return self.account_type == "user"
+        """A user's coin or diamond wallet: its balance is held in Redis."""
+        return self.account_type == "user" and self.currency != "usd_cents"
 
 
 class Txn(msgspec.Struct, frozen=True):

@@ -1,7 +1,7 @@
 """`flylive reconcile`: drain the outboxes, then check every money invariant of DESIGN.md.
 
-1. Double entry: every transaction's legs sum to zero per currency, so the sum over user, agency
-   and platform accounts equals minted minus burned.
+1. Double entry: every transaction's legs sum to zero per currency, so the sum over user, agency,
+   platform and escrow accounts equals minted minus burned.
 2. Each account's stored balance equals the sum of its ledger legs.
 3. Every live Redis wallet equals its ledger balance.
 4. No outbox entry or credit is left unapplied.
@@ -50,7 +50,7 @@ async def _check_ledger(svc: EconomyServices, report: Report) -> None:
         for row in await store.balance_totals(conn):
             report.totals.setdefault(row["currency"], {})[row["account_type"]] = int(row["total"])
     for currency, parts in report.totals.items():
-        held = sum(v for k, v in parts.items() if k in ("user", "agency", "platform"))
+        held = sum(v for k, v in parts.items() if k in ("user", "agency", "platform", "escrow"))
         minted, burned = -parts.get("mint", 0), parts.get("burn", 0)
         if held != minted - burned:
             report.problems.append(f"{currency}: accounts hold {held} but minted {minted} - burned {burned}")

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import asyncpg
 import msgspec
@@ -187,7 +187,9 @@ class EconomyServices(Protocol):
 
 async def ledger_balances(conn: Conn, user_id: int) -> dict[Currency, int]:
     rows = await conn.fetch(
-        "SELECT currency, balance FROM account_balances WHERE account_type = 'user' AND account_id = $1", user_id
+        """SELECT currency, balance FROM account_balances
+           WHERE account_type = 'user' AND account_id = $1 AND currency IN ('coins', 'diamonds')""",
+        user_id,
     )
     balances: dict[Currency, int] = {"coins": 0, "diamonds": 0}
     for row in rows:
@@ -395,3 +397,41 @@ async def insert_fraud_flag(conn: Conn, user_id: int, kind: str, details: dict[s
         user_id, kind, msgspec.json.encode(details).decode(),
     )  # fmt: skip
     return inserted is not None
+
+
+async def apply_held_txn(conn: Conn, txn: Txn) -> Literal["ok", "replay", "insufficient"]:
+    """Record a transaction between ledger-only accounts (agencies, escrow, USD salaries, the mint):
+    the PostgreSQL counterpart of the wallet script, for balances no socket event spends.
+
+    Run inside the caller's transaction. Every account the legs touch is locked, in sorted order
+    (the order the flusher updates them in, so the two never deadlock); each debited account must
+    hold what the legs take from it ("insufficient" otherwise, nothing written). A transaction id
+    already recorded is a "replay" and changes nothing.
+    """
+    assert not any(leg.live for leg in txn.legs), "a live wallet changes only through its Lua script"
+    if await conn.fetchval("SELECT 1 FROM ledger_transactions WHERE txn_id = $1", txn.txn_id):
+        return "replay"
+    moves: dict[tuple[str, int, str], int] = defaultdict(int)
+    for leg in txn.legs:
+        moves[(leg.account_type, leg.account_id, leg.currency)] += leg.amount
+    rows = await conn.fetch(
+        """SELECT account_type, account_id, currency, balance FROM account_balances
+           WHERE (account_type, account_id, currency) IN (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]))
+           ORDER BY account_type, account_id, currency FOR UPDATE""",
+        *map(list, zip(*sorted(moves), strict=True)),
+    )  # fmt: skip
+    held = {(r["account_type"], r["account_id"], r["currency"]): int(r["balance"]) for r in rows}
+    for key, amount in moves.items():
+        if amount < 0 and key[0] != "mint" and held.get(key, 0) + amount < 0:
+            return "insufficient"
+    # A concurrent twin that committed first leaves this insert nothing to do.
+    return "ok" if await record_txn_txn(conn, txn, None) else "replay"
+
+
+async def held_balance(conn: Conn, account_type: str, account_id: int, currency: str) -> int:
+    """A ledger-only account's balance (0 when it has none)."""
+    value = await conn.fetchval(
+        "SELECT balance FROM account_balances WHERE account_type = $1 AND account_id = $2 AND currency = $3",
+        account_type, account_id, currency,
+    )  # fmt: skip
+    return int(value or 0)

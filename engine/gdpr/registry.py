@@ -149,6 +149,9 @@ TABLES: tuple[Table, ...] = (
     Table("agency_announcements", by("author_id", DELETE)),
     # An event is the agency's plan: it stays, without its creator.
     Table("agency_events", by("created_by", anonymise(created_by="NULL"))),
+    # Income rows are derived from ledger legs (sql/0020) and settle salaries: kept with the ledger.
+    Table("agency_income_events", by("user_id", keep(LEDGER))),
+    Table("agency_income_targets", by("updated_by", anonymise(updated_by="NULL"))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),

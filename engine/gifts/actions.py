@@ -54,17 +54,24 @@ async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, s
     owner = room["user_id"] if room is not None else None
     per_recipient = int(gift["price"]) * quantity
     legs: list[money.Leg] = []
+    # Each agency member's part, as of this gift: what the agency income (sql/0020) is built from,
+    # since merged legs no longer say which member earned an agency its commission.
+    agency_income: list[list[int]] = []
     for recipient in recipients:
         split = money.split_gift(per_recipient, settings, agency_member=recipient in agencies,
                                  has_room_owner=owner is not None)  # fmt: skip
         legs += money.gift_legs(sender, recipient, per_recipient, split, agency_id=agencies.get(recipient),
                                 room_owner=owner)  # fmt: skip
-    return money.make_txn(
-        "gift", money.merge_legs(legs), initiator_id=sender, ref_type="gift", ref_id=str(gift["id"]),
-        metadata={"room_id": room_id, "recipients": recipients, "quantity": quantity, "price": gift["price"],
-                  "key": key, "charm_bps": settings["gift_charm_per_coin_bps"],
-                  "wealth_bps": settings["gift_wealth_per_coin_bps"]},
-    )  # fmt: skip
+        if recipient in agencies:
+            agency_income.append([recipient, agencies[recipient], split.agency_commission, split.recipient_diamonds])
+    metadata: dict[str, object] = {
+        "room_id": room_id, "recipients": recipients, "quantity": quantity, "price": gift["price"], "key": key,
+        "charm_bps": settings["gift_charm_per_coin_bps"], "wealth_bps": settings["gift_wealth_per_coin_bps"],
+    }  # fmt: skip
+    if agency_income:
+        metadata["agency_income"] = agency_income
+    return money.make_txn("gift", money.merge_legs(legs), initiator_id=sender, ref_type="gift",
+                          ref_id=str(gift["id"]), metadata=metadata)  # fmt: skip
 
 
 async def _vip_level(rooms: LiveRooms, user_id: int) -> int:
