@@ -1,12 +1,14 @@
 """Gift benchmark: gifts per second and gift:send ack latency through real sockets, and the debit
 Lua script alone.
 
-    .venv/bin/python loadtest/bench_gifts.py [--senders 20] [--gifts 100] [--debits 20000]
+    .venv/bin/python loadtest/bench_gifts.py [--senders 20] [--gifts 100] [--debits 20000] [--agency]
 
 Starts its own `flylive serve` (with the demo catalog and admin) unless --url is given, registers
 senders and one seated recipient, grants coins through the admin API, then every sender sends
 --gifts gifts as fast as acks allow (each an idempotent request with its own key). Afterwards it
-waits for the ledger to drain and checks the recipient's balance against the acks. The second part
+waits for the ledger to drain and checks the recipient's balance against the acks. With --agency the
+recipient owns an approved agency, so every gift also pays an agency commission and writes the
+agency income rows (sql/0020) in the flush; the recipient earns diamonds instead of coins. The second part
 runs `Wallets.apply` (idempotency check, funds check, balance change, outbox append) against a
 throw-away Valkey with many calls in flight. Prints its figures; asserts nothing.
 """
@@ -46,6 +48,7 @@ from engine.keys import Keys
 ADMIN_PHONE, ADMIN_PASSWORD = "+923005274302", "password"  # the demo super_admin (engine/seed.py)
 GIFT_ID, GIFT_PRICE = 2, 10  # the demo "Kaola"
 RECIPIENT_SHARE = 3  # 30 % of 10 coins; the room owner's 5 % (0.5) rounds down to 0
+MEMBER_DIAMONDS = 5  # an agency member's 50 % of 10 coins, in diamonds
 
 
 async def admin_token(http: aiohttp.ClientSession, url: str) -> str:
@@ -65,11 +68,29 @@ async def grant(http: aiohttp.ClientSession, url: str, token: str, user_id: int,
             raise RuntimeError(f"grant failed ({resp.status}): {await resp.text()}")
 
 
-async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None) -> None:
+async def make_agency_owner(http: aiohttp.ClientSession, url: str, admin: str, user_id: int, token: str) -> None:
+    """The user applies for an agency and the admin approves it: the user is then its owner member."""
+    body = {"name": f"Bench {uuid.uuid4().hex[:8]}", "country": "pk", "phone": "+923001234567",
+            "address": "1 Mall Road", "logo_url": "https://cdn.example/l.png",
+            "id_front_url": "https://cdn.example/f.jpg", "id_back_url": "https://cdn.example/b.jpg",
+            "referee_user_id": user_id}  # fmt: skip
+    async with http.post(f"{url}/api/v1/agencies", json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+        if resp.status != 201:
+            raise RuntimeError(f"agency application failed ({resp.status}): {await resp.text()}")
+        agency_id = (await resp.json())["data"]["id"]
+    async with http.post(f"{url}/api/v1/admin/agencies/{agency_id}/approve",
+                         headers={"Authorization": f"Bearer {admin}"}) as resp:  # fmt: skip
+        if resp.status != 200:
+            raise RuntimeError(f"agency approval failed ({resp.status}): {await resp.text()}")
+
+
+async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None, agency: bool) -> None:
     async with aiohttp.ClientSession() as http:
         registrar = Registrar(http, url)
         host, *accounts = await registrar.register_many(senders + 1)
         token = await admin_token(http, url)
+        if agency:
+            await make_agency_owner(http, url, token, host.user_id, host.token)
         await gather_limited([lambda a=a: grant(http, url, token, a.user_id, gifts * GIFT_PRICE) for a in accounts], 8)
         clients = await connect_all(url, [host, *accounts])
         try:
@@ -100,10 +121,11 @@ async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None
             print(f"gift:send ack latency: {describe_ms(latencies)}")
             await asyncio.sleep(2)  # the flusher applies the recipient's credits from the outboxes
             async with http.get(f"{url}/api/v1/wallet", headers={"Authorization": f"Bearer {host.token}"}) as resp:
-                coins = (await resp.json())["data"]["coins"]
-            expected = ok * RECIPIENT_SHARE
-            verdict = "as expected" if coins == expected else f"EXPECTED {expected}"
-            print(f"recipient balance after the flush: {coins} coins ({verdict}: {ok} gifts x {RECIPIENT_SHARE})")
+                wallet = (await resp.json())["data"]
+            currency, share = ("diamonds", MEMBER_DIAMONDS) if agency else ("coins", RECIPIENT_SHARE)
+            expected = ok * share
+            verdict = "as expected" if wallet[currency] == expected else f"EXPECTED {expected}"
+            print(f"recipient balance after the flush: {wallet[currency]} {currency} ({verdict}: {ok} gifts x {share})")
         finally:
             await close_all(clients)
 
@@ -146,6 +168,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gifts", type=int, default=100, help="gifts per sender")
     parser.add_argument("--debits", type=int, default=20000)
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--agency", action="store_true", help="the recipient is an agency member (owner)")
     args = parser.parse_args(argv)
     if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         parser.error("--url must be on this machine")
@@ -159,7 +182,7 @@ async def main(argv: list[str] | None = None) -> int:
             url = server.url
         print("=" * 100)
         pid = server.proc.pid if server is not None and server.proc is not None else None
-        await socket_part(url, args.senders, args.gifts, pid)
+        await socket_part(url, args.senders, args.gifts, pid, args.agency)
         await lua_part(args.debits, args.in_flight)
         print("=" * 100)
     finally:
