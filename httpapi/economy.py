@@ -39,7 +39,7 @@ async def wallet(request: web.Request) -> web.Response:
 
 
 class HistoryQuery(msgspec.Struct):
-    currency: Literal["coins", "diamonds"] | None = None
+    currency: Literal["coins", "diamonds", "usd_cents"] | None = None
     kind: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[a-z_]+$")] | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None

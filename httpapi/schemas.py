@@ -490,7 +490,8 @@ class Balances(msgspec.Struct):
 class LedgerEntry(msgspec.Struct):
     id: int
     txn_id: str
-    currency: Literal["coins", "diamonds"]
+    currency: Literal["coins", "diamonds", "usd_cents"]
+    """`usd_cents`: an agency member's salary, in US dollar cents."""
     amount: int
     """Signed: positive is a credit."""
     kind: str
