@@ -408,7 +408,8 @@ async def apply_held_txn(conn: Conn, txn: Txn) -> Literal["ok", "replay", "insuf
     hold what the legs take from it ("insufficient" otherwise, nothing written). A transaction id
     already recorded is a "replay" and changes nothing.
     """
-    assert not any(leg.live for leg in txn.legs), "a live wallet changes only through its Lua script"
+    if any(leg.live for leg in txn.legs):
+        raise ValueError("a live wallet changes only through its Lua script")
     if await conn.fetchval("SELECT 1 FROM ledger_transactions WHERE txn_id = $1", txn.txn_id):
         return "replay"
     moves: dict[tuple[str, int, str], int] = defaultdict(int)
