@@ -8,6 +8,7 @@ from aiohttp import web
 from httpapi import (
     activity,
     agency,
+    agency_analytics,
     agency_social,
     economy,
     gdpr,
@@ -41,6 +42,8 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(payments.routes)
     app.add_routes(resellers.routes)
     app.add_routes(mall.routes)
+    # before agency: /api/v1/agencies/leaderboard must not be read as /api/v1/agencies/{id}
+    app.add_routes(agency_analytics.routes)
     app.add_routes(agency.routes)
     app.add_routes(agency_social.routes)
     setup_docs(app)

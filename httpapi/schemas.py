@@ -9,7 +9,7 @@ Fields that are not declared may appear too (a type describes what clients may r
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -942,4 +942,124 @@ class AgencyLeaveRequest(AgencyJoinRequest):
 
 class AgencyLeaveRequestPage(msgspec.Struct):
     items: list[AgencyLeaveRequest]
+    next_cursor: str | None
+
+
+# --- agency analytics and leaderboards (issue 13 §4) ---------------------------------------------
+
+BusinessDate = Annotated[dt.date, msgspec.Meta(description="A business day (BUSINESS_TIMEZONE).")]
+
+
+class AgencyAnalyticsDay(msgspec.Struct):
+    date: BusinessDate
+    members: int
+    """Members at the day's end."""
+    new_members: int
+    """Memberships begun that day."""
+    left_members: int
+    """Memberships ended that day (left, removed, agency closed)."""
+    coins: int
+    """What gifts to the agency's members were worth to them that day."""
+    mic_seconds: int
+    active_members: int
+    """Members with any gift income or mic time that day."""
+
+
+class AgencyAnalyticsTotals(msgspec.Struct):
+    members_at_start: int
+    """Members at the end of the day before `from`."""
+    members_at_end: int
+    new_members: int
+    left_members: int
+    coins: int
+    mic_seconds: int
+    active_members: int
+    """Members with any gift income or mic time in the range."""
+
+
+class AgencyTopMember(msgspec.Struct):
+    user_id: int
+    name: str
+    avatar_image: str | None
+    coins: int
+
+
+class AgencyAnalytics(msgspec.Struct):
+    agency_id: int
+    from_: BusinessDate = msgspec.field(name="from")
+    to: BusinessDate
+    timezone: str
+    days: list[AgencyAnalyticsDay]
+    """One row per day of the range, oldest first."""
+    totals: AgencyAnalyticsTotals
+    top_members: list[AgencyTopMember]
+    """The 10 members who earned the most coins in the range, ties by user id."""
+
+
+class AgencyMemberActivity(msgspec.Struct):
+    user_id: int
+    name: str
+    avatar_image: str | None
+    role: Literal["owner", "admin", "moderator", "member"] | None
+    """Their role now; null once they left the agency."""
+    active_days: int
+    coins: int
+    mic_seconds: int
+    valid_seconds: int
+    """Each day's mic time capped at `agency_valid_seconds_per_day`, summed."""
+
+
+class AgencyActiveDaysPage(msgspec.Struct):
+    from_: BusinessDate = msgspec.field(name="from")
+    to: BusinessDate
+    items: list[AgencyMemberActivity]
+    next_cursor: str | None
+
+
+class AgencyComparedMember(msgspec.Struct):
+    user_id: int
+    name: str
+    avatar_image: str | None
+    coins: int
+    mic_seconds: int
+    valid_seconds: int
+    active_days: int
+    daily_coins: list[int]
+    """The coins of each day of `dates`, in order."""
+
+
+class AgencyComparison(msgspec.Struct):
+    from_: BusinessDate = msgspec.field(name="from")
+    to: BusinessDate
+    dates: list[BusinessDate]
+    members: list[AgencyComparedMember]
+    """In the order of `user_ids`."""
+
+
+class AgencyRankingItem(msgspec.Struct):
+    rank: int
+    agency_id: int
+    name: str
+    logo_url: str | None
+    country: str | None
+    coins: int
+
+
+class AgencyRankingPage(msgspec.Struct):
+    month: str
+    items: list[AgencyRankingItem]
+    next_cursor: str | None
+
+
+class AgencyMemberRankingItem(msgspec.Struct):
+    rank: int
+    user_id: int
+    name: str
+    avatar_image: str | None
+    coins: int
+
+
+class AgencyMemberRankingPage(msgspec.Struct):
+    month: str
+    items: list[AgencyMemberRankingItem]
     next_cursor: str | None
