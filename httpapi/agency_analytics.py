@@ -6,6 +6,8 @@ as `/api/v1/agencies/{id}`."""
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from engine.agency import analytics, leaderboard
@@ -19,6 +21,7 @@ from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
 routes = ApiRoutes()
+log = logging.getLogger("flylive.http")
 _WHO = " For the agency's owner and admins, and staff."
 _CSV = ("A CSV document (RFC 4180, UTF-8, CRLF line ends, a header line first), sent as an attachment "
         "and streamed line by line; refusals (403, 404, 422) are the usual JSON errors.")  # fmt: skip
@@ -38,8 +41,16 @@ async def _stream(request: web.Request, export: CsvExport) -> web.StreamResponse
     response.content_type = "text/csv"
     response.charset = "utf-8"
     await response.prepare(request)
-    async for line in export.lines:
-        await response.write(line.encode())
+    try:
+        async for line in export.lines:
+            await response.write(line.encode())
+    except Exception:
+        # The status line went out already: a JSON error cannot follow. Cut the connection before the
+        # chunked body's end, so the client sees a broken download rather than a short file.
+        log.exception("CSV export failed mid-stream", extra={"path": request.path})
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     await response.write_eof()
     return response
 
