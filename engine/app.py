@@ -15,6 +15,7 @@ from aiohttp import web
 from engine.activity.live import register_activity_jobs
 from engine.agency.chat import register_agency_events
 from engine.agency.events import register_agency_jobs
+from engine.agency.income_targets import register_income_jobs
 from engine.agency.live import Agencies
 from engine.appkeys import (
     AGENCIES,
@@ -149,6 +150,7 @@ def create_app(config: Config) -> web.Application:
     # ... and run the members' chat channel (agency:chat.*, engine/agency/chat.py).
     register_agency_events(agencies)
     register_agency_jobs(agencies)  # agency events' reminders
+    register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from engine.agency.income_messages import SERVER_EVENTS as INCOME_TARGET_EVENTS
 from engine.agency.messages import SERVER_EVENTS as AGENCY_EVENTS
 from engine.agency.social_messages import SERVER_EVENTS as AGENCY_CHAT_EVENTS
 from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
@@ -28,6 +29,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **INBOX_EVENTS,
     **AGENCY_EVENTS,
     **AGENCY_CHAT_EVENTS,
+    **INCOME_TARGET_EVENTS,
 }
 
 

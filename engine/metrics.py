@@ -170,6 +170,18 @@ class Metrics:
             ["method", "result"],
             registry=r,
         )
+        self.salary_exchanges = Counter(
+            "flylive_salary_exchanges_total",
+            "Members' salary exchanges (USD salary → coins) by outcome: credited, replay, insufficient, and"
+            " resumed (finished by the sweep after their request died between hold and credit)",
+            ["outcome"],
+            registry=r,
+        )
+        self.income_targets_completed = Counter(
+            "flylive_income_targets_completed_total",
+            "Monthly coin targets members crossed (each told once to the member and the agency owner)",
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

@@ -198,8 +198,8 @@ async def decline_invitation(request: web.Request) -> web.Response:
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/members", summary="The agency's members, newest first (`search`: a name "
-            "prefix or an exact user id): for its members and staff. `monthly_income` is null until member "
-            "income is recorded.", query=MembersQuery, response=schemas.AgencyMemberPage,
+            "prefix or an exact user id): for its members and staff. `monthly_income`: the member's coins in "
+            "the current business month (BUSINESS_TIMEZONE).", query=MembersQuery, response=schemas.AgencyMemberPage,
             errors=(403, 404))  # fmt: skip
 @login_required
 async def members(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from httpapi import (
     activity,
     agency,
     agency_analytics,
+    agency_income,
     agency_social,
     economy,
     gdpr,
@@ -46,4 +47,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_analytics.routes)
     app.add_routes(agency.routes)
     app.add_routes(agency_social.routes)
+    app.add_routes(agency_income.routes)
     setup_docs(app)

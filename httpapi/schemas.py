@@ -921,7 +921,7 @@ class AgencyMember(msgspec.Struct):
     role: Literal["owner", "admin", "moderator", "member"]
     joined_at: Timestamp
     monthly_income: int | None
-    """Coins earned this month: null until member income is recorded (issue 13 §3)."""
+    """Coins earned in this agency in the current business month (BUSINESS_TIMEZONE)."""
 
 
 class AgencyMemberPage(msgspec.Struct):
@@ -1063,3 +1063,100 @@ class AgencyMemberRankingPage(msgspec.Struct):
     month: str
     items: list[AgencyMemberRankingItem]
     next_cursor: str | None
+
+
+# --- agency member income, targets and salary exchange (issue 13 §3) ------------------------------
+
+
+class IncomeAgency(msgspec.Struct):
+    id: int
+    name: str
+
+
+class IncomeTarget(msgspec.Struct):
+    id: int
+    coins: int
+    reward_usd_cents: int
+    valid_hours: int
+    """Valid hours the month must also hold (0: none)."""
+    reached: bool
+    progress_coins: int
+    """The month's coins toward this target (at most its coins)."""
+    remaining_coins: int
+
+
+class IncomeDay(msgspec.Struct):
+    """One business day with income or mic time."""
+
+    date: str
+    """YYYY-MM-DD in BUSINESS_TIMEZONE."""
+    mic_seconds: int
+    """Time on a mic seat ("Duration")."""
+    duration_hours: float
+    coins: int
+    """Coins earned from gifts."""
+    valid_seconds: int
+    """Mic time that counts toward targets: capped per day by `agency_valid_seconds_per_day`."""
+    valid_hours: float
+
+
+class MemberIncome(msgspec.Struct):
+    """My Income: one business month of the caller in the agency they were in then."""
+
+    month: str
+    agency: IncomeAgency
+    monthly_total_salary_usd_cents: int
+    """The month's target rewards under the current targets and settings (an estimate until settled)."""
+    settled: bool
+    """Whether the month-end settlement has paid this month (`agency_settlement` ledger transactions)."""
+    paid_usd_cents: int
+    surplus_salary_usd_cents: int
+    """The caller's USD salary balance: what may still be exchanged for coins."""
+    exchanged_usd_cents: int
+    """Salary exchanged for coins in this month."""
+    coins: int
+    mic_seconds: int
+    valid_seconds: int
+    valid_hours: float
+    valid_seconds_per_day: int
+    targets_cumulative: bool
+    salary_coins_per_usd: int
+    targets: list[IncomeTarget]
+    next_target: IncomeTarget | None
+    days: list[IncomeDay]
+
+
+class SalaryExchanged(msgspec.Struct):
+    exchange_id: int
+    usd_cents: int
+    coins: int
+    coins_per_usd: int
+    status: Literal["held", "credited"]
+    surplus_salary_usd_cents: int
+    balances: Balances
+    replay: bool
+    """True when the idempotency key was used before: this is the first exchange's result."""
+    created_at: Timestamp
+
+
+class AgencyTargetLevel(msgspec.Struct):
+    id: int
+    coins: int
+    reward_usd_cents: int
+    valid_hours: int
+
+
+class AgencyTargets(msgspec.Struct):
+    items: list[AgencyTargetLevel]
+    """The active targets, lowest first (at most 10: not paged)."""
+    cumulative: bool
+    """`agency_targets_cumulative`: every target reached pays, or only the highest."""
+
+
+class AgencyShare(msgspec.Struct):
+    agency_id: int
+    share_bps: int
+    """The agency's ASP in force (its own, or the default)."""
+    custom: bool
+    default_bps: int
+    max_bps: int

@@ -156,7 +156,7 @@ async def test_the_members_list_searches_pages_and_is_for_members(client: Any) -
                                     headers=bearer(c.member.token))).json())["data"]  # fmt: skip
     everyone = first["items"] + rest["items"]
     assert [m["user_id"] for m in everyone] == [c.member.id, c.moderator.id, c.admin.id, c.owner.id]
-    assert everyone[-1]["role"] == "owner" and everyone[0]["monthly_income"] is None
+    assert everyone[-1]["role"] == "owner" and everyone[0]["monthly_income"] == 0
     by_name = (await (await client.get(f"{url}?search=moder", headers=bearer(c.owner.token))).json())["data"]
     assert [m["user_id"] for m in by_name["items"]] == [c.moderator.id]
     by_id = (await (await client.get(f"{url}?search={c.admin.id}", headers=bearer(c.owner.token))).json())["data"]

@@ -6,10 +6,12 @@ the events go out after the commit."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from engine.agency import store
+from engine.agency import income_store, store
 from engine.agency.actions import is_staff
+from engine.agency.income_model import month_bounds, month_of
 from engine.agency.live import Agencies
 from engine.agency.model import (
     InviteBody,
@@ -267,8 +269,18 @@ async def members(ag: Agencies, user_id: int, agency_id: int, q: MembersQuery) -
         if await _role_of(conn, agency_id, user_id) is None and not await is_staff(conn, user_id):
             raise forbidden("Only the agency's members may see its members.")
         rows = await store.members_page(conn, agency_id, name, exact, before, q.limit + 1)
-    items, next_cursor = page(rows, q.limit, lambda r: (r["id"],))
-    return {"items": [member_item(r) for r in items], "next_cursor": next_cursor}
+        items, next_cursor = page(rows, q.limit, lambda r: (r["id"],))
+        income = await month_coins(ag, conn, agency_id, [r["user_id"] for r in items])
+    return {"items": [member_item(r, income.get(r["user_id"], 0)) for r in items], "next_cursor": next_cursor}
+
+
+async def month_coins(ag: Agencies, conn: Conn, agency_id: int, user_ids: list[int]) -> dict[int, int]:
+    """Each member's coins in this agency in the current business month (one query for the page)."""
+    tz = ag.svc.config.business_timezone
+    start, end = month_bounds(month_of(dt.datetime.now(dt.UTC), tz), tz)
+    # The day cap only shapes valid seconds, which the list does not show.
+    totals = await income_store.member_totals(conn, agency_id, start, end, tz, 0, user_ids)
+    return {user_id: sums["coins"] for user_id, sums in totals.items()}
 
 
 async def do_set_role(ag: Agencies, user_id: int, agency_id: int, target: int, role: str) -> dict[str, Any]:
@@ -290,7 +302,8 @@ async def do_set_role(ag: Agencies, user_id: int, agency_id: int, target: int, r
                 details={"user_id": target, "from": target_role, "to": role},
             )
         rows = await store.members_page(conn, agency_id, None, target, None, 1)
-    return member_item(rows[0])
+        income = await month_coins(ag, conn, agency_id, [target])
+    return member_item(rows[0], income.get(target, 0))
 
 
 async def do_remove(ag: Agencies, user_id: int, agency_id: int, target: int) -> dict[str, Any]:

@@ -243,9 +243,10 @@ def check_may_remove(actor_role: str | None, target_role: str) -> None:
     raise forbidden("You may not remove this member.")
 
 
-def member_item(row: dict[str, Any]) -> dict[str, Any]:
+def member_item(row: dict[str, Any], monthly_income: int | None = None) -> dict[str, Any]:
+    """`monthly_income`: the member's coins in the current business month (engine/agency/income_store.py)."""
     return {"user_id": row["user_id"], "name": row["name"], "avatar_image": row["avatar_image"], "role": row["role"],
-            "joined_at": iso_timestamp(row["joined_at"]), "monthly_income": None}  # fmt: skip
+            "joined_at": iso_timestamp(row["joined_at"]), "monthly_income": monthly_income}  # fmt: skip
 
 
 def request_item(row: dict[str, Any]) -> dict[str, Any]:
