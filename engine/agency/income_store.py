@@ -46,7 +46,8 @@ async def member_totals(
                   sum(diamonds)::bigint AS diamonds, sum(mic_ms)::bigint AS mic_ms,
                   sum(least(mic_ms / 1000, $5))::bigint AS valid_seconds
            FROM (SELECT user_id, (happened_at AT TIME ZONE $4)::date AS day, sum(coins) AS coins,
-                        sum(commission) AS commission, sum(diamonds) AS diamonds, sum(mic_ms) AS mic_ms
+                        sum(commission) AS commission, sum(diamonds) AS diamonds,
+                        sum(mic_ms)::bigint AS mic_ms  -- bigint: mic_ms / 1000 must divide whole seconds
                  FROM agency_income_events
                  WHERE agency_id = $1 AND happened_at >= $2 AND happened_at < $3
                    AND ($6::bigint[] IS NULL OR user_id = ANY($6))

@@ -58,9 +58,10 @@ class TargetsBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ShareBody(msgspec.Struct, forbid_unknown_fields=True):
-    """PUT /api/v1/admin/agencies/{id}/share: the agency's ASP in basis points; null: the default."""
+    """PUT /api/v1/admin/agencies/{id}/share: the agency's ASP in basis points; null (or absent):
+    back to the default."""
 
-    share_bps: Annotated[int, Meta(ge=0, le=10_000)] | None
+    share_bps: Annotated[int, Meta(ge=0, le=10_000)] | None = None
 
     def check(self, max_bps: int) -> None:
         if self.share_bps is not None and self.share_bps > max_bps:
