@@ -270,6 +270,11 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "admins and moderators.",
     "agency.member_kicked": "A member was removed from the agency → the removed user's sockets (also an `agency` "
     "notification) and those of the owner, admins and moderators.",
+    "income_target.member_completed": "You crossed a monthly coin target (and its valid hours) in your agency's "
+    "business month → your sockets, on any engine process, once per (month, agency, target); also stored as an "
+    "`agency` notification.",
+    "income_target.completed": "A member of your agency crossed a monthly coin target → the owner's sockets, once "
+    "per (month, member, target); also stored as an `agency` notification.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -30,8 +30,8 @@ def last_month(tz: str = "UTC") -> dt.date:
 
 async def give_salary(client: Any, user_id: int, agency_id: int, cents: int) -> None:
     """A member's USD surplus, as the month-end settlement pays it (an `agency_settlement` txn)."""
-    txn = money.make_txn("agency_settlement", [money.Leg("mint", 0, "usd_cents", -cents),
-                         money.Leg("user", user_id, "usd_cents", cents)], ref_type="agency_month", ref_id=month_text(last_month()),
+    legs = [money.Leg("mint", 0, "usd_cents", -cents), money.Leg("user", user_id, "usd_cents", cents)]
+    txn = money.make_txn("agency_settlement", legs, ref_type="agency_month", ref_id=month_text(last_month()),
                          metadata={"agency_id": agency_id, "user_id": user_id, "reward_usd_cents": cents})  # fmt: skip
     async with db(client.app[CONFIG].database_url) as conn, conn.transaction():
         assert await economy_store.apply_held_txn(conn, txn) == "ok"
@@ -68,8 +68,7 @@ def this_month(tz: str) -> dt.date:
     return month_of(dt.datetime.now(dt.UTC), tz)
 
 
-async def test_my_income_daily_table_valid_hours_and_month_bounds_in_the_business_zone(make_client: Any,
-                                                                                         connect: Any) -> None:  # fmt: skip
+async def test_my_income_days_valid_hours_and_month_bounds_in_the_business_zone(make_client: Any, connect: Any) -> None:
     client = await make_client(business_timezone=DUBAI)
     c = await cast(client)
     await backdate_memberships(client, c.agency_id)
@@ -168,7 +167,8 @@ async def test_salary_exchange_surplus_replay_and_refusals(client: Any) -> None:
         status, body = await send(client, "POST", url, user, {"usd_cents": 100, "idempotency_key": f"try-{name}-1"})
         assert status == (403 if name in ("outsider", "staff") else 409), (name, body)
     for bad in ({"usd_cents": 0, "idempotency_key": "exchange-0003"}, {"usd_cents": 10},
-                {"usd_cents": 10, "idempotency_key": "short"}, {"usd_cents": "10", "idempotency_key": "exchange-04"}):  # fmt: skip
+                {"usd_cents": 10, "idempotency_key": "short"},
+                {"usd_cents": "10", "idempotency_key": "exchange-04"}):  # fmt: skip
         status, body = await send(client, "POST", url, c.member, bad)
         assert status == 422, (bad, body)
     staff = c.staff
@@ -219,8 +219,10 @@ async def test_an_exchange_interrupted_between_its_steps_is_finished_once(client
     assert replayed["balances"]["coins"] == 500 and replayed["surplus_salary_usd_cents"] == 500
     await flush_all(svc, svc.wallets, "test")
     async with db(client.app[CONFIG].database_url) as conn:
-        credits = await conn.fetchval("SELECT count(*) FROM ledger_transactions WHERE txn_id = ANY($1::uuid[])",
-                                      [exchange_txn_id(row["id"], "credit"), exchange_txn_id(second["id"], "credit")])
+        credits = await conn.fetchval(
+            "SELECT count(*) FROM ledger_transactions WHERE txn_id = ANY($1::uuid[])",
+            [exchange_txn_id(row["id"], "credit"), exchange_txn_id(second["id"], "credit")],
+        )
     assert credits == 2
     report = await reconcile_all(svc)
     assert report.ok, report.render()

@@ -152,6 +152,10 @@ TABLES: tuple[Table, ...] = (
     # Income rows are derived from ledger legs (sql/0020) and settle salaries: kept with the ledger.
     Table("agency_income_events", by("user_id", keep(LEDGER))),
     Table("agency_income_targets", by("updated_by", anonymise(updated_by="NULL"))),
+    # A salary exchange is the record behind two ledger transactions (sql/0021): kept with them.
+    Table("salary_exchanges", by("user_id", keep(LEDGER))),
+    # Which targets a member reached: what the month's settlement paid them, kept with the ledger.
+    Table("agency_target_completions", by("user_id", keep(LEDGER))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),
