@@ -20,7 +20,15 @@ from typing import Any
 
 from engine.agency import income_store
 from engine.agency import member_income_store as mstore
-from engine.agency.income_model import MonthFigures, month_bounds, month_figures, month_of, month_text, parse_month
+from engine.agency.income_model import (
+    MonthFigures,
+    Target,
+    month_bounds,
+    month_figures,
+    month_of,
+    month_text,
+    parse_month,
+)
 from engine.agency.live import Agencies
 from engine.agency.member_income_model import (
     INSUFFICIENT_SURPLUS,
@@ -53,13 +61,16 @@ def current_month(ag: Agencies) -> dt.date:
 
 
 async def figures_txn(conn: Conn, tz: str, agency_id: int, user_id: int, month: dt.date,
-                      settings: dict[str, int] | None = None) -> MonthFigures:  # fmt: skip
+                      settings: dict[str, int] | None = None,
+                      targets: list[Target] | None = None) -> MonthFigures:  # fmt: skip
+    """The month's figures, under `settings` and `targets` (read when not given)."""
     settings = settings or await economy_store.settings(conn)
+    targets = targets if targets is not None else await income_store.targets(conn)
     start, end = month_bounds(month, tz)
     totals = await income_store.member_totals(conn, agency_id, start, end, tz, settings["agency_valid_seconds_per_day"],
                                               [user_id])  # fmt: skip
     mine = totals.get(user_id, {})
-    return month_figures(await income_store.targets(conn), settings, mine.get("coins", 0), mine.get("mic_ms", 0),
+    return month_figures(targets, settings, mine.get("coins", 0), mine.get("mic_ms", 0),
                          mine.get("valid_seconds", 0))  # fmt: skip
 
 
@@ -88,8 +99,8 @@ async def my_income(ag: Agencies, user_id: int, month_param: str | None) -> dict
         if agency is None:
             raise not_in_agency()
         settings = await economy_store.settings(conn)
-        figures = await figures_txn(conn, tz, agency["agency_id"], user_id, month, settings)
         targets = await income_store.targets(conn)
+        figures = await figures_txn(conn, tz, agency["agency_id"], user_id, month, settings, targets)
         days = await income_store.member_days(conn, agency["agency_id"], user_id, start, end, tz)
         settled, paid = await mstore.settlement_paid(conn, user_id, agency["agency_id"], month_text(month))
         ledger = {"settled": settled, "paid": paid,
@@ -191,7 +202,7 @@ async def sweep_exchanges(ag: Agencies, grace_seconds: float = SWEEP_GRACE_SECON
         async with svc.pool.acquire() as conn:
             recorded = await mstore.txn_recorded(conn, credit_id)
         if not recorded and not flushed:
-            await flush_all(svc, svc.wallets, "salary-exchange-sweep")
+            await flush_all(svc, svc.wallets, ag.rt.instance_id)  # this process's flusher consumer
             flushed = True
             async with svc.pool.acquire() as conn:
                 recorded = await mstore.txn_recorded(conn, credit_id)

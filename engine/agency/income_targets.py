@@ -16,7 +16,7 @@ from typing import Any
 from engine.agency import income_store, store
 from engine.agency import member_income_store as mstore
 from engine.agency.income import SWEEP_SECONDS, figures_txn, sweep_exchanges
-from engine.agency.income_model import Target, month_of, month_text, reached_targets, share_bps_of
+from engine.agency.income_model import Target, month_of, month_text, share_bps_of
 from engine.agency.live import Agencies
 from engine.agency.member_income_model import (
     ShareBody,
@@ -79,10 +79,10 @@ class _Crossing:
     def notices(self) -> list[Notice]:
         data = {"agency_id": self.agency["id"], "month": self.month, "target_id": self.target.id,
                 "user_id": self.member["id"]}  # fmt: skip
-        to_member = Notice(self.member["id"], "agency", member_text(self.agency["name"], self.target),
+        to_member = Notice(self.member["id"], "agency", member_text(self.agency["name"], self.target, self.month),
                            target_type="agency", target_id=str(self.agency["id"]),
                            data={**data, "event": "income_target.member_completed"})  # fmt: skip
-        to_owner = Notice(self.agency["owner_id"], "agency", owner_text(self.member["name"], self.target),
+        to_owner = Notice(self.agency["owner_id"], "agency", owner_text(self.member["name"], self.target, self.month),
                           actor_id=self.member["id"], target_type="agency", target_id=str(self.agency["id"]),
                           data={**data, "event": "income_target.completed"})  # fmt: skip
         return [to_member, to_owner]
@@ -103,8 +103,8 @@ async def watch_targets(ag: Agencies) -> int:
         concerned = sorted({(r["agency_id"], r["user_id"], month_of(r["happened_at"], tz)) for r in claimed})
         agencies: dict[int, dict[str, Any] | None] = {}
         for agency_id, user_id, month in concerned:
-            figures = await figures_txn(conn, tz, agency_id, user_id, month, settings)
-            for target in reached_targets(active, figures.coins, figures.valid_seconds):
+            figures = await figures_txn(conn, tz, agency_id, user_id, month, settings, active)
+            for target in figures.reached:
                 if not await mstore.insert_completion_txn(conn, month_text(month), agency_id, user_id, target,
                                                           figures.coins):  # fmt: skip
                     continue

@@ -148,9 +148,9 @@ def target_ref(target: Target) -> dict[str, Any]:
             "valid_hours": target.valid_hours}  # fmt: skip
 
 
-def member_text(agency_name: str, target: Target) -> str:
-    return f"You reached the {target.coins:,}-coin target in {agency_name} this month."
+def member_text(agency_name: str, target: Target, month: str) -> str:
+    return f"You reached the {target.coins:,}-coin target in {agency_name} for {month}."
 
 
-def owner_text(member_name: str, target: Target) -> str:
-    return f"{member_name} reached the {target.coins:,}-coin target this month."
+def owner_text(member_name: str, target: Target, month: str) -> str:
+    return f"{member_name} reached the {target.coins:,}-coin target for {month}."
