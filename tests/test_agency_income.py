@@ -5,6 +5,7 @@ shares, and the monthly income in the members list."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import zoneinfo
 from typing import Any
@@ -266,3 +267,31 @@ async def test_targets_and_shares_are_staff_settings(client: Any) -> None:
         actions = [r["action"] for r in await conn.fetch(
             "SELECT action FROM audit_log WHERE action IN ('agency.targets', 'agency.share') ORDER BY id")]  # fmt: skip
     assert actions == ["agency.targets"] + ["agency.share"] * 3  # the matrix's, 300 again, the reset
+
+
+async def test_racing_exchanges_never_spend_one_surplus_twice(client: Any) -> None:
+    c = await cast(client)
+    await give_salary(client, c.member.id, c.agency_id, 1000)
+    url = "/api/v1/me/income/exchange"
+
+    async def exchange(key: str) -> tuple[int, Any]:
+        return await send(client, "POST", url, c.member, {"usd_cents": 700, "idempotency_key": key})
+
+    # Different keys, one surplus: one wins, the other is refused. The same key sent at once: one exchange.
+    raced = await asyncio.gather(*(exchange(f"race-key-{i}") for i in range(4)))
+    assert sorted(status for status, _ in raced) == [200, 409, 409, 409], raced
+    twins = await asyncio.gather(*(exchange("twin-key-1") for _ in range(3)))
+    assert [status for status, _ in twins] == [409, 409, 409]  # 300 left: not enough for 700
+    await give_salary(client, c.member.id, c.agency_id, 400)
+    twins = await asyncio.gather(*(exchange("twin-key-2") for _ in range(3)))
+    assert [status for status, _ in twins] == [200, 200, 200]
+    assert len({body["exchange_id"] for _, body in twins}) == 1
+    assert sorted(body["replay"] for _, body in twins) == [False, True, True]
+    status, mine = await get(client, "/api/v1/me/income", c.member)
+    assert status == 200 and mine["surplus_salary_usd_cents"] == 0 and mine["exchanged_usd_cents"] == 1400
+    wallet = (await (await client.get("/api/v1/wallet", headers=bearer(c.member.token))).json())["data"]
+    assert wallet["coins"] == 1400
+    svc = client.app[SERVICES]
+    await flush_all(svc, svc.wallets, "test")
+    report = await reconcile_all(svc)
+    assert report.ok, report.render()
