@@ -88,8 +88,8 @@ async def member_activity_page(
     rows = await conn.fetch(
         """WITH people AS (SELECT DISTINCT user_id FROM agency_members
                            WHERE agency_id = $1 AND joined_at < $3 AND (left_at IS NULL OR left_at > $2)),
-                member_days AS (SELECT user_id, (happened_at AT TIME ZONE $4)::date AS day, sum(coins) AS coins,
-                                       sum(mic_ms) AS mic_ms
+                member_days AS (SELECT user_id, (happened_at AT TIME ZONE $4)::date AS day,
+                                       sum(coins)::bigint AS coins, sum(mic_ms)::bigint AS mic_ms
                                 FROM agency_income_events
                                 WHERE agency_id = $1 AND happened_at >= $2 AND happened_at < $3
                                 GROUP BY 1, 2),
