@@ -12,6 +12,7 @@ import msgspec
 
 from engine.agency.income_messages import SERVER_EVENTS as INCOME_TARGET_EVENTS
 from engine.agency.messages import SERVER_EVENTS as AGENCY_EVENTS
+from engine.agency.owner_messages import SERVER_EVENTS as AGENCY_OWNER_EVENTS
 from engine.agency.social_messages import SERVER_EVENTS as AGENCY_CHAT_EVENTS
 from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
 from engine.inbox.messages import SERVER_EVENTS as INBOX_EVENTS
@@ -30,6 +31,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **AGENCY_EVENTS,
     **AGENCY_CHAT_EVENTS,
     **INCOME_TARGET_EVENTS,
+    **AGENCY_OWNER_EVENTS,
 }
 
 

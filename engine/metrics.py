@@ -116,6 +116,19 @@ class Metrics:
             ["action"],
             registry=r,
         )
+        self.agency_owner_salary = Counter(
+            "flylive_agency_owner_salary_total",
+            "Agency owners' salary operations by action (advance, exchange_requested, exchange_approved,"
+            " exchange_rejected); replays are not counted",
+            ["action"],
+            registry=r,
+        )
+        self.agency_owner_salary_cents = Counter(
+            "flylive_agency_owner_salary_usd_cents_total",
+            "US dollar cents paid into agencies' USD accounts by advances and approved salary exchanges",
+            ["action"],
+            registry=r,
+        )
         self.notifications = Counter(
             "flylive_notifications_total",
             "Notifications by kind: stored (and pushed), or not (the user switched the kind off, or an"

@@ -10,6 +10,7 @@ from httpapi import (
     agency,
     agency_analytics,
     agency_income,
+    agency_owner,
     agency_social,
     economy,
     gdpr,
@@ -48,4 +49,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency.routes)
     app.add_routes(agency_social.routes)
     app.add_routes(agency_income.routes)
+    app.add_routes(agency_owner.routes)
     setup_docs(app)

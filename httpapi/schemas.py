@@ -1160,3 +1160,100 @@ class AgencyShare(msgspec.Struct):
     custom: bool
     default_bps: int
     max_bps: int
+# --- agency owner income, advances and salary exchange (issue 13 §3) ------------------------------
+
+
+class AgencyWallet(msgspec.Struct):
+    coins: int
+    """The agency's coin balance: its gift commission, less what salary exchanges took."""
+    usd_cents: int
+    """The agency's USD balance: advances, settled shares, approved salary exchanges."""
+
+
+class AgencyHostIncome(msgspec.Struct):
+    user_id: int
+    name: str
+    avatar_image: str | None
+    coins: int
+    """The host's coins in the month (gift income while a member of this agency)."""
+    agency_share_coins: int
+    """ASP × coins (2 % of 10,000 = 200 coins)."""
+    agency_share_usd_cents: int
+    """The same share in dollar cents (at agency_coins_per_usd)."""
+
+
+class AgencyHostIncomePage(msgspec.Struct):
+    items: list[AgencyHostIncome]
+    next_cursor: str | None
+
+
+class AgencyIncome(msgspec.Struct):
+    """The Members Income page of one business month."""
+
+    agency_id: int
+    month: str
+    monthly_coins: int
+    """Every member's coins in the month."""
+    share_bps: int
+    """The agency's ASP, in basis points (200 = 2 %)."""
+    estimated_salary_usd_cents: int
+    """The owner's ASP of the month's coins, in dollar cents (paid by the platform at month end)."""
+    salary_in_advance_usd_cents: int
+    """The month's advances already paid."""
+    balance_usd_cents: int
+    """Estimated salary − advances: what the month-end settlement still pays."""
+    advance_limit_usd_cents: int
+    """The most this month's advances may add up to (agency_advance_max_bps of the estimate)."""
+    wallet: AgencyWallet
+    hosts: AgencyHostIncomePage
+
+
+class AgencySalaryAdvance(msgspec.Struct):
+    id: int
+    agency_id: int
+    month: str
+    usd_cents: int
+    requested_by: int | None
+    transaction_id: str
+    created_at: Timestamp
+
+
+class AgencySalaryAdvanced(AgencySalaryAdvance):
+    replay: bool
+    """True when the idempotency key was used before: this is the first advance, nothing new was paid."""
+
+
+class AgencySalaryAdvancePage(msgspec.Struct):
+    items: list[AgencySalaryAdvance]
+    next_cursor: str | None
+
+
+class AgencyName(msgspec.Struct):
+    id: int
+    name: str
+
+
+class AgencySalaryExchange(msgspec.Struct):
+    id: int
+    agency: AgencyName
+    coins: int
+    usd_cents: int
+    coins_per_usd: int
+    """The rate fixed at the request."""
+    status: Literal["pending", "approved", "rejected"]
+    reason: str | None
+    """Why staff rejected it."""
+    requested_by: int | None
+    processed_by: int | None
+    created_at: Timestamp
+    processed_at: Timestamp | None
+
+
+class AgencySalaryExchangeRequested(AgencySalaryExchange):
+    replay: bool
+    """True when the idempotency key was used before: this is the first request."""
+
+
+class AgencySalaryExchangePage(msgspec.Struct):
+    items: list[AgencySalaryExchange]
+    next_cursor: str | None

@@ -156,6 +156,10 @@ TABLES: tuple[Table, ...] = (
     Table("salary_exchanges", by("user_id", keep(LEDGER))),
     # Which targets a member reached: what the month's settlement paid them, kept with the ledger.
     Table("agency_target_completions", by("user_id", keep(LEDGER))),
+    # The owner's advances and salary exchanges are the agency's money records beside the ledger:
+    # kept, pointing at the anonymised account (the agency stays a business with its own balances).
+    Table("agency_salary_advances", by("requested_by", keep(LEDGER))),
+    Table("agency_salary_exchanges", by("requested_by", keep(LEDGER)), by("processed_by", keep(STAFF))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),
