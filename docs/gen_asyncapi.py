@@ -275,6 +275,9 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "`agency` notification.",
     "income_target.completed": "A member of your agency crossed a monthly coin target → the owner's sockets, once "
     "per (month, member, target); also stored as an `agency` notification.",
+    "agency.income.updated": "Your agency's figures for the current business month changed (an advance paid, a "
+    "salary exchange requested, approved or rejected; `reason` says which): the Members Income summary and the "
+    "agency's wallet → the owner's sockets, on any engine process.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",
