@@ -127,8 +127,12 @@ async def test_advances_cap_replay_and_push(client: Any, connect: Any) -> None:
     for name in ("admin", "moderator", "member", "outsider", "staff"):
         resp = await post(client, c.everyone()[name], url, {"usd_cents": 10, "idempotency_key": f"adv-{name}-1"})
         assert resp.status == 403, name
-    for bad in ({"usd_cents": 0, "idempotency_key": "adv-bad-01"}, {"usd_cents": 10},
-                {"usd_cents": 10, "idempotency_key": "short"}, {"usd_cents": "10", "idempotency_key": "adv-bad-02"}):
+    for bad in (
+        {"usd_cents": 0, "idempotency_key": "adv-bad-01"},
+        {"usd_cents": 10},
+        {"usd_cents": 10, "idempotency_key": "short"},
+        {"usd_cents": "10", "idempotency_key": "adv-bad-02"},
+    ):
         assert (await post(client, c.owner, url, bad)).status == 422, bad  # fmt: skip
     assert (await post(client, c.owner, "/api/v1/agencies/999999/salary-advances",
                        {"usd_cents": 10, "idempotency_key": "adv-none-1"})).status == 404  # fmt: skip

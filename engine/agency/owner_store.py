@@ -62,6 +62,7 @@ async def insert_advance_txn(conn: Conn, agency_id: int, month: dt.date, usd_cen
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
         agency_id, month, usd_cents, requested_by, key, txn_id,
     )  # fmt: skip
+    assert row is not None  # RETURNING always gives the row
     return dict(row)
 
 
