@@ -14,7 +14,7 @@ from engine.agency.income_model import month_of, month_text
 from engine.appkeys import CONFIG, SERVICES
 from engine.economy.reconcile import reconcile
 from tests.agency_setup import Cast, agency_share_probe, apply, cast
-from tests.helpers import User, bearer, db, new_user
+from tests.helpers import User, bearer, db, grant_role, new_user
 
 GIFT_PRICE = 10_000  # one gift of this many coins to a member: 2 % of it is 200 coins, 20 cents
 
@@ -266,6 +266,10 @@ async def test_salary_exchange_rejected_gives_coins_back(client: Any, connect: A
     admin_url = f"/api/v1/admin/salary-exchanges/{asked['id']}/reject"
     assert (await post(client, c.staff, admin_url, {})).status == 422  # a reason is required
     assert (await post(client, c.owner, admin_url, {"reason": "No."})).status == 403
+    # An owner who is staff too does not decide their own agency's request.
+    await grant_role(client.app[CONFIG].database_url, c.owner.id, "admin")
+    own = await post(client, c.owner, f"/api/v1/admin/salary-exchanges/{asked['id']}/approve")
+    assert own.status == 403 and "own agency" in (await own.json())["error"]["message"]
     done = await data(await post(client, c.staff, admin_url, {"reason": "Documents missing."}))
     assert (done["status"], done["reason"]) == ("rejected", "Documents missing.")
     assert await held(client, "agency", c.agency_id, "coins") == coins
