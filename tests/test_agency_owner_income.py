@@ -172,7 +172,8 @@ async def test_advances_cap_replay_and_push(client: Any, connect: Any) -> None:
     assert [tuple(t) for t in txns] == [("agency_salary_advance", "agency_month", this_month(client),
                                          str(c.agency_id))] * 2  # fmt: skip
     assert audited == 2
-    assert (await reconcile(client.app[SERVICES])).ok
+    report = await reconcile(client.app[SERVICES])
+    assert report.ok, report.render()
 
 
 async def test_racing_advances_stay_within_the_cap(client: Any, connect: Any) -> None:
@@ -255,7 +256,8 @@ async def test_salary_exchange_approved_once(client: Any, connect: Any) -> None:
     assert [tuple(r) for r in legs] == [("escrow", "coins", -800), ("burn", "coins", 800),
                                         ("mint", "usd_cents", -80), ("agency", "usd_cents", 80)]  # fmt: skip
     assert {"agency.salary_exchange_request", "agency.salary_exchange_approve"} <= audited
-    assert (await reconcile(client.app[SERVICES])).ok
+    report = await reconcile(client.app[SERVICES])
+    assert report.ok, report.render()
 
 
 async def test_salary_exchange_rejected_gives_coins_back(client: Any, connect: Any) -> None:
@@ -284,4 +286,18 @@ async def test_salary_exchange_rejected_gives_coins_back(client: Any, connect: A
     listed = await data(await get(client, c.admin, f"{url}?limit=1"))
     assert listed["items"][0]["status"] == "pending" and listed["next_cursor"]
     assert (await get(client, c.owner, "/api/v1/agencies/999999/salary-exchange")).status == 404
-    assert (await reconcile(client.app[SERVICES])).ok
+    report = await reconcile(client.app[SERVICES])
+    assert report.ok, report.render()
+
+
+async def test_a_closed_agency_draws_nothing_more(client: Any) -> None:
+    c = await cast(client)
+    assert (await post(client, c.owner, f"/api/v1/agencies/{c.agency_id}/close", {})).status == 200
+    advance = await post(client, c.owner, f"/api/v1/agencies/{c.agency_id}/salary-advances",
+                         {"usd_cents": 1, "idempotency_key": "closed-adv-1"})  # fmt: skip
+    exchange = await post(client, c.owner, f"/api/v1/agencies/{c.agency_id}/salary-exchange",
+                          {"amount": 1000, "idempotency_key": "closed-x-01"})  # fmt: skip
+    assert (advance.status, exchange.status) == (409, 409)
+    # Its owner and staff still read its history; its former admin no longer sees it.
+    url = f"/api/v1/agencies/{c.agency_id}/income"
+    assert [(await get(client, u, url)).status for u in (c.owner, c.staff, c.admin)] == [200, 200, 404]
