@@ -14,7 +14,7 @@ from engine.agency.income_model import month_of, month_text
 from engine.appkeys import CONFIG, SERVICES
 from engine.economy.reconcile import reconcile
 from tests.agency_setup import Cast, agency_share_probe, apply, cast
-from tests.helpers import User, bearer, db, grant_role, new_user
+from tests.helpers import User, bearer, db, grant_role, heard_by, new_user
 
 GIFT_PRICE = 10_000  # one gift of this many coins to a member: 2 % of it is 200 coins, 20 cents
 
@@ -34,6 +34,10 @@ async def gift_income(client: Any, connect: Any, host: User, key: str) -> None:
     resp = await client.post(f"/api/v1/admin/wallets/{sender.id}/adjust", json=grant, headers=bearer(sender.token))
     assert resp.status == 200, await resp.text()
     send = await agency_share_probe(client, client, connect, sender, host, key)
+    # The gift split reads membership through the hot cache, which forgets at PostgreSQL's notice
+    # of the (direct) membership insert: wait until it has heard it.
+    async with heard_by(client.app[CONFIG].database_url, client.app):
+        pass
     assert len(await send()) == 1
 
 
