@@ -1160,6 +1160,8 @@ class AgencyShare(msgspec.Struct):
     custom: bool
     default_bps: int
     max_bps: int
+
+
 # --- agency owner income, advances and salary exchange (issue 13 §3) ------------------------------
 
 
