@@ -46,10 +46,11 @@ async def gift_income(client: Any, connect: Any, host: User, key: str) -> None:
             await asyncio.sleep(0.01)
 
 
-async def set_share(client: Any, agency_id: int, bps: int | None) -> None:
-    """The agency's ASP as staff set it (straight in the column: the staff route is another part's)."""
-    async with db(client.app[CONFIG].database_url) as conn:
-        await conn.execute("UPDATE agencies SET share_bps = $2 WHERE id = $1", agency_id, bps)
+async def set_share(client: Any, c: Cast, bps: int | None) -> None:
+    """The agency's ASP as staff set it (`PUT /api/v1/admin/agencies/{id}/share`)."""
+    resp = await client.put(f"/api/v1/admin/agencies/{c.agency_id}/share", json={"share_bps": bps},
+                            headers=bearer(c.staff.token))  # fmt: skip
+    assert resp.status == 200, await resp.text()
 
 
 async def held(client: Any, account_type: str, account_id: int, currency: str) -> int:
@@ -108,7 +109,7 @@ async def test_income_page_figures_and_permissions(client: Any, connect: Any) ->
     assert seen == [h["user_id"] for h in hosts]
 
     # A staff-set ASP: 5 % of 10,000 coins = 500 coins = 50 cents (at 1,000 coins per dollar).
-    await set_share(client, c.agency_id, 500)
+    await set_share(client, c, 500)
     page = await data(await get(client, c.staff, f"{url}?month={this_month(client)}"))
     assert (page["share_bps"], page["estimated_salary_usd_cents"], page["balance_usd_cents"]) == (500, 50, 50)
     assert page["hosts"]["items"][0]["agency_share_coins"] == 500
@@ -130,7 +131,7 @@ async def test_income_page_figures_and_permissions(client: Any, connect: Any) ->
 async def test_advances_cap_replay_and_push(client: Any, connect: Any) -> None:
     c = await cast(client)
     await gift_income(client, connect, c.member, "owner-advance-1")
-    await set_share(client, c.agency_id, 1000)  # 10 % of 10,000 coins = 1,000 coins = 100 cents; cap 50
+    await set_share(client, c, 1000)  # 10 % of 10,000 coins = 1,000 coins = 100 cents; cap 50
     owner_socket = await connect(client, c.owner)
     url = f"/api/v1/agencies/{c.agency_id}/salary-advances"
     for name in ("admin", "moderator", "member", "outsider", "staff"):
@@ -188,7 +189,7 @@ async def test_advances_cap_replay_and_push(client: Any, connect: Any) -> None:
 async def test_racing_advances_stay_within_the_cap(client: Any, connect: Any) -> None:
     c = await cast(client)
     await gift_income(client, connect, c.member, "owner-race-1")
-    await set_share(client, c.agency_id, 1000)  # estimated 100 cents, cap 50
+    await set_share(client, c, 1000)  # estimated 100 cents, cap 50
     url = f"/api/v1/agencies/{c.agency_id}/salary-advances"
     results = await asyncio.gather(*(post(client, c.owner, url, {"usd_cents": 30, "idempotency_key": f"race-key-{i}"})
                                      for i in range(2)))  # fmt: skip
