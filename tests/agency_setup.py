@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -94,6 +95,11 @@ async def agency_share_probe(a: Any, b: Any, connect: Any, sender: User, host: U
         assert ack["success"] is True, ack
         await flush_all(a.app[SERVICES], a.app[SERVICES].wallets, "test")
         async with db(database_url) as conn:
+            # The app's own flusher may have taken the entry first and not committed it yet.
+            async with asyncio.timeout(5):
+                while not await conn.fetchval("SELECT 1 FROM ledger_transactions WHERE txn_id = $1",  # noqa: ASYNC110
+                                              ack["transaction_id"]):  # fmt: skip
+                    await asyncio.sleep(0.01)
             rows = await conn.fetch("SELECT account_id FROM ledger_entries WHERE txn_id = $1 AND account_type = "
                                     "'agency'", ack["transaction_id"])  # fmt: skip
         return [int(r["account_id"]) for r in rows]
