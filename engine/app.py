@@ -17,6 +17,7 @@ from engine.agency.chat import register_agency_events
 from engine.agency.events import register_agency_jobs
 from engine.agency.income_targets import register_income_jobs
 from engine.agency.live import Agencies
+from engine.agency.settlement import register_settlement_jobs
 from engine.appkeys import (
     AGENCIES,
     CONFIG,
@@ -151,6 +152,7 @@ def create_app(config: Config) -> web.Application:
     register_agency_events(agencies)
     register_agency_jobs(agencies)  # agency events' reminders
     register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
+    register_settlement_jobs(agencies)  # the month-end settlement (engine/agency/settlement.py)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -1,4 +1,4 @@
-"""`flylive` command line: serve, migrate, seed, createadmin.
+"""`flylive` command line: serve, migrate, seed, reconcile, agency settle, createadmin.
 
 Every command reads the same environment configuration. Without DATABASE_URL / REDIS_URL the
 embedded servers start first (data under FLYLIVE_DATA_DIR) and stop when the command ends.
@@ -232,6 +232,39 @@ def cmd_reconcile(config: Config, args: argparse.Namespace) -> int:
         return asyncio.run(_reconcile(ensure_jwt_secret(config)))
 
 
+async def _agency_settle(config: Config, month_arg: str) -> int:
+    from engine.agency.income_model import month_text, parse_month
+    from engine.agency.settlement import MonthNotOver, check_month_over, settle_month
+    from engine.metrics import Metrics
+    from engine.services import open_services
+
+    month = parse_month(month_arg)  # a DomainError (422): main prints it, exit 2
+    async with open_services(config, Metrics()) as svc:
+        try:
+            check_month_over(svc, month)
+        except MonthNotOver as exc:
+            print(f"flylive: {exc.message}", file=sys.stderr)
+            return 2
+        outcome, run = await settle_month(svc, month)
+    if outcome == "busy":
+        print(f"flylive: another process is settling {month_text(month)} right now; try again later", file=sys.stderr)
+        return 1
+    assert run is not None
+    head = f"settled {month_text(month)}"
+    if outcome == "already":
+        head = f"{month_text(month)} is already settled (closed {run['closed_at']:%Y-%m-%d %H:%M} UTC)"
+    print(f"{head}: {run['members']} members paid ${run['usd_cents'] / 100:,.2f} in target rewards and "
+          f"{run['diamonds']:,} diamonds; {run['agencies']} agencies paid ${run['agency_usd_cents'] / 100:,.2f} "
+          "of agency share")  # fmt: skip
+    return 0
+
+
+def cmd_agency_settle(config: Config, args: argparse.Namespace) -> int:
+    with resolved_servers(config) as config:
+        asyncio.run(_migrate_and_seed(config, seed=False))
+        return asyncio.run(_agency_settle(ensure_jwt_secret(config), args.month))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flylive", description="FlyLive engine: realtime social-audio backend.")
     parser.add_argument("--log-format", choices=["json", "text"], help="log format (default: LOG_FORMAT or json)")
@@ -249,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "reconcile", help="drain the ledger outboxes and check every money invariant; exit 1 on any drift"
     ).set_defaults(func=cmd_reconcile)
+
+    agency = sub.add_parser("agency", help="agency jobs run by hand").add_subparsers(
+        dest="agency_command", required=True, metavar="AGENCY_COMMAND"
+    )
+    settle = agency.add_parser(
+        "settle",
+        help="settle a past business month (BUSINESS_TIMEZONE): target rewards, "
+        "IECP diamonds, agency shares; idempotent and resumable",
+    )
+    settle.add_argument("--month", required=True, help="the business month, YYYY-MM (not the current one)")
+    settle.set_defaults(func=cmd_agency_settle)
 
     admin = sub.add_parser(
         "createadmin",

@@ -173,6 +173,8 @@ class Config:
     business_timezone: str = "UTC"
     # Salary exchanges (surplus USD salary → coins, engine/agency/income.py) a user may make.
     salary_exchange_rate_limit: Rate = field(default_factory=lambda: Rate(10, 60))
+    # How long after a business month ends its settlement job waits (the month's last gifts flushed).
+    agency_settlement_grace_minutes: int = 10
     daily_gift_spend_limit: int = 5_000_000
     daily_transfer_limit: int = 100_000_000
     imagekit_private_key: str = ""
@@ -371,6 +373,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "AGENCY_EVENT_REMINDER_MINUTES": ("agency_event_reminder_minutes", _int_in(1, 1440)),
     "BUSINESS_TIMEZONE": ("business_timezone", _time_zone),
     "SALARY_EXCHANGE_RATE_LIMIT": ("salary_exchange_rate_limit", Rate.parse),
+    "AGENCY_SETTLEMENT_GRACE_MINUTES": ("agency_settlement_grace_minutes", _int_in(0, 1440)),
     "DAILY_GIFT_SPEND_LIMIT": ("daily_gift_spend_limit", _int_in(0, 10**15)),
     "DAILY_TRANSFER_LIMIT": ("daily_transfer_limit", _int_in(0, 10**15)),
     "IMAGEKIT_PRIVATE_KEY": ("imagekit_private_key", str),

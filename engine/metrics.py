@@ -195,6 +195,20 @@ class Metrics:
             "Monthly coin targets members crossed (each told once to the member and the agency owner)",
             registry=r,
         )
+        # Issue 13 §3, the month-end and leavers' settlement (engine/agency/settlement.py).
+        self.agency_settled_members = Counter(
+            "flylive_agency_settled_members_total",
+            "Agency members settled for a month, by kind (month_end, leaver)",
+            ["kind"],
+            registry=r,
+        )
+        self.agency_settlement_paid = Counter(
+            "flylive_agency_settlement_paid_total",
+            "What agency settlements paid, by currency and part (reward: USD cents of target rewards,"
+            " iecp: diamonds of excess coins, share: the owners' USD cents of ASP after advances)",
+            ["currency", "part"],
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

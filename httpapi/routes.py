@@ -11,6 +11,7 @@ from httpapi import (
     agency_analytics,
     agency_income,
     agency_owner,
+    agency_settlement,
     agency_social,
     economy,
     gdpr,
@@ -50,4 +51,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_social.routes)
     app.add_routes(agency_income.routes)
     app.add_routes(agency_owner.routes)
+    app.add_routes(agency_settlement.routes)
     setup_docs(app)

@@ -1062,6 +1062,60 @@ class AgencyMemberRankingItem(msgspec.Struct):
 class AgencyMemberRankingPage(msgspec.Struct):
     month: str
     items: list[AgencyMemberRankingItem]
+
+
+# --- agency settlement (issue 13 §3, engine/agency/settlement.py) ------------------------------------
+
+
+class AgencySettlementRun(msgspec.Struct):
+    month: str
+    """The business month, YYYY-MM (BUSINESS_TIMEZONE)."""
+    state: Literal["running", "closed"]
+    """`running`: started and not finished (a run killed half way, resumed by the next); `closed`: paid."""
+    attempts: int
+    members: int
+    """(agency, member) pairs paid for the month (leavers' final settlements included); set at the close."""
+    usd_cents: int
+    """Target rewards paid to members (USD cents)."""
+    diamonds: int
+    """Excess coins × IECP credited to members as diamonds."""
+    agencies: int
+    agency_usd_cents: int
+    """The owners' shares (ASP) paid, less the advances drawn on them."""
+    started_at: Timestamp
+    closed_at: Timestamp | None
+
+
+class AgencySettlementRunPage(msgspec.Struct):
+    items: list[AgencySettlementRun]
+    next_cursor: str | None
+
+
+class AgencyMemberSettlement(msgspec.Struct):
+    id: int
+    month: str
+    agency_id: int
+    user: AgencyPerson
+    kind: Literal["month_end", "leaver"]
+    """`leaver`: the final settlement when the membership ended; `month_end`: what the month still owed."""
+    coins: int
+    """The member's coins in this agency for the month, when this row was computed."""
+    valid_seconds: int
+    reached_coins: int
+    """The highest target reached (0: none)."""
+    excess_coins: int
+    reward_total_usd_cents: int
+    """What the month's figures pay in rewards in all; `reward_usd_cents` is what this row paid."""
+    iecp_total_diamonds: int
+    reward_usd_cents: int
+    iecp_diamonds: int
+    iecp_state: Literal["none", "pending", "done"]
+    """The live diamond credit: `pending` until the wallet applied it."""
+    created_at: Timestamp
+
+
+class AgencyMemberSettlementPage(msgspec.Struct):
+    items: list[AgencyMemberSettlement]
     next_cursor: str | None
 
 

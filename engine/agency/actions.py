@@ -27,6 +27,7 @@ from engine.agency.model import (
     review_text,
 )  # fmt: skip
 from engine.agency.seal import seal, unseal
+from engine.agency.settlement import settle_leavers
 from engine.audit.store import record_txn as audit_txn
 from engine.db import Conn
 from engine.errors import forbidden, not_found, validation_error
@@ -177,6 +178,8 @@ class Dissolved:
             await ag.push(member, "agency.dissolved", self.event)
         for stored in self.notices:
             await ag.notifications.push(stored)
+        # Every released member's final settlement: the month so far in this agency.
+        await settle_leavers(ag, self.event["agency"]["id"], self.released)
 
 
 async def dissolve_txn(ag: Agencies, conn: Conn, row: dict[str, Any], actor_id: int, reason: str | None,

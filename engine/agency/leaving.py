@@ -1,7 +1,8 @@
 """Leaving an agency (issue 13 §2): a member asks with a reason; the owner approves or rejects it
 — and staff do for the owner's own request, whose approval closes the agency (there is no transfer
-of ownership). An approved leaver may join another agency only after AGENCY_REJOIN_COOLDOWN_HOURS.
-[GAP] The final settlement for the month so far needs member income (issue 13 §3): not built."""
+of ownership). An approved leaver may join another agency only after AGENCY_REJOIN_COOLDOWN_HOURS,
+and is paid the month so far after the commit (`membership.left` → the final settlement,
+engine/agency/settlement.py; the owner's own: every released member, through `Dissolved.tell`)."""
 
 from __future__ import annotations
 

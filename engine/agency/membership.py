@@ -31,6 +31,7 @@ from engine.agency.model import (
     member_item,
     request_item,
 )  # fmt: skip
+from engine.agency.settlement import settle_leavers
 from engine.audit.store import record_txn as audit_txn
 from engine.db import Conn
 from engine.errors import forbidden, not_found, validation_error
@@ -332,11 +333,13 @@ async def do_remove(ag: Agencies, user_id: int, agency_id: int, target: int) -> 
     for recipient in [target, *managers]:
         await ag.push(recipient, "agency.member_kicked", event)
     await ag.notifications.push(stored)
+    await settle_leavers(ag, agency_id, [target])  # the month so far (docs/agency.md "Month-end settlement")
     return {"user_id": target, "removed": True, "reason": "kicked", "member_count": count}
 
 
 async def left(ag: Agencies, agency: dict[str, Any], user_id: int) -> None:
-    """After a member left (their leave request approved): the managers hear of it."""
+    """After a member left (their leave request approved): the managers hear of it, and the leaver
+    is paid the month so far (their final settlement)."""
     await ag.left_channel(agency["id"], [user_id])
     async with ag.svc.pool.acquire() as conn:
         managers = await store.managers(conn, agency["id"])
@@ -344,3 +347,4 @@ async def left(ag: Agencies, agency: dict[str, Any], user_id: int) -> None:
     event = {"agency": agency_ref(agency), "user_id": user_id, "member_count": count}
     for manager in managers:
         await ag.push(manager, "agency.member_left", event)
+    await settle_leavers(ag, agency["id"], [user_id])
