@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import getpass
 import logging
@@ -232,13 +233,12 @@ def cmd_reconcile(config: Config, args: argparse.Namespace) -> int:
         return asyncio.run(_reconcile(ensure_jwt_secret(config)))
 
 
-async def _agency_settle(config: Config, month_arg: str) -> int:
-    from engine.agency.income_model import month_text, parse_month
+async def _agency_settle(config: Config, month: dt.date) -> int:
+    from engine.agency.income_model import month_text
     from engine.agency.settlement import MonthNotOver, check_month_over, settle_month
     from engine.metrics import Metrics
     from engine.services import open_services
 
-    month = parse_month(month_arg)  # a DomainError (422): main prints it, exit 2
     async with open_services(config, Metrics()) as svc:
         try:
             check_month_over(svc, month)
@@ -260,9 +260,12 @@ async def _agency_settle(config: Config, month_arg: str) -> int:
 
 
 def cmd_agency_settle(config: Config, args: argparse.Namespace) -> int:
+    from engine.agency.income_model import parse_month
+
+    month = parse_month(args.month)  # a DomainError (422) before any server starts: main prints it, exit 2
     with resolved_servers(config) as config:
         asyncio.run(_migrate_and_seed(config, seed=False))
-        return asyncio.run(_agency_settle(ensure_jwt_secret(config), args.month))
+        return asyncio.run(_agency_settle(ensure_jwt_secret(config), month))
 
 
 def build_parser() -> argparse.ArgumentParser:

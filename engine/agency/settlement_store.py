@@ -17,7 +17,7 @@ async def try_lock_month_txn(conn: Conn, month: dt.date) -> bool:
     it). A transaction-level lock rather than a session one: behind PgBouncer in transaction mode a
     session lock could land on another server connection, an open transaction cannot."""
     locked = await conn.fetchval(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('agency_settlement_month:' || $1::text, 0))", month
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('agency_settlement_month:' || $1::date::text, 0))", month
     )
     return bool(locked)
 
@@ -25,7 +25,7 @@ async def try_lock_month_txn(conn: Conn, month: dt.date) -> bool:
 async def lock_member_txn(conn: Conn, month: dt.date, agency_id: int, user_id: int) -> None:
     """Serialise the settlements of one (month, agency, member): a leaver's and the month end's."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('agency_settlement:' || $1::text || ':' || $2 || ':' || $3, 0))",
+        "SELECT pg_advisory_xact_lock(hashtextextended('agency_settlement:' || $1::date::text || ':' || $2 || ':' || $3, 0))",
         month, str(agency_id), str(user_id),
     )  # fmt: skip
 
@@ -226,6 +226,6 @@ async def insert_share_row_txn(conn: Conn, fields: dict[str, Any]) -> bool:
 
 async def lock_share_txn(conn: Conn, month: dt.date, agency_id: int) -> None:
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('agency_share:' || $1::text || ':' || $2, 0))",
+        "SELECT pg_advisory_xact_lock(hashtextextended('agency_share:' || $1::date::text || ':' || $2, 0))",
         month, str(agency_id),
     )  # fmt: skip
