@@ -69,8 +69,9 @@ async def diamonds(client: Any, user: User) -> int:
 
 async def advance(conn: asyncpg.Connection, agency_id: int, cents: int, month: str = "2025-06") -> None:
     """An owner's salary advance as the "owner" part records it (contracts: agency_salary_advance)."""
-    txn = make_txn("agency_salary_advance", [Leg("mint", 0, "usd_cents", -cents), Leg("agency", agency_id,
-                   "usd_cents", cents)], ref_type="agency_month", ref_id=month, metadata={"agency_id": agency_id})  # fmt: skip
+    legs = [Leg("mint", 0, "usd_cents", -cents), Leg("agency", agency_id, "usd_cents", cents)]
+    txn = make_txn("agency_salary_advance", legs, ref_type="agency_month", ref_id=month,
+                   metadata={"agency_id": agency_id})  # fmt: skip
     async with conn.transaction():
         assert await economy_store.apply_held_txn(conn, txn) == "ok"
 
@@ -228,8 +229,9 @@ def cli_env(client: Any) -> dict[str, str]:
 
 
 async def cli(client: Any, *args: str) -> tuple[int, str, str]:
+    pipe = asyncio.subprocess.PIPE
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "engine.cli", *args, env=cli_env(client),
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)  # fmt: skip
+                                                stdout=pipe, stderr=pipe)  # fmt: skip
     out, err = await proc.communicate()
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -396,7 +398,7 @@ async def test_the_settlement_routes_permission_matrix(client: Any) -> None:
     runs = (await (await client.get(f"{admin_url}?month=2025-06", headers=bearer(c.staff.token))).json())["data"]
     assert [(r["month"], r["state"], r["members"], r["usd_cents"]) for r in runs["items"]] == [
         ("2025-06", "closed", 3, 2000)]  # fmt: skip
-    page = (await (await client.get(f"{agency_url}?month=2025-06&limit=2", headers=bearer(c.owner.token))).json())
+    page = await (await client.get(f"{agency_url}?month=2025-06&limit=2", headers=bearer(c.owner.token))).json()
     items = page["data"]["items"]
     assert len(items) == 2 and page["data"]["next_cursor"]
     rest = (await (await client.get(f"{agency_url}?month=2025-06&limit=2&cursor={page['data']['next_cursor']}",
@@ -411,4 +413,3 @@ async def test_the_settlement_routes_permission_matrix(client: Any) -> None:
     assert (await client.get(f"{agency_url}?cursor=xx", headers=bearer(c.owner.token))).status == 422
     assert (await client.get("/api/v1/agencies/999999/settlements", headers=bearer(c.owner.token))).status == 404
     assert (await client.get(admin_url)).status == 401
-

@@ -25,7 +25,8 @@ async def try_lock_month_txn(conn: Conn, month: dt.date) -> bool:
 async def lock_member_txn(conn: Conn, month: dt.date, agency_id: int, user_id: int) -> None:
     """Serialise the settlements of one (month, agency, member): a leaver's and the month end's."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('agency_settlement:' || $1::date::text || ':' || $2 || ':' || $3, 0))",
+        """SELECT pg_advisory_xact_lock(
+               hashtextextended('agency_settlement:' || $1::date::text || ':' || $2 || ':' || $3, 0))""",
         month, str(agency_id), str(user_id),
     )  # fmt: skip
 
@@ -47,8 +48,10 @@ async def start_run_txn(conn: Conn, month: dt.date) -> dict[str, Any]:
            RETURNING *""",
         month,
     )
-    return dict(row) if row else dict(await conn.fetchrow("SELECT * FROM agency_settlement_runs WHERE month = $1",
-                                                          month))  # fmt: skip
+    if row is None:  # closed: not taken up again
+        row = await conn.fetchrow("SELECT * FROM agency_settlement_runs WHERE month = $1", month)
+    assert row is not None
+    return dict(row)
 
 
 async def close_run_txn(conn: Conn, month: dt.date) -> dict[str, Any]:
@@ -66,6 +69,7 @@ async def close_run_txn(conn: Conn, month: dt.date) -> dict[str, Any]:
            FROM m, a WHERE r.month = $1 RETURNING r.*""",
         month,
     )
+    assert row is not None
     return dict(row)
 
 
@@ -143,6 +147,7 @@ async def paid_so_far(conn: Conn, month: dt.date, agency_id: int, user_id: int) 
            FROM agency_settlements WHERE month = $1 AND agency_id = $2 AND user_id = $3""",
         month, agency_id, user_id,
     )  # fmt: skip
+    assert row is not None
     return int(row["usd"]), int(row["d"])
 
 
