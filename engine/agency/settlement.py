@@ -36,6 +36,7 @@ from engine.agency.income_model import (
     month_figures,
     month_of,
     month_text,
+    next_month,
     share_bps_of,
     still_due,
 )
@@ -265,16 +266,24 @@ async def settle_month(
 
 async def settle_due(svc: Services, now: dt.datetime | None = None) -> list[str]:
     """The job's step: settle the business month before the current one once it has been over for
-    AGENCY_SETTLEMENT_GRACE_MINUTES (and any earlier month a killed run left open), then complete
-    stale pending diamond credits of any month; the months it closed."""
+    AGENCY_SETTLEMENT_GRACE_MINUTES (and any earlier month a killed run left open, or the job missed
+    since the last run), then complete stale pending diamond credits of any month; the months it closed."""
     now = now or dt.datetime.now(dt.UTC)
     tz = svc.config.business_timezone
     due = previous_month(month_of(now - dt.timedelta(minutes=svc.config.agency_settlement_grace_minutes), tz))
     async with svc.pool.acquire() as conn:
         months = await store.unclosed_before(conn, due)
+        latest = await store.latest_run_month(conn)
         run = await store.run(conn, due)
+    # Months the job never reached (the service was down at their end) since the last one run; with
+    # no run at all (a new deployment) only the one just over: older months are settled by hand.
+    month = next_month(latest) if latest is not None else due
+    while month < due:
+        months.append(month)
+        month = next_month(month)
     if run is None or run["state"] != "closed":
         months.append(due)
+    months = sorted(set(months))
     closed = []
     for month in months:
         outcome, _ = await settle_month(svc, month)

@@ -90,6 +90,11 @@ async def unclosed_before(conn: Conn, month: dt.date) -> list[dt.date]:
     return [r["month"] for r in rows]
 
 
+async def latest_run_month(conn: Conn) -> dt.date | None:
+    value = await conn.fetchval("SELECT max(month) FROM agency_settlement_runs")
+    return value if isinstance(value, dt.date) else None
+
+
 # --- who earned what --------------------------------------------------------------------------------
 
 
