@@ -456,3 +456,18 @@ async def test_the_settlement_routes_permission_matrix(client: Any) -> None:
     assert (await client.get(f"{agency_url}?cursor=xx", headers=bearer(c.owner.token))).status == 422
     assert (await client.get("/api/v1/agencies/999999/settlements", headers=bearer(c.owner.token))).status == 404
     assert (await client.get(admin_url)).status == 401
+
+
+async def test_the_month_is_the_business_time_zones(make_client: Any) -> None:
+    """BUSINESS_TIMEZONE=Asia/Dubai (UTC+4): June runs from May 31 20:00 to June 30 20:00 UTC."""
+    client = await make_client(business_timezone="Asia/Dubai")
+    c = await cast(client)
+    async with db(client.app[CONFIG].database_url) as conn:
+        await earn(conn, c.agency_id, c.member.id, 4_000, dt.datetime(2025, 5, 31, 21, tzinfo=dt.UTC))  # June 1st
+        await earn(conn, c.agency_id, c.member.id, 8_000, dt.datetime(2025, 6, 30, 19, tzinfo=dt.UTC))  # June 30th
+        await earn(conn, c.agency_id, c.member.id, 50_000, dt.datetime(2025, 6, 30, 21, tzinfo=dt.UTC))  # July 1st
+        await earn(conn, c.agency_id, c.admin.id, 50_000, dt.datetime(2025, 5, 31, 19, tzinfo=dt.UTC))  # May 31st
+    assert (await settle_month(client.app[SERVICES], JUNE))[0] == "closed"
+    async with db(client.app[CONFIG].database_url) as conn:
+        rows = await conn.fetch("SELECT user_id, coins, reward_usd_cents FROM agency_settlements")
+    assert [(r["user_id"], r["coins"], r["reward_usd_cents"]) for r in rows] == [(c.member.id, 12_000, 1000)]

@@ -31,6 +31,7 @@ from engine.accounts import store as accounts_store
 from engine.agency import income_store
 from engine.agency import settlement_store as store
 from engine.agency.income_model import (
+    Target,
     agency_share_cents,
     month_bounds,
     month_figures,
@@ -92,9 +93,22 @@ class MonthNotOver(DomainError):
 # --- one member -------------------------------------------------------------------------------------
 
 
+class Rules:
+    """The targets and settings a settlement computes with, read once per run (every member of a
+    month end under the same rules) or per leaver."""
+
+    def __init__(self, targets: list[Target], settings: dict[str, int]) -> None:
+        self.targets, self.settings = targets, settings
+
+    @classmethod
+    async def read(cls, svc: Services) -> Rules:
+        async with svc.pool.acquire() as conn:
+            return cls(await income_store.targets(conn), await economy_store.settings(conn))
+
+
 async def _settle_member(
-    svc: Services, month: dt.date, agency_id: int, user_id: int, kind: Kind, membership_id: int | None,
-    hook: Hook | None = None,
+    svc: Services, rules: Rules, month: dt.date, agency_id: int, user_id: int, kind: Kind,
+    membership_id: int | None, hook: Hook | None = None,
 ) -> dict[str, Any] | None:  # fmt: skip
     """Pay one member of one agency what month M still owes them; their row (None: no income)."""
     tz = svc.config.business_timezone
@@ -107,13 +121,13 @@ async def _settle_member(
             if existing is not None:
                 row, fresh = existing, False
             else:
-                settings = await economy_store.settings(conn)
+                settings = rules.settings
                 cap = settings["agency_valid_seconds_per_day"]
                 found = await income_store.member_totals(conn, agency_id, start, end, tz, cap, [user_id])
                 totals = found.get(user_id)
                 if totals is None:
                     return None
-                figures = month_figures(await income_store.targets(conn), settings, totals["coins"],
+                figures = month_figures(rules.targets, settings, totals["coins"],
                                         totals["mic_ms"], totals["valid_seconds"])  # fmt: skip
                 paid_usd, paid_diamonds = await store.paid_so_far(conn, month, agency_id, user_id)
                 reward = still_due(figures.reward_usd_cents, paid_usd)
@@ -188,7 +202,7 @@ async def resume_pending(svc: Services, month: dt.date | None = None, older_than
 # --- one agency -------------------------------------------------------------------------------------
 
 
-async def _settle_share(svc: Services, month: dt.date, agency_id: int) -> None:
+async def _settle_share(svc: Services, rules: Rules, month: dt.date, agency_id: int) -> None:
     """The owner's share of every member coin of the month, less the advances drawn on it; never
     negative (advances beyond the share are not clawed back)."""
     start, end = month_bounds(month, svc.config.business_timezone)
@@ -196,7 +210,7 @@ async def _settle_share(svc: Services, month: dt.date, agency_id: int) -> None:
         await store.lock_share_txn(conn, month, agency_id)
         if await store.share_row(conn, month, agency_id) is not None:
             return
-        settings = await economy_store.settings(conn)
+        settings = rules.settings
         coins = await income_store.agency_coins(conn, agency_id, start, end)
         bps = share_bps_of(await store.agency_share_bps(conn, agency_id), settings)
         share_cents = agency_share_cents(coins, bps, settings)
@@ -248,10 +262,11 @@ async def settle_month(
             await resume_pending(svc, month)
             async with svc.pool.acquire() as conn:
                 earners = await store.earners(conn, start, end)
+            rules = await Rules.read(svc)
             for agency_id, user_id in earners:
-                await _settle_member(svc, month, agency_id, user_id, "month_end", None, hook)
+                await _settle_member(svc, rules, month, agency_id, user_id, "month_end", None, hook)
             for agency_id in sorted({agency for agency, _user in earners}):
-                await _settle_share(svc, month, agency_id)
+                await _settle_share(svc, rules, month, agency_id)
             await resume_pending(svc, month)  # a leaver's credit interrupted meanwhile
             async with svc.pool.acquire() as conn, conn.transaction():
                 closed = await store.close_run_txn(conn, month)
@@ -322,7 +337,7 @@ async def settle_leaver(ag: Agencies, agency_id: int, user_id: int, membership_i
             for _batch in range(LEAVER_FLUSH_BATCHES):
                 if not await flusher.flush_shard(svc, svc.wallets, shard, CONSUMER):
                     break
-        await _settle_member(svc, month, agency_id, user_id, "leaver", membership_id)
+        await _settle_member(svc, await Rules.read(svc), month, agency_id, user_id, "leaver", membership_id)
     except Exception:
         log.exception("leaver settlement failed; the month end pays what is due",
                       extra={"agency_id": agency_id, "user_id": user_id, "membership_id": membership_id})  # fmt: skip
