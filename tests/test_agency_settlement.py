@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -145,6 +146,9 @@ async def test_settling_twice_pays_once(client: Any) -> None:
         assert await usd(conn, "user", c.member.id) == 2000
     assert await diamonds(client, c.member) == 2500
     assert (await reconcile(svc)).ok
+    async with db(client.app[CONFIG].database_url) as conn:
+        audited = await conn.fetch("SELECT target_id, details FROM audit_log WHERE action = 'agency.settlement_close'")
+    assert [(r["target_id"], json.loads(r["details"])["usd_cents"]) for r in audited] == [("2025-06", 2000)]
 
 
 async def test_cumulative_targets_pay_every_target_reached(client: Any) -> None:

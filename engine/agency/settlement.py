@@ -59,6 +59,7 @@ from engine.agency.settlement_model import (
 )
 from engine.agency.store import get as get_agency
 from engine.agency.store import member as member_of
+from engine.audit.store import record_txn as audit_txn
 from engine.economy import flusher
 from engine.economy import store as economy_store
 from engine.economy.actions import apply_with_wallet
@@ -75,6 +76,8 @@ PENDING_STALE = dt.timedelta(minutes=2)
 # A leaver's settlement drains at most this many outbox batches per shard first (a month end drains
 # them all): a gift still queued then is paid by the month end, which pays what is still due.
 LEAVER_FLUSH_BATCHES = 4
+# The outbox consumer a settlement drains as: the serving process's own (its instance id, as its
+# flusher), or this one for a command-line run.
 CONSUMER = "agency-settlement"
 
 Kind = Literal["month_end", "leaver"]
@@ -185,14 +188,16 @@ async def _credit_diamonds(svc: Services, row: dict[str, Any], *, check_ledger: 
         await store.mark_iecp_done(conn, row["id"])
 
 
-async def resume_pending(svc: Services, month: dt.date | None = None, older_than: dt.datetime | None = None) -> int:
+async def resume_pending(
+    svc: Services, month: dt.date | None = None, older_than: dt.datetime | None = None, consumer: str = CONSUMER
+) -> int:
     """Complete the diamond credits a killed run (or leaver settlement) left pending; how many."""
     async with svc.pool.acquire() as conn:
         rows = await store.pending_iecp(conn, month, older_than)
     if not rows:
         return 0
     # An applied credit may still sit in an outbox: drain them all, then the ledger tells.
-    await flusher.flush_all(svc, svc.wallets, CONSUMER)
+    await flusher.flush_all(svc, svc.wallets, consumer)
     for row in rows:
         await _credit_diamonds(svc, row, check_ledger=True, hook=None)
     log.info("agency settlement diamond credits resumed", extra={"rows": len(rows)})
@@ -239,7 +244,7 @@ def check_month_over(svc: Services, month: dt.date, now: dt.datetime | None = No
 
 
 async def settle_month(
-    svc: Services, month: dt.date, *, hook: Hook | None = None
+    svc: Services, month: dt.date, *, hook: Hook | None = None, consumer: str = CONSUMER
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """Settle business month `month` (it must have ended): "closed" with the run's totals, "already"
     (closed before: nothing paid) or "busy" (another process holds the month's lock)."""
@@ -258,8 +263,8 @@ async def settle_month(
                 async with conn.transaction():
                     marker = await store.start_run_txn(conn, month)
             log.info("agency settlement started", extra={"month": month_text(month), "attempt": marker["attempts"]})
-            await flusher.flush_all(svc, svc.wallets, CONSUMER)  # the month's last gifts into the ledger
-            await resume_pending(svc, month)
+            await flusher.flush_all(svc, svc.wallets, consumer)  # the month's last gifts into the ledger
+            await resume_pending(svc, month, consumer=consumer)
             async with svc.pool.acquire() as conn:
                 earners = await store.earners(conn, start, end)
             rules = await Rules.read(svc)
@@ -267,9 +272,11 @@ async def settle_month(
                 await _settle_member(svc, rules, month, agency_id, user_id, "month_end", None, hook)
             for agency_id in sorted({agency for agency, _user in earners}):
                 await _settle_share(svc, rules, month, agency_id)
-            await resume_pending(svc, month)  # a leaver's credit interrupted meanwhile
+            await resume_pending(svc, month, consumer=consumer)  # a leaver's credit interrupted meanwhile
             async with svc.pool.acquire() as conn, conn.transaction():
                 closed = await store.close_run_txn(conn, month)
+                await audit_txn(conn, actor_id=None, action="agency.settlement_close", target_type="agency_month",
+                                target_id=month_text(month), details=run_item(closed))  # fmt: skip
         finally:
             try:
                 await lock.rollback()  # the lock goes with the transaction
@@ -279,7 +286,7 @@ async def settle_month(
     return "closed", closed
 
 
-async def settle_due(svc: Services, now: dt.datetime | None = None) -> list[str]:
+async def settle_due(svc: Services, now: dt.datetime | None = None, consumer: str = CONSUMER) -> list[str]:
     """The job's step: settle the business month before the current one once it has been over for
     AGENCY_SETTLEMENT_GRACE_MINUTES (and any earlier month a killed run left open, or the job missed
     since the last run), then complete stale pending diamond credits of any month; the months it closed."""
@@ -301,16 +308,20 @@ async def settle_due(svc: Services, now: dt.datetime | None = None) -> list[str]
     months = sorted(set(months))
     closed = []
     for month in months:
-        outcome, _ = await settle_month(svc, month)
+        outcome, _ = await settle_month(svc, month, consumer=consumer)
         if outcome == "closed":
             closed.append(month_text(month))
-    await resume_pending(svc, older_than=now - PENDING_STALE)
+    await resume_pending(svc, older_than=now - PENDING_STALE, consumer=consumer)
     return closed
 
 
 def register_settlement_jobs(ag: Agencies) -> None:
     """Every process runs the sweep; the month's advisory lock lets one of them settle it."""
-    ag.rt.background.append(Periodic("agency-settlement", lambda: settle_due(ag.svc), SWEEP_SECONDS))
+
+    async def step() -> list[str]:
+        return await settle_due(ag.svc, consumer=ag.rt.instance_id)  # drains as this process's flusher
+
+    ag.rt.background.append(Periodic("agency-settlement", step, SWEEP_SECONDS))
 
 
 # --- a leaver ----------------------------------------------------------------------------------------
@@ -335,9 +346,16 @@ async def settle_leaver(ag: Agencies, agency_id: int, user_id: int, membership_i
             return
         for shard in range(svc.keys.economy_shards):  # the gifts before the leave, into the ledger
             for _batch in range(LEAVER_FLUSH_BATCHES):
-                if not await flusher.flush_shard(svc, svc.wallets, shard, CONSUMER):
+                if not await flusher.flush_shard(svc, svc.wallets, shard, ag.rt.instance_id):
                     break
-        await _settle_member(svc, await Rules.read(svc), month, agency_id, user_id, "leaver", membership_id)
+        row = await _settle_member(svc, await Rules.read(svc), month, agency_id, user_id, "leaver", membership_id)
+        if row is not None:
+            async with svc.pool.acquire() as conn:
+                await audit_txn(conn, actor_id=None, action="agency.leaver_settlement", target_type="agency",
+                                target_id=agency_id, details={"user_id": user_id, "membership_id": membership_id,
+                                                              "month": month_text(month), "settlement_id": row["id"],
+                                                              "usd_cents": row["reward_usd_cents"],
+                                                              "diamonds": row["iecp_diamonds"]})  # fmt: skip
     except Exception:
         log.exception("leaver settlement failed; the month end pays what is due",
                       extra={"agency_id": agency_id, "user_id": user_id, "membership_id": membership_id})  # fmt: skip
