@@ -147,7 +147,8 @@ async def test_settling_twice_pays_once(client: Any) -> None:
     assert await diamonds(client, c.member) == 2500
     assert (await reconcile(svc)).ok
     async with db(client.app[CONFIG].database_url) as conn:
-        audited = await conn.fetch("SELECT target_id, details FROM audit_log WHERE action = 'agency.settlement_close'")
+        audited = await conn.fetch("SELECT target_id, details FROM audit_log WHERE action = 'agency.settlement_close' "
+                                   "AND target_id = '2025-06'")  # fmt: skip
     assert [(r["target_id"], json.loads(r["details"])["usd_cents"]) for r in audited] == [("2025-06", 2000)]
 
 
