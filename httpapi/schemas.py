@@ -1074,7 +1074,8 @@ class AgencySettlementRun(msgspec.Struct):
     """`running`: started and not finished (a run killed half way, resumed by the next); `closed`: paid."""
     attempts: int
     members: int
-    """(agency, member) pairs paid for the month (leavers' final settlements included); set at the close."""
+    """(agency, member) pairs paid for the month (leavers' final settlements included); while the run is
+    `running`, what its rows paid so far."""
     usd_cents: int
     """Target rewards paid to members (USD cents)."""
     diamonds: int

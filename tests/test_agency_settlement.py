@@ -211,6 +211,11 @@ async def test_a_run_killed_half_way_then_run_again_pays_each_member_once(client
     async with db(client.app[CONFIG].database_url) as conn:
         attempts = await conn.fetchval("SELECT attempts FROM agency_settlement_runs WHERE month = $1", JUNE)
     assert attempts == 3
+    # Staff see the unfinished run and what it paid so far (every member; not the agency's share yet).
+    resp = await client.get("/api/v1/admin/agency-settlements?month=2025-06", headers=bearer(c.staff.token))
+    (running,) = (await resp.json())["data"]["items"]
+    assert (running["state"], running["members"], running["usd_cents"], running["diamonds"], running["agencies"]) == (
+        "running", 3, 2000, 5000, 0)  # fmt: skip
     outcome, run = await settle_month(svc, JUNE)
     assert outcome == "closed" and run is not None and run["attempts"] == 4
     await assert_paid_once(client, c)

@@ -74,10 +74,25 @@ async def close_run_txn(conn: Conn, month: dt.date) -> dict[str, Any]:
 
 
 async def runs_page(conn: Conn, month: dt.date | None, before: dt.date | None, limit: int) -> list[dict[str, Any]]:
+    """The runs, newest month first; a run still `running` shows what its rows paid so far."""
     rows = await conn.fetch(
-        """SELECT * FROM agency_settlement_runs
-           WHERE ($1::date IS NULL OR month = $1) AND ($2::date IS NULL OR month < $2)
-           ORDER BY month DESC LIMIT $3""",
+        """SELECT r.month, r.state, r.attempts, r.started_at, r.closed_at,
+                  CASE WHEN r.state = 'closed' THEN r.members ELSE m.members END AS members,
+                  CASE WHEN r.state = 'closed' THEN r.usd_cents ELSE m.usd_cents END AS usd_cents,
+                  CASE WHEN r.state = 'closed' THEN r.diamonds ELSE m.diamonds END AS diamonds,
+                  CASE WHEN r.state = 'closed' THEN r.agencies ELSE a.agencies END AS agencies,
+                  CASE WHEN r.state = 'closed' THEN r.agency_usd_cents ELSE a.agency_usd_cents END AS agency_usd_cents
+           FROM agency_settlement_runs r
+           CROSS JOIN LATERAL (
+               SELECT count(DISTINCT (agency_id, user_id))::int AS members,
+                      coalesce(sum(reward_usd_cents), 0)::bigint AS usd_cents,
+                      coalesce(sum(iecp_diamonds), 0)::bigint AS diamonds
+               FROM agency_settlements s WHERE s.month = r.month AND r.state = 'running') m
+           CROSS JOIN LATERAL (
+               SELECT count(*)::int AS agencies, coalesce(sum(paid_usd_cents), 0)::bigint AS agency_usd_cents
+               FROM agency_share_settlements h WHERE h.month = r.month AND r.state = 'running') a
+           WHERE ($1::date IS NULL OR r.month = $1) AND ($2::date IS NULL OR r.month < $2)
+           ORDER BY r.month DESC LIMIT $3""",
         month, before, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
