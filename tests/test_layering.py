@@ -29,7 +29,12 @@ LEVELS: dict[str, int] = {
     # gdpr reads every domain's tables (engine/gdpr/registry.py) and closes sockets through the transport;
     # reports act on rooms (a platform mute, a deleted message) and accounts (suspend, ban).
     # agency notifies and pushes (notifications, realtime) and reads staff permissions (accounts).
-    **dict.fromkeys(("payments", "resellers", "mall", "media_uploads", "gdpr", "reports", "agency"), 8),
+    # vip sells through the economy and its privileges are read by rooms and gifts through the hot
+    # cache; progression grants rewards (coins through the economy, frames through the mall) and
+    # announces in rooms.
+    **dict.fromkeys(
+        ("payments", "resellers", "mall", "media_uploads", "gdpr", "reports", "agency", "vip", "progression"), 8
+    ),
     **dict.fromkeys(("messages", "appkeys", "migrations", "seed", "embedded"), 9),
     **dict.fromkeys(("app", "cli"), 10),
 }
