@@ -12,7 +12,7 @@ from engine.activity.model import FeedKind
 from engine.appkeys import SERVICES
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import path_id, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
@@ -33,7 +33,7 @@ class ActivityQuery(msgspec.Struct):
 @login_required
 async def activity(request: web.Request) -> web.Response:
     q = read_query(request, ActivityQuery)
-    viewer = current_user(request).user_id
+    viewer = caller_id(request)
     return ok(await actions.activity_page(request.app[SERVICES], viewer, path_id(request), q.kind, q.cursor,
                                           q.limit))  # fmt: skip
 
@@ -43,4 +43,4 @@ async def activity(request: web.Request) -> web.Response:
             response=schemas.UserStats)  # fmt: skip
 @login_required
 async def stats(request: web.Request) -> web.Response:
-    return ok(await actions.stats(request.app[SERVICES], current_user(request).user_id, path_id(request)))
+    return ok(await actions.stats(request.app[SERVICES], caller_id(request), path_id(request)))

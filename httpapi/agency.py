@@ -25,20 +25,12 @@ from engine.agency.model import (
 )
 from engine.appkeys import AGENCIES
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import client_of, path_id, read_body, read_query
+from httpapi.auth import caller_id, login_required, permission_required
+from httpapi.common import agency_id, client_of, path_id, read_body, read_query
 from httpapi.contract import ApiRoutes, Id
 from httpapi.responses import ok
 
 routes = ApiRoutes()
-
-
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
-def _agency_id(request: web.Request) -> int:
-    return path_id(request, what="Agency")
 
 
 def _ip(request: web.Request) -> str | None:
@@ -51,7 +43,7 @@ def _ip(request: web.Request) -> str | None:
 @login_required
 async def create(request: web.Request) -> web.Response:
     body = await read_body(request, CreateBody)
-    return ok(await actions.do_create(request.app[AGENCIES], _me(request), body, _ip(request)), status=201)
+    return ok(await actions.do_create(request.app[AGENCIES], caller_id(request), body, _ip(request)), status=201)
 
 
 @routes.api("GET", "/api/v1/agencies", summary="All Agencies: approved, open agencies, newest first (`search`: "
@@ -70,7 +62,7 @@ async def agencies(request: web.Request) -> web.Response:
 )
 @login_required
 async def agency(request: web.Request) -> web.Response:
-    return ok(await actions.get_agency(request.app[AGENCIES], _me(request), _agency_id(request)))
+    return ok(await actions.get_agency(request.app[AGENCIES], caller_id(request), agency_id(request)))
 
 
 @routes.api("PATCH", "/api/v1/agencies/{id}", summary="The owner edits the agency: logo, description, recruiting, "
@@ -79,7 +71,9 @@ async def agency(request: web.Request) -> web.Response:
 @login_required
 async def update(request: web.Request) -> web.Response:
     body = await read_body(request, UpdateBody)
-    return ok(await actions.do_update(request.app[AGENCIES], _me(request), _agency_id(request), body, _ip(request)))
+    return ok(
+        await actions.do_update(request.app[AGENCIES], caller_id(request), agency_id(request), body, _ip(request))
+    )
 
 
 @routes.api("POST", "/api/v1/agencies/{id}/close", summary="Close the agency (its owner, or staff): every member is "
@@ -88,7 +82,7 @@ async def update(request: web.Request) -> web.Response:
 @login_required
 async def close(request: web.Request) -> web.Response:
     body = await read_body(request, CloseBody)
-    return ok(await actions.do_close(request.app[AGENCIES], _me(request), _agency_id(request), body, _ip(request)))
+    return ok(await actions.do_close(request.app[AGENCIES], caller_id(request), agency_id(request), body, _ip(request)))
 
 
 @routes.api("GET", "/api/v1/admin/agencies", summary="Agency applications and agencies, newest first, with their "
@@ -104,7 +98,9 @@ async def admin_agencies(request: web.Request) -> web.Response:
             errors=(404, 409))  # fmt: skip
 @permission_required("agencies.review")
 async def approve(request: web.Request) -> web.Response:
-    return ok(await actions.do_review(request.app[AGENCIES], _me(request), _agency_id(request), None, _ip(request)))
+    return ok(
+        await actions.do_review(request.app[AGENCIES], caller_id(request), agency_id(request), None, _ip(request))
+    )
 
 
 @routes.api("POST", "/api/v1/admin/agencies/{id}/reject", summary="Reject a pending application with a reason "
@@ -113,7 +109,7 @@ async def approve(request: web.Request) -> web.Response:
 @permission_required("agencies.review")
 async def reject(request: web.Request) -> web.Response:
     body = await read_body(request, RejectBody)
-    return ok(await actions.do_review(request.app[AGENCIES], _me(request), _agency_id(request), body.reason,
+    return ok(await actions.do_review(request.app[AGENCIES], caller_id(request), agency_id(request), body.reason,
                                       _ip(request)))  # fmt: skip
 
 
@@ -130,7 +126,7 @@ _IID = {"iid": Id}
 @login_required
 async def request_join(request: web.Request) -> web.Response:
     body = await read_body(request, JoinRequestBody)
-    return ok(await membership.do_request_join(request.app[AGENCIES], _me(request), _agency_id(request), body),
+    return ok(await membership.do_request_join(request.app[AGENCIES], caller_id(request), agency_id(request), body),
               status=201)  # fmt: skip
 
 
@@ -140,7 +136,7 @@ async def request_join(request: web.Request) -> web.Response:
 @login_required
 async def join_requests(request: web.Request) -> web.Response:
     q = read_query(request, RequestsQuery)
-    return ok(await membership.join_requests(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await membership.join_requests(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("POST", "/api/v1/agencies/{id}/join-requests/{rid}/approve", summary="Approve a join request: the "
@@ -148,7 +144,7 @@ async def join_requests(request: web.Request) -> web.Response:
             params=_RID, response=schemas.AgencyJoinRequest, errors=(403, 404, 409))  # fmt: skip
 @login_required
 async def approve_join(request: web.Request) -> web.Response:
-    return ok(await membership.do_answer_request(request.app[AGENCIES], _me(request), _agency_id(request),
+    return ok(await membership.do_answer_request(request.app[AGENCIES], caller_id(request), agency_id(request),
                                                  _request_id(request), None))  # fmt: skip
 
 
@@ -158,7 +154,7 @@ async def approve_join(request: web.Request) -> web.Response:
 @login_required
 async def reject_join(request: web.Request) -> web.Response:
     body = await read_body(request, RequestRejectBody)
-    return ok(await membership.do_answer_request(request.app[AGENCIES], _me(request), _agency_id(request),
+    return ok(await membership.do_answer_request(request.app[AGENCIES], caller_id(request), agency_id(request),
                                                  _request_id(request), body))  # fmt: skip
 
 
@@ -168,7 +164,7 @@ async def reject_join(request: web.Request) -> web.Response:
 @login_required
 async def invite(request: web.Request) -> web.Response:
     body = await read_body(request, InviteBody)
-    return ok(await membership.do_invite(request.app[AGENCIES], _me(request), _agency_id(request), body),
+    return ok(await membership.do_invite(request.app[AGENCIES], caller_id(request), agency_id(request), body),
               status=201)  # fmt: skip
 
 
@@ -177,7 +173,7 @@ async def invite(request: web.Request) -> web.Response:
 @login_required
 async def my_invitations(request: web.Request) -> web.Response:
     q = read_query(request, InvitationsQuery)
-    return ok(await membership.my_invitations(request.app[AGENCIES], _me(request), q.status, q.cursor, q.limit))
+    return ok(await membership.my_invitations(request.app[AGENCIES], caller_id(request), q.status, q.cursor, q.limit))
 
 
 @routes.api("POST", "/api/v1/me/agency-invitations/{iid}/accept", summary="Accept an invitation: you join the "
@@ -185,7 +181,7 @@ async def my_invitations(request: web.Request) -> web.Response:
             response=schemas.AgencyInvitation, errors=(404, 409))  # fmt: skip
 @login_required
 async def accept_invitation(request: web.Request) -> web.Response:
-    return ok(await membership.do_answer_invitation(request.app[AGENCIES], _me(request), _invitation_id(request),
+    return ok(await membership.do_answer_invitation(request.app[AGENCIES], caller_id(request), _invitation_id(request),
                                                     True))  # fmt: skip
 
 
@@ -193,7 +189,7 @@ async def accept_invitation(request: web.Request) -> web.Response:
             response=schemas.AgencyInvitation, errors=(404, 409))  # fmt: skip
 @login_required
 async def decline_invitation(request: web.Request) -> web.Response:
-    return ok(await membership.do_answer_invitation(request.app[AGENCIES], _me(request), _invitation_id(request),
+    return ok(await membership.do_answer_invitation(request.app[AGENCIES], caller_id(request), _invitation_id(request),
                                                     False))  # fmt: skip
 
 
@@ -204,7 +200,7 @@ async def decline_invitation(request: web.Request) -> web.Response:
 @login_required
 async def members(request: web.Request) -> web.Response:
     q = read_query(request, MembersQuery)
-    return ok(await membership.members(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await membership.members(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("PATCH", "/api/v1/agencies/{id}/members/{user_id}", summary="Change a member's role: the owner sets "
@@ -214,7 +210,7 @@ async def members(request: web.Request) -> web.Response:
 async def set_role(request: web.Request) -> web.Response:
     body = await read_body(request, RoleBody)
     target = path_id(request, "user_id", what="Member")
-    return ok(await membership.do_set_role(request.app[AGENCIES], _me(request), _agency_id(request), target,
+    return ok(await membership.do_set_role(request.app[AGENCIES], caller_id(request), agency_id(request), target,
                                            body.role))  # fmt: skip
 
 
@@ -224,7 +220,7 @@ async def set_role(request: web.Request) -> web.Response:
 @login_required
 async def remove_member(request: web.Request) -> web.Response:
     target = path_id(request, "user_id", what="Member")
-    return ok(await membership.do_remove(request.app[AGENCIES], _me(request), _agency_id(request), target))
+    return ok(await membership.do_remove(request.app[AGENCIES], caller_id(request), agency_id(request), target))
 
 
 @routes.api("POST", "/api/v1/agencies/{id}/leave-requests", summary="Ask to leave the agency, with a reason: the "
@@ -234,7 +230,7 @@ async def remove_member(request: web.Request) -> web.Response:
 @login_required
 async def request_leave(request: web.Request) -> web.Response:
     body = await read_body(request, LeaveBody)
-    return ok(await leaving.do_request_leave(request.app[AGENCIES], _me(request), _agency_id(request), body),
+    return ok(await leaving.do_request_leave(request.app[AGENCIES], caller_id(request), agency_id(request), body),
               status=201)  # fmt: skip
 
 
@@ -244,7 +240,7 @@ async def request_leave(request: web.Request) -> web.Response:
 @login_required
 async def leave_requests(request: web.Request) -> web.Response:
     q = read_query(request, RequestsQuery)
-    return ok(await leaving.leave_requests(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await leaving.leave_requests(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("POST", "/api/v1/agencies/{id}/leave-requests/{rid}/approve", summary="Approve a leave request: the "
@@ -252,7 +248,7 @@ async def leave_requests(request: web.Request) -> web.Response:
             response=schemas.AgencyLeaveRequest, errors=(403, 404, 409))  # fmt: skip
 @login_required
 async def approve_leave(request: web.Request) -> web.Response:
-    return ok(await leaving.do_answer_leave(request.app[AGENCIES], _me(request), _agency_id(request),
+    return ok(await leaving.do_answer_leave(request.app[AGENCIES], caller_id(request), agency_id(request),
                                             _request_id(request), None))  # fmt: skip
 
 
@@ -262,7 +258,7 @@ async def approve_leave(request: web.Request) -> web.Response:
 @login_required
 async def reject_leave(request: web.Request) -> web.Response:
     body = await read_body(request, RequestRejectBody)
-    return ok(await leaving.do_answer_leave(request.app[AGENCIES], _me(request), _agency_id(request),
+    return ok(await leaving.do_answer_leave(request.app[AGENCIES], caller_id(request), agency_id(request),
                                             _request_id(request), body))  # fmt: skip
 
 

@@ -15,8 +15,8 @@ from engine.agency.analytics import CsvExport
 from engine.agency.analytics_model import ActiveDaysQuery, CompareQuery, LeaderboardQuery, RangeQuery
 from engine.appkeys import AGENCIES
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
-from httpapi.common import path_id, read_query
+from httpapi.auth import caller_id, login_required
+from httpapi.common import agency_id, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
@@ -25,14 +25,6 @@ log = logging.getLogger("flylive.http")
 _WHO = " For the agency's owner and admins, and staff."
 _CSV = ("A CSV document (RFC 4180, UTF-8, CRLF line ends, a header line first), sent as an attachment "
         "and streamed line by line; refusals (403, 404, 422) are the usual JSON errors.")  # fmt: skip
-
-
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
-def _agency_id(request: web.Request) -> int:
-    return path_id(request, what="Agency")
 
 
 async def _stream(request: web.Request, export: CsvExport) -> web.StreamResponse:
@@ -71,7 +63,7 @@ async def agencies_leaderboard(request: web.Request) -> web.Response:
 @login_required
 async def agency_leaderboard(request: web.Request) -> web.Response:
     q = read_query(request, LeaderboardQuery)
-    return ok(await leaderboard.agency_board(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await leaderboard.agency_board(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/analytics", summary="The agency's figures per business day (members at "
@@ -81,7 +73,7 @@ async def agency_leaderboard(request: web.Request) -> web.Response:
 @login_required
 async def agency_analytics(request: web.Request) -> web.Response:
     q = read_query(request, RangeQuery)
-    return ok(await analytics.analytics(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await analytics.analytics(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/analytics.csv", summary="The per-day table of the analytics as CSV "
@@ -90,8 +82,8 @@ async def agency_analytics(request: web.Request) -> web.Response:
 @login_required
 async def agency_analytics_csv(request: web.Request) -> web.StreamResponse:
     q = read_query(request, RangeQuery)
-    return await _stream(request, await analytics.days_csv(request.app[AGENCIES], _me(request),
-                                                           _agency_id(request), q))  # fmt: skip
+    return await _stream(request, await analytics.days_csv(request.app[AGENCIES], caller_id(request),
+                                                           agency_id(request), q))  # fmt: skip
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/analytics/active-days", summary="Member Active Days: everyone who was "
@@ -101,7 +93,7 @@ async def agency_analytics_csv(request: web.Request) -> web.StreamResponse:
 @login_required
 async def agency_active_days(request: web.Request) -> web.Response:
     q = read_query(request, ActiveDaysQuery)
-    return ok(await analytics.active_days(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await analytics.active_days(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/analytics/members.csv", summary="Member Active Days as CSV (user_id, "
@@ -111,8 +103,8 @@ async def agency_active_days(request: web.Request) -> web.Response:
 @login_required
 async def agency_members_csv(request: web.Request) -> web.StreamResponse:
     q = read_query(request, RangeQuery)
-    return await _stream(request, await analytics.members_csv(request.app[AGENCIES], _me(request),
-                                                              _agency_id(request), q))  # fmt: skip
+    return await _stream(request, await analytics.members_csv(request.app[AGENCIES], caller_id(request),
+                                                              agency_id(request), q))  # fmt: skip
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/analytics/compare", summary="2 to 10 members side by side over the "
@@ -122,4 +114,4 @@ async def agency_members_csv(request: web.Request) -> web.StreamResponse:
 @login_required
 async def agency_compare(request: web.Request) -> web.Response:
     q = read_query(request, CompareQuery)
-    return ok(await analytics.compare(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await analytics.compare(request.app[AGENCIES], caller_id(request), agency_id(request), q))

@@ -9,16 +9,12 @@ from engine.agency import income, income_targets
 from engine.agency.member_income_model import ExchangeBody, IncomeQuery, ShareBody, TargetsBody
 from engine.appkeys import AGENCIES
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import client_of, path_id, read_body, read_query
+from httpapi.auth import caller_id, login_required, permission_required
+from httpapi.common import agency_id, client_of, read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
 routes = ApiRoutes()
-
-
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
 
 
 @routes.api("GET", "/api/v1/me/income", summary="My Income: one business month (default the current one, never "
@@ -29,7 +25,7 @@ def _me(request: web.Request) -> int:
 @login_required
 async def my_income(request: web.Request) -> web.Response:
     q = read_query(request, IncomeQuery)
-    return ok(await income.my_income(request.app[AGENCIES], _me(request), q.month))
+    return ok(await income.my_income(request.app[AGENCIES], caller_id(request), q.month))
 
 
 @routes.api("POST", "/api/v1/me/income/exchange", summary="Exchange surplus USD salary for coins at "
@@ -39,7 +35,7 @@ async def my_income(request: web.Request) -> web.Response:
 @login_required
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
-    return ok(await income.do_exchange(request.app[AGENCIES], _me(request), body, client_of(request).ip))
+    return ok(await income.do_exchange(request.app[AGENCIES], caller_id(request), body, client_of(request).ip))
 
 
 @routes.api("GET", "/api/v1/admin/agency-targets", summary="The active monthly coin targets (staff).",
@@ -55,7 +51,7 @@ async def get_targets(request: web.Request) -> web.Response:
 @permission_required("settings.manage")
 async def put_targets(request: web.Request) -> web.Response:
     body = await read_body(request, TargetsBody)
-    return ok(await income_targets.do_replace_targets(request.app[AGENCIES], _me(request), body,
+    return ok(await income_targets.do_replace_targets(request.app[AGENCIES], caller_id(request), body,
                                                       client_of(request).ip))  # fmt: skip
 
 
@@ -65,6 +61,6 @@ async def put_targets(request: web.Request) -> web.Response:
 @permission_required("agencies.review")
 async def put_share(request: web.Request) -> web.Response:
     body = await read_body(request, ShareBody)
-    agency_id = path_id(request, what="Agency")
-    return ok(await income_targets.do_set_share(request.app[AGENCIES], _me(request), agency_id, body,
+    agency = agency_id(request)
+    return ok(await income_targets.do_set_share(request.app[AGENCIES], caller_id(request), agency, body,
                                                 client_of(request).ip))  # fmt: skip

@@ -18,20 +18,12 @@ from engine.agency.owner_model import (
 )
 from engine.appkeys import AGENCIES
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import path_id, read_body, read_query
+from httpapi.auth import caller_id, login_required, permission_required
+from httpapi.common import agency_id, path_id, read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
 routes = ApiRoutes()
-
-
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
-def _agency_id(request: web.Request) -> int:
-    return path_id(request, what="Agency")
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/income", summary="The Members Income page of a business month (default "
@@ -42,7 +34,7 @@ def _agency_id(request: web.Request) -> int:
 @login_required
 async def income(request: web.Request) -> web.Response:
     q = read_query(request, IncomeQuery)
-    return ok(await owner_income.income_page(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await owner_income.income_page(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("POST", "/api/v1/agencies/{id}/salary-advances", summary="The owner draws an advance on this month's "
@@ -54,7 +46,9 @@ async def income(request: web.Request) -> web.Response:
 async def advance(request: web.Request) -> web.Response:
     body = await read_body(request, AdvanceBody)
     # A replay answers as the first request did (201, the same advance, `replay: true`).
-    return ok(await owner_income.do_advance(request.app[AGENCIES], _me(request), _agency_id(request), body), status=201)
+    return ok(
+        await owner_income.do_advance(request.app[AGENCIES], caller_id(request), agency_id(request), body), status=201
+    )
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/salary-advances", summary="The agency's salary advances, newest first "
@@ -63,7 +57,7 @@ async def advance(request: web.Request) -> web.Response:
 @login_required
 async def advances(request: web.Request) -> web.Response:
     q = read_query(request, AdvancesQuery)
-    return ok(await owner_income.advances(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await owner_income.advances(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("POST", "/api/v1/agencies/{id}/salary-exchange", summary="The owner asks to convert coins of the "
@@ -74,8 +68,8 @@ async def advances(request: web.Request) -> web.Response:
 @login_required
 async def request_exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
-    agencies, me = request.app[AGENCIES], _me(request)
-    return ok(await owner_income.do_request_exchange(agencies, me, _agency_id(request), body), status=201)
+    agencies, me = request.app[AGENCIES], caller_id(request)
+    return ok(await owner_income.do_request_exchange(agencies, me, agency_id(request), body), status=201)
 
 
 @routes.api("GET", "/api/v1/agencies/{id}/salary-exchange", summary="The agency's Salary Exchange Requests, newest "
@@ -84,7 +78,7 @@ async def request_exchange(request: web.Request) -> web.Response:
 @login_required
 async def exchanges(request: web.Request) -> web.Response:
     q = read_query(request, ExchangesQuery)
-    return ok(await owner_income.exchanges(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await owner_income.exchanges(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("GET", "/api/v1/admin/salary-exchanges", summary="Every agency's Salary Exchange Requests, newest first "
@@ -101,7 +95,7 @@ async def admin_exchanges(request: web.Request) -> web.Response:
 @permission_required("agencies.review")
 async def approve_exchange(request: web.Request) -> web.Response:
     exchange_id = path_id(request, what="Salary exchange")
-    return ok(await owner_income.do_decide_exchange(request.app[AGENCIES], _me(request), exchange_id, None))
+    return ok(await owner_income.do_decide_exchange(request.app[AGENCIES], caller_id(request), exchange_id, None))
 
 
 @routes.api("POST", "/api/v1/admin/salary-exchanges/{id}/reject", summary="Reject a pending Salary Exchange Request "
@@ -111,4 +105,4 @@ async def approve_exchange(request: web.Request) -> web.Response:
 async def reject_exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeRejectBody)
     exchange_id = path_id(request, what="Salary exchange")
-    return ok(await owner_income.do_decide_exchange(request.app[AGENCIES], _me(request), exchange_id, body))
+    return ok(await owner_income.do_decide_exchange(request.app[AGENCIES], caller_id(request), exchange_id, body))

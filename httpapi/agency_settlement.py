@@ -10,8 +10,8 @@ from engine.agency import settlement
 from engine.agency.settlement_model import SettlementsQuery
 from engine.appkeys import AGENCIES
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
-from httpapi.common import path_id, read_query
+from httpapi.auth import caller_id, login_required, permission_required
+from httpapi.common import agency_id, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
@@ -33,5 +33,5 @@ async def admin_runs(request: web.Request) -> web.Response:
 @login_required
 async def agency_settlements(request: web.Request) -> web.Response:
     q = read_query(request, SettlementsQuery)
-    agency_id = path_id(request, what="Agency")
-    return ok(await settlement.agency_settlements(request.app[AGENCIES], current_user(request).user_id, agency_id, q))
+    agency = agency_id(request)
+    return ok(await settlement.agency_settlements(request.app[AGENCIES], caller_id(request), agency, q))

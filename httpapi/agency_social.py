@@ -13,8 +13,8 @@ from aiohttp import web
 from engine.agency import announcements, events
 from engine.agency.social_model import AnnouncementBody, AnnouncementsQuery, EventBody, EventsQuery
 from engine.appkeys import AGENCIES
-from httpapi.auth import current_user, login_required
-from httpapi.common import client_of, path_id, read_body, read_query
+from httpapi.auth import caller_id, login_required
+from httpapi.common import agency_id, client_of, path_id, read_body, read_query
 from httpapi.contract import ApiRoutes, Id
 from httpapi.responses import ok
 from httpapi.schemas import AgencyPerson, Timestamp
@@ -62,14 +62,6 @@ class AgencyEventPage(msgspec.Struct):
 _AID = {"aid": Id}
 
 
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
-def _agency_id(request: web.Request) -> int:
-    return path_id(request, what="Agency")
-
-
 @routes.api("POST", "/api/v1/agencies/{id}/announcements", summary="Post an announcement (the owner and admins; "
             "AGENCY_ANNOUNCEMENT_RATE_LIMIT): every other member gets a notification of kind `agency` and its "
             "`notification:new` push.", body=AnnouncementBody, response=AgencyAnnouncement, status=201,
@@ -78,7 +70,7 @@ def _agency_id(request: web.Request) -> int:
 async def announce(request: web.Request) -> web.Response:
     body = await read_body(request, AnnouncementBody)
     ag = request.app[AGENCIES]
-    return ok(await announcements.do_announce(ag, _me(request), _agency_id(request), body, client_of(request).ip),
+    return ok(await announcements.do_announce(ag, caller_id(request), agency_id(request), body, client_of(request).ip),
               status=201)  # fmt: skip
 
 
@@ -88,7 +80,7 @@ async def announce(request: web.Request) -> web.Response:
 @login_required
 async def announcement_list(request: web.Request) -> web.Response:
     q = read_query(request, AnnouncementsQuery)
-    return ok(await announcements.announcements(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await announcements.announcements(request.app[AGENCIES], caller_id(request), agency_id(request), q))
 
 
 @routes.api("DELETE", "/api/v1/agencies/{id}/announcements/{aid}", summary="Delete an announcement: its author "
@@ -97,7 +89,7 @@ async def announcement_list(request: web.Request) -> web.Response:
 @login_required
 async def announcement_delete(request: web.Request) -> web.Response:
     aid = path_id(request, "aid", what="Announcement")
-    return ok(await announcements.do_delete(request.app[AGENCIES], _me(request), _agency_id(request), aid,
+    return ok(await announcements.do_delete(request.app[AGENCIES], caller_id(request), agency_id(request), aid,
                                             client_of(request).ip))  # fmt: skip
 
 
@@ -108,7 +100,7 @@ async def announcement_delete(request: web.Request) -> web.Response:
 @login_required
 async def event_create(request: web.Request) -> web.Response:
     body = await read_body(request, EventBody)
-    return ok(await events.do_create(request.app[AGENCIES], _me(request), _agency_id(request), body,
+    return ok(await events.do_create(request.app[AGENCIES], caller_id(request), agency_id(request), body,
                                      client_of(request).ip), status=201)  # fmt: skip
 
 
@@ -118,4 +110,4 @@ async def event_create(request: web.Request) -> web.Response:
 @login_required
 async def event_list(request: web.Request) -> web.Response:
     q = read_query(request, EventsQuery)
-    return ok(await events.events(request.app[AGENCIES], _me(request), _agency_id(request), q))
+    return ok(await events.events(request.app[AGENCIES], caller_id(request), agency_id(request), q))

@@ -58,6 +58,11 @@ def current_user(request: web.Request) -> AccessClaims:
     return request[_CLAIMS]
 
 
+def caller_id(request: web.Request) -> int:
+    """The signed-in user's id (a view behind `login_required`)."""
+    return current_user(request).user_id
+
+
 def login_required(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:

@@ -89,3 +89,8 @@ def path_id(request: web.Request, name: str = "id", what: str = "User") -> int:
     if value is None or not 0 < value <= MAX_ID:
         raise DomainError("not_found", f"No query results for model [{what}] {raw[:32]}", status=404)
     return value
+
+
+def agency_id(request: web.Request) -> int:
+    """The `{id}` of an `/api/v1/agencies/{id}/…` route (a bad one reads as a missing Agency)."""
+    return path_id(request, what="Agency")

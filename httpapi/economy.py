@@ -15,7 +15,7 @@ from engine.economy import store as economy_store
 from engine.economy.exchange import do_exchange
 from engine.gifts import store as gifts_store
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
+from httpapi.auth import caller_id, login_required, permission_required
 from httpapi.common import path_id, read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
@@ -35,7 +35,7 @@ class AdjustBody(msgspec.Struct):
 @routes.api("GET", "/api/v1/wallet", summary="The caller's balances.", response=schemas.Balances)
 @login_required
 async def wallet(request: web.Request) -> web.Response:
-    return ok(await actions.get_balances(request.app[SERVICES], current_user(request).user_id))
+    return ok(await actions.get_balances(request.app[SERVICES], caller_id(request)))
 
 
 class HistoryQuery(msgspec.Struct):
@@ -60,7 +60,7 @@ async def transactions(request: web.Request) -> web.Response:
     q = read_query(request, HistoryQuery)
     async with request.app[SERVICES].pool.acquire() as conn:
         rows = await economy_store.history(
-            conn, current_user(request).user_id, currency=q.currency, kind=q.kind, since=q.since, until=q.until,
+            conn, caller_id(request), currency=q.currency, kind=q.kind, since=q.since, until=q.until,
             before_id=q.cursor, limit=q.limit,
         )  # fmt: skip
     items = [{**row, "txn_id": str(row["txn_id"]), "created_at": iso_timestamp(row["created_at"])} for row in rows]
@@ -84,7 +84,7 @@ class ExchangeBody(msgspec.Struct):
 @login_required
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
-    user_id = current_user(request).user_id
+    user_id = caller_id(request)
     return ok(await do_exchange(request.app[SERVICES], user_id, body.diamonds, body.idempotency_key))
 
 
@@ -100,7 +100,7 @@ async def exchange(request: web.Request) -> web.Response:
 async def adjust(request: web.Request) -> web.Response:
     body = await read_body(request, AdjustBody)
     result = await actions.do_adjust(
-        request.app[SERVICES], current_user(request).user_id, path_id(request), body.currency, body.amount,
+        request.app[SERVICES], caller_id(request), path_id(request), body.currency, body.amount,
         direction=body.direction, reason=body.reason, key=body.idempotency_key,
     )  # fmt: skip
     return ok(result)
@@ -151,4 +151,4 @@ async def get_settings(request: web.Request) -> web.Response:
 @permission_required("settings.manage")
 async def update_settings(request: web.Request) -> web.Response:
     body = await read_body(request, SettingsBody)
-    return ok(await actions.do_update_settings(request.app[SERVICES], current_user(request).user_id, body.values))
+    return ok(await actions.do_update_settings(request.app[SERVICES], caller_id(request), body.values))

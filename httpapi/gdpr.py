@@ -9,7 +9,7 @@ from engine.appkeys import GDPR, SERVICES
 from engine.gdpr import actions
 from engine.gdpr.model import ConsentBody, DeleteMeBody, DownloadQuery
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import client_of, path_id, read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
@@ -17,15 +17,11 @@ from httpapi.responses import ok
 routes = ApiRoutes()
 
 
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
 @routes.api("GET", "/api/v1/me/consents", summary="The policy versions you accepted, and those due.",
             response=schemas.Consents)  # fmt: skip
 @login_required
 async def consents(request: web.Request) -> web.Response:
-    return ok(await actions.list_consents(request.app[SERVICES], _me(request)))
+    return ok(await actions.list_consents(request.app[SERVICES], caller_id(request)))
 
 
 @routes.api("POST", "/api/v1/me/consents", summary="Accept a policy's current version ({policy, version}).",
@@ -33,21 +29,21 @@ async def consents(request: web.Request) -> web.Response:
 @login_required
 async def accept(request: web.Request) -> web.Response:
     body = await read_body(request, ConsentBody)
-    return ok(await actions.do_accept(request.app[SERVICES], _me(request), body))
+    return ok(await actions.do_accept(request.app[SERVICES], caller_id(request), body))
 
 
 @routes.api("POST", "/api/v1/me/export", summary="Ask for an export of all your data: a job (202); follow it "
             "with GET /api/v1/me/export/{id}.", response=schemas.ExportJob, status=202, errors=(409, 429))  # fmt: skip
 @login_required
 async def request_export(request: web.Request) -> web.Response:
-    return ok(await request.app[GDPR].request_export(_me(request)), 202)
+    return ok(await request.app[GDPR].request_export(caller_id(request)), 202)
 
 
 @routes.api("GET", "/api/v1/me/export/{id}", summary="An export job: state, progress and, once done, the "
             "download link.", response=schemas.ExportJob, errors=(404,))  # fmt: skip
 @login_required
 async def export_job(request: web.Request) -> web.Response:
-    job = await actions.get_export(request.app[SERVICES], _me(request), path_id(request, what="Export"))
+    job = await actions.get_export(request.app[SERVICES], caller_id(request), path_id(request, what="Export"))
     return ok(job)
 
 
@@ -72,5 +68,5 @@ async def download(request: web.Request) -> web.Response:
 @login_required
 async def delete_me(request: web.Request) -> web.Response:
     body = await read_body(request, DeleteMeBody)
-    return ok(await actions.do_request_deletion(request.app[SERVICES], _me(request), body.password,
+    return ok(await actions.do_request_deletion(request.app[SERVICES], caller_id(request), body.password,
                                                 client_of(request)))  # fmt: skip

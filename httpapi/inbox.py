@@ -15,7 +15,7 @@ from engine.inbox import actions, official
 from engine.inbox.model import MESSAGES_DEFAULT_LIMIT, MessageBody, MessageId, OfficialBody, SeenBody, ThreadBody
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
+from httpapi.auth import caller_id, login_required, permission_required
 from httpapi.common import path_id, read_body, read_query
 from httpapi.contract import ApiRoutes, Id
 from httpapi.responses import ok
@@ -44,10 +44,6 @@ class PageQuery(msgspec.Struct):
     limit: Limit = DEFAULT_LIMIT
 
 
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
 def _thread(request: web.Request) -> int:
     return path_id(request, "id", "Thread")
 
@@ -59,7 +55,7 @@ def _thread(request: web.Request) -> int:
 @login_required
 async def open_thread(request: web.Request) -> web.Response:
     body = await read_body(request, ThreadBody)
-    return ok(await actions.do_open_thread(request.app[INBOX], _me(request), body.peer_id))
+    return ok(await actions.do_open_thread(request.app[INBOX], caller_id(request), body.peer_id))
 
 
 @routes.api("GET", "/api/v1/me/threads", summary="Your threads, newest activity first, with the last message and "
@@ -67,21 +63,21 @@ async def open_thread(request: web.Request) -> web.Response:
 @login_required
 async def my_threads(request: web.Request) -> web.Response:
     q = read_query(request, ThreadsQuery)
-    return ok(await actions.threads(request.app[SERVICES], _me(request), status=q.status, cursor=q.cursor,
+    return ok(await actions.threads(request.app[SERVICES], caller_id(request), status=q.status, cursor=q.cursor,
                                     limit=q.limit))  # fmt: skip
 
 
 @routes.api("GET", "/api/v1/threads/{id}", summary="One of your threads.", response=schemas.DmThread)
 @login_required
 async def get_thread(request: web.Request) -> web.Response:
-    return ok(await actions.thread(request.app[SERVICES], _me(request), _thread(request)))
+    return ok(await actions.thread(request.app[SERVICES], caller_id(request), _thread(request)))
 
 
 @routes.api("POST", "/api/v1/threads/{id}/accept", summary="Accept a message request sent to you (idempotent).",
             response=schemas.DmThread, errors=(403,))  # fmt: skip
 @login_required
 async def accept(request: web.Request) -> web.Response:
-    return ok(await actions.do_accept(request.app[INBOX], _me(request), _thread(request)))
+    return ok(await actions.do_accept(request.app[INBOX], caller_id(request), _thread(request)))
 
 
 @routes.api("GET", "/api/v1/threads/{id}/messages", summary="A page of the thread's messages: newest first "
@@ -91,8 +87,8 @@ async def accept(request: web.Request) -> web.Response:
 async def messages(request: web.Request) -> web.Response:
     thread_id = _thread(request)
     q = read_query(request, MessagesQuery)
-    return ok(await actions.messages(request.app[SERVICES], _me(request), thread_id, before=q.before, after=q.after,
-                                     limit=q.limit))  # fmt: skip
+    return ok(await actions.messages(request.app[SERVICES], caller_id(request), thread_id, before=q.before,
+                                     after=q.after, limit=q.limit))  # fmt: skip
 
 
 @routes.api("POST", "/api/v1/threads/{id}/messages", summary="Send a message (`text` up to 2000 characters and/or "
@@ -102,7 +98,7 @@ async def messages(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     thread_id = _thread(request)
     body = await read_body(request, MessageBody)
-    return ok(await actions.do_send(request.app[INBOX], _me(request), thread_id, body))
+    return ok(await actions.do_send(request.app[INBOX], caller_id(request), thread_id, body))
 
 
 @routes.api("DELETE", "/api/v1/threads/{id}/messages/{mid}", summary="Unsend your message, within 5 minutes of "
@@ -111,7 +107,7 @@ async def send(request: web.Request) -> web.Response:
 @login_required
 async def unsend(request: web.Request) -> web.Response:
     thread_id, message_id = _thread(request), path_id(request, "mid", "Message")
-    return ok(await actions.do_unsend(request.app[INBOX], _me(request), thread_id, message_id))
+    return ok(await actions.do_unsend(request.app[INBOX], caller_id(request), thread_id, message_id))
 
 
 @routes.api("POST", "/api/v1/threads/{id}/seen", summary="Mark the thread seen up to a message (default: the "
@@ -120,7 +116,7 @@ async def unsend(request: web.Request) -> web.Response:
 async def seen(request: web.Request) -> web.Response:
     thread_id = _thread(request)
     body = await read_body(request, SeenBody)
-    return ok(await actions.do_seen(request.app[INBOX], _me(request), thread_id, body))
+    return ok(await actions.do_seen(request.app[INBOX], caller_id(request), thread_id, body))
 
 
 @routes.api("GET", "/api/v1/me/official-messages", summary="Official messages to you and to everyone, newest first.",
@@ -128,7 +124,7 @@ async def seen(request: web.Request) -> web.Response:
 @login_required
 async def my_official_messages(request: web.Request) -> web.Response:
     q = read_query(request, PageQuery)
-    return ok(await official.official_messages(request.app[SERVICES], _me(request), q.cursor, q.limit))
+    return ok(await official.official_messages(request.app[SERVICES], caller_id(request), q.cursor, q.limit))
 
 
 @routes.api("POST", "/api/v1/admin/official-messages", summary="Send an official message to one user or to "
@@ -137,7 +133,7 @@ async def my_official_messages(request: web.Request) -> web.Response:
 @permission_required("messages.official")
 async def send_official(request: web.Request) -> web.Response:
     body = await read_body(request, OfficialBody)
-    result = await official.do_send_official(request.app[INBOX], _me(request), body, request.remote)
+    result = await official.do_send_official(request.app[INBOX], caller_id(request), body, request.remote)
     return ok(result, status=201)
 
 

@@ -20,7 +20,7 @@ from engine.gdpr import actions as gdpr
 from engine.media_uploads.imagekit import SignedUrlBody, extension_matches, sign_upload
 from engine.social import profiles
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, current_user, login_required
 from httpapi.common import client_of, path_id, read_body, read_fields
 from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response
@@ -66,14 +66,14 @@ async def login(request: web.Request) -> web.Response:
 @routes.api("GET", "/api/user", summary="The caller's own account.", response=schemas.Me)
 @login_required
 async def me(request: web.Request) -> web.Response:
-    return json_response(await actions.get_me(request.app[SERVICES], current_user(request).user_id))
+    return json_response(await actions.get_me(request.app[SERVICES], caller_id(request)))
 
 
 @routes.api("GET", "/api/user/{id}", summary="A user's public profile (404 through a block).",
             response=schemas.PublicUser)  # fmt: skip
 @login_required
 async def user_public(request: web.Request) -> web.Response:
-    viewer = current_user(request).user_id
+    viewer = caller_id(request)
     return json_response(await profiles.get_public_user(request.app[SERVICES], viewer, path_id(request)))
 
 
@@ -119,7 +119,7 @@ async def signed_url(request: web.Request) -> web.Response:
     key = request.app[SERVICES].config.imagekit_private_key
     if not key:
         raise DomainError("uploads_unavailable", "Uploads are not configured.", status=503)
-    return json_response(sign_upload(key, current_user(request).user_id, body))
+    return json_response(sign_upload(key, caller_id(request), body))
 
 
 @routes.api(
@@ -134,7 +134,7 @@ async def signed_url(request: web.Request) -> web.Response:
 async def update_profile(request: web.Request) -> web.Response:
     body = await read_body(request, UpdateProfileBody)
     message = await profiles.do_update_field(
-        request.app[SOCIAL], current_user(request).user_id, body.field, body.value, client_of(request)
+        request.app[SOCIAL], caller_id(request), body.field, body.value, client_of(request)
     )
     result: dict[str, Any] = {"status": "success", "message": message}
     return json_response(result)

@@ -11,7 +11,7 @@ from engine.appkeys import SERVICES
 from engine.errors import not_found
 from engine.mall import actions
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import path_id, read_body
 from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response, ok
@@ -34,7 +34,7 @@ async def all_frames(request: web.Request) -> web.Response:
 @routes.api("GET", "/api/frame/my-frames", summary="The caller's frames.", response=list[schemas.OwnedItem])
 @login_required
 async def my_frames(request: web.Request) -> web.Response:
-    return json_response(await actions.my_items(request.app[SERVICES], current_user(request).user_id, "frame"))
+    return json_response(await actions.my_items(request.app[SERVICES], caller_id(request), "frame"))
 
 
 @routes.api(
@@ -49,7 +49,7 @@ async def my_frames(request: web.Request) -> web.Response:
 async def purchase_frame(request: web.Request) -> web.Response:
     body = await read_body(request, PurchaseBody)
     item_id = path_id(request, what="Frame")
-    result = await actions.do_purchase(request.app[SERVICES], current_user(request).user_id, item_id, "frame",
+    result = await actions.do_purchase(request.app[SERVICES], caller_id(request), item_id, "frame",
                                        body.idempotency_key)  # fmt: skip
     return json_response(result)
 
@@ -58,9 +58,7 @@ async def purchase_frame(request: web.Request) -> web.Response:
 @login_required
 async def activate_frame(request: web.Request) -> web.Response:
     item_id = path_id(request, what="Frame")
-    return json_response(
-        await actions.do_activate(request.app[SERVICES], current_user(request).user_id, item_id, "frame")
-    )
+    return json_response(await actions.do_activate(request.app[SERVICES], caller_id(request), item_id, "frame"))
 
 
 def _category(request: web.Request) -> str:
@@ -93,7 +91,7 @@ async def mall_items(request: web.Request) -> web.Response:
 @login_required
 async def purchase(request: web.Request) -> web.Response:
     body = await read_body(request, PurchaseBody)
-    result = await actions.do_purchase(request.app[SERVICES], current_user(request).user_id, path_id(request),
+    result = await actions.do_purchase(request.app[SERVICES], caller_id(request), path_id(request),
                                        _category(request), body.idempotency_key)  # fmt: skip
     return ok(result)
 
@@ -107,5 +105,5 @@ async def purchase(request: web.Request) -> web.Response:
 )
 @login_required
 async def activate(request: web.Request) -> web.Response:
-    user_id = current_user(request).user_id
+    user_id = caller_id(request)
     return ok(await actions.do_activate(request.app[SERVICES], user_id, path_id(request), _category(request)))

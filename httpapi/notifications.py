@@ -11,7 +11,7 @@ from engine.notifications import actions
 from engine.notifications.model import Preferences, PreferencesBody, ReadBody
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
@@ -27,16 +27,12 @@ class NotificationsQuery(msgspec.Struct):
     limit: Limit = DEFAULT_LIMIT
 
 
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
-
-
 @routes.api("GET", "/api/v1/me/notifications", summary="Your notifications, newest first.",
             query=NotificationsQuery, response=schemas.NotificationPage)  # fmt: skip
 @login_required
 async def notifications(request: web.Request) -> web.Response:
     q = read_query(request, NotificationsQuery)
-    return ok(await actions.list_page(request.app[SERVICES], _me(request), unread=q.unread, cursor=q.cursor,
+    return ok(await actions.list_page(request.app[SERVICES], caller_id(request), unread=q.unread, cursor=q.cursor,
                                       limit=q.limit))  # fmt: skip
 
 
@@ -46,21 +42,21 @@ async def notifications(request: web.Request) -> web.Response:
 @login_required
 async def mark_read(request: web.Request) -> web.Response:
     body = await read_body(request, ReadBody)
-    return ok(await actions.mark_read(request.app[SERVICES], _me(request), body))
+    return ok(await actions.mark_read(request.app[SERVICES], caller_id(request), body))
 
 
 @routes.api("GET", "/api/v1/me/notifications/unread-count", summary="How many of your notifications are unread.",
             response=schemas.UnreadCount)  # fmt: skip
 @login_required
 async def unread_count(request: web.Request) -> web.Response:
-    return ok(await actions.unread_count(request.app[SERVICES], _me(request)))
+    return ok(await actions.unread_count(request.app[SERVICES], caller_id(request)))
 
 
 @routes.api("GET", "/api/v1/me/notification-preferences", summary="Which kinds of notification you get.",
             response=Preferences)  # fmt: skip
 @login_required
 async def preferences(request: web.Request) -> web.Response:
-    return ok(await actions.get_preferences(request.app[SERVICES], _me(request)))
+    return ok(await actions.get_preferences(request.app[SERVICES], caller_id(request)))
 
 
 @routes.api("PATCH", "/api/v1/me/notification-preferences", summary="Switch kinds of notification on or off "
@@ -69,4 +65,4 @@ async def preferences(request: web.Request) -> web.Response:
 @login_required
 async def update_preferences(request: web.Request) -> web.Response:
     body = await read_body(request, PreferencesBody)
-    return ok(await actions.update_preferences(request.app[SERVICES], _me(request), body))
+    return ok(await actions.update_preferences(request.app[SERVICES], caller_id(request), body))

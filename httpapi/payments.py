@@ -12,7 +12,7 @@ from engine.appkeys import SERVICES
 from engine.payments import actions
 from engine.payments.model import ProviderEvent
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import read_body, read_query, read_raw
 from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response, ok
@@ -59,7 +59,7 @@ async def packages(request: web.Request) -> web.Response:
 @login_required
 async def create_order(request: web.Request) -> web.Response:
     body = await read_body(request, OrderBody)
-    return ok(await actions.do_create_order(request.app[SERVICES], current_user(request).user_id, body.package_id), 201)
+    return ok(await actions.do_create_order(request.app[SERVICES], caller_id(request), body.package_id), 201)
 
 
 @routes.api("GET", "/api/v1/wallet/recharges", summary="The caller's recharge orders, newest first.",
@@ -67,7 +67,7 @@ async def create_order(request: web.Request) -> web.Response:
 @login_required
 async def recharge_history(request: web.Request) -> web.Response:
     limit = read_query(request, RechargesQuery).limit
-    return ok(await actions.list_orders(request.app[SERVICES], current_user(request).user_id, limit))
+    return ok(await actions.list_orders(request.app[SERVICES], caller_id(request), limit))
 
 
 @routes.api(
@@ -101,6 +101,6 @@ async def webhook(request: web.Request) -> web.Response:
 async def sandbox_complete(request: web.Request) -> web.Response:
     """The built-in sandbox provider (development deployments only; 404 elsewhere)."""
     body = await read_body(request, SandboxBody)
-    user_id = current_user(request).user_id
+    user_id = caller_id(request)
     return ok(await actions.do_sandbox_complete(request.app[SERVICES], user_id, request.match_info["order_id"],
                                                 body.outcome))  # fmt: skip

@@ -22,16 +22,12 @@ from engine.reports.model import (
     SignedOutAppealBody,
 )  # fmt: skip
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
+from httpapi.auth import caller_id, login_required, permission_required
 from httpapi.common import client_of, path_id, read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
 
 routes = ApiRoutes()
-
-
-def _me(request: web.Request) -> int:
-    return current_user(request).user_id
 
 
 def _case_id(request: web.Request) -> int:
@@ -44,7 +40,7 @@ def _case_id(request: web.Request) -> int:
 @login_required
 async def file_report(request: web.Request) -> web.Response:
     body = await read_body(request, ReportBody)
-    report, created = await actions.do_report(request.app[REPORTS], _me(request), body)
+    report, created = await actions.do_report(request.app[REPORTS], caller_id(request), body)
     return ok({**report, "merged": not created}, status=201)
 
 
@@ -53,7 +49,7 @@ async def file_report(request: web.Request) -> web.Response:
 @login_required
 async def my_reports(request: web.Request) -> web.Response:
     q = read_query(request, MyReportsQuery)
-    return ok(await actions.my_reports(request.app[REPORTS], _me(request), state=q.state, cursor=q.cursor,
+    return ok(await actions.my_reports(request.app[REPORTS], caller_id(request), state=q.state, cursor=q.cursor,
                                        limit=q.limit))  # fmt: skip
 
 
@@ -63,7 +59,7 @@ async def my_reports(request: web.Request) -> web.Response:
 @login_required
 async def appeal(request: web.Request) -> web.Response:
     body = await read_body(request, AppealBody)
-    return ok(await actions.do_appeal(request.app[REPORTS], _me(request), _case_id(request), body), status=201)
+    return ok(await actions.do_appeal(request.app[REPORTS], caller_id(request), _case_id(request), body), status=201)
 
 
 @routes.api("POST", "/api/v1/appeals", summary="Appeal without signing in, for an account that cannot (suspended "
@@ -103,7 +99,7 @@ async def case_reports(request: web.Request) -> web.Response:
 @permission_required("reports.review")
 async def assign(request: web.Request) -> web.Response:
     body = await read_body(request, AssignBody)
-    return ok(await staff.do_assign(request.app[REPORTS], _me(request), _case_id(request), body))
+    return ok(await staff.do_assign(request.app[REPORTS], caller_id(request), _case_id(request), body))
 
 
 @routes.api("POST", "/api/v1/admin/reports/{id}/resolve", summary="Resolve a case: warn, mute in every room for "
@@ -112,7 +108,9 @@ async def assign(request: web.Request) -> web.Response:
 @permission_required("reports.review")
 async def resolve(request: web.Request) -> web.Response:
     body = await read_body(request, ResolveBody)
-    return ok(await staff.do_resolve(request.app[REPORTS], _me(request), _case_id(request), body, client_of(request)))
+    return ok(
+        await staff.do_resolve(request.app[REPORTS], caller_id(request), _case_id(request), body, client_of(request))
+    )
 
 
 @routes.api("GET", "/api/v1/admin/appeals", summary="Appeals in one state (default pending), oldest first.",
@@ -130,4 +128,4 @@ async def appeals(request: web.Request) -> web.Response:
 async def review(request: web.Request) -> web.Response:
     body = await read_body(request, ReviewBody)
     appeal_id = path_id(request, what="Appeal")
-    return ok(await staff.do_review(request.app[REPORTS], _me(request), appeal_id, body, client_of(request)))
+    return ok(await staff.do_review(request.app[REPORTS], caller_id(request), appeal_id, body, client_of(request)))

@@ -10,7 +10,7 @@ from engine.accounts.model import iso_timestamp
 from engine.appkeys import SERVICES
 from engine.resellers import actions
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import path_id, read_body
 from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response
@@ -42,7 +42,7 @@ async def coin_resellers(request: web.Request) -> web.Response:
 async def create_request(request: web.Request) -> web.Response:
     body = await read_body(request, actions.CoinRequestBody)
     supplier = path_id(request, "user")
-    row = await actions.do_create(request.app[SERVICES], current_user(request).user_id, supplier, body)
+    row = await actions.do_create(request.app[SERVICES], caller_id(request), supplier, body)
     return json_response(_json(row))
 
 
@@ -54,9 +54,7 @@ async def create_request(request: web.Request) -> web.Response:
 )
 @login_required
 async def show_request(request: web.Request) -> web.Response:
-    row = await actions.get_request(
-        request.app[SERVICES], current_user(request).user_id, path_id(request, what="CoinRequest")
-    )
+    row = await actions.get_request(request.app[SERVICES], caller_id(request), path_id(request, what="CoinRequest"))
     return json_response(_json(row))
 
 
@@ -71,6 +69,6 @@ async def show_request(request: web.Request) -> web.Response:
 @login_required
 async def decide_request(request: web.Request) -> web.Response:
     body = await read_body(request, actions.DecisionBody)
-    row = await actions.do_decide(request.app[SERVICES], current_user(request).user_id,
+    row = await actions.do_decide(request.app[SERVICES], caller_id(request),
                                   path_id(request, what="CoinRequest"), body)  # fmt: skip
     return json_response(_json(row))

@@ -13,7 +13,7 @@ from engine.rooms import moderation, profiles, store
 from engine.rooms.model import Rank
 from engine.rooms.roles import rank_of
 from httpapi import schemas
-from httpapi.auth import current_user, login_required
+from httpapi.auth import caller_id, login_required
 from httpapi.common import path_id, read_body, read_body_and_keys, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import json_response, ok
@@ -95,7 +95,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 @login_required
 async def create_room(request: web.Request) -> web.Response:
     body, keys = await read_body_and_keys(request, profiles.RoomFields)
-    return ok(await profiles.do_create(request.app[SERVICES], current_user(request).user_id, body, keys), 201)
+    return ok(await profiles.do_create(request.app[SERVICES], caller_id(request), body, keys), 201)
 
 
 @routes.api("GET", "/api/v1/rooms/{id}", summary="One room.", response=schemas.Room)
@@ -115,7 +115,7 @@ async def get_room(request: web.Request) -> web.Response:
 async def update_room(request: web.Request) -> web.Response:
     body, keys = await read_body_and_keys(request, profiles.RoomFields)
     room_id = path_id(request, what="Room")
-    return ok(await profiles.do_update(request.app[ROOMS], current_user(request).user_id, room_id, body, keys))
+    return ok(await profiles.do_update(request.app[ROOMS], caller_id(request), room_id, body, keys))
 
 
 @routes.api(
@@ -130,7 +130,7 @@ async def update_room(request: web.Request) -> web.Response:
 async def close_room(request: web.Request) -> web.Response:
     body = await read_body(request, CloseBody)
     room_id = path_id(request, what="Room")
-    await moderation.do_close(request.app[ROOMS], room_id, current_user(request).user_id, body.reason)
+    await moderation.do_close(request.app[ROOMS], room_id, caller_id(request), body.reason)
     return ok({"id": room_id, "is_closed": True})
 
 
@@ -154,7 +154,7 @@ async def list_admins(request: web.Request) -> web.Response:
 async def add_admin(request: web.Request) -> web.Response:
     body = await read_body(request, AdminBody)
     room_id = path_id(request, what="Room")
-    await profiles.do_set_admin(request.app[SERVICES], current_user(request).user_id, room_id, body.user_id, grant=True)
+    await profiles.do_set_admin(request.app[SERVICES], caller_id(request), room_id, body.user_id, grant=True)
     return ok({"room_id": room_id, "user_id": body.user_id, "admin": True})
 
 
@@ -168,7 +168,7 @@ async def add_admin(request: web.Request) -> web.Response:
 @login_required
 async def remove_admin(request: web.Request) -> web.Response:
     room_id, user_id = path_id(request, what="Room"), path_id(request, "user_id")
-    await profiles.do_set_admin(request.app[SERVICES], current_user(request).user_id, room_id, user_id, grant=False)
+    await profiles.do_set_admin(request.app[SERVICES], caller_id(request), room_id, user_id, grant=False)
     return ok({"room_id": room_id, "user_id": user_id, "admin": False})
 
 
@@ -183,7 +183,7 @@ async def remove_admin(request: web.Request) -> web.Response:
 async def list_bans(request: web.Request) -> web.Response:
     room_id = path_id(request, what="Room")
     svc = request.app[SERVICES]
-    if await rank_of(svc, room_id, current_user(request).user_id) < Rank.ADMIN:
+    if await rank_of(svc, room_id, caller_id(request)) < Rank.ADMIN:
         raise forbidden()
     async with svc.pool.acquire() as conn:
         return ok(await store.list_bans(conn, room_id))
@@ -202,7 +202,7 @@ async def list_bans(request: web.Request) -> web.Response:
 async def add_ban(request: web.Request) -> web.Response:
     body = await read_body(request, BanBody)
     room_id = path_id(request, what="Room")
-    ban_id = await moderation.do_ban(request.app[ROOMS], room_id, current_user(request).user_id, body.user_id,
+    ban_id = await moderation.do_ban(request.app[ROOMS], room_id, caller_id(request), body.user_id,
                                      body.minutes, body.reason)  # fmt: skip
     return ok({"id": ban_id, "room_id": room_id, "user_id": body.user_id}, 201)
 
@@ -217,5 +217,5 @@ async def add_ban(request: web.Request) -> web.Response:
 @login_required
 async def lift_ban(request: web.Request) -> web.Response:
     room_id, user_id = path_id(request, what="Room"), path_id(request, "user_id")
-    lifted = await moderation.do_unban(request.app[ROOMS], room_id, current_user(request).user_id, user_id)
+    lifted = await moderation.do_unban(request.app[ROOMS], room_id, caller_id(request), user_id)
     return ok({"room_id": room_id, "user_id": user_id, "lifted": lifted})

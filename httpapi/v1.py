@@ -18,7 +18,7 @@ from engine.gdpr.model import V1RegisterBody
 from engine.social import profiles
 from engine.social.model import UpdateMeBody
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
+from httpapi.auth import caller_id, current_user, login_required, permission_required
 from httpapi.common import client_of, path_id, read_body, read_body_and_keys, read_fields, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
@@ -114,7 +114,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.api("GET", "/api/v1/me", summary="The caller's own account.", response=schemas.MeV1)
 @login_required
 async def me(request: web.Request) -> web.Response:
-    svc, user_id = request.app[SERVICES], current_user(request).user_id
+    svc, user_id = request.app[SERVICES], caller_id(request)
     return ok({**await profiles.get_me(svc, user_id), "consents_due": await gdpr.consents_due(svc, user_id)})
 
 
@@ -130,9 +130,7 @@ async def me(request: web.Request) -> web.Response:
 @login_required
 async def update_me(request: web.Request) -> web.Response:
     body, sent = await read_body_and_keys(request, UpdateMeBody)
-    message = await profiles.do_update_me(
-        request.app[SOCIAL], current_user(request).user_id, body, sent, client_of(request)
-    )
+    message = await profiles.do_update_me(request.app[SOCIAL], caller_id(request), body, sent, client_of(request))
     return ok({"message": message})
 
 
@@ -166,7 +164,7 @@ async def set_status(request: web.Request) -> web.Response:
     user_id = path_id(request)
     await staff.do_set_status(
         request.app[SERVICES],
-        current_user(request).user_id,
+        caller_id(request),
         user_id,
         body.status,
         until=body.until if body.status == "suspended" else None,
@@ -189,7 +187,7 @@ async def grant_role(request: web.Request) -> web.Response:
     body = await read_body(request, RoleBody)
     user_id = path_id(request)
     await staff.do_change_role(
-        request.app[SERVICES], current_user(request).user_id, user_id, body.role, grant=True, client=client_of(request)
+        request.app[SERVICES], caller_id(request), user_id, body.role, grant=True, client=client_of(request)
     )
     return ok({"id": user_id, "role": body.role, "granted": True})
 
@@ -206,7 +204,7 @@ async def remove_role(request: web.Request) -> web.Response:
     user_id = path_id(request)
     role = request.match_info["role"]
     await staff.do_change_role(
-        request.app[SERVICES], current_user(request).user_id, user_id, role, grant=False, client=client_of(request)
+        request.app[SERVICES], caller_id(request), user_id, role, grant=False, client=client_of(request)
     )
     return ok({"id": user_id, "role": role, "granted": False})
 
