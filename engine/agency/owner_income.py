@@ -65,8 +65,12 @@ async def _readable(conn: Conn, viewer: int, agency_id: int) -> dict[str, Any]:
     return agency
 
 
-async def _owned(conn: Conn, user_id: int, agency_id: int) -> dict[str, Any]:
-    """The agency, if the user owns it and it is open (only the owner draws on its salary)."""
+async def _owned_locked_txn(conn: Conn, user_id: int, agency_id: int) -> dict[str, Any]:
+    """The agency, if the user owns it and it is open (only the owner draws on its salary), its row
+    locked first: the advance cap is a sum and one exchange may be pending, so two racing requests
+    must run one after the other (the second then sees the first), and a close cannot slip between
+    the check and the change."""
+    await owner_store.lock_agency_txn(conn, agency_id)
     agency = check_visible(await store.get(conn, agency_id), user_id, await is_staff(conn, user_id))
     check_owner(agency, user_id)
     check_open(agency)
@@ -130,10 +134,7 @@ async def do_advance(ag: Agencies, user_id: int, agency_id: int, body: AdvanceBo
     again answers the first advance."""
     month = _current_month(ag)
     async with ag.svc.pool.acquire() as conn, conn.transaction():
-        agency = await _owned(conn, user_id, agency_id)
-        # The lock makes the cap a sum no racing advance can slip past: the second one waits, then
-        # sees the first in `advances_total`.
-        await owner_store.lock_agency_txn(conn, agency_id)
+        agency = await _owned_locked_txn(conn, user_id, agency_id)
         if (earlier := await owner_store.advance_by_key(conn, agency_id, body.idempotency_key)) is not None:
             return {**advance_item(earlier), "replay": True}
         settings = await economy_store.settings(conn)
@@ -172,8 +173,7 @@ async def do_request_exchange(ag: Agencies, user_id: int, agency_id: int, body: 
     """The owner asks to convert the agency's coins to USD: the coins go to escrow now (refused when
     the agency holds fewer), the dollars when staff approve. One pending request per agency."""
     async with ag.svc.pool.acquire() as conn, conn.transaction():
-        agency = await _owned(conn, user_id, agency_id)
-        await owner_store.lock_agency_txn(conn, agency_id)
+        agency = await _owned_locked_txn(conn, user_id, agency_id)
         if (earlier := await owner_store.exchange_by_key(conn, agency_id, body.idempotency_key)) is not None:
             return {**exchange_item(earlier), "replay": True}
         settings = await economy_store.settings(conn)
