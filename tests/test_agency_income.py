@@ -29,10 +29,11 @@ def last_month(tz: str = "UTC") -> dt.date:
     return dt.date(current.year - (current.month == 1), (current.month - 2) % 12 + 1, 1)
 
 
-async def give_salary(client: Any, user_id: int, agency_id: int, cents: int) -> None:
-    """A member's USD surplus, as the month-end settlement pays it (an `agency_settlement` txn)."""
+async def give_salary(client: Any, user_id: int, agency_id: int, cents: int, month: dt.date | None = None) -> None:
+    """A member's USD surplus, as a settlement pays it (an `agency_settlement` txn; last month's unless
+    `month` says)."""
     legs = [money.Leg("mint", 0, "usd_cents", -cents), money.Leg("user", user_id, "usd_cents", cents)]
-    txn = money.make_txn("agency_settlement", legs, ref_type="agency_month", ref_id=month_text(last_month()),
+    txn = money.make_txn("agency_settlement", legs, ref_type="agency_month", ref_id=month_text(month or last_month()),
                          metadata={"agency_id": agency_id, "user_id": user_id, "reward_usd_cents": cents})  # fmt: skip
     async with db(client.app[CONFIG].database_url) as conn, conn.transaction():
         assert await economy_store.apply_held_txn(conn, txn) == "ok"
@@ -159,8 +160,22 @@ async def test_salary_exchange_surplus_replay_and_refusals(client: Any) -> None:
     status, mine = await get(client, "/api/v1/me/income", c.member)
     assert mine["surplus_salary_usd_cents"] == 200 and mine["exchanged_usd_cents"] == 300
     assert mine["settled"] is False  # the salary was for another month
+    # The app's settlement job closes last month's run at its start (nobody had income then): that
+    # month is settled, and its salary was paid.
+    async with db(client.app[CONFIG].database_url) as conn:
+        last = last_month()
+        for _ in range(500):
+            if await conn.fetchval("SELECT state = 'closed' FROM agency_settlement_runs WHERE month = $1", last):
+                break
+            await asyncio.sleep(0.01)
     status, nov = await get(client, f"/api/v1/me/income?month={month_text(last_month())}", c.member)
     assert status == 200 and nov["paid_usd_cents"] == 500 and nov["settled"] is True
+    # A leaver's settlement pays the month so far; the month is not settled until its run closes
+    # (or reaches the member: their month_end row).
+    this_month = month_of(dt.datetime.now(dt.UTC), "UTC")
+    await give_salary(client, c.member.id, c.agency_id, 100, this_month)
+    status, mine = await get(client, "/api/v1/me/income", c.member)
+    assert status == 200 and mine["paid_usd_cents"] == 100 and mine["settled"] is False
 
     for name, user in c.everyone().items():  # members without a surplus: 409; others: not theirs
         if name == "member":
@@ -184,7 +199,8 @@ async def test_salary_exchange_surplus_replay_and_refusals(client: Any) -> None:
     await flush_all(svc, svc.wallets, "test")
     report = await reconcile_all(svc)
     assert report.ok, report.render()
-    assert report.totals["usd_cents"]["user"] == 100 and report.totals["usd_cents"]["burn"] == 400
+    # 500 + 100 cents minted by the two settlements, 400 exchanged (burned): 200 left with the member.
+    assert report.totals["usd_cents"]["user"] == 200 and report.totals["usd_cents"]["burn"] == 400
     assert report.totals["usd_cents"].get("escrow", 0) == 0
     async with db(client.app[CONFIG].database_url) as conn:
         audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'agency.salary_exchange'")

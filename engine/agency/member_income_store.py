@@ -39,18 +39,22 @@ async def current_membership(conn: Conn, user_id: int) -> dict[str, Any] | None:
 
 
 async def settlement_paid(conn: Conn, user_id: int, agency_id: int, month: str) -> tuple[bool, int]:
-    """Whether the month's settlement paid this member (an `agency_settlement` transaction for
-    (agency, member, month) exists) and the USD cents it credited them in all."""
+    """Whether the month is settled for this member — its run closed, or the run reached them (their
+    `month_end` row; a leaver's settlement pays the month so far and does not close it) — and the
+    USD cents the settlement transactions for (agency, member, month) credited them in all."""
     row = await conn.fetchrow(
-        """SELECT count(DISTINCT t.txn_id) AS txns, coalesce(sum(e.amount), 0)::bigint AS paid
-           FROM ledger_transactions t JOIN ledger_entries e USING (txn_id)
-           WHERE t.kind = 'agency_settlement' AND t.ref_type = 'agency_month' AND t.ref_id = $3
-             AND t.metadata ->> 'agency_id' = $2 AND t.metadata ->> 'user_id' = $4
-             AND e.account_type = 'user' AND e.account_id = $1 AND e.currency = 'usd_cents'""",
-        user_id, str(agency_id), month, str(user_id),
+        """SELECT EXISTS (SELECT 1 FROM agency_settlement_runs r WHERE r.month = $3 AND r.state = 'closed')
+                  OR EXISTS (SELECT 1 FROM agency_settlements s WHERE s.month = $3 AND s.agency_id = $2
+                                AND s.user_id = $1 AND s.kind = 'month_end') AS settled,
+                  (SELECT coalesce(sum(e.amount), 0)::bigint
+                     FROM ledger_transactions t JOIN ledger_entries e USING (txn_id)
+                    WHERE t.kind = 'agency_settlement' AND t.ref_type = 'agency_month' AND t.ref_id = $4
+                      AND t.metadata ->> 'agency_id' = $5 AND t.metadata ->> 'user_id' = $6
+                      AND e.account_type = 'user' AND e.account_id = $1 AND e.currency = 'usd_cents') AS paid""",
+        user_id, agency_id, dt.date.fromisoformat(f"{month}-01"), month, str(agency_id), str(user_id),
     )  # fmt: skip
     assert row is not None
-    return int(row["txns"]) > 0, int(row["paid"])
+    return bool(row["settled"]), int(row["paid"])
 
 
 async def exchanged_cents(conn: Conn, user_id: int, start: dt.datetime, end: dt.datetime) -> int:
