@@ -15,6 +15,7 @@ from httpapi import (
     agency_social,
     economy,
     gdpr,
+    giftstats,
     inbox,
     legacy,
     mall,
@@ -52,4 +53,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_income.routes)
     app.add_routes(agency_owner.routes)
     app.add_routes(agency_settlement.routes)
+    app.add_routes(giftstats.routes)
     setup_docs(app)

@@ -108,6 +108,8 @@ class UserProfile(PublicUser):
     followers_count: int
     following_count: int
     friends_count: int
+    appreciations: int
+    """Appreciation likes received, all time (one per user per business day)."""
     relationship: Relationship
     online: bool | None
     """Null when the user's `online_status` setting hides it from the caller."""
@@ -1314,3 +1316,69 @@ class AgencySalaryExchangeRequested(AgencySalaryExchange):
 class AgencySalaryExchangePage(msgspec.Struct):
     items: list[AgencySalaryExchange]
     next_cursor: str | None
+
+
+# --- gift statistics and appreciation (issue 14 §5; docs/progression.md) -------------------------
+
+
+class GiftTally(msgspec.Struct):
+    gift_id: int
+    name: str | None
+    icon: str | None
+    """The gift's static image."""
+    count: int
+    """Gifts given: the quantities, once per recipient."""
+    coins: int
+    """Their value: price × quantity, once per recipient."""
+
+
+class GiftStatsSide(msgspec.Struct):
+    count: int
+    coins: int
+    """All of the period's gifts in this direction (the `gifts` list holds the top `limit`)."""
+    gifts: list[GiftTally]
+
+
+class GiftStatsUser(msgspec.Struct):
+    id: int
+    name: str
+    avatar_image: str | None
+
+
+class GiftStatsPerson(msgspec.Struct):
+    user: GiftStatsUser | None
+    """Null when hidden: a user blocked either way, or an account that is gone (their coins still count)."""
+    hidden: bool
+    count: int
+    coins: int
+
+
+class GiftStatsDay(msgspec.Struct):
+    date: str
+    sent_coins: int
+    received_coins: int
+
+
+class GiftStats(msgspec.Struct):
+    """One business period to date: sent and received by gift, top gifters (to me) and top
+    recipients (of mine) by coins, and coins per business day (the `all` period: the last 30 days)."""
+
+    period: Literal["day", "week", "month", "all"]
+    tz: str
+    from_: str | None = msgspec.field(name="from")
+    """The period's first business day, YYYY-MM-DD (null for all time)."""
+    to: str
+    """Today, the period's last business day."""
+    sent: GiftStatsSide
+    received: GiftStatsSide
+    top_gifters: list[GiftStatsPerson]
+    top_recipients: list[GiftStatsPerson]
+    trend: list[GiftStatsDay]
+
+
+class Appreciations(msgspec.Struct):
+    total: int
+    """Appreciation likes received, all time."""
+    today: int
+    """Received this business day."""
+    liked_today_by_me: bool

@@ -9,6 +9,7 @@ import msgspec
 from aiohttp import web
 
 from engine.appkeys import SERVICES, SOCIAL
+from engine.progression import appreciation
 from engine.social import blocks, follows, profiles
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit, Privacy, PrivacyBody, SearchText
 from httpapi import schemas
@@ -60,7 +61,10 @@ async def search(request: web.Request) -> web.Response:
             response=schemas.UserProfile)  # fmt: skip
 @login_required
 async def user_profile(request: web.Request) -> web.Response:
-    return ok(await profiles.get_user_profile(request.app[SOCIAL], caller_id(request), path_id(request)))
+    user_id = path_id(request)
+    body = await profiles.get_user_profile(request.app[SOCIAL], caller_id(request), user_id)
+    body["appreciations"] = await appreciation.total(request.app[SERVICES], user_id)
+    return ok(body)
 
 
 @routes.api("POST", "/api/v1/users/{id}/follow", summary="Follow a user (idempotent).", response=schemas.FollowState,

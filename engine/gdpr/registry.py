@@ -198,6 +198,14 @@ TABLES: tuple[Table, ...] = (
           by("assignee_id", keep(STAFF)), by("resolved_by", keep(STAFF))),
     Table("moderation_appeals", by("user_id", anonymise(details="''")), by("reviewed_by", keep(STAFF))),
     Table("platform_mutes", by("user_id", DELETE), by("muted_by", keep(STAFF))),
+    # Gift statistics (sql/0029), a rollup of the gift ledger: the user's own rows go; in others' rows
+    # the coins they gave or got stay that user's figures, and the purged account is shown hidden.
+    Table("gift_stats", by("user_id", DELETE), by("other_id", keep("another user's gift figures, derived from "
+                                                                    "the ledger"))),
+    # Appreciation likes (sql/0029): those received go with the account; those given go too (the
+    # count trigger takes them off the other users' totals).
+    Table("profile_appreciations", by("target_id", DELETE), by("liker_id", DELETE)),
+    Table("profile_appreciation_counts", by("user_id", DELETE)),
 )
 # fmt: on
 
@@ -208,6 +216,7 @@ NOT_USER_COLUMNS: dict[tuple[str, str], str] = {
     ("dm_thread_members", "last_read_message_id"): "a direct message's id, not a user",
     ("user_activity", "room_id"): "a room's id (no foreign key: a visit or gift row must never stop the worker or "
     "the ledger flush), not a user",
+    ("gift_stats", "gift_id"): "a gift of the catalog (no foreign key: nothing may stop the ledger flush), not a user",
 }
 
 

@@ -11,7 +11,7 @@ from engine.accounts.model import iso_timestamp
 from engine.errors import validation_error
 
 # Every kind a notification may have; each can be switched off (all are on by default).
-KINDS = ("follow", "dm", "gift", "system", "agency")
+KINDS = ("follow", "dm", "gift", "system", "agency", "appreciation")
 READ_IDS_MAX = 100
 NotificationId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 
@@ -36,6 +36,7 @@ class Preferences(msgspec.Struct):
     gift: bool = True
     system: bool = True
     agency: bool = True
+    appreciation: bool = True
 
 
 class PreferencesBody(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
@@ -46,6 +47,7 @@ class PreferencesBody(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=
     gift: bool | None = None
     system: bool | None = None
     agency: bool | None = None
+    appreciation: bool | None = None
 
     def changes(self) -> dict[str, bool]:
         return {kind: value for kind in KINDS if (value := getattr(self, kind)) is not None}
