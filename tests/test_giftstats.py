@@ -88,7 +88,7 @@ async def test_every_figure_equals_what_real_gifts_through_sockets_made(client: 
 
     mine = await stats(client, ann)
     assert mine["period"] == "day" and mine["tz"] == "UTC" and mine["from"] == mine["to"]
-    assert (mine["sent"]["count"], mine["sent"]["coins"]) == (5, 55) and 55 == await ledger_debits(client, ann.id)
+    assert (mine["sent"]["count"], mine["sent"]["coins"]) == (5, 55) and await ledger_debits(client, ann.id) == 55
     assert gifts(mine["sent"]) == [(CAR, "Car", "car.png", 2, 40), (ROSE, "Rose", "rose.png", 3, 15)]
     assert people(mine["top_recipients"]) == [(host.id, 4, 35), (cat.id, 1, 20)]
     assert mine["top_recipients"][0]["user"] == {"id": host.id, "name": "Host", "avatar_image": None}
@@ -151,8 +151,10 @@ async def test_periods_are_cut_at_business_midnights_not_utc_ones(make_client: A
     month_first = dt.datetime(today.year, today.month, 1, tzinfo=zone)
     minute = dt.timedelta(minutes=1)
     at = {  # price: when (both sides of a local midnight are 10 minutes apart, in one UTC day)
-        1: midnight + 5 * minute, 2: midnight - 5 * minute,
-        4: month_first + 5 * minute, 8: month_first - 5 * minute,
+        1: midnight + 5 * minute,
+        2: midnight - 5 * minute,
+        4: month_first + 5 * minute,
+        8: month_first - 5 * minute,
         16: midnight - dt.timedelta(days=40),  # in `all`, not in its 30-day trend
     }
     async with db(client.app[SERVICES].config.database_url) as conn:
