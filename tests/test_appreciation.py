@@ -1,15 +1,19 @@
 """Profile appreciation likes (issue 14 §5 "Recognition"): once per liker, target and business day,
 under concurrency too; allowed again the next business day; hidden through a block, refused on
-oneself; the total on the profile; the target's notification as a real socket receives it; the rate."""
+oneself; the total on the profile; the target's notification as a real socket receives it; the
+rate; what a purged account's rows become."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from engine.appkeys import SERVICES
-from tests.helpers import User, bearer, db, new_user
+from engine.gdpr import actions as gdpr
+from tests.helpers import PASSWORD, User, bearer, db, new_user
 from tests.social_setup import block
+from tests.test_giftstats import ROSE, backdated_gift
 
 
 async def appreciate(client: Any, who: User, whom_id: int) -> Any:
@@ -79,3 +83,26 @@ async def test_the_rate_is_an_economy_setting(client: Any) -> None:
     assert [(await appreciate(client, fan, s.id)).status for s in stars[:2]] == [201, 201]
     over = await appreciate(client, fan, stars[2].id)
     assert over.status == 429 and int(over.headers["Retry-After"]) >= 1
+
+
+async def test_a_purged_account_takes_its_likes_and_its_own_gift_figures(client: Any) -> None:
+    fan, star = await new_user(client, "Fan"), await new_user(client, "Star")
+    assert (await appreciate(client, fan, star.id)).status == 201
+    assert (await appreciate(client, star, fan.id)).status == 201
+    svc = client.app[SERVICES]
+    async with db(svc.config.database_url) as conn:
+        await conn.execute("INSERT INTO gifts (id, name, price) VALUES ($1, 'Rose', 1)", ROSE)
+        await backdated_gift(conn, fan.id, star.id, dt.datetime.now(dt.UTC), 3)
+    resp = await client.delete("/api/v1/me", headers=bearer(fan.token), json={"password": PASSWORD})
+    assert resp.status in (200, 202), await resp.text()
+    async with db(svc.config.database_url) as conn:
+        await conn.execute("UPDATE account_deletions SET purge_after = now() - interval '1 second'")
+    assert await gdpr.purge_one(svc) == fan.id
+    assert await figures(client, star, star) == {"total": 0, "today": 0, "liked_today_by_me": False}
+    async with db(svc.config.database_url) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM profile_appreciations") == 0
+        assert await conn.fetchval("SELECT count(*) FROM gift_stats WHERE user_id = $1", fan.id) == 0
+    # The star's own figures stay: the coins were given; who gave them is gone.
+    got = (await (await client.get("/api/v1/me/gifts/stats", headers=bearer(star.token))).json())["data"]
+    assert got["received"]["coins"] == 3 and got["top_gifters"] == [{"user": None, "hidden": True, "count": 1,
+                                                                      "coins": 3}]  # fmt: skip
