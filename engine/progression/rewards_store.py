@@ -1,0 +1,87 @@
+"""The reward ledger's PostgreSQL side (sql/0026_rewards.sql)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from engine.db import Conn
+
+COLUMNS = "id, user_id, source, source_ref, items, state, claim_by, note, txn_id, created_at, granted_at"
+
+
+async def insert_txn(
+    conn: Conn, user_id: int, source: str, source_ref: str, items_json: str, state: str,
+    claim_by: dt.datetime | None, note: str, txn_id: str,
+) -> dict[str, Any] | None:  # fmt: skip
+    """The new row, or None when (user, source, source_ref) is already recorded (a twin waits for
+    the other's commit on the unique index, then sees the conflict)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO rewards (user_id, source, source_ref, items, state, claim_by, note, txn_id)
+            VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+            ON CONFLICT (user_id, source, source_ref) DO NOTHING RETURNING {COLUMNS}""",
+        user_id, source, source_ref, items_json, state, claim_by, note, uuid.UUID(txn_id),
+    )  # fmt: skip
+    return dict(row) if row else None
+
+
+async def get(conn: Conn, reward_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM rewards WHERE id = $1", reward_id)
+    return dict(row) if row else None
+
+
+async def lock_txn(conn: Conn, reward_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM rewards WHERE id = $1 FOR UPDATE", reward_id)
+    return dict(row) if row else None
+
+
+async def set_state_txn(conn: Conn, reward_id: int, state: str) -> None:
+    await conn.execute(
+        "UPDATE rewards SET state = $2, granted_at = CASE WHEN $2 IN ('granted', 'claimed') THEN now() "
+        "ELSE granted_at END WHERE id = $1", reward_id, state,
+    )  # fmt: skip
+
+
+async def pending_ids(conn: Conn, older_than: dt.datetime | None, limit: int = 200) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT id FROM rewards WHERE state = 'pending' AND ($1::timestamptz IS NULL OR created_at < $1) "
+        "ORDER BY id LIMIT $2", older_than, limit,
+    )  # fmt: skip
+    return [r["id"] for r in rows]
+
+
+async def expire_txn(conn: Conn, user_id: int | None = None) -> int:
+    """Claimable rewards past their claim_by become expired (of one user, or all)."""
+    status = await conn.execute(
+        "UPDATE rewards SET state = 'expired' WHERE state = 'claimable' AND claim_by <= now() "
+        "AND ($1::bigint IS NULL OR user_id = $1)", user_id,
+    )  # fmt: skip
+    return int(status.split()[-1])
+
+
+async def page_of(conn: Conn, user_id: int, state: str | None, before: int | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"""SELECT {COLUMNS} FROM rewards WHERE user_id = $1 AND ($2::text IS NULL OR state = $2)
+            AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4""",
+        user_id, state, before, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def frame_category(conn: Conn, item_id: int) -> str | None:
+    value = await conn.fetchval("SELECT category FROM mall_items WHERE id = $1", item_id)
+    return str(value) if value is not None else None
+
+
+async def give_item_txn(conn: Conn, user_id: int, item_id: int, category: str, days: int) -> None:
+    """Into the mall inventory: a new ownership, or the running one extended by `days` (0: permanent)."""
+    await conn.execute(
+        """INSERT INTO user_items (user_id, item_id, category, expires_at)
+           VALUES ($1, $2, $3, CASE WHEN $4 = 0 THEN NULL ELSE now() + make_interval(days => $4) END)
+           ON CONFLICT (user_id, item_id) DO UPDATE SET
+               expires_at = CASE WHEN $4 = 0 OR user_items.expires_at IS NULL THEN NULL
+                                 ELSE greatest(user_items.expires_at, now()) + make_interval(days => $4) END,
+               quantity = user_items.quantity + 1, updated_at = now()""",
+        user_id, item_id, category, days,
+    )  # fmt: skip
