@@ -21,7 +21,7 @@ CREATE TABLE rewards (
     UNIQUE (user_id, source, source_ref)
 );
 CREATE INDEX rewards_user_list ON rewards (user_id, id DESC);
-CREATE INDEX rewards_pending ON rewards (created_at) WHERE state = 'pending';
+CREATE INDEX rewards_unpaid ON rewards (created_at) WHERE granted_at IS NULL AND state IN ('pending', 'claimed');
 CREATE INDEX rewards_claimable ON rewards (claim_by) WHERE state = 'claimable';
 
 INSERT INTO economy_settings (key, value) VALUES

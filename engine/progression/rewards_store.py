@@ -36,19 +36,36 @@ async def lock_txn(conn: Conn, reward_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def set_state_txn(conn: Conn, reward_id: int, state: str) -> None:
-    await conn.execute(
-        "UPDATE rewards SET state = $2, granted_at = CASE WHEN $2 IN ('granted', 'claimed') THEN now() "
-        "ELSE granted_at END WHERE id = $1", reward_id, state,
+async def mark_paid_txn(conn: Conn, reward_id: int) -> bool:
+    """Everything of the reward landed: pending → granted (a claimed one stays claimed); `granted_at`
+    set once. False when it was already marked."""
+    status = await conn.execute(
+        "UPDATE rewards SET state = CASE state WHEN 'pending' THEN 'granted' ELSE state END, granted_at = now() "
+        "WHERE id = $1 AND granted_at IS NULL AND state IN ('pending', 'claimed')", reward_id,
     )  # fmt: skip
+    return status.endswith(" 1")
 
 
-async def pending_ids(conn: Conn, older_than: dt.datetime | None, limit: int = 200) -> list[int]:
+async def claim_txn(conn: Conn, reward_id: int) -> None:
+    await conn.execute("UPDATE rewards SET state = 'claimed' WHERE id = $1 AND state = 'claimable'", reward_id)
+
+
+async def unpaid_ids(conn: Conn, older_than: dt.datetime | None, limit: int = 200) -> list[int]:
+    """Rewards recorded (or claimed) whose items did not all land yet: what the sweep completes."""
     rows = await conn.fetch(
-        "SELECT id FROM rewards WHERE state = 'pending' AND ($1::timestamptz IS NULL OR created_at < $1) "
-        "ORDER BY id LIMIT $2", older_than, limit,
+        "SELECT id FROM rewards WHERE state IN ('pending', 'claimed') AND granted_at IS NULL "
+        "AND ($1::timestamptz IS NULL OR created_at < $1) ORDER BY id LIMIT $2", older_than, limit,
     )  # fmt: skip
     return [r["id"] for r in rows]
+
+
+async def txn_recorded(conn: Conn, txn_id: str) -> bool:
+    return await conn.fetchval("SELECT 1 FROM ledger_transactions WHERE txn_id = $1", uuid.UUID(txn_id)) is not None
+
+
+async def xp_of(conn: Conn, user_id: int) -> tuple[str, str]:
+    row = await conn.fetchrow("SELECT wealth_xp, charm_xp FROM users WHERE id = $1", user_id)
+    return (str(row["wealth_xp"]), str(row["charm_xp"])) if row else ("0", "0")
 
 
 async def expire_txn(conn: Conn, user_id: int | None = None) -> int:
