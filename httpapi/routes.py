@@ -23,6 +23,7 @@ from httpapi import (
     payments,
     reports,
     resellers,
+    rewards,
     rooms,
     social,
     v1,
@@ -52,4 +53,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_income.routes)
     app.add_routes(agency_owner.routes)
     app.add_routes(agency_settlement.routes)
+    app.add_routes(rewards.routes)
     setup_docs(app)

@@ -21,10 +21,12 @@ import logging
 import weakref
 from typing import Any
 
+from engine.audit.store import record_txn as audit_txn
 from engine.db import Conn
 from engine.economy import flusher
+from engine.economy import store as economy_store
 from engine.economy.actions import apply_with_wallet, get_balances
-from engine.errors import DomainError, not_found
+from engine.errors import DomainError, not_found, validation_error
 from engine.jobs import Periodic
 from engine.notifications import store as notifications_store
 from engine.notifications.model import Notice
@@ -45,6 +47,7 @@ from engine.progression.rewards_model import (
 )
 from engine.realtime.server import RealtimeServer, user_room
 from engine.services import Services
+from engine.social.model import decode_cursor, page
 
 __all__ = ["RewardError", "RewardItem", "grant_reward", "grant_reward_txn", "pay_pending", "plug_vip"]
 
@@ -262,3 +265,41 @@ async def claim(svc: Services, user_id: int, reward_id: int) -> dict[str, Any]:
     await _push(svc, row, None)
     log.info("reward claimed", extra={"reward_id": reward_id, "user_id": user_id})
     return _public(row)
+
+
+# --- reads and staff grants ------------------------------------------------------------------------
+
+
+async def list_rewards(
+    svc: Services, user_id: int, state: str | None, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """The user's rewards, newest first; claimable ones past claim_by are expired first (on read)."""
+    (before,) = decode_cursor(cursor, int) or (None,)
+    async with svc.pool.acquire() as conn:
+        await store.expire_txn(conn, user_id)
+        rows = await store.page_of(conn, user_id, state, before, limit + 1)
+    items, next_cursor = page(rows, limit, lambda r: (r["id"],))
+    return {"items": [item_out(r) for r in items], "next_cursor": next_cursor}
+
+
+async def admin_grant(
+    svc: Services, actor_id: int, user_id: int, items: list[RewardItem], note: str, key: str
+) -> dict[str, Any]:
+    """A staff grant (source `admin`, source_ref the body's idempotency key), audited once."""
+    async with svc.pool.acquire() as conn:
+        if not await economy_store.user_exists(conn, user_id):
+            raise not_found("User")
+    try:
+        row = await grant_reward(svc, user_id=user_id, source="admin", source_ref=key, items=items, note=note)
+    except RewardError as exc:
+        raise validation_error({"items": [str(exc)]}) from exc
+    if row is None:
+        async with svc.pool.acquire() as conn:
+            existing = await store.by_key(conn, user_id, "admin", key)
+        assert existing is not None
+        return {**item_out(existing), "replay": True}
+    async with svc.pool.acquire() as conn:
+        await audit_txn(conn, actor_id=actor_id, action="reward.grant", target_type="user", target_id=user_id,
+                        details={"reward_id": row["id"], "items": encode_items(items), "note": note})  # fmt: skip
+    log.info("staff reward granted", extra={"actor_id": actor_id, "user_id": user_id, "reward_id": row["id"]})
+    return {**item_out(row), "replay": False}

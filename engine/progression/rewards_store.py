@@ -31,6 +31,14 @@ async def get(conn: Conn, reward_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+async def by_key(conn: Conn, user_id: int, source: str, source_ref: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM rewards WHERE user_id = $1 AND source = $2 AND source_ref = $3",
+        user_id, source, source_ref,
+    )  # fmt: skip
+    return dict(row) if row else None
+
+
 async def lock_txn(conn: Conn, reward_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM rewards WHERE id = $1 FOR UPDATE", reward_id)
     return dict(row) if row else None
