@@ -108,7 +108,7 @@ async def test_reward_earned_and_balance_reach_the_socket(client: Client, connec
                                      note="First gift")  # fmt: skip
     assert row is not None
     await peer.wait_until(lambda: any(e["id"] == row["id"] for e in peer.events["reward.earned"]))
-    earned = [e for e in peer.events["reward.earned"] if e["id"] == row["id"]][0]
+    earned = next(e for e in peer.events["reward.earned"] if e["id"] == row["id"])
     assert earned["state"] == "granted" and earned["items"][1] == {"kind": "badge", "amount": 0, "ref": 3, "days": 0}
     balance = await first(peer, "balance.updated", 1)
     assert balance.coins == (await get_balances(svc, user.id))["coins"] == 17
