@@ -86,6 +86,15 @@ async def grant_reward_txn(
     """Record the reward inside the caller's transaction (its non-coin items applied with it, unless it
     waits for a claim); None when (user, source, source_ref) was already recorded. After the commit
     the caller calls `pay_pending(svc, [row["id"]])` (the sweep pays any it misses)."""
+    recorded = await _record_txn(conn, user_id, source, source_ref, items, claim_by, note)
+    return recorded[0] if recorded is not None else None
+
+
+async def _record_txn(
+    conn: Conn, user_id: int, source: str, source_ref: str, items: list[RewardItem],
+    claim_by: dt.datetime | None, note: str,
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:  # fmt: skip
+    """The new row and its stored notification (to push after the commit), or None: a twin."""
     check_items(source, items, _vip is not None)
     state = "claimable" if claim_by is not None else "pending"
     row = await store.insert_txn(conn, user_id, source, source_ref, encode_items(items), state, claim_by, note,
@@ -97,8 +106,7 @@ async def grant_reward_txn(
         if coins_of(items) == 0:
             await store.mark_paid_txn(conn, row["id"])
             row = await store.get(conn, row["id"]) or row
-    await _record_notice_txn(conn, row)
-    return row
+    return row, await _record_notice_txn(conn, row)
 
 
 async def _apply_items_txn(conn: Conn, row: dict[str, Any]) -> None:
@@ -116,11 +124,11 @@ async def _apply_items_txn(conn: Conn, row: dict[str, Any]) -> None:
         # badge: kept in the reward row (the badges part reads it later)
 
 
-async def _record_notice_txn(conn: Conn, row: dict[str, Any]) -> None:
+async def _record_notice_txn(conn: Conn, row: dict[str, Any]) -> dict[str, Any] | None:
     text = "You have a reward to claim." if row["state"] == "claimable" else "You received a reward."
     notice = Notice(user_id=row["user_id"], kind="system", text=text, target_type="reward",
                     target_id=str(row["id"]), data={"source": row["source"], "reward_id": row["id"]})  # fmt: skip
-    row["_notice"] = await notifications_store.insert_txn(conn, notice)
+    return await notifications_store.insert_txn(conn, notice)
 
 
 async def grant_reward(
@@ -136,12 +144,11 @@ async def grant_reward(
     """Record (and, unless it needs a claim, pay) one reward; None when (user, source, source_ref)
     was already recorded."""
     async with svc.pool.acquire() as conn, conn.transaction():
-        row = await grant_reward_txn(conn, user_id=user_id, source=source, source_ref=source_ref, items=items,
-                                     claim_by=claim_by, note=note)  # fmt: skip
-    if row is None:
+        recorded = await _record_txn(conn, user_id, source, source_ref, items, claim_by, note)
+    if recorded is None:
         svc.metrics.rewards.labels(source, "duplicate").inc()
         return None
-    notice = row.pop("_notice", None)
+    row, notice = recorded
     svc.metrics.rewards.labels(source, "claimable" if row["state"] == "claimable" else "recorded").inc()
     if row["state"] == "pending":
         row = await _pay(svc, row, check_ledger=False)
