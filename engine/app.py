@@ -47,7 +47,6 @@ from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.progression.rewards import register_reward_jobs
-from engine.progression.rewards_daily import register_daily_login
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.reports.live import Reports
@@ -156,7 +155,6 @@ def create_app(config: Config) -> web.Application:
     register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
     register_settlement_jobs(agencies)  # the month-end settlement (engine/agency/settlement.py)
     register_reward_jobs(realtime)  # the reward ledger's pushes and its sweep of unpaid rewards
-    register_daily_login(realtime)  # the daily login reward, on a user's socket connect
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

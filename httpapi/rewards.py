@@ -10,6 +10,7 @@ from aiohttp import web
 
 from engine.appkeys import SERVICES
 from engine.progression import rewards
+from engine.progression.rewards_daily import grant_daily_login
 from engine.progression.rewards_model import RewardItem
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit
 from httpapi import schemas
@@ -50,6 +51,15 @@ class AdminRewardBody(msgspec.Struct, forbid_unknown_fields=True):
 async def my_rewards(request: web.Request) -> web.Response:
     q = read_query(request, RewardsQuery)
     return ok(await rewards.list_rewards(request.app[SERVICES], caller_id(request), q.state, q.cursor, q.limit))
+
+
+@routes.api("POST", "/api/v1/me/rewards/daily-login", summary="Today's daily login reward (business day of "
+            "BUSINESS_TIMEZONE), once: the reward when this call earned it, null when already earned today or "
+            "disabled (`daily_login_reward_coins` 0).", response=schemas.Reward | None)  # fmt: skip
+@login_required
+async def daily_login(request: web.Request) -> web.Response:
+    row = await grant_daily_login(request.app[SERVICES], caller_id(request))
+    return ok(rewards.public_item(row) if row is not None else None)
 
 
 @routes.api("POST", "/api/v1/me/rewards/{id}/claim", summary="Claim a claimable reward, once: its items land "

@@ -100,9 +100,7 @@ async def test_sweep_completes_a_pending_reward_once(client: Client) -> None:
 async def test_reward_earned_and_balance_reach_the_socket(client: Client, connect: Any) -> None:
     svc = client.app[SERVICES]
     user = await new_user(client)
-    peer = await connect(client, user)  # the connect earns the daily login reward: let it land first
-    await peer.wait_until(lambda: any(e["source"] == "daily_login" for e in peer.events["reward.earned"]))
-    await peer.wait_for("balance.updated")
+    peer = await connect(client, user)
     row = await rewards.grant_reward(svc, user_id=user.id, source="badge", source_ref="first_gift",
                                      items=[RewardItem(kind="coins", amount=7), RewardItem(kind="badge", ref=3)],
                                      note="First gift")  # fmt: skip
@@ -110,8 +108,8 @@ async def test_reward_earned_and_balance_reach_the_socket(client: Client, connec
     await peer.wait_until(lambda: any(e["id"] == row["id"] for e in peer.events["reward.earned"]))
     earned = next(e for e in peer.events["reward.earned"] if e["id"] == row["id"])
     assert earned["state"] == "granted" and earned["items"][1] == {"kind": "badge", "amount": 0, "ref": 3, "days": 0}
-    balance = await first(peer, "balance.updated", 1)
-    assert balance.coins == (await get_balances(svc, user.id))["coins"] == 17
+    balance = await first(peer, "balance.updated")
+    assert balance.coins == (await get_balances(svc, user.id))["coins"] == 7
 
 
 async def test_frames_land_in_the_inventory_and_vip_needs_the_port(client: Client) -> None:
@@ -154,15 +152,17 @@ async def test_daily_login_once_per_business_day_across_local_midnight(make_clie
     assert (await get_balances(svc, user.id))["coins"] >= 20
 
 
-async def test_daily_login_on_socket_connect(client: Client, connect: Any) -> None:
+async def test_daily_login_route_pays_once_a_day(client: Client) -> None:
     user = await new_user(client)
-    peer = await connect(client, user)
-    await peer.wait_until(lambda: any(e["source"] == "daily_login" for e in peer.events["reward.earned"]))
-    again = await connect(client, user)
-    resp = await client.get("/api/v1/me/rewards?state=granted", headers=bearer(user.token))
-    daily = [r for r in (await resp.json())["data"]["items"] if r["source"] == "daily_login"]
-    assert len(daily) == 1 and daily[0]["items"] == [{"kind": "coins", "amount": 10, "ref": 0, "days": 0}]
-    assert again.events["reward.earned"] == [] or all(e["id"] == daily[0]["id"] for e in again.events["reward.earned"])
+    earned = await client.post("/api/v1/me/rewards/daily-login", headers=bearer(user.token))
+    assert earned.status == 200, await earned.text()
+    reward = (await earned.json())["data"]
+    assert reward["source"] == "daily_login" and reward["items"] == [
+        {"kind": "coins", "amount": 10, "ref": 0, "days": 0}
+    ]
+    again = await client.post("/api/v1/me/rewards/daily-login", headers=bearer(user.token))
+    assert (await again.json())["data"] is None
+    assert (await get_balances(client.app[SERVICES], user.id))["coins"] == 10
 
 
 async def test_admin_grant_is_audited_once_per_key(client: Client) -> None:

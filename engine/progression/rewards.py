@@ -158,6 +158,11 @@ async def grant_reward(
     return _public(row)
 
 
+def public_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A reward as the API shows it."""
+    return item_out(row)
+
+
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
