@@ -278,6 +278,9 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "agency.income.updated": "Your agency's figures for the current business month changed (an advance paid, a "
     "salary exchange requested, approved or rejected; `reason` says which): the Members Income summary and the "
     "agency's wallet → the owner's sockets, on any engine process.",
+    "reward.earned": "A reward was recorded for you (state `claimable`: claim it before `claim_by`) or paid to you "
+    "(state `granted`/`claimed`) → your sockets, on any engine process; also stored as a `system` notification.",
+    "balance.updated": "Coins landed in your wallet outside a gift (a reward paid) → your sockets, after the credit.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -209,6 +209,13 @@ class Metrics:
             ["currency", "part"],
             registry=r,
         )
+        self.rewards = Counter(
+            "flylive_rewards_total",
+            "Rewards of the reward ledger by source and outcome (recorded, claimable, duplicate, paid, claimed,"
+            " swept, expired)",
+            ["source", "outcome"],
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

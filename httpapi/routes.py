@@ -24,6 +24,7 @@ from httpapi import (
     payments,
     reports,
     resellers,
+    rewards,
     rooms,
     social,
     v1,
@@ -54,4 +55,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_owner.routes)
     app.add_routes(agency_settlement.routes)
     app.add_routes(giftstats.routes)
+    app.add_routes(rewards.routes)
     setup_docs(app)

@@ -1382,3 +1382,41 @@ class Appreciations(msgspec.Struct):
     today: int
     """Received this business day."""
     liked_today_by_me: bool
+
+
+# --- rewards (engine/progression/rewards.py, docs/progression.md "Rewards") ------------------------
+
+
+class RewardItemOut(msgspec.Struct):
+    kind: Literal["coins", "frame", "badge", "vip"]
+    amount: int
+    """coins: how many."""
+    ref: int
+    """frame: mall item id; vip: tier level; badge: badge id."""
+    days: int
+    """frame/vip: duration in days (frame 0: permanent)."""
+
+
+class Reward(msgspec.Struct):
+    id: int
+    source: Literal["level", "ranking", "badge", "campaign", "daily_login", "vip_daily", "admin"]
+    source_ref: str
+    items: list[RewardItemOut]
+    state: Literal["pending", "granted", "claimable", "claimed", "expired"]
+    """pending: being paid; granted: paid; claimable: claim it before `claim_by`; claimed; expired."""
+    claim_by: Timestamp | None
+    note: str
+    created_at: Timestamp
+    granted_at: Timestamp | None
+    """When everything of it landed."""
+
+
+class RewardPage(msgspec.Struct):
+    items: list[Reward]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class AdminReward(Reward):
+    replay: bool
+    """True: this idempotency key was used before; nothing new was granted."""

@@ -162,6 +162,8 @@ TABLES: tuple[Table, ...] = (
     Table("agency_salary_exchanges", by("requested_by", keep(LEDGER)), by("processed_by", keep(STAFF))),
     # What a member was paid for a month (sql/0022): the record of ledger payments, kept with them.
     Table("agency_settlements", by("user_id", keep(LEDGER))),
+    # A reward is the record behind a `reward` ledger transaction (sql/0026): kept with it.
+    Table("rewards", by("user_id", keep(LEDGER))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),
