@@ -101,6 +101,11 @@ class Keys:
         """An agency chat channel's recent messages (list, newest first; engine/agency/chat.py)."""
         return f"{self.prefix}{{ag:{agency_id}}}:chat"
 
+    def daily_login(self, user_id: int, day: str) -> str:
+        """Set once a user's daily login reward for a business day is recorded: a repeat call that day
+        needs no PostgreSQL read."""
+        return f"{self.prefix}{{u:{user_id}}}:daily_login:{day}"
+
     def gift_combo(self, room_id: int, sender: int, part: str) -> str:
         """A running gift combo: same sender, gift and recipients, in the room's slot."""
         return f"{self.prefix}{{r:{room_id}}}:combo:{sender}:{part}"

@@ -12,6 +12,7 @@ import zoneinfo
 from typing import Any
 
 from engine.economy import store as economy_store
+from engine.progression import rewards_store as store
 from engine.progression.rewards import grant_reward
 from engine.progression.rewards_model import RewardItem
 from engine.services import Services
@@ -29,8 +30,7 @@ def business_day(at: dt.datetime, tz: str) -> dt.date:
 async def grant_daily_login(svc: Services, user_id: int, now: dt.datetime | None = None) -> dict[str, Any] | None:
     """Today's daily login reward, once; None when already earned today, or disabled."""
     day = business_day(now or dt.datetime.now(dt.UTC), svc.config.business_timezone).isoformat()
-    marker = f"{svc.keys.prefix}reward:daily_login:{user_id}:{day}"
-    if await svc.redis.exists(marker):
+    if await store.daily_login_marked(svc.redis, svc.keys, user_id, day):
         return None
     async with svc.pool.acquire() as conn:
         coins = (await economy_store.settings(conn)).get(SETTING, 0)
@@ -38,5 +38,5 @@ async def grant_daily_login(svc: Services, user_id: int, now: dt.datetime | None
         return None
     row = await grant_reward(svc, user_id=user_id, source="daily_login", source_ref=day,
                              items=[RewardItem(kind="coins", amount=coins)], note="Daily login reward")  # fmt: skip
-    await svc.redis.set(marker, 1, ex=MARKER_SECONDS)
+    await store.mark_daily_login(svc.redis, svc.keys, user_id, day, MARKER_SECONDS)
     return row

@@ -6,7 +6,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from redis.asyncio import Redis
+
 from engine.db import Conn
+from engine.keys import Keys
 
 COLUMNS = "id, user_id, source, source_ref, items, state, claim_by, note, txn_id, created_at, granted_at"
 
@@ -110,3 +113,11 @@ async def give_item_txn(conn: Conn, user_id: int, item_id: int, category: str, d
                quantity = user_items.quantity + 1, updated_at = now()""",
         user_id, item_id, category, days,
     )  # fmt: skip
+
+
+async def daily_login_marked(redis: Redis, keys: Keys, user_id: int, day: str) -> bool:
+    return bool(await redis.exists(keys.daily_login(user_id, day)))
+
+
+async def mark_daily_login(redis: Redis, keys: Keys, user_id: int, day: str, seconds: int) -> None:
+    await redis.set(keys.daily_login(user_id, day), 1, ex=seconds)
