@@ -25,6 +25,7 @@ from engine.appkeys import (
     INBOX,
     METRICS,
     NOTIFICATIONS,
+    RANKINGS,
     REALTIME,
     REPORTS,
     ROOMS,
@@ -47,6 +48,7 @@ from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.progression.rewards import register_reward_jobs
+from engine.progression.rankings import Rankings
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.reports.live import Reports
@@ -62,11 +64,13 @@ from httpapi.routes import setup_routes
 
 log = logging.getLogger("flylive.app")
 STUCK_ORDER_SWEEP_SECONDS = 15.0
+RANKING_SWEEP_SECONDS = 30.0
 
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_services(app[CONFIG], app[METRICS]) as svc:
         app[SERVICES] = svc
+        app[RANKINGS].attach(svc)  # the ledger flush's observer: before the flusher starts
         yield
 
 
@@ -155,6 +159,10 @@ def create_app(config: Config) -> web.Application:
     register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
     register_settlement_jobs(agencies)  # the month-end settlement (engine/agency/settlement.py)
     register_reward_jobs(realtime)  # the reward ledger's pushes and its sweep of unpaid rewards
+    # Rankings: live boards fed by the ledger flush, and the period-end snapshot (engine/progression/rankings.py).
+    app[RANKINGS] = rankings = Rankings()
+    realtime.background.append(Periodic("ranking-periods", lambda: rankings.close_due(consumer=realtime.instance_id),
+                                        RANKING_SWEEP_SECONDS))  # fmt: skip
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -168,3 +168,20 @@ class Keys:
     def instance_sockets(self, instance_id: str) -> str:
         """Hash of one process's sockets: sid -> "user_id:room_id" (room 0: in no room)."""
         return f"{self.prefix}{{i:{instance_id}}}:sockets"
+
+    def ranking_slot(self, board: str, period: str, start: str) -> str:
+        """The hash tag shared by one board's period: its sorted sets and its seen set go together
+        into one atomic script call (engine/progression/lua/rank_add.lua)."""
+        return f"{self.prefix}{{rk:{board}:{period}:{start}}}"
+
+    def ranking(self, board: str, period: str, start: str, scope: str) -> str:
+        """Sorted set of a board's period: member id -> score; scope "all" or a country code."""
+        return f"{self.ranking_slot(board, period, start)}:z:{scope}"
+
+    def ranking_room_senders(self, period: str, start: str, room_id: int) -> str:
+        """Sorted set of one room's senders in a period (the legacy room leaderboard)."""
+        return f"{self.ranking_slot('room', period, start)}:senders:{room_id}"
+
+    def ranking_seen(self, board: str, period: str, start: str, day: str) -> str:
+        """Set of transaction ids already counted into the slot (per day for the all-time slot)."""
+        return f"{self.ranking_slot(board, period, start)}:seen:{day}"

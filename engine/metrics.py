@@ -59,6 +59,23 @@ class Metrics:
             "Outbox entries written to the PostgreSQL ledger",
             registry=r,
         )
+        self.ledger_observer_errors = Counter(
+            "flylive_ledger_observer_errors_total",
+            "Flushed batches an observer (the rankings) failed to take in; rebuild them from the ledger",
+            registry=r,
+        )
+        self.ranking_updates = Counter(
+            "flylive_ranking_updates_total",
+            "Gift transactions counted into a ranking board's period (re-deliveries excluded)",
+            ["board"],
+            registry=r,
+        )
+        self.ranking_snapshots = Counter(
+            "flylive_ranking_snapshots_total",
+            "Closed ranking periods snapshotted into ranking_history",
+            ["board", "period"],
+            registry=r,
+        )
         self.gifts = Counter(
             "flylive_gifts_total",
             "gift:send results",

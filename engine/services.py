@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
@@ -34,6 +35,8 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     wallets: Wallets
+    # engine.economy.flusher.LedgerObserver instances, plugged in by create_app (the rankings).
+    ledger_observers: list[Any] = field(default_factory=list)
 
     async def publish_revocation(self, event: Revocation) -> None:
         await auth_store.publish_revocation(self.redis, self.keys, event)

@@ -22,6 +22,7 @@ from httpapi import (
     notifications,
     ops,
     payments,
+    rankings,
     reports,
     resellers,
     rewards,
@@ -35,6 +36,7 @@ from httpapi.docs import setup_docs
 def setup_routes(app: web.Application) -> None:
     app.add_routes(ops.routes)
     app.add_routes(legacy.routes)
+    app.add_routes(rankings.routes)
     app.add_routes(social.routes)  # before v1: /api/v1/users/search must not be read as /api/v1/users/{id}
     app.add_routes(v1.routes)
     app.add_routes(gdpr.routes)

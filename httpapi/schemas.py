@@ -1420,3 +1420,61 @@ class RewardPage(msgspec.Struct):
 class AdminReward(Reward):
     replay: bool
     """True: this idempotency key was used before; nothing new was granted."""
+# --- rankings (issue 14 §3, httpapi/rankings.py) ------------------------------------------------------
+
+
+class RankingEntry(msgspec.Struct):
+    rank: int
+    id: int  # the user, room or agency the board ranks
+    score: int  # coins
+    name: str | None
+    avatar_url: str | None
+
+
+class RankingMe(msgspec.Struct):
+    rank: int
+    id: int  # the caller, their room, or their agency
+    score: int
+
+
+class RankingBoard(msgspec.Struct):
+    board: str
+    period: str
+    start: str | None  # the period's first business day (YYYY-MM-DD); null for all-time
+    country: str | None
+    entries: list[RankingEntry]
+    me: RankingMe | None
+
+
+class RankingHistoryEntry(msgspec.Struct):
+    board: str
+    period: str
+    period_start: str
+    period_end: str  # exclusive: the next period's first business day
+    rank: int
+    id: int
+    score: int
+    name: str | None
+    avatar_url: str | None
+
+
+class RankingHistoryPage(msgspec.Struct):
+    items: list[RankingHistoryEntry]
+    next_cursor: str | None
+
+
+class LegacyLeaderboardEntry(msgspec.Struct):
+    id: int
+    name: str | None
+    avatar_url: str | None
+    coins_spent: int
+    wealth_badge: str | None
+
+
+class LegacyRoomLeaderboard(msgspec.Struct):
+    leaderboard: list[LegacyLeaderboardEntry]
+    total_users: int
+
+
+class RankingsRebuilt(msgspec.Struct):
+    members: dict[str, int]  # per board, members written across the current periods

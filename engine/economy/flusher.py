@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 import asyncpg
 
@@ -21,6 +23,25 @@ from engine.economy.store import EconomyServices
 log = logging.getLogger("flylive.economy.flusher")
 GROUP = "ledger"
 CLAIM_IDLE_MS = 30_000
+
+
+class LedgerObserver(Protocol):
+    """Told of every flushed batch after its PostgreSQL commit and before its XACK (the rankings
+    implement it; create_app plugs them into `Services.ledger_observers`). A crash in between
+    re-delivers the batch, so an observer sees a transaction at least once and must count it once."""
+
+    async def ledger_flushed(self, txns: Sequence[Txn]) -> None: ...
+
+
+async def _tell_observers(svc: EconomyServices, txns: list[Txn]) -> None:
+    # Money first: a failing observer is logged and counted, never holds the ledger's flush (what it
+    # derives can be rebuilt from the ledger).
+    for observer in getattr(svc, "ledger_observers", ()):
+        try:
+            await observer.ledger_flushed(txns)
+        except Exception:
+            log.exception("ledger observer failed", extra={"observer": type(observer).__name__})
+            svc.metrics.ledger_observer_errors.inc()
 
 
 async def ensure_groups(svc: EconomyServices) -> None:
@@ -56,6 +77,7 @@ async def flush_shard(svc: EconomyServices, wallets: store.Wallets, shard: int, 
             log.warning("ledger batch deadlocked; retrying", extra={"shard": shard, "attempt": attempt})
             if attempt == 2:
                 raise
+    await _tell_observers(svc, [entry.txn for entry in entries])
     await store.ack_outbox(svc.redis, outbox, GROUP, [entry.entry_id for entry in entries])
     svc.metrics.ledger_flushed.inc(len(entries))
     return len(entries)

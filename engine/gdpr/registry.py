@@ -208,6 +208,8 @@ TABLES: tuple[Table, ...] = (
     # count trigger takes them off the other users' totals).
     Table("profile_appreciations", by("target_id", DELETE), by("liker_id", DELETE)),
     Table("profile_appreciation_counts", by("user_id", DELETE)),
+    # A closed ranking period's top N: the place stays (others' ranks do not move), on the anonymised account.
+    Table("ranking_history", by("user_id", keep("a closed ranking period's standings; points at the anonymised account"))),
 )
 # fmt: on
 
