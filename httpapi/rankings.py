@@ -97,7 +97,7 @@ async def room_leaderboard(request: web.Request) -> web.Response:
     room_id = path_id(request, what="Room")
     q = read_query(request, LegacyLeaderboardQuery)
     async with request.app[SERVICES].pool.acquire() as conn:
-        if not await conn.fetchval("SELECT true FROM rooms WHERE id = $1 AND deleted_at IS NULL", room_id):
+        if not await rankings_store.room_exists(conn, room_id):
             raise DomainError("not_found", f"No query results for model [Room] {room_id}", status=404)
     offset = (q.page - 1) * LEGACY_PAGE
     # The legacy API answers bare bodies, without the /api/v1 envelope.

@@ -209,13 +209,15 @@ TABLES: tuple[Table, ...] = (
     Table("profile_appreciations", by("target_id", DELETE), by("liker_id", DELETE)),
     Table("profile_appreciation_counts", by("user_id", DELETE)),
     # A closed ranking period's top N: the place stays (others' ranks do not move), on the anonymised account.
-    Table("ranking_history", by("user_id", keep("a closed ranking period's standings; points at the anonymised account"))),
+    Table("ranking_history", by("user_id", keep("a closed period's standings; points at the anonymised account"))),
 )
 # fmt: on
 
 # User-looking columns that do not hold user ids (the coverage test skips them), each with why.
 NOT_USER_COLUMNS: dict[tuple[str, str], str] = {
     ("rooms", "theme_id"): "a room theme (a mall item id), not a user",
+    ("ranking_history", "room_id"): "a ranked room's id (the room board), not a user",
+    ("ranking_history", "agency_id"): "a ranked agency's id (the agency board), not a user",
     ("dm_threads", "last_message_id"): "a direct message's id, not a user",
     ("dm_thread_members", "last_read_message_id"): "a direct message's id, not a user",
     ("user_activity", "room_id"): "a room's id (no foreign key: a visit or gift row must never stop the worker or "

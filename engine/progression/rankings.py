@@ -148,16 +148,10 @@ class Rankings:
                 "country": country_scope(country), "entries": entries, "me": mine}  # fmt: skip
 
     async def _my_member(self, board: Board, user_id: int) -> int | None:
-        """What the caller is on a board: themself, their room, their agency."""
         if SUBJECT[board] == "user":
             return user_id
         async with self.svc.pool.acquire() as conn:
-            if board == "room":
-                found = await conn.fetchval("SELECT id FROM rooms WHERE user_id = $1 AND deleted_at IS NULL", user_id)
-            else:
-                found = await conn.fetchval(
-                    "SELECT agency_id FROM agency_members WHERE user_id = $1 AND left_at IS NULL", user_id)  # fmt: skip
-            return None if found is None else int(found)
+            return await store.member_of(conn, board, user_id)
 
     async def _entries(self, kind: str, rows: list[tuple[int, int, int]]) -> list[dict[str, Any]]:
         async with self.svc.pool.acquire() as conn:
@@ -171,7 +165,7 @@ class Rankings:
         span = span_of(period, dt.datetime.now(dt.UTC), self.tz)
         key = self.svc.keys.ranking_room_senders(period, span.start, room_id)
         rows = ranked(await store.top(self.svc.redis, key, offset, limit), offset)
-        total = await self.svc.redis.zcard(key)
+        total = await store.count(self.svc.redis, key)
         entries = await self._entries("user", rows)
         return {"leaderboard": [{"id": e["id"], "name": e["name"], "avatar_url": e["avatar_url"],
                                  "coins_spent": e["score"], "wealth_badge": None} for e in entries],
@@ -278,8 +272,7 @@ class Rankings:
             if scope := country_scope(country):
                 scopes[scope][member] = score
         old = await store.scan(redis, _glob_escape(keys.ranking_slot(board, span.period, span.start)) + ":z:*")
-        for key in set(old) - {keys.ranking(board, span.period, span.start, s) for s in scopes}:
-            await redis.delete(key)
+        await store.delete(redis, sorted(set(old) - {keys.ranking(board, span.period, span.start, s) for s in scopes}))
         for scope, scores in scopes.items():
             await store.replace_board(redis, keys.ranking(board, span.period, span.start, scope), scores, expire_at)
 

@@ -70,6 +70,15 @@ async def rank_of(redis: Redis, key: str, member: int) -> tuple[int, int] | None
     return int(rank) + 1, int(score)
 
 
+async def count(redis: Redis, key: str) -> int:
+    return int(await redis.zcard(key))
+
+
+async def delete(redis: Redis, keys: Sequence[str]) -> None:
+    if keys:
+        await redis.delete(*keys)
+
+
 async def expire(redis: Redis, keys: Sequence[str], seconds: int) -> None:
     await asyncio.gather(*(redis.expire(key, seconds) for key in keys))
 
@@ -104,24 +113,31 @@ _GIFTS = """WITH g AS (
       AND coalesce(t.metadata ->> 'quantity', '') ~ '^[0-9]{1,9}$'
       AND coalesce(t.metadata ->> 'room_id', '') ~ '^[0-9]{1,18}$')"""
 _SUMS: dict[Board, str] = {
-    "wealth": _GIFTS + """, s AS (SELECT initiator_id AS member,
+    "wealth": _GIFTS
+    + """, s AS (SELECT initiator_id AS member,
         sum(per_recipient * jsonb_array_length(m -> 'recipients')) AS score
         FROM g WHERE initiator_id IS NOT NULL GROUP BY 1)
         SELECT s.member, s.score, u.country FROM s LEFT JOIN users u ON u.id = s.member""",
-    "charm": _GIFTS + """, s AS (SELECT r.value::bigint AS member, sum(per_recipient) AS score
+    "charm": _GIFTS
+    + """, s AS (SELECT r.value::bigint AS member, sum(per_recipient) AS score
         FROM g, jsonb_array_elements_text(m -> 'recipients') r GROUP BY 1)
         SELECT s.member, s.score, u.country FROM s LEFT JOIN users u ON u.id = s.member""",
-    "room": _GIFTS + """, s AS (SELECT (m ->> 'room_id')::bigint AS member,
+    "room": _GIFTS
+    + """, s AS (SELECT (m ->> 'room_id')::bigint AS member,
         sum(per_recipient * jsonb_array_length(m -> 'recipients')) AS score FROM g GROUP BY 1)
         SELECT s.member, s.score, r.country FROM s LEFT JOIN rooms r ON r.id = s.member""",
-    "agency": _GIFTS + """, s AS (SELECT (p.value ->> 1)::bigint AS member, sum(per_recipient) AS score
+    "agency": _GIFTS
+    + """, s AS (SELECT (p.value ->> 1)::bigint AS member, sum(per_recipient) AS score
         FROM g, jsonb_array_elements(CASE WHEN jsonb_typeof(m -> 'agency_income') = 'array'
                                           THEN m -> 'agency_income' ELSE '[]'::jsonb END) p GROUP BY 1)
         SELECT s.member, s.score, a.country FROM s LEFT JOIN agencies a ON a.id = s.member""",
 }
-_ROOM_SENDERS = _GIFTS + """ SELECT (m ->> 'room_id')::bigint AS room_id, initiator_id AS member,
+_ROOM_SENDERS = (
+    _GIFTS
+    + """ SELECT (m ->> 'room_id')::bigint AS room_id, initiator_id AS member,
     sum(per_recipient * jsonb_array_length(m -> 'recipients')) AS score
     FROM g WHERE initiator_id IS NOT NULL GROUP BY 1, 2"""
+)
 
 
 async def ledger_sums(conn: Conn, board: Board, starts: dt.datetime,
@@ -134,6 +150,22 @@ async def ledger_sums(conn: Conn, board: Board, starts: dt.datetime,
 async def ledger_room_senders(conn: Conn, starts: dt.datetime, ends: dt.datetime | None) -> list[tuple[int, int, int]]:
     rows = await conn.fetch(_ROOM_SENDERS, starts, ends)
     return [(r["room_id"], r["member"], int(r["score"])) for r in rows]
+
+
+async def room_exists(conn: Conn, room_id: int) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM rooms WHERE id = $1 AND deleted_at IS NULL", room_id))
+
+
+async def member_of(conn: Conn, board: Board, user_id: int) -> int | None:
+    """What a user is on a board: themself, their room, their agency (None: nothing)."""
+    if SUBJECT[board] == "user":
+        return user_id
+    if board == "room":
+        found = await conn.fetchval("SELECT id FROM rooms WHERE user_id = $1 AND deleted_at IS NULL", user_id)
+    else:
+        found = await conn.fetchval("SELECT agency_id FROM agency_members WHERE user_id = $1 AND left_at IS NULL",
+                                    user_id)  # fmt: skip
+    return None if found is None else int(found)
 
 
 async def started_at(conn: Conn) -> dt.datetime:
