@@ -20,6 +20,7 @@ from typing import Any
 from engine.economy import store as economy_store
 from engine.economy.flusher import flush_all
 from engine.economy.model import Txn
+from engine.keys import Keys
 from engine.progression import rankings_store as store
 from engine.progression import rewards
 from engine.progression.rankings_model import (
@@ -76,11 +77,11 @@ class Rankings:
         if not gifts:
             return
         countries = await self._countries([part for _, parts in gifts for part in parts])
-        calls: dict[str, store.SlotCall] = {}
+        plan = _BatchPlan(self.svc.keys, self.tz, countries)
         for txn, parts in gifts:
-            at = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC)
-            self._add_txn(calls, txn, parts, at, countries)
-        counted = await store.apply_slots(self.svc.redis, list(calls.values()))
+            plan.add_txn(txn, parts)
+        calls = list(plan.calls.values())
+        counted = await store.apply_slots(self.svc.redis, calls)
         for _, parts in gifts:
             for board in {part.board for part in parts}:
                 self.svc.metrics.ranking_updates.labels(board=board).inc()
@@ -92,39 +93,6 @@ class Rankings:
             ids[SUBJECT[part.board]].add(part.member)
         async with self.svc.pool.acquire() as conn:
             return await store.countries(conn, ids["user"], ids["room"], ids["agency"])
-
-    def _add_txn(self, calls: dict[str, store.SlotCall], txn: Txn, parts: list[Contribution], at: dt.datetime,
-                 countries: dict[tuple[str, int], str]) -> None:  # fmt: skip
-        keys = self.svc.keys
-        by_board: dict[Board, list[Contribution]] = defaultdict(list)
-        for part in parts:
-            by_board[part.board].append(part)
-        for period in PERIODS:
-            span = span_of(period, at, self.tz)
-            for board, board_parts in by_board.items():
-                call = self._slot(calls, board, span, at)
-                increments: list[tuple[str, int, int]] = []
-                for part in board_parts:
-                    increments.append((keys.ranking(board, period, span.start, GLOBAL), part.member, part.amount))
-                    scope = country_scope(countries.get((SUBJECT[board], part.member)))
-                    if scope:
-                        increments.append((keys.ranking(board, period, span.start, scope), part.member, part.amount))
-                if board == "room" and period in ROOM_SENDER_PERIODS and txn.initiator_id is not None:
-                    for part in board_parts:
-                        increments.append((keys.ranking_room_senders(period, span.start, part.member),
-                                           txn.initiator_id, part.amount))  # fmt: skip
-                call.add_txn(txn.txn_id, increments)
-
-    def _slot(self, calls: dict[str, store.SlotCall], board: Board, span: Span, at: dt.datetime) -> store.SlotCall:
-        day = at.date().isoformat() if span.ends is None else "p"
-        seen = self.svc.keys.ranking_seen(board, span.period, span.start, day)
-        if seen not in calls:
-            if span.ends is None:
-                calls[seen] = store.SlotCall(seen, ALL_TIME_SEEN_SECONDS, 0)
-            else:
-                expire_at = int((span.ends + KEEP_AFTER_END).timestamp())
-                calls[seen] = store.SlotCall(seen, max(expire_at - int(time.time()), 60), expire_at)
-        return calls[seen]
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -283,6 +251,64 @@ class Rankings:
         for room_id, scores in by_room.items():
             key = self.svc.keys.ranking_room_senders(span.period, span.start, room_id)
             await store.replace_board(self.svc.redis, key, scores, expire_at)
+
+
+class _BatchPlan:
+    """One flushed batch's script calls, one per board/period slot; spans and key names are worked out
+    once per batch (a batch's gifts share a handful of days), not once per gift."""
+
+    def __init__(self, keys: Keys, tz: str, countries: dict[tuple[str, int], str]) -> None:
+        self.keys, self.tz, self.countries = keys, tz, countries
+        self.calls: dict[tuple[str, str, str, str], store.SlotCall] = {}
+        self._spans: dict[tuple[str, int], Span] = {}
+        self._names: dict[tuple[str, str, str, str], str] = {}
+
+    def add_txn(self, txn: Txn, parts: list[Contribution]) -> None:
+        at = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC)
+        by_board: dict[Board, list[Contribution]] = defaultdict(list)
+        for part in parts:
+            by_board[part.board].append(part)
+        for period in PERIODS:
+            span = self._span(period, at)
+            for board, board_parts in by_board.items():
+                increments: list[tuple[str, int, int]] = []
+                for part in board_parts:
+                    increments.append((self._key(board, span, GLOBAL), part.member, part.amount))
+                    scope = country_scope(self.countries.get((SUBJECT[board], part.member)))
+                    if scope:
+                        increments.append((self._key(board, span, scope), part.member, part.amount))
+                if board == "room" and period in ROOM_SENDER_PERIODS and txn.initiator_id is not None:
+                    for part in board_parts:
+                        increments.append((self._key("senders", span, str(part.member)), txn.initiator_id,
+                                           part.amount))  # fmt: skip
+                self._slot(board, span, at).add_txn(txn.txn_id, increments)
+
+    def _span(self, period: Period, at: dt.datetime) -> Span:
+        hour = int(at.timestamp()) // 3600  # a memo per UTC hour, checked against the span: never wrong
+        cached = self._spans.get((period, hour))
+        if cached is None or not (cached.starts <= at and (cached.ends is None or at < cached.ends)):
+            cached = self._spans[(period, hour)] = span_of(period, at, self.tz)
+        return cached
+
+    def _key(self, board: str, span: Span, scope: str) -> str:
+        name = self._names.get((board, span.period, span.start, scope))
+        if name is None:
+            name = (self.keys.ranking_room_senders(span.period, span.start, int(scope)) if board == "senders"
+                    else self.keys.ranking(board, span.period, span.start, scope))  # fmt: skip
+            self._names[(board, span.period, span.start, scope)] = name
+        return name
+
+    def _slot(self, board: Board, span: Span, at: dt.datetime) -> store.SlotCall:
+        day = at.date().isoformat() if span.ends is None else "p"
+        slot = (board, span.period, span.start, day)
+        if slot not in self.calls:
+            seen = self.keys.ranking_seen(board, span.period, span.start, day)
+            if span.ends is None:
+                self.calls[slot] = store.SlotCall(seen, ALL_TIME_SEEN_SECONDS, 0)
+            else:
+                expire_at = int((span.ends + KEEP_AFTER_END).timestamp())
+                self.calls[slot] = store.SlotCall(seen, max(expire_at - int(time.time()), 60), expire_at)
+        return self.calls[slot]
 
 
 def _glob_escape(text: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 
 from engine.db import Conn
@@ -24,7 +25,7 @@ class SlotCall:
     def __init__(self, seen: str, seen_ttl: int, expire_at: int) -> None:
         self.keys: list[str] = [seen]
         self.head = [seen_ttl, expire_at]
-        self.body: list[Any] = []
+        self.body: list[Any] = []  # [[txn_id, [[key index, member, amount], ...]], ...], sent as JSON
         self._index: dict[str, int] = {}
 
     def key_index(self, key: str) -> int:
@@ -34,15 +35,13 @@ class SlotCall:
         return self._index[key]
 
     def add_txn(self, txn_id: str, increments: list[tuple[str, int, int]]) -> None:
-        self.body += [txn_id, len(increments)]
-        for key, member, amount in increments:
-            self.body += [self.key_index(key), member, amount]
+        self.body.append([txn_id, [[self.key_index(key), member, amount] for key, member, amount in increments]])
 
 
 async def apply_slots(redis: Redis, calls: Sequence[SlotCall]) -> int:
     """Run every slot's script at once (the multiplexed client pipelines them): one round trip per batch."""
     script = RANK_ADD.bind(redis)
-    results = await asyncio.gather(*(script(keys=c.keys, args=[*c.head, *c.body]) for c in calls))
+    results = await asyncio.gather(*(script(keys=c.keys, args=[*c.head, msgspec.json.encode(c.body)]) for c in calls))
     return sum(int(r) for r in results)
 
 
