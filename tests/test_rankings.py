@@ -89,10 +89,13 @@ async def test_gift_storm_with_replays_boards_equal_the_ledger(client: Any, regi
             assert await _board(client, rankings.board_key("wealth", period, "ae")) == ae
             pk = {u: s for u, s in charm.items() if u not in ids[::2]}
             assert await _board(client, rankings.board_key("charm", period, "PK")) == pk
-        async with db(config.database_url) as conn:  # ... and the ledger's own sums say the same
-            span = span_of("daily", dt.datetime.now(dt.UTC), config.business_timezone)
-            sums = await rankings_store.ledger_sums(conn, "charm", span.starts, span.ends)
-        assert {m: s for m, s, _ in sums} == dict(charm)
+        async with db(config.database_url) as conn:  # ... and the ledger's own sums say the same, everywhere
+            for period in PERIODS:
+                span = span_of(period, dt.datetime.now(dt.UTC), config.business_timezone)
+                for board in BOARDS:
+                    sums = await rankings_store.ledger_sums(conn, board, span.starts, span.ends)
+                    live = await _board(client, rankings.board_key(board, period, None))
+                    assert {m: s for m, s, _ in sums} == live, (board, period)
 
         top = max(wealth, key=lambda u: (wealth[u], -u))
         member = next(m for m in p.members if m.id == top)

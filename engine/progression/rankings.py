@@ -149,8 +149,10 @@ class Rankings:
             since = await store.started_at(conn)
             settings = await economy_store.settings(conn)
         grace = dt.timedelta(seconds=settings.get("ranking_close_grace_seconds", 120))
+        async with self.svc.pool.acquire() as conn:
+            done = await store.closed_periods(conn, since.date() - dt.timedelta(days=1))
         due = [(board, span) for period in CLOSING for span in closed_spans(period, now, since, grace, self.tz)
-               for board in BOARDS]  # fmt: skip
+               for board in BOARDS if (board, period, span.start) not in done]  # fmt: skip
         if not due:
             return []
         await flush_all(self.svc, self.svc.wallets, consumer)  # the period's last gifts into the ledger
@@ -162,16 +164,17 @@ class Rankings:
 
     async def snapshot(self, board: Board, span: Span, top_n: int) -> bool:
         """Write the period's top N and record its rewards in one transaction (the closed-period row
-        first: a second run, here or in another process, stops there); pay after the commit."""
+        first: a second run, here or in another process, stops there before summing); pay after the commit."""
         assert span.ends is not None and span.period != "all_time"
         period: ClosingPeriod = span.period
         end_day = next_first_day(period, dt.date.fromisoformat(span.start))
         async with self.svc.pool.acquire() as conn, conn.transaction():
+            if not await store.claim_period_txn(conn, board, span, end_day, self.tz):
+                return False
             sums = await store.ledger_sums(conn, board, span.starts, span.ends)
             rows = ranked(sorted(((m, s) for m, s, _ in sums), key=lambda r: (-r[1], r[0]))[:top_n])
-            if not await store.claim_period_txn(conn, board, span, end_day, self.tz, len(rows)):
-                return False
             await store.insert_history_txn(conn, board, span, end_day, rows)
+            await store.set_entries_txn(conn, board, span, len(rows))
             reward_ids = await self._record_rewards_txn(conn, board, span, rows)
         if reward_ids:
             await rewards.pay_pending(self.svc, reward_ids)

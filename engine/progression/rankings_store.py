@@ -172,13 +172,27 @@ async def started_at(conn: Conn) -> dt.datetime:
     return value or dt.datetime.now(dt.UTC)
 
 
-async def claim_period_txn(conn: Conn, board: Board, span: Span, end_day: dt.date, tz: str, entries: int) -> bool:
-    """Mark the period closed; False when it already was (the snapshot then does nothing)."""
+async def closed_periods(conn: Conn, since: dt.date) -> set[tuple[str, str, str]]:
+    """(board, period, start) of the periods already closed, from `since` on."""
+    rows = await conn.fetch("SELECT board, period, period_start FROM ranking_periods WHERE period_start >= $1", since)
+    return {(r["board"], r["period"], r["period_start"].isoformat()) for r in rows}
+
+
+async def claim_period_txn(conn: Conn, board: Board, span: Span, end_day: dt.date, tz: str) -> bool:
+    """Mark the period closed, first thing in the snapshot's transaction; False when it already was (a
+    concurrent run waits on the row until the first commits, then finds it)."""
     return await conn.fetchval(
         """INSERT INTO ranking_periods (board, period, period_start, period_end, time_zone, entries)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
-        board, span.period, dt.date.fromisoformat(span.start), end_day, tz, entries,
+           VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT DO NOTHING RETURNING true""",
+        board, span.period, dt.date.fromisoformat(span.start), end_day, tz,
     ) is not None  # fmt: skip
+
+
+async def set_entries_txn(conn: Conn, board: Board, span: Span, entries: int) -> None:
+    await conn.execute(
+        "UPDATE ranking_periods SET entries = $4 WHERE board = $1 AND period = $2 AND period_start = $3",
+        board, span.period, dt.date.fromisoformat(span.start), entries,
+    )  # fmt: skip
 
 
 async def insert_history_txn(conn: Conn, board: Board, span: Span, end_day: dt.date,
