@@ -181,8 +181,8 @@ async def _record(client: Any, txns: list[money.Txn]) -> None:
 
 async def test_period_end_job_twice_snapshots_and_pays_once(client: Any, register: Any, config: Any) -> None:
     svc = client.app[SERVICES]
-    users = [int((await (await client.get("/api/user", headers=bearer(r["token"]))).json())["id"])
-             for r in [await register(name=f"Ranked {i}") for i in range(3)]]  # fmt: skip
+    tokens = [(await register(name=f"Ranked {i}"))["token"] for i in range(3)]
+    users = [int((await (await client.get("/api/user", headers=bearer(t))).json())["id"]) for t in tokens]
     a, b, c = users
     rankings = _in_zone(svc, KARACHI)
     day = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)  # 17:00 in Karachi, Monday 2026-11-30
@@ -206,10 +206,14 @@ async def test_period_end_job_twice_snapshots_and_pays_once(client: Any, registe
     async with db(config.database_url) as conn:
         history = await conn.fetch("SELECT rank_position, user_id, score FROM ranking_history WHERE board = 'wealth' "
                                    "AND period = 'daily' AND period_start = '2026-11-30' ORDER BY 1")  # fmt: skip
-        paid = await conn.fetch("SELECT user_id, source_ref FROM rewards WHERE source = 'ranking' ORDER BY 2")
+        paid = await conn.fetch("SELECT user_id, source_ref, state FROM rewards WHERE source = 'ranking' ORDER BY 2")
         weekly = await conn.fetchval("SELECT count(*) FROM ranking_periods WHERE period = 'weekly'")
     assert [tuple(r) for r in history] == [(1, b, 70), (2, a, 50)]
-    assert [tuple(r) for r in paid] == [(b, "wealth:daily:2026-11-30:1"), (a, "wealth:daily:2026-11-30:2")]
+    assert [tuple(r) for r in paid] == [(b, "wealth:daily:2026-11-30:1", "granted"),
+                                        (a, "wealth:daily:2026-11-30:2", "granted")]  # fmt: skip
+    for token, coins in ((tokens[1], 300), (tokens[0], 100)):  # paid through the ledger, once
+        wallet = (await (await client.get("/api/v1/wallet", headers=bearer(token))).json())["data"]
+        assert wallet["coins"] == coins
     assert weekly == 4 * 4  # Nov 2 – Nov 23 weeks of every board (Nov 30's week is still open)
     assert 0 < await svc.redis.ttl(key) <= 3600  # the period's live keys go, now that history has it
 
