@@ -241,5 +241,17 @@ async def test_rebuild_recovers_a_lost_redis_board(client: Any, register: Any) -
     await _record(client, [_gift(5, [6], 9, now, 40), _gift(5, [7], 9, now, 2)])
     key = rankings.board_key("charm", "monthly", None)
     await svc.redis.delete(key)
-    written = await rankings.rebuild()
+    user = await register(name="Operator")
+    resp = await client.post("/api/v1/admin/rankings/rebuild", headers=bearer(user["token"]))
+    assert resp.status == 403 and await _board(client, key) == {}
+    async with db(svc.config.database_url) as conn:
+        staff = int((await (await client.get("/api/user", headers=bearer(user["token"]))).json())["id"])
+        await conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = "
+                           "'super_admin'", staff)  # fmt: skip
+    resp = await client.post("/api/v1/admin/rankings/rebuild", headers=bearer(user["token"]))
+    assert resp.status == 200 and (await resp.json())["data"]["members"]["charm"] >= 2
+    assert await _board(client, key) == {6: 40, 7: 2}
+    async with db(svc.config.database_url) as conn:
+        assert await conn.fetchval("SELECT actor_id FROM audit_log WHERE action = 'rankings.rebuild'") == staff
+    written = await rankings.rebuild()  # twice: the same board, nothing added
     assert written["charm"] >= 2 and await _board(client, key) == {6: 40, 7: 2}
