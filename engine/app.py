@@ -47,8 +47,8 @@ from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
-from engine.progression.rewards import register_reward_jobs
 from engine.progression.rankings import Rankings
+from engine.progression.rewards import register_reward_jobs
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.reports.live import Reports

@@ -1420,6 +1420,8 @@ class RewardPage(msgspec.Struct):
 class AdminReward(Reward):
     replay: bool
     """True: this idempotency key was used before; nothing new was granted."""
+
+
 # --- rankings (issue 14 §3, httpapi/rankings.py) ------------------------------------------------------
 
 
