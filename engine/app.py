@@ -30,6 +30,7 @@ from engine.appkeys import (
     ROOMS,
     SERVICES,
     SOCIAL,
+    VIP,
 )
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
@@ -56,6 +57,8 @@ from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
 from engine.social.handlers import register_social_events
 from engine.social.live import Social
+from engine.vip.jobs import register_vip_jobs
+from engine.vip.live import Vip
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
 from httpapi.routes import setup_routes
@@ -155,6 +158,9 @@ def create_app(config: Config) -> web.Application:
     register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
     register_settlement_jobs(agencies)  # the month-end settlement (engine/agency/settlement.py)
     register_reward_jobs(realtime)  # the reward ledger's pushes and its sweep of unpaid rewards
+    # VIP tells the rooms of a changed VIP (profiles) and notifies a gift; its jobs expire and sweep.
+    app[VIP] = vip = Vip(rooms, notifications)
+    register_vip_jobs(vip)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

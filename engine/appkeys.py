@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from engine.reports.live import Reports
     from engine.rooms.live import LiveRooms
     from engine.social.live import Social
+    from engine.vip.live import Vip
 
 CONFIG = web.AppKey("config", Config)
 METRICS = web.AppKey("metrics", Metrics)
@@ -31,3 +32,4 @@ GDPR: web.AppKey[Gdpr] = web.AppKey("gdpr")
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
 REPORTS: web.AppKey[Reports] = web.AppKey("reports")
 AGENCIES: web.AppKey[Agencies] = web.AppKey("agencies")
+VIP: web.AppKey[Vip] = web.AppKey("vip")

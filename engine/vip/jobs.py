@@ -1,0 +1,16 @@
+"""The VIP jobs every process runs: the expiry (a level past its expiry is cleared and its holder
+told), the sweep of purchases a crash left pending, and the daily bonus (docs/vip.md "Jobs")."""
+
+from __future__ import annotations
+
+from engine.jobs import Periodic
+from engine.vip.actions import expire_due, sweep_pending
+from engine.vip.live import Vip
+
+EXPIRY_SECONDS = 60.0
+SWEEP_SECONDS = 60.0
+
+
+def register_vip_jobs(vip: Vip) -> None:
+    vip.rt.background.append(Periodic("vip-expiry", lambda: expire_due(vip), EXPIRY_SECONDS))
+    vip.rt.background.append(Periodic("vip-purchase-sweep", lambda: sweep_pending(vip), SWEEP_SECONDS))
