@@ -128,8 +128,9 @@ async def set_vip(database_url: str, user_id: int, level: int, *, app: Any) -> N
     """Change a VIP level in SQL; returns once `app`'s hot cache has forgotten the old one."""
     async with heard_by(database_url, app), db(database_url) as conn:
         # A level in force has an expiry (sql/0025_vip.sql); level 0 has none.
-        sql = "UPDATE users SET vip_level = $1::smallint, vip_expires_at = CASE WHEN $1::smallint > 0 THEN now() + interval '30 days' END"
-        assert await conn.execute(sql + " WHERE id = $2", level, user_id) == "UPDATE 1"
+        expiry = "CASE WHEN $1::smallint > 0 THEN now() + interval '30 days' END"
+        sql = f"UPDATE users SET vip_level = $1::smallint, vip_expires_at = {expiry} WHERE id = $2"
+        assert await conn.execute(sql, level, user_id) == "UPDATE 1"
 
 
 @asynccontextmanager
