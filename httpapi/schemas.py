@@ -1474,3 +1474,9 @@ class VipPurchase(msgspec.Struct):
     replay: bool = False
     balance: int | None = None
     """The buyer's coins after the debit."""
+
+
+class VipPurchasePage(msgspec.Struct):
+    items: list[VipPurchase]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""

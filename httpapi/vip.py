@@ -9,10 +9,10 @@ from engine.accounts.vip_model import FLSVIP
 from engine.appkeys import SERVICES, VIP
 from engine.errors import not_found
 from engine.vip import actions, tiers
-from engine.vip.model import GiftBody, PurchaseBody, TierBody
+from engine.vip.model import GiftBody, HistoryQuery, PurchaseBody, TierBody
 from httpapi import schemas
 from httpapi.auth import caller_id, login_required, permission_required
-from httpapi.common import parse_int, read_body
+from httpapi.common import parse_int, read_body, read_query
 from httpapi.contract import ApiRoutes, Id
 from httpapi.responses import ok
 
@@ -30,6 +30,14 @@ async def list_tiers(request: web.Request) -> web.Response:
 @login_required
 async def my_vip(request: web.Request) -> web.Response:
     return ok(await tiers.my_vip(request.app[VIP], caller_id(request)))
+
+
+@routes.api("GET", "/api/v1/me/vip/purchases", summary="The caller's VIP purchases, gifts given and received and "
+            "reward grants, newest first.", query=HistoryQuery, response=schemas.VipPurchasePage)  # fmt: skip
+@login_required
+async def my_purchases(request: web.Request) -> web.Response:
+    q = read_query(request, HistoryQuery)
+    return ok(await tiers.my_purchases(request.app[SERVICES], caller_id(request), q))
 
 
 @routes.api("POST", "/api/v1/vip/purchase", summary="Buy VIP with coins: the same tier renews (extends the "

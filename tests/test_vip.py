@@ -108,7 +108,7 @@ async def test_concurrent_purchases_never_double_debit(client: Any) -> None:
     statuses = await asyncio.gather(*(attempt(k) for k in keys))
     assert all(s in (200, 409) for s in statuses)
     async with db(client.app[SERVICES].config.database_url) as conn:
-        rows = await conn.fetch("SELECT * FROM vip_purchases WHERE buyer_id = $1 ORDER BY applied_at", user.id)
+        rows = await conn.fetch("SELECT * FROM vip_purchases WHERE buyer_id = $1 ORDER BY expires_after", user.id)
     applied = [r for r in rows if r["status"] == "applied"]
     assert len(rows) == 10 and len(applied) == 7  # one row per key; funds for seven
     assert [r["mode"] for r in applied] == ["new"] + ["renew"] * 6
@@ -231,3 +231,16 @@ async def test_moderators_may_not_edit_tiers(client: Any) -> None:
     await grant_role(client.app[SERVICES].config.database_url, staff.id, "moderator")  # no catalog.manage
     tier = {"name": "VIP2", "price_coins": 9_000, "privileges": {}}
     assert (await client.put("/api/v1/admin/vip/tiers/2", headers=bearer(staff.token), json=tier)).status == 403
+
+
+async def test_my_purchases_are_paged_newest_first(client: Any) -> None:
+    user = await new_user(client)
+    await fund(client, user.id, 9_000)
+    for n in range(3):
+        await buy(client, user.token, 1, 1, f"vip-page-{n:04d}")
+    auth = bearer(user.token)
+    first_page = (await (await client.get("/api/v1/me/vip/purchases?limit=2", headers=auth)).json())["data"]
+    assert [p["mode"] for p in first_page["items"]] == ["renew", "renew"] and first_page["next_cursor"]
+    rest = await client.get(f"/api/v1/me/vip/purchases?limit=2&cursor={first_page['next_cursor']}", headers=auth)
+    last = (await rest.json())["data"]
+    assert [p["mode"] for p in last["items"]] == ["new"] and last["next_cursor"] is None

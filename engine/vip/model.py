@@ -13,6 +13,7 @@ from msgspec import Meta
 
 from engine.accounts.vip_model import FLSVIP, VipPrivileges, decode_privileges, vip_level_at
 from engine.errors import DomainError
+from engine.social.model import DEFAULT_LIMIT, Cursor, Limit
 
 MONTH_SECONDS = 30 * 86400  # a VIP month is 30 days, whatever the calendar month
 DAY_SECONDS = 86400
@@ -48,6 +49,13 @@ class TierBody(msgspec.Struct, forbid_unknown_fields=True):
     price_coins: Annotated[int, Meta(ge=1, le=10**12)]
     privileges: VipPrivileges
     is_active: bool = True
+
+
+class HistoryQuery(msgspec.Struct):
+    """GET /api/v1/me/vip/purchases: newest first."""
+
+    cursor: Cursor | None = None
+    limit: Limit = DEFAULT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,7 @@ async def lock_purchase_txn(conn: Conn, purchase_id: int) -> dict[str, Any]:
 async def mark_applied_txn(conn: Conn, purchase_id: int, before: Standing, outcome: Outcome) -> dict[str, Any]:
     row = await conn.fetchrow(
         """UPDATE vip_purchases SET status = 'applied', refusal = NULL, mode = $2, level_before = $3,
-               expires_before = $4, level_after = $5, expires_after = $6, applied_at = now()
+               expires_before = $4, level_after = $5, expires_after = $6, applied_at = clock_timestamp()
            WHERE id = $1 RETURNING *""",
         purchase_id, outcome.mode, before.level, before.expires_at, outcome.level, outcome.expires_at,
     )  # fmt: skip

@@ -11,9 +11,10 @@ import msgspec
 from engine.audit.store import record_txn as audit_txn
 from engine.errors import not_found
 from engine.services import Services
+from engine.social.model import decode_cursor, page
 from engine.vip import store
 from engine.vip.live import Vip
-from engine.vip.model import TierBody, tier_json
+from engine.vip.model import HistoryQuery, TierBody, purchase_json, tier_json
 from engine.vip.notify import standing_json
 
 log = logging.getLogger("flylive.vip")
@@ -45,3 +46,12 @@ async def do_update_tier(svc: Services, actor_id: int, level: int, body: TierBod
     svc.metrics.vip_tier_edits.inc()
     log.info("vip tier updated", extra={"level": level, "user_id": actor_id, "price_coins": body.price_coins})
     return tier_json(row)
+
+
+async def my_purchases(svc: Services, user_id: int, q: HistoryQuery) -> dict[str, Any]:
+    """What the user bought, gave and received (purchases, gifts both ways, reward grants), newest first."""
+    position = decode_cursor(q.cursor, int)
+    async with svc.pool.acquire() as conn:
+        rows = await store.purchases_of(conn, user_id, position[0] if position else None, q.limit + 1)
+    items, next_cursor = page(rows, q.limit, lambda r: (r["id"],))
+    return {"items": [purchase_json(r) for r in items], "next_cursor": next_cursor}
