@@ -14,7 +14,7 @@ from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
 from engine.vip import actions, store
 from engine.vip.model import MONTH_SECONDS
-from tests.helpers import bearer, db, grant_role, join, new_user
+from tests.helpers import bearer, db, grant_role, heard_by, join, new_user
 from tests.sockets import first
 from tests.vip_setup import buy, fund, set_vip, standing
 
@@ -244,3 +244,19 @@ async def test_my_purchases_are_paged_newest_first(client: Any) -> None:
     rest = await client.get(f"/api/v1/me/vip/purchases?limit=2&cursor={first_page['next_cursor']}", headers=auth)
     last = (await rest.json())["data"]
     assert [p["mode"] for p in last["items"]] == ["new"] and last["next_cursor"] is None
+
+
+async def test_a_tier_edit_reaches_the_next_seat_action(client: Any, connect: Any) -> None:
+    staff, owner, holder = await new_user(client, role="admin"), await new_user(client), await new_user(client)
+    o, h = await connect(client, owner), await connect(client, holder)
+    for peer in (o, h):
+        await join(peer, owner.room)
+    assert (await h.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
+    await set_vip(client, holder.id, 2)
+    mute = {"roomId": owner.room, "userId": holder.id}
+    assert (await o.call("seat:mute", mute))["success"] is True  # VIP2 has no anti-mute
+    assert (await o.call("seat:unmute", mute))["success"] is True
+    tier = {"name": "VIP2", "price_coins": 9_000, "privileges": {"anti_mute": True}}
+    async with heard_by(client.app[SERVICES].config.database_url, client.app):
+        assert (await client.put("/api/v1/admin/vip/tiers/2", headers=bearer(staff.token), json=tier)).status == 200
+    assert (await o.call("seat:mute", mute))["code"] == "VIP_PROTECTED"
