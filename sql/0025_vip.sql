@@ -68,6 +68,8 @@ CREATE TABLE vip_purchases (
     expires_after   timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     applied_at      timestamptz,
+    -- false: applied inside another domain's transaction (a reward), `vip.updated` not sent yet
+    told            boolean NOT NULL DEFAULT true,
     CHECK ((kind = 'reward') = (buyer_id IS NULL))
 );
 -- A retried request (same buyer, same key) finds its row; reward grants are keyed by the reward.
@@ -75,6 +77,7 @@ CREATE UNIQUE INDEX vip_purchases_key ON vip_purchases (coalesce(buyer_id, 0), i
 CREATE INDEX vip_purchases_recipient_idx ON vip_purchases (recipient_id, id);
 CREATE INDEX vip_purchases_buyer_idx ON vip_purchases (buyer_id, id) WHERE buyer_id IS NOT NULL;
 CREATE INDEX vip_purchases_pending_idx ON vip_purchases (created_at) WHERE status = 'pending';
+CREATE INDEX vip_purchases_untold_idx ON vip_purchases (id) WHERE NOT told;
 
 INSERT INTO economy_settings (key, value) VALUES
     ('vip_max_months', 12);   -- the most months one purchase or gift may buy

@@ -14,6 +14,7 @@ from engine.economy.flusher import flush_all
 from engine.economy.reconcile import reconcile
 from engine.vip import actions, store
 from engine.vip.model import MONTH_SECONDS
+from engine.vip.rewards_port import VipRewards
 from tests.helpers import bearer, db, grant_role, heard_by, join, new_user
 from tests.sockets import first
 from tests.vip_setup import buy, fund, set_vip, standing
@@ -260,3 +261,19 @@ async def test_a_tier_edit_reaches_the_next_seat_action(client: Any, connect: An
     async with heard_by(client.app[SERVICES].config.database_url, client.app):
         assert (await client.put("/api/v1/admin/vip/tiers/2", headers=bearer(staff.token), json=tier)).status == 200
     assert (await o.call("seat:mute", mute))["code"] == "VIP_PROTECTED"
+
+
+async def test_a_reward_grants_days_once_in_its_own_transaction(client: Any, connect: Any) -> None:
+    vip, svc = client.app[VIP], client.app[SERVICES]
+    user = await new_user(client)
+    peer = await connect(client, user)
+    port = VipRewards(vip)
+    for _attempt in range(2):  # the reward ledger grants once per reward; a replay gives nothing more
+        async with svc.pool.acquire() as conn, conn.transaction():
+            await port.grant_days(conn, user.id, 2, 7, "reward:41")
+    level, expires = await standing(client, user.id)
+    assert level == 2 and expires is not None
+    assert dt.timedelta(days=7) - dt.timedelta(seconds=5) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(days=7)
+    assert await actions.tell_untold(vip) == 1 and await actions.tell_untold(vip) == 0
+    updated = await first(peer, "vip.updated")
+    assert (updated.level, updated.reason) == (2, "reward")  # type: ignore[attr-defined]

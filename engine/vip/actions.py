@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.accounts import store as accounts_store
 from engine.audit.store import record_txn as audit_txn
+from engine.db import Conn
 from engine.economy import model as money
 from engine.economy import store as economy_store
 from engine.economy.actions import apply_with_wallet
@@ -34,6 +35,7 @@ from engine.vip.model import (
     DAY_SECONDS,
     MONTH_SECONDS,
     GiftBody,
+    Outcome,
     PurchaseBody,
     apply_time,
     check_not_downgrade,
@@ -133,21 +135,29 @@ async def _debit(vip: Vip, row: dict[str, Any]) -> money.Applied:
     return await apply_with_wallet(vip.svc, txn, f"vip:{row['id']}")
 
 
+async def apply_txn(conn: Conn, purchase_id: int) -> tuple[dict[str, Any], Outcome | None]:
+    """Give the row's time to its recipient, in the caller's transaction, once (the row and the users
+    row locked); the row, and the outcome (None: it was applied already)."""
+    row = await store.lock_purchase_txn(conn, purchase_id)
+    if row["status"] == "applied":
+        return row, None
+    before = await store.standing(conn, row["recipient_id"], lock=True)
+    assert before is not None
+    outcome = apply_time(before, row["tier"], int(row["seconds"]), await store.prices(conn), _now())
+    await store.set_vip_txn(conn, row["recipient_id"], outcome)
+    return await store.mark_applied_txn(conn, purchase_id, before, outcome), outcome
+
+
 async def apply_purchase(vip: Vip, purchase_id: int) -> tuple[dict[str, Any], bool]:
     """Step 3: give the time (once: the row is locked and checked); then tell the recipient. Returns
     the row and whether this call applied it."""
     svc = vip.svc
     stored = None
     async with svc.pool.acquire() as conn, conn.transaction():
-        row = await store.lock_purchase_txn(conn, purchase_id)
-        if row["status"] == "applied":
+        row, outcome = await apply_txn(conn, purchase_id)
+        if outcome is None:
             return row, False
         recipient = row["recipient_id"]
-        before = await store.standing(conn, recipient, lock=True)
-        assert before is not None
-        outcome = apply_time(before, row["tier"], int(row["seconds"]), await store.prices(conn), _now())
-        await store.set_vip_txn(conn, recipient, outcome)
-        row = await store.mark_applied_txn(conn, purchase_id, before, outcome)
         if row["kind"] != "reward":
             await audit_txn(conn, actor_id=row["buyer_id"], action=f"vip.{row['kind']}", target_type="user",
                             target_id=recipient, details={"purchase_id": purchase_id, "tier": row["tier"],
@@ -226,3 +236,13 @@ async def expire_due(vip: Vip, limit: int = 500) -> int:
         log.info("vip expired", extra={"user_id": row["id"], "level": row["old_level"]})
         await told(vip, row["id"], "expired")
     return len(expired)
+
+
+async def tell_untold(vip: Vip, limit: int = 100) -> int:
+    """`vip.updated` (and the room profiles) for rows applied inside another domain's transaction
+    (a reward's VIP item, engine/vip/rewards_port.py), which could not push after its commit."""
+    async with vip.svc.pool.acquire() as conn:
+        rows = await store.claim_untold(conn, limit)
+    for row in rows:
+        await told(vip, row["recipient_id"], row["kind"])
+    return len(rows)

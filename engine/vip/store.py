@@ -57,14 +57,15 @@ async def set_vip_txn(conn: Conn, user_id: int, outcome: Outcome) -> None:
 
 
 async def insert_purchase_txn(conn: Conn, *, kind: str, buyer_id: int | None, recipient_id: int, tier: int,
-                              months: int, seconds: int, price: int, key: str) -> dict[str, Any] | None:  # fmt: skip
+                              months: int, seconds: int, price: int, key: str,
+                              told: bool = True) -> dict[str, Any] | None:  # fmt: skip
     """The pending row; None when (buyer, key) has one already (a retry, or its concurrent twin)."""
     row = await conn.fetchrow(
         """INSERT INTO vip_purchases (kind, buyer_id, recipient_id, tier, months, seconds, price_coins,
-                                      idempotency_key, txn_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                      idempotency_key, txn_id, told)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (coalesce(buyer_id, 0), idempotency_key) DO NOTHING RETURNING *""",
-        kind, buyer_id, recipient_id, tier, months, seconds, price, key, uuid.uuid4(),
+        kind, buyer_id, recipient_id, tier, months, seconds, price, key, uuid.uuid4(), told,
     )  # fmt: skip
     return dict(row) if row else None
 
@@ -152,5 +153,18 @@ async def purchases_of(conn: Conn, user_id: int, before_id: int | None, limit: i
         """SELECT * FROM vip_purchases WHERE (recipient_id = $1 OR buyer_id = $1) AND ($2::bigint IS NULL OR id < $2)
            ORDER BY id DESC LIMIT $3""",
         user_id, before_id, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def claim_untold(conn: Conn, limit: int) -> list[dict[str, Any]]:
+    """Applied rows whose holder was not told yet (applied in another domain's transaction), each
+    claimed by one process."""
+    rows = await conn.fetch(
+        """UPDATE vip_purchases SET told = true WHERE id IN (
+               SELECT id FROM vip_purchases WHERE NOT told AND status = 'applied' ORDER BY id LIMIT $1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, recipient_id, kind""",
+        limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
