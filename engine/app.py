@@ -57,8 +57,10 @@ from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
 from engine.social.handlers import register_social_events
 from engine.social.live import Social
+from engine.progression.rewards import plug_vip
 from engine.vip.jobs import register_vip_jobs
 from engine.vip.live import Vip
+from engine.vip.rewards_port import VipRewards
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
 from httpapi.routes import setup_routes
@@ -161,6 +163,7 @@ def create_app(config: Config) -> web.Application:
     # VIP tells the rooms of a changed VIP (profiles) and notifies a gift; its jobs expire and sweep.
     app[VIP] = vip = Vip(rooms, notifications)
     register_vip_jobs(vip)
+    plug_vip(VipRewards(vip))  # a reward's `vip` items (the reward ledger never imports engine.vip)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -1,16 +1,20 @@
 """Every VIP privilege in every rule that names it, for every level 0–7, exactly as the tier data
 says (GET /api/v1/vip/tiers): anti-mute (seat:mute), anti-kick (seat:remove), VIP-only gifts,
 VIP-only mall items, the badge and entry effect in the join snapshot and room:userJoined, the chat
-bubble in chat:message, the gift XP multiplier in the ledger's wealth XP, and the daily bonus."""
+bubble in chat:message, the gift XP multiplier in the ledger's wealth XP, and the daily bonus in
+the reward ledger."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
-from engine.appkeys import SERVICES
+from engine.appkeys import SERVICES, VIP
 from engine.config import Rate
 from engine.economy.flusher import flush_all
+from engine.vip.daily import business_day, grant_daily_bonuses
 from tests.helpers import bearer, db, join, new_user
 from tests.sockets import Peer
 from tests.vip_setup import fund, set_vip, tiers
@@ -38,6 +42,17 @@ async def wealth_xp(client: Any, user_id: int) -> Decimal:
     await flush_all(svc, svc.wallets, "test")
     async with db(svc.config.database_url) as conn:
         return Decimal(await conn.fetchval("SELECT wealth_xp FROM users WHERE id = $1", user_id))
+
+
+async def daily_bonus(client: Any, user_id: int, at: dt.datetime) -> int | None:
+    """The job's run on one business day (each level of the matrix gets a day of its own): the coins
+    of the holder's `vip_daily` reward for that day, None when none was recorded."""
+    await grant_daily_bonuses(client.app[VIP], at)
+    day = business_day(at, client.app[SERVICES].config.business_timezone)
+    async with db(client.app[SERVICES].config.database_url) as conn:
+        items = await conn.fetchval("SELECT items::text FROM rewards WHERE user_id = $1 AND source = 'vip_daily' "
+                                    "AND source_ref = $2", user_id, day)  # fmt: skip
+    return sum(i["amount"] for i in json.loads(items) if i["kind"] == "coins") if items else None
 
 
 async def seat_rules(owner: Peer, holder: Peer, room: int, holder_id: int, seen: dict[str, Any]) -> None:
@@ -81,7 +96,7 @@ async def test_every_privilege_for_every_level(make_client: Any, connect: Any) -
     assert (await h.call("seat:take", {"roomId": owner.room, "seatIndex": 1}))["success"]
     for level in range(8):
         privileges = tier_data[level]["privileges"] if level else {}
-        await set_vip(client, holder.id, level)
+        await set_vip(client, holder.id, level, dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
         seen: dict[str, Any] = {}
         await seat_rules(o, h, owner.room, holder.id, seen)
         await gift_and_mall_rules(client, holder.token, h, owner.room, owner.id, frames, level, seen)
@@ -106,6 +121,7 @@ async def test_every_privilege_for_every_level(make_client: Any, connect: Any) -
                                           "idempotencyKey": f"matrix-{level}-plain"})  # fmt: skip
         assert sent["success"], sent
         xp_gained = await wealth_xp(client, holder.id) - xp_before
+        bonus = await daily_bonus(client, holder.id, dt.datetime.now(dt.UTC) + dt.timedelta(days=level))
 
         multiplier = privileges.get("gift_xp_multiplier_bps", 10_000)
         assert seen["anti_mute"] is bool(privileges.get("anti_mute")), level
@@ -118,3 +134,4 @@ async def test_every_privilege_for_every_level(make_client: Any, connect: Any) -
             assert profile["vip_badge"] == privileges.get("badge"), level
         assert (chat["userVipLevel"], chat["userVipBubble"]) == (level, privileges.get("chat_bubble")), level
         assert xp_gained == Decimal(PLAIN_PRICE * multiplier) / 10_000, level
+        assert bonus == (privileges.get("daily_bonus_coins") or None), level

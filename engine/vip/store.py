@@ -137,16 +137,6 @@ async def expire_due_txn(conn: Conn, now: dt.datetime, limit: int) -> list[dict[
     return [dict(r) for r in rows]
 
 
-async def holders(conn: Conn, now: dt.datetime, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Users with a VIP level in force at `now`, by id from `after_id` (the daily bonus walks them)."""
-    rows = await conn.fetch(
-        """SELECT id, vip_level FROM users WHERE vip_level > 0 AND vip_expires_at > $1 AND id > $2
-             AND deleted_at IS NULL ORDER BY id LIMIT $3""",
-        now, after_id, limit,
-    )  # fmt: skip
-    return [dict(r) for r in rows]
-
-
 async def purchases_of(conn: Conn, user_id: int, before_id: int | None, limit: int) -> list[dict[str, Any]]:
     """The user's purchases, gifts and grants (bought or received), newest first."""
     rows = await conn.fetch(
@@ -166,5 +156,20 @@ async def claim_untold(conn: Conn, limit: int) -> list[dict[str, Any]]:
                FOR UPDATE SKIP LOCKED)
            RETURNING id, recipient_id, kind""",
         limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def holders_without_bonus(conn: Conn, now: dt.datetime, day: str, after_id: int,
+                                limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Holders of a level in force at `now` with no `vip_daily` reward for business day `day` yet,
+    by id from `after_id` (the daily bonus job walks them)."""
+    rows = await conn.fetch(
+        """SELECT u.id, u.vip_level FROM users u
+           WHERE u.vip_level > 0 AND u.vip_expires_at > $1 AND u.id > $3 AND u.deleted_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM rewards r
+                             WHERE r.user_id = u.id AND r.source = 'vip_daily' AND r.source_ref = $2)
+           ORDER BY u.id LIMIT $4""",
+        now, day, after_id, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
