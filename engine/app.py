@@ -47,7 +47,7 @@ from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
-from engine.progression.rewards import register_reward_jobs
+from engine.progression.rewards import plug_vip, register_reward_jobs
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.reports.live import Reports
@@ -57,7 +57,6 @@ from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
 from engine.social.handlers import register_social_events
 from engine.social.live import Social
-from engine.progression.rewards import plug_vip
 from engine.vip.jobs import register_vip_jobs
 from engine.vip.live import Vip
 from engine.vip.rewards_port import VipRewards
