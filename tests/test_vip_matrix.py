@@ -52,7 +52,11 @@ async def daily_bonus(client: Any, user_id: int, at: dt.datetime) -> int | None:
     async with db(client.app[SERVICES].config.database_url) as conn:
         items = await conn.fetchval("SELECT items::text FROM rewards WHERE user_id = $1 AND source = 'vip_daily' "
                                     "AND source_ref = $2", user_id, day)  # fmt: skip
-    return sum(i["amount"] for i in json.loads(items) if i["kind"] == "coins") if items else None
+    if items is None:
+        return None
+    parsed = json.loads(items)
+    parsed = json.loads(parsed) if isinstance(parsed, str) else parsed  # however the ledger stored its jsonb
+    return sum(i["amount"] for i in parsed if i["kind"] == "coins")
 
 
 async def seat_rules(owner: Peer, holder: Peer, room: int, holder_id: int, seen: dict[str, Any]) -> None:
