@@ -281,6 +281,11 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "reward.earned": "A reward was recorded for you (state `claimable`: claim it before `claim_by`) or paid to you "
     "(state `granted`/`claimed`) → your sockets, on any engine process; also stored as a `system` notification.",
     "balance.updated": "Coins landed in your wallet outside a gift (a reward paid) → your sockets, after the credit.",
+    "vip.updated": "Your VIP changed (bought, renewed, upgraded, gifted, granted by a reward, or expired: level 0) "
+    "→ your sockets, on any engine process; its privileges apply (or end) from your next event on, and the rooms "
+    "you are in get `user:profile_updated` with the VIP fields.",
+    "vip.gifted": "Someone gave you VIP (they paid) → your sockets, on any engine process; also stored as a `gift` "
+    "notification. `vip.updated` follows with your new standing.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -31,6 +31,7 @@ from engine.appkeys import (
     ROOMS,
     SERVICES,
     SOCIAL,
+    VIP,
 )
 from engine.config import Config, check_deployment
 from engine.economy.flusher import ensure_groups, flush_all
@@ -48,7 +49,7 @@ from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.progression.rankings import Rankings
-from engine.progression.rewards import register_reward_jobs
+from engine.progression.rewards import plug_vip, register_reward_jobs
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
 from engine.reports.live import Reports
@@ -58,6 +59,9 @@ from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
 from engine.social.handlers import register_social_events
 from engine.social.live import Social
+from engine.vip.jobs import register_vip_jobs
+from engine.vip.live import Vip
+from engine.vip.rewards_port import VipRewards
 from httpapi.middleware import MIDDLEWARES
 from httpapi.ops import LIFECYCLE, Lifecycle
 from httpapi.routes import setup_routes
@@ -163,6 +167,10 @@ def create_app(config: Config) -> web.Application:
     app[RANKINGS] = rankings = Rankings()
     realtime.background.append(Periodic("ranking-periods", lambda: rankings.close_due(consumer=realtime.instance_id),
                                         RANKING_SWEEP_SECONDS))  # fmt: skip
+    # VIP tells the rooms of a changed VIP (profiles) and notifies a gift; its jobs expire and sweep.
+    app[VIP] = vip = Vip(rooms, notifications)
+    register_vip_jobs(vip)
+    plug_vip(VipRewards(vip))  # a reward's `vip` items (the reward ledger never imports engine.vip)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

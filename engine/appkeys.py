@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engine.reports.live import Reports
     from engine.rooms.live import LiveRooms
     from engine.social.live import Social
+    from engine.vip.live import Vip
 
 CONFIG = web.AppKey("config", Config)
 METRICS = web.AppKey("metrics", Metrics)
@@ -33,3 +34,4 @@ INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
 REPORTS: web.AppKey[Reports] = web.AppKey("reports")
 AGENCIES: web.AppKey[Agencies] = web.AppKey("agencies")
 RANKINGS: web.AppKey[Rankings] = web.AppKey("rankings")
+VIP: web.AppKey[Vip] = web.AppKey("vip")

@@ -21,6 +21,7 @@ from engine.notifications.messages import SERVER_EVENTS as NOTIFICATION_EVENTS
 from engine.progression.rewards_messages import SERVER_EVENTS as REWARD_EVENTS
 from engine.rooms.messages import SERVER_EVENTS as ROOM_EVENTS
 from engine.social.messages import SERVER_EVENTS as SOCIAL_EVENTS
+from engine.vip.messages import SERVER_EVENTS as VIP_EVENTS
 
 SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **ROOM_EVENTS,
@@ -34,6 +35,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **INCOME_TARGET_EVENTS,
     **AGENCY_OWNER_EVENTS,
     **REWARD_EVENTS,
+    **VIP_EVENTS,
 }
 
 

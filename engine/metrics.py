@@ -233,6 +233,23 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        # Issue 14 §4, VIP (engine/vip/actions.py).
+        self.vip_purchases = Counter(
+            "flylive_vip_purchases_total",
+            "VIP purchases, gifts and reward grants by kind (purchase, gift, reward) and outcome: applied,"
+            " replay, downgrade, the wallet's refusal (insufficient_funds, wallet_frozen), resumed (by the sweep)",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.vip_expiries = Counter(
+            "flylive_vip_expiries_total", "VIP levels cleared by the expiry job (each told to its holder)", registry=r
+        )
+        self.vip_tier_edits = Counter("flylive_vip_tier_edits_total", "VIP tiers edited by staff", registry=r)
+        self.vip_daily_bonuses = Counter(
+            "flylive_vip_daily_bonuses_total",
+            "VIP daily coin bonuses recorded (one per holder and business day)",
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

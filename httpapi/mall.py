@@ -43,7 +43,7 @@ async def my_frames(request: web.Request) -> web.Response:
     summary="Buy a frame with coins.",
     body=PurchaseBody,
     response=schemas.Purchased,
-    errors=(409,),
+    errors=(403, 409),
 )
 @login_required
 async def purchase_frame(request: web.Request) -> web.Response:
@@ -85,7 +85,7 @@ async def mall_items(request: web.Request) -> web.Response:
     summary="Buy an item with coins.",
     body=PurchaseBody,
     response=schemas.Purchased,
-    errors=(409,),
+    errors=(403, 409),
     params={"category": Category},
 )
 @login_required

@@ -29,6 +29,7 @@ from httpapi import (
     rooms,
     social,
     v1,
+    vip,
 )
 from httpapi.docs import setup_docs
 
@@ -58,4 +59,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_settlement.routes)
     app.add_routes(giftstats.routes)
     app.add_routes(rewards.routes)
+    app.add_routes(vip.routes)
     setup_docs(app)

@@ -1480,3 +1480,63 @@ class LegacyRoomLeaderboard(msgspec.Struct):
 
 class RankingsRebuilt(msgspec.Struct):
     members: dict[str, int]  # per board, members written across the current periods
+
+
+# --- VIP (issue 14 §4, docs/vip.md) -----------------------------------------------------------
+
+
+class VipPrivilegesView(msgspec.Struct):
+    anti_mute: bool
+    anti_kick: bool
+    entry_effect: str | None
+    badge: str | None
+    chat_bubble: str | None
+    gift_xp_multiplier_bps: int
+    daily_bonus_coins: int
+
+
+class VipTier(msgspec.Struct):
+    level: int
+    """1–6: VIP1–VIP6; 7: FLSVIP."""
+    name: str
+    price_coins: int
+    """Coins per VIP month."""
+    month_days: int
+    is_active: bool
+    """On sale (holders of a tier taken off sale keep it until it ends)."""
+    privileges: VipPrivilegesView
+
+
+class MyVip(msgspec.Struct):
+    level: int
+    """The level in force (0: none, or expired)."""
+    name: str | None
+    expires_at: Timestamp | None
+    privileges: VipPrivilegesView | None
+
+
+class VipPurchase(msgspec.Struct):
+    id: int
+    kind: Literal["purchase", "gift", "reward"]
+    status: Literal["pending", "applied", "refused"]
+    tier: int
+    months: int
+    price_coins: int
+    buyer_id: int | None
+    recipient_id: int
+    mode: Literal["new", "renew", "upgrade", "converted"] | None
+    """new, renew (same tier), upgrade (the old tier's remaining time converted), converted (a lower
+    tier's value added to the higher one in force)."""
+    level: int | None
+    """The recipient's level after it."""
+    expires_at: Timestamp | None
+    txn_id: str
+    replay: bool = False
+    balance: int | None = None
+    """The buyer's coins after the debit."""
+
+
+class VipPurchasePage(msgspec.Struct):
+    items: list[VipPurchase]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""

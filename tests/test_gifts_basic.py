@@ -144,7 +144,8 @@ async def test_vip_only_gift_needs_the_level(client: Any, config: Any) -> None:
         refused = await r.a.call("gift:send", send)
         assert refused["success"] is False and refused["code"] == "VIP_REQUIRED"
         async with db(config.database_url) as conn:
-            await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", r.sender_id)
+            in_force = "vip_level = 3, vip_expires_at = now() + interval '1 day'"  # sql/0025: a level has an expiry
+            await conn.execute(f"UPDATE users SET {in_force} WHERE id = $1", r.sender_id)
         allowed = await r.a.call("gift:send", {**send, "idempotencyKey": "vip-send-2"})
         assert allowed["success"] is True and allowed["balance"] == 45
 

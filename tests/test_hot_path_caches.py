@@ -78,11 +78,12 @@ async def test_a_vip_level_changed_in_sql_reaches_the_next_event(make_client: An
 
     assert (await v.call("seat:take", take))["success"]
     async with heard_by(database_url, b.app), db(database_url) as conn:
-        await conn.execute("UPDATE users SET vip_level = 5 WHERE id = $1", vip.id)
+        await conn.execute("UPDATE users SET vip_level = 5, vip_expires_at = now() + interval '1 day' WHERE id = $1",
+                           vip.id)  # fmt: skip
     assert (await o.call("seat:remove", remove))["code"] == "VIP_PROTECTED"
 
     async with heard_by(database_url, b.app), db(database_url) as conn:
-        await conn.execute("UPDATE users SET vip_level = 0 WHERE id = $1", vip.id)
+        await conn.execute("UPDATE users SET vip_level = 0, vip_expires_at = NULL WHERE id = $1", vip.id)
     assert (await o.call("seat:remove", remove))["success"] is True
 
 

@@ -127,7 +127,10 @@ class Room:
 async def set_vip(database_url: str, user_id: int, level: int, *, app: Any) -> None:
     """Change a VIP level in SQL; returns once `app`'s hot cache has forgotten the old one."""
     async with heard_by(database_url, app), db(database_url) as conn:
-        assert await conn.execute("UPDATE users SET vip_level = $1 WHERE id = $2", level, user_id) == "UPDATE 1"
+        # A level in force has an expiry (sql/0025_vip.sql); level 0 has none.
+        expiry = "CASE WHEN $1::smallint > 0 THEN now() + interval '30 days' END"
+        sql = f"UPDATE users SET vip_level = $1::smallint, vip_expires_at = {expiry} WHERE id = $2"
+        assert await conn.execute(sql, level, user_id) == "UPDATE 1"
 
 
 @asynccontextmanager

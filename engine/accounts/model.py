@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from engine.accounts.vip_model import vip_level_at
 from engine.errors import validation_error
 
 E164 = r"^\+[1-9]\d{1,14}$"
@@ -59,6 +60,11 @@ Interests = Annotated[
     Meta(max_length=10, extra={"msg": "The interests field must be at most 10 tags of 1 to 30 characters."}),
 ]
 BirthdayVisibility = Literal["full", "month_day", "hidden"]
+
+
+def current_vip_level(row: dict[str, Any]) -> int:
+    """The row's VIP level in force now (an expired one is 0 before the expiry job clears it)."""
+    return vip_level_at(row.get("vip_level"), row.get("vip_expires_at"), dt.datetime.now(dt.UTC))
 
 
 class SocialLink(msgspec.Struct, forbid_unknown_fields=True):
@@ -225,7 +231,7 @@ def public_user(row: dict[str, Any]) -> dict[str, Any]:
         "avatar_image": row["avatar_image"],
         "animated_src": row["animated_src"],
         "static_src": row["static_src"],
-        "vip_level": row["vip_level"],
+        "vip_level": current_vip_level(row),
         "wealth_xp": _decimal_text(row["wealth_xp"]),
         "charm_xp": _decimal_text(row["charm_xp"]),
         "room_xp": _decimal_text(row["room_xp"]),
@@ -298,5 +304,5 @@ def token_claims_profile(row: dict[str, Any]) -> dict[str, Any]:
         "avatar": row["avatar_image"] or "",
         "gender": row["gender"] or 0,
         "country": row["country"] or "",
-        "vip_level": row["vip_level"],
+        "vip_level": current_vip_level(row),
     }

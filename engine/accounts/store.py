@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.accounts.vip_model import VipPrivileges, decode_privileges
 from engine.db import Conn
 
 _USER_COLUMNS = """id, name, email, phone, signature, password_hash, country, gender, dob, avatar_image,
     animated_src, static_src, status, suspended_until, is_blocked, blocked_at, block_reason,
-    social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level,
+    social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level, vip_expires_at,
     created_at, updated_at, deleted_at, bio, interests, social_links, birthday_visibility, cosmetics"""
 
 # Columns PATCH /api/update-profile may write: the SQL below interpolates only these names.
@@ -191,3 +192,9 @@ async def remove_role_txn(conn: Conn, user_id: int, role: str) -> None:
         user_id,
         role,
     )
+
+
+async def vip_tier_privileges(conn: Conn) -> dict[int, VipPrivileges]:
+    """Every VIP tier's privileges by level (what the rooms' hot cache keeps: engine/rooms/cache.py)."""
+    rows = await conn.fetch("SELECT level, privileges FROM vip_tiers ORDER BY level")
+    return {int(r["level"]): decode_privileges(r["privileges"]) for r in rows}

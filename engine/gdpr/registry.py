@@ -171,6 +171,10 @@ TABLES: tuple[Table, ...] = (
           by("requested_from", anonymise(action_message="NULL")), by("updated_by", keep(STAFF))),
     Table("user_items", by("user_id", DELETE)),
     Table("mall_purchases", by("user_id", keep("a purchase record tied to its ledger transaction"))),
+    # A VIP purchase, gift or reward grant is the record behind its ledger burn (sql/0025): kept, pointing
+    # at the anonymised account on either side.
+    Table("vip_purchases", by("buyer_id", keep(LEDGER)), by("recipient_id", keep(LEDGER))),
+    Table("vip_tiers", by("updated_by", keep(STAFF))),
     Table("user_privacy", by("user_id", DELETE)),
     Table("user_followers", by("follower_id", DELETE), by("following_id", DELETE)),
     Table("user_follow_counts", by("user_id", DELETE)),

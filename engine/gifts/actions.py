@@ -29,7 +29,7 @@ from engine.gifts.model import (
 from engine.gifts.store import Catalog
 from engine.realtime.acks import INVALID_PAYLOAD, Ack, failure, refusal
 from engine.realtime.server import user_room
-from engine.rooms.cache import user_topic
+from engine.rooms.cache import CachedUser, user_topic
 from engine.rooms.events import RoomCall
 from engine.rooms.live import LiveRooms
 
@@ -48,8 +48,9 @@ def _available(gift: dict[str, Any] | None, now_ms: int) -> bool:
     )
 
 
-async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, sender: int, recipients: list[int],
-                     gift: dict[str, Any], quantity: int, key: str, agencies: dict[int, int]) -> money.Txn:  # fmt: skip
+async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, sender: CachedUser,
+                     recipients: list[int], gift: dict[str, Any], quantity: int, key: str,
+                     agencies: dict[int, int]) -> money.Txn:  # fmt: skip
     room = await rooms.cache.room(room_id)
     owner = room["user_id"] if room is not None else None
     per_recipient = int(gift["price"]) * quantity
@@ -60,23 +61,20 @@ async def _build_txn(rooms: LiveRooms, settings: dict[str, int], room_id: int, s
     for recipient in recipients:
         split = money.split_gift(per_recipient, settings, agency_member=recipient in agencies,
                                  has_room_owner=owner is not None)  # fmt: skip
-        legs += money.gift_legs(sender, recipient, per_recipient, split, agency_id=agencies.get(recipient),
+        legs += money.gift_legs(sender.id, recipient, per_recipient, split, agency_id=agencies.get(recipient),
                                 room_owner=owner)  # fmt: skip
         if recipient in agencies:
             agency_income.append([recipient, agencies[recipient], split.agency_commission, split.recipient_diamonds])
+    # The sender's VIP tier multiplies the wealth XP of the gift (docs/vip.md), from the cached level.
+    wealth_bps = money.share(settings["gift_wealth_per_coin_bps"], sender.vip.gift_xp_multiplier_bps)
     metadata: dict[str, object] = {
         "room_id": room_id, "recipients": recipients, "quantity": quantity, "price": gift["price"], "key": key,
-        "charm_bps": settings["gift_charm_per_coin_bps"], "wealth_bps": settings["gift_wealth_per_coin_bps"],
+        "charm_bps": settings["gift_charm_per_coin_bps"], "wealth_bps": wealth_bps,
     }  # fmt: skip
     if agency_income:
         metadata["agency_income"] = agency_income
-    return money.make_txn("gift", money.merge_legs(legs), initiator_id=sender, ref_type="gift",
+    return money.make_txn("gift", money.merge_legs(legs), initiator_id=sender.id, ref_type="gift",
                           ref_id=str(gift["id"]), metadata=metadata)  # fmt: skip
-
-
-async def _vip_level(rooms: LiveRooms, user_id: int) -> int:
-    user = await rooms.cache.user(user_id)
-    return user.vip_level if user is not None else 0
 
 
 async def _agency_of(user_id: int, conn: Conn) -> int | None:
@@ -116,15 +114,16 @@ async def do_send_gift(rooms: LiveRooms, call: RoomCall, p: GiftSendPayload, *, 
     if isinstance(checked, str):
         return refuse(checked)
     # VIP-only gifts: the level comes from the database (by way of the hot cache, which forgets it when
-    # it changes), never from the client or a stale token.
-    if gift["vip_level_required"] and await _vip_level(rooms, sender) < gift["vip_level_required"]:
+    # it changes and reads it again at its expiry), never from the client or a stale token.
+    sender_user = await rooms.cache.user(sender) or CachedUser(sender, "{}", 0)
+    if gift["vip_level_required"] and sender_user.vip_level < gift["vip_level_required"]:
         return refuse("VIP_REQUIRED")
     # A member who just left must not earn their agency a share: the cache forgets a membership the
     # moment its row changes (engine/rooms/cache.py).
     agencies = await _agencies_of(rooms, checked)
     # Only the idempotency key deduplicates: sends sharing a batchId are a combo, each one charged.
     key = p.idempotencyKey or os.urandom(16).hex()
-    txn = await _build_txn(rooms, catalog.settings, room_id, sender, checked, gift, p.quantity, key, agencies)
+    txn = await _build_txn(rooms, catalog.settings, room_id, sender_user, checked, gift, p.quantity, key, agencies)
     result = await apply_with_wallet(svc, txn, f"gift:{key}", svc.config.daily_gift_spend_limit)
     if not result.ok:
         svc.metrics.gifts.labels(result.code or "error").inc()

@@ -12,7 +12,9 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from engine.accounts.model import iso_timestamp
+from engine.accounts import store as accounts_store
+from engine.accounts.model import current_vip_level, iso_timestamp
+from engine.db import Conn
 from engine.economy import model as money
 from engine.economy.actions import apply_with_wallet
 from engine.errors import DomainError, not_found
@@ -54,6 +56,12 @@ async def my_items(svc: Services, user_id: int, category: str) -> list[dict[str,
             for r in rows]  # fmt: skip
 
 
+async def _check_vip(conn: Conn, user_id: int, required: int) -> None:
+    """A VIP-only item needs the VIP level in force now, read from the users row (docs/vip.md)."""
+    if required and current_vip_level(await accounts_store.get_user(conn, user_id) or {}) < required:
+        raise DomainError("vip_required", f"This item needs VIP level {required}.", status=403)
+
+
 async def do_purchase(svc: Services, user_id: int, item_id: int, category: str, key: str | None) -> dict[str, Any]:
     purchase_key = f"{user_id}:{key or uuid.uuid4().hex}"
     async with svc.pool.acquire() as conn, conn.transaction():
@@ -62,6 +70,7 @@ async def do_purchase(svc: Services, user_id: int, item_id: int, category: str, 
             raise not_found("Frame" if category == "frame" else "Item")
         if await store.purchase_recorded(conn, purchase_key):
             return {"message": "Frame attached to user successfully.", "replay": True}
+        await _check_vip(conn, user_id, item["vip_level_required"])
         owned = await store.lock_ownership_txn(conn, user_id, item_id)
         expires = new_expiry(owned["expires_at"] if owned else None, owned is not None, item["valid_duration"],
                              dt.datetime.now(dt.UTC))  # fmt: skip

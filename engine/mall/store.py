@@ -31,7 +31,9 @@ async def owned_items(conn: Conn, user_id: int, category: str) -> list[dict[str,
 
 async def item(conn: Conn, item_id: int, category: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        f"SELECT {ITEM_COLUMNS}, is_active FROM mall_items WHERE id = $1 AND category = $2", item_id, category
+        f"SELECT {ITEM_COLUMNS}, is_active, vip_level_required FROM mall_items WHERE id = $1 AND category = $2",
+        item_id,
+        category,
     )
     return dict(row) if row else None
 

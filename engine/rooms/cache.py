@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from engine.accounts import store as accounts_store
+from engine.accounts.vip_model import NO_PRIVILEGES, VipPrivileges, privileges_at, vip_level_at
 from engine.db import Conn, listen, notify
 from engine.rooms import store
 from engine.rooms.model import public_profile
@@ -49,6 +52,7 @@ MAX_ENTRIES = 200_000
 RECONNECT_SECONDS = 1.0
 PING_SECONDS = 5.0
 _PING = "ping:"  # payloads of the liveness check: not topics
+VIP_TIERS_TOPIC = "vip_tiers"  # never sent: a tier edit sends "*" (profiles embed the tiers)
 
 
 def user_topic(user_id: int) -> str:
@@ -61,11 +65,15 @@ def room_topic(room_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CachedUser:
-    """What rooms and gifts need of a user: the profile others see (JSON text) and the VIP level."""
+    """What rooms and gifts need of a user: the profile others see (JSON text), the VIP level in
+    force when it was read and its tier's privileges, and when that level ends (epoch seconds;
+    `HotCache.user` reads the row again once it has)."""
 
     id: int
     profile_json: str
     vip_level: int
+    vip: VipPrivileges = NO_PRIVILEGES
+    vip_ends_at: float = math.inf
 
 
 @dataclass(slots=True)
@@ -223,13 +231,28 @@ class HotCache:
         return await self.get(("room", room_id), (room_topic(room_id),), lambda conn: store.get_room(conn, room_id))
 
     async def user(self, user_id: int) -> CachedUser | None:
+        """The user's profile and VIP standing. A VIP level ends at its expiry on every process at
+        once, before the expiry job clears the row: an entry past it is read again (as level 0)."""
+        tiers = await self.vip_tiers()
+
         async def load(conn: Conn) -> CachedUser | None:
             row = await accounts_store.get_user(conn, user_id)
             if row is None:
                 return None
-            return CachedUser(user_id, self._encode(public_profile(row)), int(row["vip_level"] or 0))
+            level = vip_level_at(row["vip_level"], row["vip_expires_at"], dt.datetime.now(dt.UTC))
+            vip = privileges_at(tiers, level)
+            ends = row["vip_expires_at"].timestamp() if level else math.inf
+            return CachedUser(user_id, self._encode(public_profile(row, level, vip)), level, vip, ends)
 
-        return await self.get(("user", user_id), (user_topic(user_id),), load)
+        user = await self.get(("user", user_id), (user_topic(user_id),), load)
+        if user is not None and user.vip_ends_at <= time.time():
+            self.invalidate(user_topic(user_id))
+            user = await self.get(("user", user_id), (user_topic(user_id),), load)
+        return user
+
+    async def vip_tiers(self) -> dict[int, VipPrivileges]:
+        """Every VIP tier's privileges (a tier edit notifies "*": sql/0025_vip.sql)."""
+        return await self.get(("vip_tiers",), (VIP_TIERS_TOPIC,), accounts_store.vip_tier_privileges)
 
     async def admins(self, room_id: int) -> set[int]:
         return await self.get(("admins", room_id), (room_topic(room_id),), lambda c: store.admin_ids(c, room_id))

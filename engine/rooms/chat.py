@@ -49,9 +49,12 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
         if rooms.watch is not None:  # the word filter is an automated moderation rule too
             await rooms.watch.filtered(room_id, user_id, content)
         return refuse("MESSAGE_REJECTED")
+    # The sender's VIP level and bubble come from the hot cache (the database), not the session or token.
+    sender = await rooms.cache.user(user_id)
     message = {
         "id": message_id(), "userId": user_id, "userName": session.get("name", ""),
         "userAvatar": session.get("avatar", ""), "userFrameId": None, "userChatBubbleId": None,
+        "userVipLevel": sender.vip_level if sender else 0, "userVipBubble": sender.vip.chat_bubble if sender else None,
         "content": content, "type": p.type, "timestamp": int(time.time() * 1000),
     }  # fmt: skip
     # One script: the sender's rate limit for the room, membership, the history and the event.

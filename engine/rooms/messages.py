@@ -37,6 +37,10 @@ class RoomUser(msgspec.Struct):
     mice_wave_id: int | None
     slides_id: int | None
     equipped_badges: list[Any]
+    vip_badge: str | None
+    """The badge of the user's VIP tier in force (docs/vip.md)."""
+    vip_entry_effect: str | None
+    """The entry effect of the user's VIP tier, played when they join."""
 
 
 class Participant(RoomUser):
@@ -117,6 +121,10 @@ class ChatMessage(Sequenced):
     content: str
     type: Literal["text", "emoji", "sticker", "gift", "system"]
     timestamp: int
+    userVipLevel: int = 0
+    """The sender's VIP level in force (docs/vip.md)."""
+    userVipBubble: str | None = None
+    """The chat bubble of the sender's VIP tier, if it has one."""
 
 
 class ChatDeleted(Sequenced):

@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from engine.accounts.model import COSMETICS
+from engine.accounts.vip_model import NO_PRIVILEGES, VipPrivileges
 
 # realtime-contract.md §0: clients match these display strings exactly.
 ERRORS = {
@@ -46,9 +47,6 @@ ERRORS = {
     "MUTED": "You are muted",
     "MESSAGE_NOT_FOUND": "Message not found",
 }
-
-VIP_GUARD_REMOVE = 5  # seat:remove refused against VIP level >= 5
-VIP_GUARD_MUTE = 4  # seat:mute refused against VIP level >= 4
 
 RoomRef = Annotated[int, Meta(ge=1, le=2**63 - 1)] | Annotated[str, Meta(min_length=1, max_length=20)]
 UserId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
@@ -159,16 +157,19 @@ def may_moderate(actor: Rank, target: Rank, *, self_target: bool) -> bool:
     return False
 
 
-def vip_protected(target_vip: int, guard: int, actor: Rank) -> bool:
-    return actor < Rank.STAFF and target_vip >= guard
+def vip_protected(target: VipPrivileges, guard: Literal["anti_mute", "anti_kick"], actor: Rank) -> bool:
+    """The target's VIP tier (in force now) refuses this seat action to anyone below platform staff."""
+    return actor < Rank.STAFF and bool(getattr(target, guard))
 
 
-def public_profile(user: dict[str, Any]) -> dict[str, Any]:
-    """What other members see of a user in a room (realtime-contract §3 `room:userJoined`)."""
+def public_profile(user: dict[str, Any], vip_level: int = 0, vip: VipPrivileges = NO_PRIVILEGES) -> dict[str, Any]:
+    """What other members see of a user in a room (realtime-contract §3 `room:userJoined`), with the
+    VIP level in force and what its tier shows on join (`vip_badge`, `vip_entry_effect`)."""
     cosmetics = user.get("cosmetics") or {}  # set by user:profileSync (engine/social/sync.py)
     return {
         "id": user["id"], "name": user["name"], "signature": user["signature"],
         "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
-        "vip_level": user["vip_level"], "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
+        "vip_level": vip_level, "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
         **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": [],
+        "vip_badge": vip.badge, "vip_entry_effect": vip.entry_effect,
     }  # fmt: skip

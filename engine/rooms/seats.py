@@ -1,7 +1,8 @@
 """Seat actions: take, leave, assign, remove, mute, lock, invite, reactions.
 
-Permission checks read roles from PostgreSQL (owner, room admins, platform staff) and VIP levels
-from the users table — never from the client. Each change is one Lua script; its events are emitted
+Permission checks read roles (owner, room admins, platform staff) and VIP levels with their
+tiers' privileges through the hot cache, which forgets them when their rows change — never from
+the client (docs/vip.md: anti-mute, anti-kick). Each change is one Lua script; its events are emitted
 after it committed.
 """
 
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.accounts.vip_model import NO_PRIVILEGES, VipPrivileges
 from engine.audit.store import record_txn
 from engine.realtime.acks import Ack
 from engine.rooms.events import RoomCall, muted_refusal, refuse
 from engine.rooms.live import LiveRooms
 from engine.rooms.model import (
-    VIP_GUARD_MUTE,
-    VIP_GUARD_REMOVE,
     AssignPayload,
     InviteAnswerPayload,
     ReactionPayload,
@@ -28,6 +28,12 @@ from engine.rooms.model import (
 from engine.rooms.roles import ranks_and_vip
 
 OK: Ack = {"success": True}
+
+
+async def _vip_of(rooms: LiveRooms, user_id: int) -> VipPrivileges:
+    """The privileges of the user's VIP tier in force now (the hot cache: no PostgreSQL read once seen)."""
+    user = await rooms.cache.user(user_id)
+    return user.vip if user is not None else NO_PRIVILEGES
 
 
 def _result_ack(result: Any) -> Ack:
@@ -79,7 +85,7 @@ async def do_remove(rooms: LiveRooms, call: RoomCall, p: TargetPayload) -> Ack:
     """The owner takes someone off their seat (who may: owner), unless VIP protects them."""
     assert call.standing is not None
     room_id = call.room_id
-    if p.userId != call.user_id and vip_protected(call.standing.target_vip, VIP_GUARD_REMOVE, call.standing.actor):
+    if p.userId != call.user_id and vip_protected(await _vip_of(rooms, p.userId), "anti_kick", call.standing.actor):
         return refuse("VIP_PROTECTED")
     removing = rooms.state.seat_leave(room_id, p.userId, reason="removed", actor_id=call.user_id)
     removed = await rooms.run(room_id, removing, actor_sid=call.sid)
@@ -95,7 +101,7 @@ async def do_mute(rooms: LiveRooms, call: RoomCall, p: TargetPayload, *, muted: 
     room_id, actor, standing = call.room_id, call.user_id, call.standing
     if not may_moderate(standing.actor, standing.target, self_target=p.userId == actor):
         return refuse("NOT_AUTHORIZED")
-    if muted and p.userId != actor and vip_protected(standing.target_vip, VIP_GUARD_MUTE, standing.actor):
+    if muted and p.userId != actor and vip_protected(await _vip_of(rooms, p.userId), "anti_mute", standing.actor):
         return refuse("VIP_PROTECTED")
     if not muted and (refused := await muted_refusal(rooms, p.userId)) is not None:
         return refused  # a platform mute outranks the room's moderators

@@ -11,7 +11,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from engine.accounts.model import GENDER_NAMES, Bio, BirthdayVisibility, Interests, SocialLinks, iso_timestamp
+from engine.accounts.model import (
+    GENDER_NAMES,
+    Bio,
+    BirthdayVisibility,
+    Interests,
+    SocialLinks,
+    current_vip_level,
+    iso_timestamp,
+)
 from engine.errors import validation_error
 
 Audience = Literal["everyone", "followers", "friends", "nobody"]
@@ -147,7 +155,8 @@ def card(row: dict[str, Any]) -> dict[str, Any]:
     """A user as lists and search show them (with `following`: the viewer follows them)."""
     body = {
         "id": row["id"], "name": row["name"], "signature": row["signature"], "avatar_image": row["avatar_image"],
-        "country": row["country"], "gender": GENDER_NAMES.get(row["gender"], "unknown"), "vip_level": row["vip_level"],
+        "country": row["country"], "gender": GENDER_NAMES.get(row["gender"], "unknown"),
+        "vip_level": current_vip_level(row),
     }  # fmt: skip
     if "following" in row:
         body["following"] = bool(row["following"])

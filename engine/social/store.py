@@ -19,7 +19,7 @@ from engine.keys import Keys
 from engine.social.model import BlockSet, CountDeltas, Privacy, Relationship
 
 # What lists and search show of a user.
-CARD_COLUMNS = "u.id, u.name, u.signature, u.avatar_image, u.country, u.gender, u.vip_level"
+CARD_COLUMNS = "u.id, u.name, u.signature, u.avatar_image, u.country, u.gender, u.vip_level, u.vip_expires_at"
 # Neither has blocked the other (u: the listed user, $1: the viewer).
 # Two lookups of the primary key (one NOT EXISTS with an OR would scan the table).
 _NO_BLOCK = """NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
