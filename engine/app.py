@@ -23,6 +23,7 @@ from engine.appkeys import (
     CONFIG,
     GDPR,
     INBOX,
+    LEVELS,
     METRICS,
     NOTIFICATIONS,
     REALTIME,
@@ -46,6 +47,8 @@ from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
+from engine.progression.levels import register_level_jobs
+from engine.progression.levels_live import Levels
 from engine.progression.rewards import register_reward_jobs
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
@@ -155,6 +158,9 @@ def create_app(config: Config) -> web.Application:
     register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
     register_settlement_jobs(agencies)  # the month-end settlement (engine/agency/settlement.py)
     register_reward_jobs(realtime)  # the reward ledger's pushes and its sweep of unpaid rewards
+    # Levels push `user.progression`, announce level-ups in rooms and grant level rewards.
+    app[LEVELS] = levels = Levels(rooms)
+    register_level_jobs(levels)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

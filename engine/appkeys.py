@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from engine.gdpr.live import Gdpr
     from engine.inbox.live import Inbox
     from engine.notifications.live import Notifications
+    from engine.progression.levels_live import Levels
     from engine.realtime.server import RealtimeServer
     from engine.reports.live import Reports
     from engine.rooms.live import LiveRooms
@@ -31,3 +32,4 @@ GDPR: web.AppKey[Gdpr] = web.AppKey("gdpr")
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
 REPORTS: web.AppKey[Reports] = web.AppKey("reports")
 AGENCIES: web.AppKey[Agencies] = web.AppKey("agencies")
+LEVELS: web.AppKey[Levels] = web.AppKey("levels")

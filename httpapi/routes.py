@@ -18,6 +18,7 @@ from httpapi import (
     giftstats,
     inbox,
     legacy,
+    levels,
     mall,
     notifications,
     ops,
@@ -56,4 +57,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_settlement.routes)
     app.add_routes(giftstats.routes)
     app.add_routes(rewards.routes)
+    app.add_routes(levels.routes)
     setup_docs(app)

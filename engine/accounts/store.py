@@ -9,7 +9,7 @@ from engine.db import Conn
 
 _USER_COLUMNS = """id, name, email, phone, signature, password_hash, country, gender, dob, avatar_image,
     animated_src, static_src, status, suspended_until, is_blocked, blocked_at, block_reason,
-    social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level,
+    social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level, wealth_level, charm_level,
     created_at, updated_at, deleted_at, bio, interests, social_links, birthday_visibility, cosmetics"""
 
 # Columns PATCH /api/update-profile may write: the SQL below interpolates only these names.

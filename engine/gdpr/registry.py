@@ -208,6 +208,9 @@ TABLES: tuple[Table, ...] = (
     # count trigger takes them off the other users' totals).
     Table("profile_appreciations", by("target_id", DELETE), by("liker_id", DELETE)),
     Table("profile_appreciation_counts", by("user_id", DELETE)),
+    # Issue 14 §1: a user's level history (a room's changes name its owner); the levels themselves
+    # are columns of users and rooms, and their rewards are in the reward ledger.
+    Table("level_changes", by("user_id", DELETE)),
 )
 # fmt: on
 
