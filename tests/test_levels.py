@@ -26,8 +26,10 @@ async def set_xp(client: Any, user: User, *, wealth: int | None = None, charm: i
     """Move XP as the flusher does (an UPDATE of the XP columns): the triggers set the levels."""
     async with db(client.app[CONFIG].database_url) as conn:
         if wealth is not None or charm is not None:
-            await conn.execute("UPDATE users SET wealth_xp = coalesce($2, wealth_xp), charm_xp = coalesce($3, charm_xp) "
-                               "WHERE id = $1", user.id, wealth, charm)  # fmt: skip
+            await conn.execute(
+                "UPDATE users SET wealth_xp = coalesce($2, wealth_xp), charm_xp = coalesce($3, charm_xp) WHERE id = $1",
+                user.id, wealth, charm,
+            )  # fmt: skip
         if room is not None:
             await conn.execute("UPDATE rooms SET room_xp = $2 WHERE id = $1", user.room, room)
 

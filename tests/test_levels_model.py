@@ -3,6 +3,7 @@ progress, the admin ladder's checks, and how queued changes fold into one per la
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import msgspec
@@ -28,8 +29,8 @@ LADDER = tuple(Step(i + 1, xp) for i, xp in enumerate(default_min_xp()))
 def test_the_defaults_start_as_the_reference_and_rise_ever_faster() -> None:
     xp = default_min_xp()
     assert len(xp) == 50 and xp[:3] == [0, 10_856, 20_001]
-    steps = [b - a for a, b in zip(xp[2:], xp[3:], strict=False)]
-    assert all(b > a for a, b in zip(steps, steps[1:], strict=False))
+    steps = [b - a for a, b in itertools.pairwise(xp[2:])]
+    assert all(b > a for a, b in itertools.pairwise(steps))
     view = ladder_view("wealth", LADDER)["items"]
     assert (view[0]["min_xp"], view[0]["max_xp"]) == (0, 10_855)  # L1 = 0–10,855
     assert (view[1]["min_xp"], view[1]["max_xp"]) == (10_856, 20_000)  # L2 = 10,856–20,000
