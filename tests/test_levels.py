@@ -197,3 +197,21 @@ async def test_level_ups_are_pushed_and_announced_from_the_setting_on(client: An
     assert (to_host.type, to_host.room_id, to_host.level) == ("room", host.room, 3)  # type: ignore[attr-defined]
     metrics = client.app[LEVELS].svc.metrics
     assert metrics.level_ups.labels("wealth")._value.get() >= 3
+
+
+async def test_room_xp_alone_does_not_make_the_processes_forget_the_room(client: Any) -> None:
+    """Every flush adds room XP: only a new room level (or any other column) NOTIFYs the room's topic."""
+    staff, owner = await new_user(client, "Staff", role="admin"), await new_user(client)
+    assert (await put_ladder(client, staff, "room", SMALL)).status == 200
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    async with db(client.app[CONFIG].database_url) as listener:
+        await listener.add_listener("flylive_cache", lambda *args: heard.put_nowait(args[3]))
+        topic = f"room:{owner.room}"
+        for xp, marker in ((5, "after-xp"), (12, "after-level")):
+            await set_xp(client, owner, room=xp)  # 5: still level 1; 12: level 2
+            async with db(client.app[CONFIG].database_url) as conn:
+                await conn.execute("SELECT pg_notify('flylive_cache', $1)", marker)
+            payloads = []
+            while (payload := await asyncio.wait_for(heard.get(), 5)) != marker:
+                payloads.append(payload)
+            assert (topic in payloads) == (marker == "after-level"), payloads
