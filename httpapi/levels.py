@@ -12,7 +12,7 @@ from engine.errors import not_found
 from engine.progression import levels
 from engine.progression.levels_model import HistoryQuery, LadderBody, LevelsQuery, LevelType
 from httpapi import schemas
-from httpapi.auth import current_user, login_required, permission_required
+from httpapi.auth import caller_id, login_required, permission_required
 from httpapi.common import client_of, read_body, read_query
 from httpapi.contract import ApiRoutes
 from httpapi.responses import ok
@@ -44,7 +44,7 @@ async def get_ladder(request: web.Request) -> web.Response:
 async def put_ladder(request: web.Request) -> web.Response:
     kind = _type(request)
     body = await read_body(request, LadderBody)
-    return ok(await levels.do_replace_ladder(request.app[LEVELS], current_user(request).user_id, kind, body,
+    return ok(await levels.do_replace_ladder(request.app[LEVELS], caller_id(request), kind, body,
                                              client_of(request).ip))  # fmt: skip
 
 
@@ -52,7 +52,7 @@ async def put_ladder(request: web.Request) -> web.Response:
             "the next level's threshold and the progress towards it.", response=schemas.MyLevels)  # fmt: skip
 @login_required
 async def my_levels(request: web.Request) -> web.Response:
-    return ok(await levels.my_levels(request.app[LEVELS], current_user(request).user_id))
+    return ok(await levels.my_levels(request.app[LEVELS], caller_id(request)))
 
 
 @routes.api("GET", "/api/v1/me/levels/history", summary="Your level changes (your room's too), newest first.",
@@ -60,4 +60,4 @@ async def my_levels(request: web.Request) -> web.Response:
 @login_required
 async def my_history(request: web.Request) -> web.Response:
     q = read_query(request, HistoryQuery)
-    return ok(await levels.history(request.app[LEVELS], current_user(request).user_id, q))
+    return ok(await levels.history(request.app[LEVELS], caller_id(request), q))
