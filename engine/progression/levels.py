@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from engine.audit.store import record_txn as audit_txn
+from engine.db import Conn
 from engine.economy import store as economy_store
 from engine.jobs import Periodic
 from engine.progression import levels_store as store
@@ -90,7 +91,7 @@ async def history(lv: Levels, user_id: int, q: HistoryQuery) -> dict[str, Any]:
     return {"items": [change_item(r) for r in items], "next_cursor": next_cursor}
 
 
-async def _grant_txn(conn: Any, net: NetChange, steps: Ladder) -> list[int]:
+async def _grant_txn(conn: Conn, net: NetChange, steps: Ladder) -> list[int]:
     """Record the rewards of every level the change reached (pending; paid after commit)."""
     granted: list[int] = []
     for level in net.reached:
@@ -127,7 +128,10 @@ async def watch_levels(lv: Levels) -> int:
         except Exception:  # the reward ledger's sweep pays what this missed; the pushes still go out
             log.exception("level rewards not paid yet; the rewards sweep finishes them", extra={"rewards": granted})
     for net in changes:
-        await _tell(lv, net, ladders[net.kind], announce_min, people.get(net.user_id))
+        try:
+            await _tell(lv, net, ladders[net.kind], announce_min, people.get(net.user_id))
+        except Exception:  # the level and its rewards are committed; one failed push must not stop the others'
+            log.exception("level change not told", extra={"type": net.kind, "user_id": net.user_id})
         if net.reached:
             svc.metrics.level_ups.labels(net.kind).inc(len(net.reached))
         log.info("level changed", extra={"type": net.kind, "user_id": net.user_id, "room_id": net.room_id,
