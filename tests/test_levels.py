@@ -84,6 +84,9 @@ async def test_the_admin_edits_a_ladder_and_every_level_follows(make_client: Any
     resp = await put_ladder(a, staff, "wealth", [{"level": 1, "min_xp": 0, "rewards": [{"kind": "coins"}]}])
     assert resp.status == 422 and "levels.0.rewards.0" in (await resp.json())["error"]["fields"]
     assert (await put_ladder(a, staff, "wealth", [])).status == 422
+    no_frame = [{"level": 1, "min_xp": 0, "rewards": [{"kind": "frame", "ref": 987654, "days": 3}]}]
+    resp = await put_ladder(a, staff, "wealth", no_frame)
+    assert resp.status == 422 and set((await resp.json())["error"]["fields"]) == {"levels.0.rewards.0"}
 
     resp = await put_ladder(a, staff, "wealth", SMALL)
     assert resp.status == 200, await resp.text()

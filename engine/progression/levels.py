@@ -29,7 +29,9 @@ from engine.progression.levels_model import (
     NetChange,
     announce,
     change_item,
+    check_items_exist,
     history_cursor,
+    item_refs,
     ladder_of,
     ladder_view,
     net_changes,
@@ -37,7 +39,7 @@ from engine.progression.levels_model import (
     reward_ref,
     step_of,
 )
-from engine.progression.rewards import RewardItem, grant_reward_txn, pay_pending
+from engine.progression.rewards import RewardError, RewardItem, grant_reward_txn, pay_pending
 from engine.rooms import store as rooms_store
 from engine.rooms.cache import user_topic
 from engine.rooms.live import encode
@@ -58,6 +60,8 @@ async def do_replace_ladder(lv: Levels, actor_id: int, kind: LevelType, body: La
     a rise pays the new levels' rewards, a fall is told)."""
     steps = body.ladder()
     async with lv.svc.pool.acquire() as conn, conn.transaction():
+        if refs := item_refs(steps):
+            check_items_exist(steps, await store.existing_items(conn, refs))
         await store.replace_ladder_txn(conn, kind, steps)
         moved = await store.recompute_txn(conn, kind)
         await audit_txn(conn, actor_id=actor_id, action="levels.ladder", target_type="levels", target_id=kind, ip=ip,
@@ -99,9 +103,16 @@ async def _grant_txn(conn: Conn, net: NetChange, steps: Ladder) -> list[int]:
         if step is None or not step.rewards:
             continue
         items = [RewardItem(r.kind, r.amount, r.ref, r.days) for r in step.rewards]
-        reward = await grant_reward_txn(conn, user_id=net.user_id, source="level",
-                                        source_ref=reward_ref(net.kind, level, net.room_id), items=items,
-                                        note=f"{net.kind} level {level}")  # fmt: skip
+        ref = reward_ref(net.kind, level, net.room_id)
+        try:
+            async with conn.transaction():  # a savepoint: a reward that cannot be granted is left out alone
+                reward = await grant_reward_txn(conn, user_id=net.user_id, source="level", source_ref=ref,
+                                                items=items, note=f"{net.kind} level {level}")  # fmt: skip
+        except RewardError:
+            # The ladder names what no longer exists (a deleted mall item, VIP not plugged in): blocking
+            # every later level change on it would be worse than this reward missing.
+            log.exception("level reward not grantable", extra={"user_id": net.user_id, "source_ref": ref})
+            continue
         if reward is not None:
             granted.append(int(reward["id"]))
     return granted

@@ -93,6 +93,19 @@ class LadderBody(msgspec.Struct, forbid_unknown_fields=True):
         return tuple(Step(s.level, s.min_xp, tuple(s.rewards)) for s in self.levels)
 
 
+def item_refs(ladder: Ladder) -> list[int]:
+    """The mall items the ladder's frame rewards name."""
+    return sorted({r.ref for s in ladder for r in s.rewards if r.kind == "frame"})
+
+
+def check_items_exist(ladder: Ladder, existing: set[int]) -> None:
+    """422 for each frame reward naming a mall item that does not exist."""
+    errors = {f"levels.{i}.rewards.{j}": [f"No mall item {r.ref}."] for i, s in enumerate(ladder)
+              for j, r in enumerate(s.rewards) if r.kind == "frame" and r.ref not in existing}  # fmt: skip
+    if errors:
+        raise validation_error(errors)
+
+
 class LevelsQuery(msgspec.Struct):
     type: LevelType = "wealth"
 

@@ -35,6 +35,11 @@ async def ladders_txn(conn: Conn, kinds: list[str]) -> dict[str, list[dict[str, 
     return ladders
 
 
+async def existing_items(conn: Conn, ids: list[int]) -> set[int]:
+    rows = await conn.fetch("SELECT id FROM mall_items WHERE id = ANY($1::bigint[])", ids)
+    return {int(r["id"]) for r in rows}
+
+
 async def replace_ladder_txn(conn: Conn, kind: LevelType, ladder: Ladder) -> None:
     await conn.execute("DELETE FROM levels WHERE type = $1", kind)
     await conn.execute(
