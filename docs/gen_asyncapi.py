@@ -275,6 +275,11 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "`agency` notification.",
     "income_target.completed": "A member of your agency crossed a monthly coin target → the owner's sockets, once "
     "per (month, member, target); also stored as an `agency` notification.",
+    "user.progression": "A wealth, charm or room level of yours changed (XP from gifts, or an admin's ladder edit) "
+    "→ your sockets, on any engine process (a room level: the owner's): one event per type with the final level, "
+    "the levels `reached` (each one's rewards granted once) and the progress to the next (docs/progression.md).",
+    "room:levelUp": "A member reached a wealth or charm level at or above `level_announce_min` → each room they are "
+    "in; or the room reached such a room level (`user` null) → that room.",
     "agency.income.updated": "Your agency's figures for the current business month changed (an advance paid, a "
     "salary exchange requested, approved or rejected; `reason` says which): the Members Income summary and the "
     "agency's wallet → the owner's sockets, on any engine process.",

@@ -23,6 +23,7 @@ from engine.appkeys import (
     CONFIG,
     GDPR,
     INBOX,
+    LEVELS,
     METRICS,
     NOTIFICATIONS,
     RANKINGS,
@@ -48,6 +49,8 @@ from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
+from engine.progression.levels import register_level_jobs
+from engine.progression.levels_live import Levels
 from engine.progression.rankings import Rankings
 from engine.progression.rewards import plug_vip, register_reward_jobs
 from engine.realtime.events import register_core_events
@@ -171,6 +174,9 @@ def create_app(config: Config) -> web.Application:
     app[VIP] = vip = Vip(rooms, notifications)
     register_vip_jobs(vip)
     plug_vip(VipRewards(vip))  # a reward's `vip` items (the reward ledger never imports engine.vip)
+    # Levels push `user.progression`, announce level-ups in rooms and grant level rewards.
+    app[LEVELS] = levels = Levels(rooms)
+    register_level_jobs(levels)
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

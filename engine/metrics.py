@@ -250,6 +250,13 @@ class Metrics:
             "VIP daily coin bonuses recorded (one per holder and business day)",
             registry=r,
         )
+        # Issue 14 §1, levels (engine/progression/levels.py).
+        self.level_ups = Counter(
+            "flylive_level_ups_total",
+            "Levels reached, by type (wealth, charm, room): a jump over three levels counts three",
+            ["type"],
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

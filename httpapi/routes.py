@@ -18,6 +18,7 @@ from httpapi import (
     giftstats,
     inbox,
     legacy,
+    levels,
     mall,
     notifications,
     ops,
@@ -60,4 +61,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(giftstats.routes)
     app.add_routes(rewards.routes)
     app.add_routes(vip.routes)
+    app.add_routes(levels.routes)
     setup_docs(app)

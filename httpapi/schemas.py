@@ -79,6 +79,9 @@ class PublicUser(msgspec.Struct):
     wealth_xp: str
     charm_xp: str
     room_xp: str
+    wealth_level: int
+    """The wealth level wealth_xp reaches (GET /api/v1/levels?type=wealth)."""
+    charm_level: int
     is_blocked: bool
     created_at: str | None
 
@@ -384,6 +387,8 @@ class LegacyRoomListing(msgspec.Struct):
     is_hidden: bool
     seat_count: int
     tags: list[str]
+    room_level: int
+    room_xp: int
     user: RoomOwner
 
 
@@ -405,6 +410,10 @@ class Room(msgspec.Struct):
     has_password: bool
     live_members: int
     """Members in the room now."""
+    room_level: int
+    """The room level its room XP reaches (GET /api/v1/levels?type=room)."""
+    room_xp: int
+    """Coins spent on gifts in the room."""
     user: RoomOwner
 
 
@@ -1540,3 +1549,78 @@ class VipPurchasePage(msgspec.Struct):
     items: list[VipPurchase]
     next_cursor: str | None
     """Pass as `cursor` for the next page; null on the last page."""
+
+
+# --- levels (issue 14 §1, docs/progression.md "Levels") ----------------------------------------------
+
+
+class LevelRewardItem(msgspec.Struct):
+    kind: Literal["coins", "frame", "badge", "vip"]
+    amount: int
+    """coins: how many."""
+    ref: int
+    """frame: mall_items.id; vip: the tier (1–7); badge: badges.id."""
+    days: int
+    """frame/vip: how long."""
+
+
+class LevelStep(msgspec.Struct):
+    level: int
+    min_xp: int
+    max_xp: int | None
+    """The last XP of the level (None at the top)."""
+    rewards: list[LevelRewardItem]
+    """Granted once, through the reward ledger, on reaching the level."""
+
+
+class LevelLadder(msgspec.Struct):
+    type: Literal["wealth", "charm", "room"]
+    items: list[LevelStep]
+    """Every level of the type, lowest first (at most 200: not paged)."""
+
+
+class LevelLadderReplaced(LevelLadder):
+    moved: int
+    """Stored levels the new ladder changed (each told to its user and kept in the history)."""
+
+
+class LevelProgress(msgspec.Struct):
+    level: int
+    xp: str
+    level_min_xp: int
+    next_level: int | None
+    next_level_xp: int | None
+    """None at the top of the ladder."""
+    xp_to_next: str | None
+    progress_bps: int
+    """The share of the way from this level to the next, in basis points."""
+
+
+class RoomLevelProgress(LevelProgress):
+    room_id: int
+
+
+class MyLevels(msgspec.Struct):
+    wealth: LevelProgress
+    charm: LevelProgress
+    room: RoomLevelProgress | None
+    """Your room's level (None when you have no room)."""
+
+
+class LevelChange(msgspec.Struct):
+    id: int
+    type: Literal["wealth", "charm", "room"]
+    room_id: int | None
+    """The room, for a room level."""
+    from_level: int
+    to_level: int
+    xp: str
+    """The XP at the change."""
+    reason: Literal["xp", "ladder"]
+    """`xp`: XP reached it; `ladder`: an admin edited the ladder."""
+    changed_at: Timestamp
+
+
+class LevelChangePage(msgspec.Struct):
+    items: list[LevelChange]
+    next_cursor: str | None

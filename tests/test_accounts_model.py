@@ -56,12 +56,13 @@ def test_public_user_hides_private_fields() -> None:
     row = {
         "id": 7, "name": "N", "signature": "@n_2", "country": "pk", "gender": 2, "avatar_image": None,
         "animated_src": None, "static_src": None, "vip_level": 0, "wealth_xp": None, "charm_xp": None,
-        "room_xp": None, "is_blocked": False, "created_at": dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC),
-        "phone": "+15550001", "email": "e@x", "dob": dt.date(1990, 1, 1),
+        "room_xp": None, "wealth_level": 1, "charm_level": 1, "is_blocked": False,
+        "created_at": dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC), "phone": "+15550001",
+        "email": "e@x", "dob": dt.date(1990, 1, 1),
     }  # fmt: skip
     public = model.public_user(row)
     assert public["gender"] == "female" and public["created_at"] == "2026-01-02"
-    assert public["wealth_xp"] == "0.0000"
+    assert public["wealth_xp"] == "0.0000" and (public["wealth_level"], public["charm_level"]) == (1, 1)
     assert not {"phone", "email", "dob", "coin_balance"} & set(public)
 
 

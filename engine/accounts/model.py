@@ -235,6 +235,8 @@ def public_user(row: dict[str, Any]) -> dict[str, Any]:
         "wealth_xp": _decimal_text(row["wealth_xp"]),
         "charm_xp": _decimal_text(row["charm_xp"]),
         "room_xp": _decimal_text(row["room_xp"]),
+        "wealth_level": row["wealth_level"],
+        "charm_level": row["charm_level"],
         "is_blocked": row["is_blocked"],
         "created_at": legacy_date(row["created_at"]),
     }

@@ -10,8 +10,8 @@ from engine.db import Conn
 
 _USER_COLUMNS = """id, name, email, phone, signature, password_hash, country, gender, dob, avatar_image,
     animated_src, static_src, status, suspended_until, is_blocked, blocked_at, block_reason,
-    social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level, vip_expires_at,
-    created_at, updated_at, deleted_at, bio, interests, social_links, birthday_visibility, cosmetics"""
+    social_provider, social_provider_id, wealth_xp, charm_xp, room_xp, vip_level, vip_expires_at, wealth_level,
+    charm_level, created_at, updated_at, deleted_at, bio, interests, social_links, birthday_visibility, cosmetics"""
 
 # Columns PATCH /api/update-profile may write: the SQL below interpolates only these names.
 PROFILE_COLUMNS = frozenset({"name", "phone", "country", "gender", "dob", "signature", "avatar_image", "bio",

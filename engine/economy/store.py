@@ -219,11 +219,14 @@ async def record_batch_txn(conn: Conn, items: list[tuple[Txn, int | None]]) -> i
            ON CONFLICT (account_type, account_id, currency) DO UPDATE SET balance = account_balances.balance + $4""",
         [(*key, amount) for key, amount in sorted(deltas.items()) if amount],
     )
-    xp = _gift_xp([txn for txn in recorded if txn.kind == "gift"])
+    gifts = [txn for txn in recorded if txn.kind == "gift"]
+    xp = _gift_xp(gifts)
+    # Levels follow in these statements (sql/0027's triggers): no level query of our own.
     await conn.executemany(
         "UPDATE users SET wealth_xp = wealth_xp + $2, charm_xp = charm_xp + $3 WHERE id = $1",
         [(user, wealth, charm) for user, (wealth, charm) in sorted(xp.items())],
     )
+    await conn.executemany("UPDATE rooms SET room_xp = room_xp + $2 WHERE id = $1", sorted(_room_xp(gifts).items()))
     return len(recorded)
 
 
@@ -269,6 +272,20 @@ def _gift_xp(gifts: list[Txn]) -> dict[int, tuple[Decimal, Decimal]]:
             old = xp.get(user, (Decimal(0), Decimal(0)))
             xp[user] = (old[0] + gained[0], old[1] + gained[1])
     return xp
+
+
+def _room_xp(gifts: list[Txn]) -> dict[int, int]:
+    """Room XP for each room gifted in: the coins its gifts cost their senders, summed per room."""
+    xp: dict[int, int] = defaultdict(int)
+    for txn in gifts:
+        meta: dict[str, Any] = dict(txn.metadata)
+        try:
+            room_id = meta.get("room_id")
+            if room_id is not None:
+                xp[int(room_id)] += int(meta["price"]) * int(meta["quantity"]) * len(meta["recipients"])
+        except (KeyError, TypeError, ValueError):
+            continue  # already logged by _gift_xp
+    return {room: amount for room, amount in xp.items() if amount > 0}
 
 
 async def create_outbox_group(redis: Redis, outbox: str, group: str) -> None:

@@ -214,6 +214,9 @@ TABLES: tuple[Table, ...] = (
     Table("profile_appreciation_counts", by("user_id", DELETE)),
     # A closed ranking period's top N: the place stays (others' ranks do not move), on the anonymised account.
     Table("ranking_history", by("user_id", keep("a closed period's standings; points at the anonymised account"))),
+    # Issue 14 §1: a user's level history (a room's changes name its owner); the levels themselves
+    # are columns of users and rooms, and their rewards are in the reward ledger.
+    Table("level_changes", by("user_id", DELETE)),
 )
 # fmt: on
 

@@ -30,6 +30,8 @@ class RoomUser(msgspec.Struct):
     vip_level: int
     wealth_xp: str
     charm_xp: str
+    wealth_level: int
+    charm_level: int
     frame_id: int | None
     chat_bubble_id: int | None
     entry_animation_id: int | None

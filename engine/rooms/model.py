@@ -170,6 +170,7 @@ def public_profile(user: dict[str, Any], vip_level: int = 0, vip: VipPrivileges 
         "id": user["id"], "name": user["name"], "signature": user["signature"],
         "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
         "vip_level": vip_level, "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
+        "wealth_level": user["wealth_level"], "charm_level": user["charm_level"],
         **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": [],
         "vip_badge": vip.badge, "vip_entry_effect": vip.entry_effect,
     }  # fmt: skip

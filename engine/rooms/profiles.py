@@ -60,6 +60,7 @@ def room_json(room: dict[str, Any], members: int = 0) -> dict[str, Any]:
         "tags": list(room["tags"] or []), "seat_count": room["seat_count"], "announcement": room["announcement"],
         "is_closed": room["is_closed"], "closed_at": iso_timestamp(room["closed_at"]),
         "has_password": room["password_hash"] is not None, "live_members": members,
+        "room_level": room["room_level"], "room_xp": room["room_xp"],
         "user": {"id": room["owner_id"], "name": room["owner_name"], "signature": room["owner_signature"],
                  "avatar_image": room["owner_avatar"]},
     })  # fmt: skip

@@ -32,7 +32,7 @@ from engine.social import store as social_store
 ROOM_COLUMNS = """r.id, r.user_id, r.theme_id, r.popularity_index, r.country, r.name, r.greetings, r.logo,
     r.can_tourists_speak, r.can_tourists_send_text, r.can_tourists_send_files, r.is_hidden, r.type,
     r.created_at, r.updated_at, r.deleted_at, r.description, r.category, r.region, r.tags, r.seat_count,
-    r.announcement, r.is_closed, r.closed_at, r.password_hash"""
+    r.announcement, r.is_closed, r.closed_at, r.password_hash, r.room_xp, r.room_level"""
 OWNER_COLUMNS = "u.id AS owner_id, u.name AS owner_name, u.signature AS owner_signature, u.avatar_image AS owner_avatar"
 
 # Columns the owner may change through the API; SQL below interpolates only these names.
