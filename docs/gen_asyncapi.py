@@ -281,6 +281,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "reward.earned": "A reward was recorded for you (state `claimable`: claim it before `claim_by`) or paid to you "
     "(state `granted`/`claimed`) → your sockets, on any engine process; also stored as a `system` notification.",
     "balance.updated": "Coins landed in your wallet outside a gift (a reward paid) → your sockets, after the credit.",
+    "badge.earned": "You earned a badge (once per badge: a rule met, a reward, a ranking finish or an event) → your "
+    "sockets, on any engine process, after the award's commit; also stored as a `system` notification.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -46,6 +46,7 @@ from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
+from engine.progression.badges import register_badge_jobs
 from engine.progression.rewards import register_reward_jobs
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
@@ -155,6 +156,7 @@ def create_app(config: Config) -> web.Application:
     register_income_jobs(agencies)  # income target crossings, interrupted salary exchanges
     register_settlement_jobs(agencies)  # the month-end settlement (engine/agency/settlement.py)
     register_reward_jobs(realtime)  # the reward ledger's pushes and its sweep of unpaid rewards
+    register_badge_jobs(realtime)  # badge rules from the check queue, and badge.earned pushes
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

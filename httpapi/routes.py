@@ -13,6 +13,7 @@ from httpapi import (
     agency_owner,
     agency_settlement,
     agency_social,
+    badges,
     economy,
     gdpr,
     giftstats,
@@ -56,4 +57,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(agency_settlement.routes)
     app.add_routes(giftstats.routes)
     app.add_routes(rewards.routes)
+    app.add_routes(badges.routes)
     setup_docs(app)

@@ -227,7 +227,8 @@ class HotCache:
             row = await accounts_store.get_user(conn, user_id)
             if row is None:
                 return None
-            return CachedUser(user_id, self._encode(public_profile(row)), int(row["vip_level"] or 0))
+            badges = await store.equipped_badges(conn, user_id)
+            return CachedUser(user_id, self._encode(public_profile(row, badges)), int(row["vip_level"] or 0))
 
         return await self.get(("user", user_id), (user_topic(user_id),), load)
 

@@ -163,12 +163,13 @@ def vip_protected(target_vip: int, guard: int, actor: Rank) -> bool:
     return actor < Rank.STAFF and target_vip >= guard
 
 
-def public_profile(user: dict[str, Any]) -> dict[str, Any]:
-    """What other members see of a user in a room (realtime-contract §3 `room:userJoined`)."""
+def public_profile(user: dict[str, Any], equipped_badges: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What other members see of a user in a room (realtime-contract §3 `room:userJoined`), with the
+    badges they wear in order (`rooms.store.equipped_badges`)."""
     cosmetics = user.get("cosmetics") or {}  # set by user:profileSync (engine/social/sync.py)
     return {
         "id": user["id"], "name": user["name"], "signature": user["signature"],
         "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
         "vip_level": user["vip_level"], "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
-        **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": [],
+        **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": equipped_badges or [],
     }  # fmt: skip
