@@ -3,7 +3,6 @@ queue and the figures the rules read."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from engine.db import Conn
@@ -35,16 +34,16 @@ async def insert(conn: Conn, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new badge, or None when its code is taken."""
     row = await conn.fetchrow(
         f"""INSERT INTO badges (code, name, description, category, rarity, icon_url, rule, is_active, sort)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT (code) DO NOTHING RETURNING {COLUMNS}""",
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (code) DO NOTHING RETURNING {COLUMNS}""",
         values["code"], values["name"], values["description"], values["category"], values["rarity"],
-        values["icon_url"], json.dumps(values["rule"]), values["is_active"], values["sort"],
+        values["icon_url"], values["rule"], values["is_active"], values["sort"],
     )  # fmt: skip
     return dict(row) if row else None
 
 
 async def update_txn(conn: Conn, badge_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
-    sets = [f"{col} = ${i + 2}{'::jsonb' if col == 'rule' else ''}" for i, col in enumerate(changes)]
-    values = [json.dumps(v) if col == "rule" else v for col, v in changes.items()]
+    sets = [f"{col} = ${i + 2}" for i, col in enumerate(changes)]
+    values = list(changes.values())
     assert all(col in EDITABLE for col in changes)
     row = await conn.fetchrow(
         f"UPDATE badges SET {', '.join([*sets, 'updated_at = now()'])} WHERE id = $1 RETURNING {COLUMNS}",
