@@ -291,6 +291,8 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "you are in get `user:profile_updated` with the VIP fields.",
     "vip.gifted": "Someone gave you VIP (they paid) → your sockets, on any engine process; also stored as a `gift` "
     "notification. `vip.updated` follows with your new standing.",
+    "badge.earned": "You earned a badge (once per badge: a rule met, a reward, a ranking finish or an event) → your "
+    "sockets, on any engine process, after the award's commit; also stored as a `system` notification.",
     "user.unfollowed": "Someone unfollowed you → your sockets, on any engine process (nothing is stored).",
     "notification:new": "A notification was stored for you (as `GET /api/v1/me/notifications` lists it) → every "
     "socket of yours, on any engine process; a kind switched off in your preferences is neither stored nor pushed.",

@@ -49,6 +49,7 @@ from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
+from engine.progression.badges import register_badge_jobs
 from engine.progression.levels import register_level_jobs
 from engine.progression.levels_live import Levels
 from engine.progression.rankings import Rankings
@@ -177,6 +178,7 @@ def create_app(config: Config) -> web.Application:
     # Levels push `user.progression`, announce level-ups in rooms and grant level rewards.
     app[LEVELS] = levels = Levels(rooms)
     register_level_jobs(levels)
+    register_badge_jobs(realtime)  # badge rules from the check queue, and badge.earned pushes
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

@@ -18,6 +18,7 @@ from engine.gifts.messages import SERVER_EVENTS as GIFT_EVENTS
 from engine.inbox.messages import SERVER_EVENTS as INBOX_EVENTS
 from engine.media.messages import SERVER_EVENTS as MEDIA_EVENTS
 from engine.notifications.messages import SERVER_EVENTS as NOTIFICATION_EVENTS
+from engine.progression.badges_messages import SERVER_EVENTS as BADGE_EVENTS
 from engine.progression.levels_messages import SERVER_EVENTS as LEVEL_EVENTS
 from engine.progression.rewards_messages import SERVER_EVENTS as REWARD_EVENTS
 from engine.rooms.messages import SERVER_EVENTS as ROOM_EVENTS
@@ -38,6 +39,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **REWARD_EVENTS,
     **VIP_EVENTS,
     **LEVEL_EVENTS,
+    **BADGE_EVENTS,
 }
 
 

@@ -257,6 +257,12 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.badges_awarded = Counter(
+            "flylive_badges_awarded_total",
+            "Badges awarded (each user and badge once), by category",
+            ["category"],
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

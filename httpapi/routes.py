@@ -13,6 +13,7 @@ from httpapi import (
     agency_owner,
     agency_settlement,
     agency_social,
+    badges,
     economy,
     gdpr,
     giftstats,
@@ -62,4 +63,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(rewards.routes)
     app.add_routes(vip.routes)
     app.add_routes(levels.routes)
+    app.add_routes(badges.routes)
     setup_docs(app)

@@ -113,6 +113,8 @@ class UserProfile(PublicUser):
     friends_count: int
     appreciations: int
     """Appreciation likes received, all time (one per user per business day)."""
+    equipped_badges: list[EquippedBadge]
+    """The badges the user wears, in order."""
     relationship: Relationship
     online: bool | None
     """Null when the user's `online_status` setting hides it from the caller."""
@@ -1547,6 +1549,27 @@ class VipPurchase(msgspec.Struct):
 
 class VipPurchasePage(msgspec.Struct):
     items: list[VipPurchase]
+
+
+class Badge(msgspec.Struct):
+    """A catalog badge (issue 14 §2, docs/progression.md "Badges")."""
+
+    id: int
+    code: str
+    name: str
+    description: str
+    category: Literal["achievement", "activity", "personal", "room", "event"]
+    rarity: Literal["common", "rare", "epic", "legendary"]
+    icon_url: str
+    rule: dict[str, Any]
+    """`{"kind": ...}`: first_gift_sent, gifts_sent {count}, gifts_received {count}, followers {count},
+    vip_tier {level}, days_active {days}, ranking_top {board, period, top}, event {code}, manual."""
+    is_active: bool
+    sort: int
+
+
+class BadgePage(msgspec.Struct):
+    items: list[Badge]
     next_cursor: str | None
     """Pass as `cursor` for the next page; null on the last page."""
 
@@ -1624,3 +1647,26 @@ class LevelChange(msgspec.Struct):
 class LevelChangePage(msgspec.Struct):
     items: list[LevelChange]
     next_cursor: str | None
+
+
+class OwnedBadge(Badge):
+    awarded_at: Timestamp
+    source: str
+    """How it was earned: `rule`, `reward:<id>`, `ranking:<board>:<period>:<start>`, `event:<code>`."""
+    equipped: bool
+    position: int | None
+    """Where it is worn (0 first); null when not worn."""
+
+
+class OwnedBadges(msgspec.Struct):
+    items: list[OwnedBadge]
+    """Worn ones first, in order, then the newest."""
+
+
+class EquippedBadge(msgspec.Struct):
+    slot_position: int
+    badge_id: int
+    image_url: str
+    code: str
+    name: str
+    rarity: str

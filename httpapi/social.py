@@ -9,7 +9,7 @@ import msgspec
 from aiohttp import web
 
 from engine.appkeys import SERVICES, SOCIAL
-from engine.progression import appreciation
+from engine.progression import appreciation, badges
 from engine.social import blocks, follows, profiles
 from engine.social.model import DEFAULT_LIMIT, Cursor, Limit, Privacy, PrivacyBody, SearchText
 from httpapi import schemas
@@ -64,6 +64,7 @@ async def user_profile(request: web.Request) -> web.Response:
     user_id = path_id(request)
     body = await profiles.get_user_profile(request.app[SOCIAL], caller_id(request), user_id)
     body["appreciations"] = await appreciation.total(request.app[SERVICES], user_id)
+    body["equipped_badges"] = await badges.equipped(request.app[SERVICES], user_id)
     return ok(body)
 
 

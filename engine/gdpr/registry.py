@@ -164,6 +164,10 @@ TABLES: tuple[Table, ...] = (
     Table("agency_settlements", by("user_id", keep(LEDGER))),
     # A reward is the record behind a `reward` ledger transaction (sql/0026): kept with it.
     Table("rewards", by("user_id", keep(LEDGER))),
+    # Badges are the user's own achievements: they go with the account (the queue is transient).
+    Table("user_badges", by("user_id", DELETE)),
+    Table("user_equipped_badges", by("user_id", DELETE)),
+    Table("badge_checks", by("user_id", DELETE)),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),

@@ -3,7 +3,7 @@ unique on (user, source, source_ref), granted exactly once.
 
 - Recording inserts the row (a twin loses on the unique index and gets None) and, unless it waits
   for a claim, applies its non-coin items in the same transaction: frames into the mall inventory,
-  VIP days through the `VipGranter` port, badges kept in the row only (the badges part comes later).
+  VIP days through the `VipGranter` port, badges into `user_badges` (engine/progression/badges.py).
 - Coins are minted after the commit through the ledger (txn kind `reward`, mint → user, txn id
   derived from the row, wallet idempotency key `reward:<id>`) into the live wallet; then the row is
   marked paid (`granted_at`; pending → granted). A crash in between leaves it unpaid: the sweep
@@ -31,6 +31,7 @@ from engine.jobs import Periodic
 from engine.notifications import store as notifications_store
 from engine.notifications.model import Notice
 from engine.notifications.model import item as notification_item
+from engine.progression import badges
 from engine.progression import rewards_store as store
 from engine.progression.rewards_model import (
     RewardError,
@@ -121,7 +122,11 @@ async def _apply_items_txn(conn: Conn, row: dict[str, Any]) -> None:
             if _vip is None:
                 raise RewardError("a vip item needs the VIP port plugged in (none is)")
             await _vip.grant_days(conn, row["user_id"], it.ref, it.days, f"reward:{row['id']}")
-        # badge: kept in the reward row (the badges part reads it later)
+        elif it.kind == "badge":  # owned once (a badge already held stays as it is); announced by its watcher
+            try:
+                await badges.award_badge_id_txn(conn, row["user_id"], it.ref, f"reward:{row['id']}")
+            except LookupError as exc:
+                raise RewardError(str(exc)) from exc
 
 
 async def _record_notice_txn(conn: Conn, row: dict[str, Any]) -> dict[str, Any] | None:

@@ -242,7 +242,8 @@ class HotCache:
             level = vip_level_at(row["vip_level"], row["vip_expires_at"], dt.datetime.now(dt.UTC))
             vip = privileges_at(tiers, level)
             ends = row["vip_expires_at"].timestamp() if level else math.inf
-            return CachedUser(user_id, self._encode(public_profile(row, level, vip)), level, vip, ends)
+            badges = await store.equipped_badges(conn, user_id)
+            return CachedUser(user_id, self._encode(public_profile(row, level, vip, badges)), level, vip, ends)
 
         user = await self.get(("user", user_id), (user_topic(user_id),), load)
         if user is not None and user.vip_ends_at <= time.time():

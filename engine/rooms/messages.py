@@ -20,6 +20,18 @@ class Sequenced(Event):
     seq: int
 
 
+class EquippedBadge(msgspec.Struct, forbid_unknown_fields=True):
+    """A badge the user wears (realtime-contract §3: `{slot_position, badge_id, image_url}`)."""
+
+    slot_position: int
+    """0 first."""
+    badge_id: int
+    image_url: str
+    code: str
+    name: str
+    rarity: str
+
+
 class RoomUser(msgspec.Struct):
     id: int
     name: str
@@ -38,7 +50,7 @@ class RoomUser(msgspec.Struct):
     data_card_id: int | None
     mice_wave_id: int | None
     slides_id: int | None
-    equipped_badges: list[Any]
+    equipped_badges: list[EquippedBadge]
     vip_badge: str | None
     """The badge of the user's VIP tier in force (docs/vip.md)."""
     vip_entry_effect: str | None

@@ -162,15 +162,17 @@ def vip_protected(target: VipPrivileges, guard: Literal["anti_mute", "anti_kick"
     return actor < Rank.STAFF and bool(getattr(target, guard))
 
 
-def public_profile(user: dict[str, Any], vip_level: int = 0, vip: VipPrivileges = NO_PRIVILEGES) -> dict[str, Any]:
+def public_profile(user: dict[str, Any], vip_level: int = 0, vip: VipPrivileges = NO_PRIVILEGES,
+                   equipped_badges: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
     """What other members see of a user in a room (realtime-contract §3 `room:userJoined`), with the
-    VIP level in force and what its tier shows on join (`vip_badge`, `vip_entry_effect`)."""
+    VIP level in force and what its tier shows on join (`vip_badge`, `vip_entry_effect`), and the
+    badges they wear in order (`rooms.store.equipped_badges`)."""
     cosmetics = user.get("cosmetics") or {}  # set by user:profileSync (engine/social/sync.py)
     return {
         "id": user["id"], "name": user["name"], "signature": user["signature"],
         "avatar": user["avatar_image"] or "", "gender": user["gender"] or 0, "country": user["country"] or "",
         "vip_level": vip_level, "wealth_xp": f"{user['wealth_xp']:.4f}", "charm_xp": f"{user['charm_xp']:.4f}",
         "wealth_level": user["wealth_level"], "charm_level": user["charm_level"],
-        **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": [],
+        **{name: cosmetics.get(name) for name in COSMETICS}, "equipped_badges": equipped_badges or [],
         "vip_badge": vip.badge, "vip_entry_effect": vip.entry_effect,
     }  # fmt: skip

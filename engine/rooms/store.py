@@ -654,3 +654,15 @@ async def rooms_of_user(redis: Redis, keys: Keys, user_id: int) -> set[int]:
             if room not in ("", "0"):
                 rooms.add(int(room))
     return rooms
+
+
+async def equipped_badges(conn: Conn, user_id: int) -> list[dict[str, Any]]:
+    """The badges the user wears (sql/0030), in order, as room profiles show them; read with the
+    profile when the hot cache loads it (its NOTIFY trigger forgets the user when they change)."""
+    rows = await conn.fetch(
+        """SELECT e.position AS slot_position, b.id AS badge_id, b.icon_url AS image_url, b.code, b.name, b.rarity
+           FROM user_equipped_badges e JOIN badges b ON b.id = e.badge_id
+           WHERE e.user_id = $1 AND b.is_active ORDER BY e.position""",
+        user_id,
+    )
+    return [dict(r) for r in rows]
