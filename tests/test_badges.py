@@ -74,7 +74,9 @@ async def test_every_figure_rule_at_its_boundary(client: Client) -> None:
     async with svc.pool.acquire() as conn:
         await conn.execute("INSERT INTO user_follow_counts (user_id, followers_count) VALUES ($1, 1) "
                            "ON CONFLICT (user_id) DO UPDATE SET followers_count = 1", user.id)  # fmt: skip
-        await conn.execute("UPDATE users SET vip_level = 2 WHERE id = $1", user.id)
+        await conn.execute(
+            "UPDATE users SET vip_level = 2, vip_expires_at = now() + interval '30 days' WHERE id = $1", user.id
+        )
         reasons = {r["reason"] for r in await conn.fetch("SELECT reason FROM badge_checks WHERE user_id = $1",
                                                          user.id)}  # fmt: skip
     await active_on(svc, user.id, range(3))
@@ -89,7 +91,9 @@ async def test_every_figure_rule_at_its_boundary(client: Client) -> None:
     await gifts(svc, user.id, other.id, "received", 1)
     async with svc.pool.acquire() as conn:
         await conn.execute("UPDATE user_follow_counts SET followers_count = 2 WHERE user_id = $1", user.id)
-        await conn.execute("UPDATE users SET vip_level = 3 WHERE id = $1", user.id)
+        await conn.execute(
+            "UPDATE users SET vip_level = 3, vip_expires_at = now() + interval '30 days' WHERE id = $1", user.id
+        )
     await active_on(svc, user.id, range(2, 4))  # one day again, one new
     await badges.check_users(svc, [user.id])
     mine = await owned_codes(svc, user.id)
