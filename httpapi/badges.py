@@ -52,7 +52,8 @@ async def equip(request: web.Request) -> web.Response:
 
 
 @routes.api("POST", "/api/v1/admin/badges", summary="Create a catalog badge (staff, `catalog.manage`; audited; "
-            "409 `badge_code_taken`).", body=BadgeBody, response=schemas.Badge, errors=(403, 409))  # fmt: skip
+            "409 `badge_code_taken`).", body=BadgeBody, response=schemas.Badge, status=201,
+            errors=(403, 409))  # fmt: skip
 @permission_required("catalog.manage")
 async def create(request: web.Request) -> web.Response:
     body = await read_body(request, BadgeBody)

@@ -42,7 +42,7 @@ class BoardQuery(msgspec.Struct):
 
 
 @routes.api("GET", "/api/v1/rankings/{board}", summary="A live ranking board (wealth, charm, room, agency).",
-            query=BoardQuery, response=schemas.RankingBoard)  # fmt: skip
+            query=BoardQuery, response=schemas.RankingBoard, errors=(404,))  # fmt: skip
 @login_required
 async def board(request: web.Request) -> web.Response:
     """The top of the board for the current period (business time zone), global or one country's,
@@ -59,7 +59,7 @@ class HistoryQuery(msgspec.Struct):
 
 
 @routes.api("GET", "/api/v1/rankings/{board}/history", summary="Closed periods' top N, newest first.",
-            query=HistoryQuery, response=schemas.RankingHistoryPage)  # fmt: skip
+            query=HistoryQuery, response=schemas.RankingHistoryPage, errors=(404,))  # fmt: skip
 @login_required
 async def history(request: web.Request) -> web.Response:
     board_name = _board(request)

@@ -22,6 +22,8 @@ from aiohttp.test_utils import TestClient
 
 from engine.appkeys import CONFIG, ROOMS
 from engine.config import Config
+from engine.economy import store as economy_store
+from engine.economy.flusher import GROUP, flush_all
 from engine.rooms.cache import CHANNEL as CACHE_CHANNEL
 from tests.sockets import Peer
 
@@ -191,3 +193,17 @@ async def heard_by(database_url: str, *apps: web.Application) -> AsyncIterator[N
         for i, cache in enumerate(caches):
             while await cache.get(topic, (topic,), loader(i)) == 1:  # noqa: ASYNC110  (no event to wait on)
                 await asyncio.sleep(0.002)
+
+
+async def drain_ledger(svc: Any) -> None:
+    """Every outbox entry in the ledger: this test's own flush, and the app's flusher done with the
+    entries it had already taken (they are not ours to claim, so wait for them)."""
+    backlog: list[int] = []
+    for _ in range(500):
+        await flush_all(svc, svc.wallets, "test")
+        backlog = [await economy_store.outbox_backlog(svc.redis, svc.keys.outbox(shard), GROUP)
+                   for shard in range(svc.keys.economy_shards)]  # fmt: skip
+        if not any(backlog):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"outboxes not drained: {backlog}")

@@ -21,11 +21,10 @@ from engine.agency.settlement import settle_due, settle_leaver, settle_month
 from engine.appkeys import AGENCIES, CONFIG, SERVICES
 from engine.cli import main as cli_main
 from engine.economy import store as economy_store
-from engine.economy.flusher import GROUP, flush_all
 from engine.economy.model import Leg, make_txn
 from engine.economy.reconcile import reconcile
 from tests.agency_setup import agency_share_probe, cast, new_agency
-from tests.helpers import TEST_SECRET, User, bearer, db, new_user
+from tests.helpers import TEST_SECRET, User, bearer, db, drain_ledger, new_user
 
 ROOT = Path(__file__).resolve().parent.parent
 JUNE = dt.date(2025, 6, 1)  # a past business month (BUSINESS_TIMEZONE is UTC in these tests)
@@ -45,19 +44,6 @@ async def earn(conn: asyncpg.Connection, agency_id: int, user_id: int, coins: in
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         agency_id, user_id, "gift" if coins else "mic", coins, mic_ms, uuid.uuid4().hex, when,
     )  # fmt: skip
-
-
-async def drained(svc: Any) -> None:
-    """Every outbox entry in the ledger: this test's flush, and the app's own flusher done with the
-    entries it had taken (they are not ours to claim)."""
-    for _ in range(500):
-        await flush_all(svc, svc.wallets, "test")
-        backlog = [await economy_store.outbox_backlog(svc.redis, svc.keys.outbox(shard), GROUP)
-                   for shard in range(svc.keys.economy_shards)]  # fmt: skip
-        if not any(backlog):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"outboxes not drained: {backlog}")
 
 
 async def usd(conn: asyncpg.Connection, account_type: str, account_id: int) -> int:
@@ -122,7 +108,7 @@ async def test_settling_twice_pays_once(client: Any) -> None:
         "closed", 4, 2000, 2500 + 2500 + 500, 2)  # fmt: skip
     # ASP: 2 % of 30,000 coins = 600 coins = 60 cents at 1,000 coins per dollar, less the 25 drawn.
     assert run["agency_usd_cents"] == 35
-    await drained(svc)  # the diamond credits' ledger entries
+    await drain_ledger(svc)  # the diamond credits' ledger entries
     async with db(client.app[CONFIG].database_url) as conn:
         assert sorted(await kinds_for(conn, c.member.id)) == [("agency_iecp", 2500), ("agency_settlement", 2000)]
         assert await usd(conn, "user", c.member.id) == 2000  # highest target only (the default setting)
@@ -168,7 +154,7 @@ async def test_cumulative_targets_pay_every_target_reached(client: Any) -> None:
 async def assert_paid_once(client: Any, c: Any) -> None:
     """After any number of runs, killed or not: the June figures, each paid exactly once."""
     svc = client.app[SERVICES]
-    await drained(svc)
+    await drain_ledger(svc)
     async with db(client.app[CONFIG].database_url) as conn:
         assert sorted(await kinds_for(conn, c.member.id)) == [("agency_iecp", 2500), ("agency_settlement", 2000)]
         assert await kinds_for(conn, c.admin.id) == [("agency_iecp", 2500)]
@@ -310,7 +296,7 @@ async def test_the_cli_killed_mid_way_then_run_again(client: Any) -> None:
     assert code == 0, err
     assert out.startswith("settled 2025-06: 150 members")
     svc = client.app[SERVICES]
-    await drained(svc)
+    await drain_ledger(svc)
     async with db(client.app[CONFIG].database_url) as conn:
         credits = await conn.fetch(
             """SELECT e.account_id, count(*) AS n, sum(e.amount) AS total FROM ledger_entries e
@@ -356,14 +342,14 @@ async def test_a_leaver_then_the_month_end_pay_only_what_is_due(client: Any) -> 
                                     "RETURNING id", c.member.id, at(10))  # fmt: skip
     await settle_leaver(ag, c.agency_id, c.member.id, first)
     await settle_leaver(ag, c.agency_id, c.member.id, first)  # twice: one row, one payment
-    await drained(svc)
+    await drain_ledger(svc)
     async with db(client.app[CONFIG].database_url) as conn:
         assert await kinds_for(conn, c.member.id) == [("agency_iecp", 4000)]  # no target: all 8,000 excess
         await conn.execute("INSERT INTO agency_members (agency_id, user_id, joined_at) VALUES ($1, $2, $3)",
                            c.agency_id, c.member.id, at(20))  # fmt: skip
         await earn(conn, c.agency_id, c.member.id, 4_000, at(21))
     assert (await settle_month(svc, JUNE))[0] == "closed"
-    await drained(svc)
+    await drain_ledger(svc)
     async with db(client.app[CONFIG].database_url) as conn:
         rows = await conn.fetch("SELECT kind, coins, reward_usd_cents, iecp_diamonds, iecp_total_diamonds FROM "
                                 "agency_settlements WHERE user_id = $1 ORDER BY id", c.member.id)  # fmt: skip
@@ -384,7 +370,7 @@ async def test_a_host_leaving_mid_month_is_paid_for_the_time_before(client: Any,
 
     async def gifts_to_member() -> list[tuple[int, int]]:
         """Each gift to the member so far: (its agency legs, its income rows), once in the ledger."""
-        await drained(svc)
+        await drain_ledger(svc)
         async with db(client.app[CONFIG].database_url) as conn:
             rows = await conn.fetch(
                 """SELECT (SELECT count(*) FROM ledger_entries a WHERE a.txn_id = t.txn_id
