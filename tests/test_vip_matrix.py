@@ -11,9 +11,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from engine.agency.analytics_model import business_today
 from engine.appkeys import SERVICES, VIP
 from engine.config import Rate
-from engine.vip.daily import business_day, grant_daily_bonuses
+from engine.vip.daily import grant_daily_bonuses
 from tests.helpers import bearer, db, drain_ledger, join, new_user
 from tests.sockets import Peer
 from tests.vip_setup import fund, set_vip, tiers
@@ -47,7 +48,7 @@ async def daily_bonus(client: Any, user_id: int, at: dt.datetime) -> int | None:
     """The job's run on one business day (each level of the matrix gets a day of its own): the coins
     of the holder's `vip_daily` reward for that day, None when none was recorded."""
     await grant_daily_bonuses(client.app[VIP], at)
-    day = business_day(at, client.app[SERVICES].config.business_timezone)
+    day = business_today(at, client.app[SERVICES].config.business_timezone).isoformat()
     async with db(client.app[SERVICES].config.database_url) as conn:
         items = await conn.fetchval("SELECT items::text FROM rewards WHERE user_id = $1 AND source = 'vip_daily' "
                                     "AND source_ref = $2", user_id, day)  # fmt: skip

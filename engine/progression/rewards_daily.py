@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 from typing import Any
 
+from engine.agency.analytics_model import business_today
 from engine.economy import store as economy_store
 from engine.progression import rewards_store as store
 from engine.progression.rewards import grant_reward
@@ -22,14 +22,9 @@ SETTING = "daily_login_reward_coins"
 MARKER_SECONDS = 2 * 24 * 3600
 
 
-def business_day(at: dt.datetime, tz: str) -> dt.date:
-    """The business day an instant falls in."""
-    return at.astimezone(zoneinfo.ZoneInfo(tz)).date()
-
-
 async def grant_daily_login(svc: Services, user_id: int, now: dt.datetime | None = None) -> dict[str, Any] | None:
     """Today's daily login reward, once; None when already earned today, or disabled."""
-    day = business_day(now or dt.datetime.now(dt.UTC), svc.config.business_timezone).isoformat()
+    day = business_today(now or dt.datetime.now(dt.UTC), svc.config.business_timezone).isoformat()
     if await store.daily_login_marked(svc.redis, svc.keys, user_id, day):
         return None
     async with svc.pool.acquire() as conn:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 
 from engine.accounts.vip_model import privileges_at
+from engine.agency.analytics_model import business_today
 from engine.progression.rewards import grant_reward
 from engine.progression.rewards_model import RewardItem
 from engine.vip import store
@@ -20,15 +20,11 @@ log = logging.getLogger("flylive.vip")
 BATCH = 500
 
 
-def business_day(at: dt.datetime, tz: str) -> str:
-    return at.astimezone(zoneinfo.ZoneInfo(tz)).date().isoformat()
-
-
 async def grant_daily_bonuses(vip: Vip, now: dt.datetime | None = None) -> int:
     """Today's bonus for every holder who has not had it; how many were granted now."""
     svc = vip.svc
     now = now or dt.datetime.now(dt.UTC)
-    day = business_day(now, svc.config.business_timezone)
+    day = business_today(now, svc.config.business_timezone).isoformat()
     tiers = await vip.rooms.cache.vip_tiers()
     granted, after = 0, 0
     while True:
