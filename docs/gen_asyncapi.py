@@ -320,6 +320,10 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "speaker:active": "Who is audible, from the node's audio-level observer (`[]` on silence) → the room.",
     "auth:force_disconnect": "The session was revoked (logout, password change, ban, …) → its sockets, just "
     "before they are closed.",
+    "room:recognition": "A member was recognised — a wealth/charm level at or above `recognition_level_min`, a badge "
+    "of rarity `recognition_badge_rarity_min` or rarer, a finish within `recognition_ranking_top` of a closed ranking "
+    "period — once per recognition → each room they are in; their followers get a `recognition` notification "
+    "(docs/progression.md \"Recognition\").",
 }
 
 CONNECT_ERRORS = {  # connect_error messages (realtime-contract §1) and when each is sent

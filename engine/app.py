@@ -53,6 +53,7 @@ from engine.progression.badges import register_badge_jobs
 from engine.progression.levels import register_level_jobs
 from engine.progression.levels_live import Levels
 from engine.progression.rankings import Rankings
+from engine.progression.recognition import Recognition, register_recognition_jobs
 from engine.progression.rewards import plug_vip, register_reward_jobs
 from engine.realtime.events import register_core_events
 from engine.realtime.server import RealtimeServer
@@ -179,6 +180,8 @@ def create_app(config: Config) -> web.Application:
     app[LEVELS] = levels = Levels(rooms)
     register_level_jobs(levels)
     register_badge_jobs(realtime)  # badge rules from the check queue, and badge.earned pushes
+    # Recognition: level-ups, rare badges and top finishes announced in rooms and to followers.
+    register_recognition_jobs(Recognition(rooms, notifications))
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

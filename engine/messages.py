@@ -20,6 +20,7 @@ from engine.media.messages import SERVER_EVENTS as MEDIA_EVENTS
 from engine.notifications.messages import SERVER_EVENTS as NOTIFICATION_EVENTS
 from engine.progression.badges_messages import SERVER_EVENTS as BADGE_EVENTS
 from engine.progression.levels_messages import SERVER_EVENTS as LEVEL_EVENTS
+from engine.progression.recognition_messages import SERVER_EVENTS as RECOGNITION_EVENTS
 from engine.progression.rewards_messages import SERVER_EVENTS as REWARD_EVENTS
 from engine.rooms.messages import SERVER_EVENTS as ROOM_EVENTS
 from engine.social.messages import SERVER_EVENTS as SOCIAL_EVENTS
@@ -40,6 +41,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **VIP_EVENTS,
     **LEVEL_EVENTS,
     **BADGE_EVENTS,
+    **RECOGNITION_EVENTS,
 }
 
 

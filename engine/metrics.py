@@ -263,6 +263,13 @@ class Metrics:
             ["category"],
             registry=r,
         )
+        # Issue 14 §5, recognition (engine/progression/recognition.py).
+        self.recognitions = Counter(
+            "flylive_recognitions_total",
+            "Recognitions delivered to the user's rooms and followers, by kind (level, badge, ranking)",
+            ["kind"],
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

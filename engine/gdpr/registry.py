@@ -221,6 +221,9 @@ TABLES: tuple[Table, ...] = (
     # Issue 14 §1: a user's level history (a room's changes name its owner); the levels themselves
     # are columns of users and rooms, and their rewards are in the reward ledger.
     Table("level_changes", by("user_id", DELETE)),
+    # Issue 14 §5: what a user was recognised for (their followers' stored notifications go with the
+    # notifications' own rows).
+    Table("recognitions", by("user_id", DELETE)),
 )
 # fmt: on
 

@@ -23,7 +23,7 @@ class NotificationNew(Event):
 
     id: int
     kind: str
-    """follow, dm, gift, system, agency."""
+    """follow, dm, gift, system, agency, appreciation, recognition."""
     actor: Actor | None
     """Who caused it (with their current name and avatar), if anyone."""
     target_type: str | None

@@ -11,7 +11,7 @@ from engine.accounts.model import iso_timestamp
 from engine.errors import validation_error
 
 # Every kind a notification may have; each can be switched off (all are on by default).
-KINDS = ("follow", "dm", "gift", "system", "agency", "appreciation")
+KINDS = ("follow", "dm", "gift", "system", "agency", "appreciation", "recognition")
 READ_IDS_MAX = 100
 NotificationId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 
@@ -37,6 +37,8 @@ class Preferences(msgspec.Struct):
     system: bool = True
     agency: bool = True
     appreciation: bool = True
+    recognition: bool = True
+    """Someone you follow was recognised (a level, a rare badge, a top ranking finish)."""
 
 
 class PreferencesBody(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
@@ -48,6 +50,7 @@ class PreferencesBody(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=
     system: bool | None = None
     agency: bool | None = None
     appreciation: bool | None = None
+    recognition: bool | None = None
 
     def changes(self) -> dict[str, bool]:
         return {kind: value for kind in KINDS if (value := getattr(self, kind)) is not None}
