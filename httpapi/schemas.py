@@ -679,6 +679,10 @@ class ActivityItem(msgspec.Struct):
     """A room visit: the time spent on a seat."""
     gift_id: str | None
     quantity: int | None
+    level_type: Literal["wealth", "charm", "room"] | None = None
+    """A level_up: which level rose (room: the user's room, `room_id`)."""
+    level: int | None = None
+    """A level_up: the level reached."""
 
 
 class ActivityPage(msgspec.Struct):

@@ -125,8 +125,15 @@ async def test_pages_stay_stable_while_notifications_arrive(client: Any) -> None
 async def test_a_kind_switched_off_is_neither_stored_nor_pushed(client: Any, connect: Any) -> None:
     fan, star, later = await new_user(client, "Fan"), await new_user(client, "Star"), await new_user(client, "Later")
     default = (await get(client, star, "/api/v1/me/notification-preferences"))["data"]
-    assert default == {"follow": True, "dm": True, "gift": True, "system": True, "agency": True, "appreciation": True,
-                       "recognition": True}
+    assert default == {
+        "follow": True,
+        "dm": True,
+        "gift": True,
+        "system": True,
+        "agency": True,
+        "appreciation": True,
+        "recognition": True,
+    }
     s = await connect(client, star)
     changed = (await prefs(client, star, {"follow": False, "gift": False}))["data"]
     assert changed == {**default, "follow": False, "gift": False}

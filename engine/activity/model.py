@@ -92,6 +92,8 @@ def item(row: dict[str, Any]) -> dict[str, Any]:
         "mic_seconds": int(row["mic_ms"] or 0) // 1000 if visit else None,
         "gift_id": str(data["gift_id"]) if gift and data.get("gift_id") is not None else None,
         "quantity": int(data["quantity"]) if gift and data.get("quantity") is not None else None,
+        "level_type": data.get("type") if row["kind"] == "level_up" else None,
+        "level": int(data["to_level"]) if row["kind"] == "level_up" and "to_level" in data else None,
     }  # fmt: skip
 
 

@@ -104,6 +104,26 @@ async def record_follow_txn(conn: Conn, follower: int, target: int, *, followed:
     )  # fmt: skip
 
 
+async def record_level_ups_txn(conn: Conn, rises: list[tuple[str, int, int | None, int, int]]) -> int:
+    """Level rises (type, user, room, from, to) in the level watcher's transaction: the room's owner
+    for a room level. One row per level first reached by a type's subject (the source names it), so
+    a change told again, or a fall and a new rise, adds none; how many were new."""
+    if not rises:
+        return 0
+    inserted = await conn.fetchval(
+        """WITH v AS (
+               INSERT INTO user_activity (user_id, kind, room_id, data, source, happened_at)
+               SELECT x.u, 'level_up', x.r, jsonb_build_object('type', x.t, 'from_level', x.f, 'to_level', x.l),
+                      x.t || ':' || coalesce(x.r, x.u) || ':' || x.l, now()
+               FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::int[]) AS x (t, u, r, f, l)
+               JOIN users u ON u.id = x.u
+               ON CONFLICT (kind, source) DO NOTHING RETURNING 1)
+           SELECT count(*) FROM v""",
+        *([rise[i] for rise in rises] for i in range(5)),
+    )
+    return int(inserted)
+
+
 _PAGE = """SELECT a.id, a.kind, a.other_user_id, a.room_id, a.coins, a.duration_ms, a.mic_ms, a.data,
                   a.happened_at, o.name AS other_name, o.avatar_image AS other_avatar
            FROM user_activity a LEFT JOIN users o ON o.id = a.other_user_id

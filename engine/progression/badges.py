@@ -12,6 +12,8 @@
 - An award stores a `system` notification in its transaction; after the commit whoever marks it
   announced pushes `badge.earned` to the user's sockets (awards made elsewhere, e.g. by a reward, are
   announced by the watcher's next pass).
+- A badge of rarity `recognition_badge_rarity_min` or rarer is recorded as a recognition in the award's
+  transaction and delivered (rooms, followers) after the announce (engine/progression/recognition.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from engine.jobs import Periodic
 from engine.notifications import store as notifications_store
 from engine.notifications.model import Notice
 from engine.progression import badges_store as store
+from engine.progression import recognition
 from engine.progression.badges_model import (
     FIGURE_KINDS,
     BadgeBody,
@@ -43,6 +46,7 @@ from engine.progression.badges_model import (
     owned_out,
     ranking_matches,
 )
+from engine.progression.recognition_model import badge_candidate
 from engine.realtime.server import RealtimeServer, user_room
 from engine.rooms import store as rooms_store
 from engine.services import Services
@@ -152,6 +156,10 @@ async def award_txn(conn: Conn, user_id: int, badge: dict[str, Any], source: str
                     target_type="badge", target_id=str(badge["id"]),
                     data={"badge_id": badge["id"], "code": badge["code"], "rarity": badge["rarity"]})  # fmt: skip
     await notifications_store.insert_txn(conn, notice)
+    # A rare badge is recognised in the award's transaction (delivered after it, by `announce`).
+    rarity_min = (await recognition.settings_txn(conn)).badge_rarity_min
+    if (candidate := badge_candidate(user_id, badge, rarity_min)) is not None:
+        await recognition.record_txn(conn, [candidate])
     return int(row["id"])
 
 
@@ -173,6 +181,8 @@ async def announce(svc: Services, ids: list[int] | None = None) -> int:
         log.info("badge awarded", extra={"user_id": row["user_id"], "badge_id": row["id"], "source": row["source"]})
         if rt is not None:
             await rt.sio.emit("badge.earned", earned_event(row), room=user_room(row["user_id"]))
+    if rows:
+        await recognition.deliver(svc)  # the rare ones' recognitions, recorded with the awards
     return len(rows)
 
 
@@ -215,18 +225,28 @@ async def award_for_ranking(svc: Services, board: str, period: str, start: str,
     """A closed ranking period's finish (`top`: (user_id, rank) pairs, rank 1 first): award every
     active `ranking_top` badge of (board, period) whose `top` the rank is within. Once per user and
     badge whatever the period (the badge says "has finished top N"); the new ownership ids."""
-    awarded: list[int] = []
     async with svc.pool.acquire() as conn, conn.transaction():
-        rules = [(b, decode_rule(b["rule"])) for b in await store.active_rules(conn, ("ranking_top",))]
-        live = set(await store.live_user_ids(conn, [u for u, _ in top]))
-        for user_id, rank in top:
-            for badge, rule in rules:
-                if user_id in live and ranking_matches(rule, board, period, rank):
-                    new = await award_txn(conn, user_id, badge, f"ranking:{board}:{period}:{start}")
-                    if new is not None:
-                        awarded.append(new)
+        awarded = await award_for_ranking_txn(conn, board, period, start, top)
     if awarded:
         await announce(svc, awarded)
+    return awarded
+
+
+async def award_for_ranking_txn(conn: Conn, board: str, period: str, start: str,
+                                top: list[tuple[int, int]]) -> list[int]:  # fmt: skip
+    """`award_for_ranking` in the caller's transaction (the rankings' period-end snapshot, so a crash
+    cannot close a period without its badges); the caller `announce`s the ids after its commit."""
+    awarded: list[int] = []
+    rules = [(b, decode_rule(b["rule"])) for b in await store.active_rules(conn, ("ranking_top",))]
+    if not rules or not top:
+        return awarded
+    live = set(await store.live_user_ids(conn, sorted({u for u, _ in top})))
+    for user_id, rank in top:
+        for badge, rule in rules:
+            if user_id in live and ranking_matches(rule, board, period, rank):
+                new = await award_txn(conn, user_id, badge, f"ranking:{board}:{period}:{start}")
+                if new is not None:
+                    awarded.append(new)
     return awarded
 
 

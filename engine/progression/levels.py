@@ -7,7 +7,9 @@ queued changes FOR UPDATE SKIP LOCKED, so processes share them, folds them per u
 that same transaction records each reached level's rewards in the reward ledger (unique per user and
 level: granted once, whoever sees the change first, however often it is re-queued); after the commit
 it pays them, pushes `user.progression` with the final level, refreshes the user's profile in their
-rooms, and announces a rise to `level_announce_min` or above there (`room:levelUp`).
+rooms, and announces a rise to `level_announce_min` or above there (`room:levelUp`). The same
+transaction logs each rise as `level_up` activity and records a rise to `recognition_level_min` or
+above as a recognition (engine/progression/recognition.py), delivered after the commit.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from engine.activity import store as activity_store
 from engine.audit.store import record_txn as audit_txn
 from engine.db import Conn
 from engine.economy import store as economy_store
 from engine.jobs import Periodic
 from engine.progression import levels_store as store
+from engine.progression import recognition
 from engine.progression.levels_live import Levels
 from engine.progression.levels_model import (
     HistoryQuery,
@@ -39,6 +43,8 @@ from engine.progression.levels_model import (
     reward_ref,
     step_of,
 )
+from engine.progression.recognition_model import level_candidate
+from engine.progression.recognition_model import settings_of as recognition_settings
 from engine.progression.rewards import RewardError, RewardItem, grant_reward_txn, pay_pending
 from engine.rooms import store as rooms_store
 from engine.rooms.cache import user_topic
@@ -118,6 +124,15 @@ async def _grant_txn(conn: Conn, net: NetChange, steps: Ladder) -> list[int]:
     return granted
 
 
+async def _record_rises_txn(conn: Conn, changes: list[NetChange], level_min: int) -> list[int]:
+    """The pass's rises into the activity log (`level_up`), and those to `recognition_level_min` or
+    above as recognitions (delivered after the commit); the recognitions' ids."""
+    rises = [net for net in changes if net.after > net.before]
+    await activity_store.record_level_ups_txn(conn, [(n.kind, n.user_id, n.room_id, n.before, n.after) for n in rises])
+    candidates = [level_candidate(n.kind, n.user_id, n.before, n.after, level_min) for n in rises]
+    return await recognition.record_txn(conn, [c for c in candidates if c is not None])
+
+
 async def watch_levels(lv: Levels) -> int:
     """One pass over the queued level changes; how many ladder positions it told."""
     svc = lv.svc
@@ -127,12 +142,14 @@ async def watch_levels(lv: Levels) -> int:
         if not claimed:
             return 0
         changes = net_changes(claimed)
-        announce_min = (await economy_store.settings(conn))["level_announce_min"]
+        values = await economy_store.settings(conn)
+        announce_min = values["level_announce_min"]
         rows = await store.ladders_txn(conn, sorted({net.kind for net in changes}))
         ladders = {kind: ladder_of(kind_rows) for kind, kind_rows in rows.items()}
         for net in changes:
             granted += await _grant_txn(conn, net, ladders[net.kind])
         people = await store.people(conn, sorted({net.user_id for net in changes if net.kind != "room"}))
+        recognised = await _record_rises_txn(conn, changes, recognition_settings(values).level_min)
     if granted:
         try:
             await pay_pending(svc, granted)
@@ -147,6 +164,7 @@ async def watch_levels(lv: Levels) -> int:
             svc.metrics.level_ups.labels(net.kind).inc(len(net.reached))
         log.info("level changed", extra={"type": net.kind, "user_id": net.user_id, "room_id": net.room_id,
                  "from_level": net.before, "to_level": net.after, "reached": len(net.reached)})  # fmt: skip
+    await recognition.deliver(svc, recognised)  # after the level's own pushes
     return len(changes)
 
 

@@ -21,8 +21,8 @@ from engine.economy import store as economy_store
 from engine.economy.flusher import flush_all
 from engine.economy.model import Txn
 from engine.keys import Keys
+from engine.progression import badges, recognition, rewards
 from engine.progression import rankings_store as store
-from engine.progression import rewards
 from engine.progression.rankings_model import (
     ALL_TIME_SEEN_SECONDS,
     BOARDS,
@@ -45,7 +45,9 @@ from engine.progression.rankings_model import (
     ranked,
     reward_ref,
     span_of,
+    wealth_badge,
 )
+from engine.progression.recognition_model import ranking_candidates
 from engine.services import Services
 
 log = logging.getLogger("flylive.progression.rankings")
@@ -134,9 +136,13 @@ class Rankings:
         key = self.svc.keys.ranking_room_senders(period, span.start, room_id)
         rows = ranked(await store.top(self.svc.redis, key, offset, limit), offset)
         total = await store.count(self.svc.redis, key)
-        entries = await self._entries("user", rows)
-        return {"leaderboard": [{"id": e["id"], "name": e["name"], "avatar_url": e["avatar_url"],
-                                 "coins_spent": e["score"], "wealth_badge": None} for e in entries],
+        async with self.svc.pool.acquire() as conn:
+            people = await store.profiles(conn, "user", [member for _, member, _ in rows])
+        # `wealth_badge`: the sender's wealth level as text ("12"), what the legacy client labels.
+        return {"leaderboard": [{"id": member, "name": (people.get(member) or {}).get("name"),
+                                 "avatar_url": (people.get(member) or {}).get("avatar_url"), "coins_spent": score,
+                                 "wealth_badge": wealth_badge((people.get(member) or {}).get("wealth_level"))}
+                                for _, member, score in rows],
                 "total_users": int(total)}  # fmt: skip
 
     # --- period end ------------------------------------------------------------------------------
@@ -175,21 +181,37 @@ class Rankings:
             rows = ranked(sorted(((m, s) for m, s, _ in sums), key=lambda r: (-r[1], r[0]))[:top_n])
             await store.insert_history_txn(conn, board, span, end_day, rows)
             await store.set_entries_txn(conn, board, span, len(rows))
-            reward_ids = await self._record_rewards_txn(conn, board, span, rows)
+            owners = await store.owners(conn, board, [member for _, member, _ in rows]) if rows else {}
+            reward_ids = await self._record_rewards_txn(conn, board, span, rows, owners)
+            badge_ids, recognised = await self._recognise_txn(conn, board, span, rows, owners)
         if reward_ids:
             await rewards.pay_pending(self.svc, reward_ids)
+        if badge_ids:
+            await badges.announce(self.svc, badge_ids)
+        await recognition.deliver(self.svc, recognised)
         await self._expire_period(board, span)
         self.svc.metrics.ranking_snapshots.labels(board=board, period=span.period).inc()
         log.info("ranking period closed", extra={"board": board, "period": span.period, "start": span.start,
                                                  "entries": len(rows), "rewards": len(reward_ids)})  # fmt: skip
         return True
 
-    async def _record_rewards_txn(self, conn: Any, board: Board, span: Span,
-                                  rows: list[tuple[int, int, int]]) -> list[int]:  # fmt: skip
+    async def _recognise_txn(self, conn: Any, board: Board, span: Span, rows: list[tuple[int, int, int]],
+                             owners: dict[int, int]) -> tuple[list[int], list[int]]:  # fmt: skip
+        """The finish's `ranking_top` badges (each user and badge once) and its recognitions (ranks 1 to
+        `recognition_ranking_top`), in the snapshot's transaction: a period is never closed without
+        them. For the room and agency boards, the owner. The badges' and recognitions' new ids."""
+        finish = [(rank, owners[member], score) for rank, member, score in rows if member in owners]
+        badge_ids = await badges.award_for_ranking_txn(conn, board, span.period, span.start,
+                                                       [(user_id, rank) for rank, user_id, _ in finish])  # fmt: skip
+        top = (await recognition.settings_txn(conn)).ranking_top
+        candidates = ranking_candidates(board, span.period, span.start, finish, top)
+        return badge_ids, await recognition.record_txn(conn, candidates)
+
+    async def _record_rewards_txn(self, conn: Any, board: Board, span: Span, rows: list[tuple[int, int, int]],
+                                  owners: dict[int, int]) -> list[int]:  # fmt: skip
         table = await store.reward_table(conn, board, span.period)
         if not table or not rows:
             return []
-        owners = await store.owners(conn, board, [member for _, member, _ in rows])
         ids = []
         for rank, member, _ in rows:
             coins = next((c for first, last, c in table if first <= rank <= last), 0)

@@ -157,3 +157,8 @@ def ranked(rows: Iterable[tuple[int, float]], offset: int = 0) -> list[tuple[int
 
 def reward_ref(board: str, span: Span, rank: int) -> str:
     return f"{board}:{span.period}:{span.start}:{rank}"
+
+
+def wealth_badge(wealth_level: int | None) -> str | None:
+    """The legacy room leaderboard's `wealth_badge`: the user's wealth level as text (None: no such user)."""
+    return None if wealth_level is None else str(wealth_level)

@@ -230,7 +230,8 @@ async def profiles(conn: Conn, kind: str, ids: list[int]) -> dict[int, dict[str,
     if not ids:
         return {}
     query = {
-        "user": "SELECT id, name, avatar_image AS avatar_url, country FROM users WHERE id = ANY($1::bigint[])",
+        "user": "SELECT id, name, avatar_image AS avatar_url, country, wealth_level FROM users "
+        "WHERE id = ANY($1::bigint[])",
         "room": "SELECT id, name, logo AS avatar_url, country FROM rooms WHERE id = ANY($1::bigint[])",
         "agency": "SELECT id, name, logo_url AS avatar_url, country FROM agencies WHERE id = ANY($1::bigint[])",
     }[kind]
