@@ -24,6 +24,7 @@ from httpapi import (
     notifications,
     ops,
     payments,
+    ranking_rewards,
     rankings,
     reports,
     resellers,
@@ -64,4 +65,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(vip.routes)
     app.add_routes(levels.routes)
     app.add_routes(badges.routes)
+    app.add_routes(ranking_rewards.routes)
     setup_docs(app)

@@ -1674,3 +1674,30 @@ class EquippedBadge(msgspec.Struct):
     code: str
     name: str
     rarity: str
+
+
+# --- ranking rewards (issue 14 §3/§5, httpapi/ranking_rewards.py) -------------------------------------
+
+
+class RankingRewardTier(msgspec.Struct):
+    id: int
+    board: Literal["wealth", "charm", "room", "agency"]
+    period: Literal["daily", "weekly", "monthly"]
+    rank_from: int
+    rank_to: int
+    """Inclusive."""
+    coins: int
+    """Paid to each rank in the tier (a room's or an agency's owner) when the period closes."""
+
+
+class RankingRewardPage(msgspec.Struct):
+    items: list[RankingRewardTier]
+    """By board, period, then rank."""
+    next_cursor: str | None
+
+
+class RankingRewardTable(msgspec.Struct):
+    board: Literal["wealth", "charm", "room", "agency"]
+    period: Literal["daily", "weekly", "monthly"]
+    tiers: list[RankingRewardTier]
+    """The whole table now, by rank."""
