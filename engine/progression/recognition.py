@@ -56,7 +56,8 @@ class Recognition:
 _live: weakref.WeakSet[Recognition] = weakref.WeakSet()
 
 
-def _of(svc: Services) -> Recognition | None:
+def deliverer(svc: Services) -> Recognition | None:
+    """This app's deliverer (None: no app with these services registered one)."""
     for recognition in list(_live):
         if getattr(recognition.rooms.rt, "_services", None) is svc:
             return recognition
@@ -75,7 +76,7 @@ async def record_txn(conn: Conn, candidates: list[Candidate]) -> list[int]:
 async def deliver(svc: Services, ids: list[int] | None = None) -> int:
     """After a source's commit: deliver these recognitions (None: any still undelivered) through this
     app's rooms and notifications; with no app around (a job run on its own), the sweep does it."""
-    recognition = _of(svc)
+    recognition = deliverer(svc)
     if recognition is None or ids == []:
         return 0
     try:
