@@ -323,7 +323,7 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "room:recognition": "A member was recognised — a wealth/charm level at or above `recognition_level_min`, a badge "
     "of rarity `recognition_badge_rarity_min` or rarer, a finish within `recognition_ranking_top` of a closed ranking "
     "period — once per recognition → each room they are in; their followers get a `recognition` notification "
-    "(docs/progression.md \"Recognition\").",
+    '(docs/progression.md "Recognition").',
 }
 
 CONNECT_ERRORS = {  # connect_error messages (realtime-contract §1) and when each is sent
