@@ -160,6 +160,28 @@ async def test_the_sweep_delivers_what_a_crash_left(client: Any, connect: Any) -
     assert (await delivered(client, star, 1))[0]["announced_at"] is not None
 
 
+async def test_followers_are_told_in_chunks_up_to_the_cap(client: Any, monkeypatch: Any) -> None:
+    star = await new_user(client, "Star")
+    fans = [await new_user(client, f"Fan {i}") for i in range(6)]
+    for fan in fans:
+        await follow(client, fan, star)
+    muted = fans[1]  # switched the kind off: skipped, and still counts against the cap (it was read)
+    resp = await client.patch("/api/v1/me/notification-preferences", json={"recognition": False},
+                              headers=bearer(muted.token))  # fmt: skip
+    assert resp.status == 200 and (await resp.json())["data"]["recognition"] is False
+    await setting(client, "recognition_followers_max", 4)
+    monkeypatch.setattr(recognition, "FOLLOWER_CHUNK", 3)  # pages of 3: 3, then the cap's last 1
+    candidate = level_candidate("charm", star.id, 9, 11, 10)
+    assert candidate is not None
+    async with client.app[SERVICES].pool.acquire() as conn, conn.transaction():
+        ids = await recognition.record_txn(conn, [candidate])
+    assert len(ids) == 1
+    await recognition.deliver(client.app[SERVICES], ids)
+    told = [len(await recognition_notices(client, fan)) for fan in fans]
+    assert told == [1, 0, 1, 1, 0, 0]  # the four oldest follows, less the one who switched it off
+    assert (await recognition_notices(client, fans[0]))[0]["text"] == "Star reached charm level 11."
+
+
 def _gift(sender: int, recipients: list[int], room: int, at: dt.datetime, price: int) -> money.Txn:
     meta: dict[str, object] = {"room_id": room, "recipients": recipients, "quantity": 1, "price": price}
     return money.Txn(txn_id=str(uuid.uuid4()), kind="gift", legs=[], initiator_id=sender,
