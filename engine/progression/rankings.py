@@ -1,5 +1,6 @@
 """Rankings actions: the ledger observer that keeps the live boards, the reads behind the REST, the
-period-end snapshot with its rewards, and the rebuild from the ledger.
+period-end snapshot with its rewards, `ranking_top` badges and top-finish recognitions, and the rebuild
+from the ledger.
 
 The boards count what the ledger recorded: the flusher tells `Rankings.ledger_flushed` of each batch
 after its PostgreSQL commit and before its XACK (engine/economy/flusher.py). A crash in between
