@@ -50,6 +50,7 @@ from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.progression.badges import register_badge_jobs
+from engine.progression.campaigns import register_campaign_jobs
 from engine.progression.levels import register_level_jobs
 from engine.progression.levels_live import Levels
 from engine.progression.rankings import Rankings
@@ -179,6 +180,7 @@ def create_app(config: Config) -> web.Application:
     app[LEVELS] = levels = Levels(rooms)
     register_level_jobs(levels)
     register_badge_jobs(realtime)  # badge rules from the check queue, and badge.earned pushes
+    register_campaign_jobs(realtime)  # campaign qualifiers paid, ended campaigns closed
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

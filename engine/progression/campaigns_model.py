@@ -218,8 +218,11 @@ def standing_out(row: dict[str, Any]) -> dict[str, Any]:
     user = {"id": row["user_id"], "name": row["name"], "avatar_url": row["avatar_url"]} if row["name"] else None
     reward = None
     if row["reward_id"] is not None:
-        reward = {"id": row["reward_id"], "state": row["reward_state"],
-                  "items": [msgspec.to_builtins(i) for i in decode_items(row["reward_items"])]}
+        reward = {
+            "id": row["reward_id"],
+            "state": row["reward_state"],
+            "items": [msgspec.to_builtins(i) for i in decode_items(row["reward_items"])],
+        }
     return {"position": row["pos"], "user_id": row["user_id"], "user": user, "gift_count": row["gift_count"],
             "coins": row["coins"], "qualified_at": row["qualified_at"], "rank": row["rank"],
             "outcome": row["outcome"], "reward": reward}  # fmt: skip

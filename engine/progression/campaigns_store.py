@@ -192,7 +192,10 @@ async def due_to_close(conn: Conn, now: dt.datetime, grace: dt.timedelta) -> lis
     return [r["id"] for r in rows]
 
 
-async def close_txn(conn: Conn, campaign_id: int) -> None:
-    await conn.execute(
-        "UPDATE campaigns SET state = 'closed', closed_at = now(), updated_at = now() WHERE id = $1", campaign_id
-    )
+async def close_txn(conn: Conn, campaign_id: int) -> int:
+    """Mark it closed; the coins its prizes took."""
+    spent: int = await conn.fetchval(
+        "UPDATE campaigns SET state = 'closed', closed_at = now(), updated_at = now() WHERE id = $1 "
+        "RETURNING spent_coins", campaign_id,
+    )  # fmt: skip
+    return spent
