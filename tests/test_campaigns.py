@@ -228,6 +228,15 @@ async def test_fifty_concurrent_qualifiers_and_a_budget_for_seventeen(client: An
     await all_granted(svc, camp["id"])  # (the app's own watcher may be minting the ones it decided)
     balances = [(await get_balances(svc, s.id))["coins"] for s in senders]
     assert sorted(balances) == [45] * 33 + [55] * 17
+    # A raised budget serves the refused qualifiers again, in the order they qualified.
+    waiting = sorted((r["qualified_at"], u) for u, r in rows.items() if r["outcome"] == "budget_exhausted")
+    raised = await client.patch(f"{ADMIN}/{camp['id']}", json={"budget_coins": 200}, headers=bearer(staff.token))
+    assert raised.status == 200
+    await asyncio.gather(*(campaigns.pay_qualifiers(svc) for _ in range(3)))
+    rows = await progress(svc, camp["id"])
+    assert {u for u, r in rows.items() if r["outcome"] == "paid"} >= {u for _, u in waiting[:3]}
+    assert sorted(r["outcome"] for r in rows.values()) == ["budget_exhausted"] * 30 + ["paid"] * 20
+    assert len(await campaign_rewards(svc, camp["id"])) == 20 and await spent(svc, camp["id"]) == 200
     # The database refuses an overspend whatever the code does.
     async with db(svc.config.database_url) as conn:
         assert await store.reserve_txn(conn, camp["id"], 1) is None

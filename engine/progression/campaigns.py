@@ -127,6 +127,8 @@ async def update_campaign(svc: Services, actor_id: int, campaign_id: int, body: 
         if "rule" in changes:
             changes["rule"] = encode_rule(rule)
         row = await store.update_txn(conn, campaign_id, changes) if changes else before
+        if row["budget_coins"] > before["budget_coins"]:  # more budget: the refused qualifiers queue again
+            await store.requeue_exhausted_txn(conn, campaign_id)
         await audit_txn(conn, actor_id=actor_id, action="campaign.update", target_type="campaign",
                         target_id=campaign_id, details={"before": admin_out(before), "after": admin_out(row)},
                         ip=ip)  # fmt: skip
@@ -148,7 +150,10 @@ async def admin_list(svc: Services, state: str | None, cursor: str | None, limit
 async def list_campaigns(svc: Services, cursor: str | None, limit: int) -> dict[str, Any]:
     """Running and upcoming campaigns, soonest start first."""
     after = decode_cursor(cursor, str, int)
-    position = (dt.datetime.fromisoformat(after[0]), after[1]) if after else None
+    try:
+        position = (dt.datetime.fromisoformat(after[0]).astimezone(dt.UTC), after[1]) if after else None
+    except ValueError:
+        raise validation_error({"cursor": ["The cursor field is not a cursor this list gave out."]}) from None
     async with svc.pool.acquire() as conn:
         rows = await store.public_page(conn, dt.datetime.now(dt.UTC), position, limit + 1)
     items, next_cursor = page(rows, limit, lambda r: (r["starts_at"].isoformat(), r["id"]))

@@ -174,6 +174,15 @@ async def decide_txn(conn: Conn, campaign_id: int, user_id: int, outcome: str, r
     )  # fmt: skip
 
 
+async def requeue_exhausted_txn(conn: Conn, campaign_id: int) -> None:
+    """Qualifiers the budget refused are undecided again (the budget was raised): the watcher takes
+    them in qualification order, as the first time."""
+    await conn.execute(
+        "UPDATE campaign_progress SET outcome = NULL, decided_at = NULL "
+        "WHERE campaign_id = $1 AND outcome = 'budget_exhausted' AND qualified_at IS NOT NULL", campaign_id,
+    )  # fmt: skip
+
+
 async def reward_id_of(conn: Conn, user_id: int, source_ref: str) -> int | None:
     """The reward already recorded for this campaign prize (a duplicate's)."""
     found: int | None = await conn.fetchval(
