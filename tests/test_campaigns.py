@@ -19,6 +19,7 @@ from engine.appkeys import SERVICES
 from engine.economy.actions import get_balances
 from engine.progression import campaigns
 from engine.progression import campaigns_store as store
+from engine.progression.rewards import RewardItem, grant_reward
 from tests.helpers import User, bearer, db, drain_ledger, join, new_user
 from tests.test_badges import new_badge, owned_codes
 
@@ -228,6 +229,9 @@ async def test_fifty_concurrent_qualifiers_and_a_budget_for_seventeen(client: An
     await all_granted(svc, camp["id"])  # (the app's own watcher may be minting the ones it decided)
     balances = [(await get_balances(svc, s.id))["coins"] for s in senders]
     assert sorted(balances) == [45] * 33 + [55] * 17
+    sample = svc.metrics.registry.get_sample_value
+    assert sample("flylive_campaign_rewards_total", {"kind": "gift_count", "outcome": "paid"}) == 17
+    assert sample("flylive_campaign_rewards_total", {"kind": "gift_count", "outcome": "budget_exhausted"}) == 33
     # A raised budget serves the refused qualifiers again, in the order they qualified.
     waiting = sorted((r["qualified_at"], u) for u, r in rows.items() if r["outcome"] == "budget_exhausted")
     raised = await client.patch(f"{ADMIN}/{camp['id']}", json={"budget_coins": 200}, headers=bearer(staff.token))
@@ -360,3 +364,55 @@ async def test_staff_only_validated_audited_and_unknown_ids(client: Any) -> None
                                  "AND actor_id = $1 ORDER BY id", staff.id)  # fmt: skip
     assert [a["action"] for a in audit].count("campaign.create") == 3
     assert ("campaign.update", str(draft["id"])) in [(a["action"], a["target_id"]) for a in audit]
+
+
+async def test_a_gift_count_close_pays_the_last_qualifiers_and_badges_every_participant(client: Any) -> None:
+    svc = client.app[SERVICES]
+    staff, host = await set_up(client)
+    ann, bob, cat = await new_user(client, "Ann"), await new_user(client, "Bob"), await new_user(client, "Cat")
+    camp = await create(client, staff)
+    badge = await new_badge(svc, {"kind": "event", "code": camp["code"]}, category="event")
+    # Cat already holds this campaign's reward (as a crash between the reward and the outcome would leave it).
+    granted = await grant_reward(svc, user_id=cat.id, source="campaign", source_ref=str(camp["id"]),
+                                 items=[RewardItem(kind="coins", amount=30)])  # fmt: skip
+    assert granted is not None
+    async with db(svc.config.database_url) as conn:
+        await conn.execute("UPDATE campaigns SET ends_at = now() WHERE id = $1", camp["id"])
+        await conn.execute("UPDATE economy_settings SET value = 0 WHERE key = 'campaign_close_grace_seconds'")
+        for user in (ann, cat):  # two roses: both qualify
+            await ledger_gift(conn, user.id, [host.id], ROSE, now() - dt.timedelta(minutes=5), quantity=2)
+        await ledger_gift(conn, bob.id, [host.id], ROSE, now() - dt.timedelta(minutes=5))  # one: takes part
+    # Twice at once, and once more (the app's own watcher may be the one that closes it).
+    runs = [*await asyncio.gather(campaigns.close(svc, camp["id"]), campaigns.close(svc, camp["id"])),
+            await campaigns.close(svc, camp["id"])]  # fmt: skip
+    assert runs.count(True) <= 1 and runs[-1] is False
+    rows = await progress(svc, camp["id"])
+    assert (rows[ann.id]["outcome"], rows[bob.id]["outcome"]) == ("paid", None)
+    # The duplicate gave its reservation back: only Ann's prize is spent.
+    assert (rows[cat.id]["outcome"], rows[cat.id]["reward_id"]) == ("duplicate", granted["id"])
+    assert await spent(svc, camp["id"]) == 30
+    assert len(await campaign_rewards(svc, camp["id"])) == 2
+    for user in (ann, bob, cat):
+        assert badge["code"] in await owned_codes(svc, user.id)
+    async with svc.pool.acquire() as conn:
+        closed = await store.get(conn, camp["id"])
+    assert closed is not None and closed["state"] == "closed" and closed["closed_at"] is not None
+
+
+async def test_a_cancelled_campaign_counts_and_pays_nothing_more(client: Any) -> None:
+    svc = client.app[SERVICES]
+    staff, host = await set_up(client)
+    ann = await new_user(client, "Ann")
+    camp = await create(client, staff)
+    async with db(svc.config.database_url) as conn:
+        await ledger_gift(conn, ann.id, [host.id], ROSE, now())
+    resp = await client.patch(f"{ADMIN}/{camp['id']}", json={"state": "cancelled"}, headers=bearer(staff.token))
+    assert resp.status == 200 and (await resp.json())["data"]["state"] == "cancelled"
+    async with db(svc.config.database_url) as conn:
+        await ledger_gift(conn, ann.id, [host.id], ROSE, now())  # would have been her second
+    assert (await progress(svc, camp["id"]))[ann.id]["gift_count"] == 1
+    assert await campaigns.pay_qualifiers(svc) == 0 and await campaign_rewards(svc, camp["id"]) == []
+    public = await client.get(f"/api/v1/campaigns/{camp['id']}")
+    assert public.status == 200 and (await public.json())["data"]["state"] == "cancelled"
+    listed = (await (await client.get("/api/v1/campaigns")).json())["data"]["items"]
+    assert camp["id"] not in [c["id"] for c in listed]
