@@ -42,8 +42,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The suite runs on one worker per core, up to 4 (pytest-xdist; each worker has its own template
+# database and embedded servers); PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= auto
 pytest: install js-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses=4 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

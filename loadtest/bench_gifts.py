@@ -2,6 +2,7 @@
 Lua script alone.
 
     .venv/bin/python loadtest/bench_gifts.py [--senders 20] [--gifts 100] [--debits 20000] [--agency]
+        [--profile /tmp/gifts.stacks]   # py-spy's stacks of the server while gifting
 
 Starts its own `flylive serve` (with the demo catalog and admin) unless --url is given, registers
 senders and one seated recipient, grants coins through the admin API, then every sender sends
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,7 +88,8 @@ async def make_agency_owner(http: aiohttp.ClientSession, url: str, admin: str, u
             raise RuntimeError(f"agency approval failed ({resp.status}): {await resp.text()}")
 
 
-async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None, agency: bool) -> None:
+async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None, agency: bool,
+                      profile: str | None = None) -> None:  # fmt: skip
     async with aiohttp.ClientSession() as http:
         registrar = Registrar(http, url)
         host, *accounts = await registrar.register_many(senders + 1)
@@ -112,9 +117,13 @@ async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
             cpu = CpuMeter(server_pid)
+            spy = spy_on(server_pid, profile) if profile and server_pid else None
             started = time.perf_counter()
             await asyncio.gather(*(send_all(c) for c in gifters))
             wall = time.perf_counter() - started
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its stacks on SIGINT
+                spy.wait(30)
             ok = outcomes.get("ok", 0)
             print(f"gift:send through sockets: {senders} senders x {gifts} gifts -> {ok / wall:.0f} gifts/s "
                   f"({ok} ok in {wall:.2f} s); acks {outcomes}; {cpu.line()}")  # fmt: skip
@@ -128,6 +137,13 @@ async def socket_part(url: str, senders: int, gifts: int, server_pid: int | None
             print(f"recipient balance after the flush: {wallet[currency]} {currency} ({verdict}: {ok} gifts x {share})")
         finally:
             await close_all(clients)
+
+
+def spy_on(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy on the server while the gifts are sent (perturbs the figures: for where the time goes)."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [exe, "record", "-p", str(pid), "-f", "raw", "-o", path, "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def lua_part(debits: int, in_flight: int) -> None:
@@ -169,6 +185,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debits", type=int, default=20000)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--agency", action="store_true", help="the recipient is an agency member (owner)")
+    parser.add_argument("--profile", help="py-spy's collapsed stacks of the server while gifting, to this file")
     args = parser.parse_args(argv)
     if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         parser.error("--url must be on this machine")
@@ -182,7 +199,7 @@ async def main(argv: list[str] | None = None) -> int:
             url = server.url
         print("=" * 100)
         pid = server.proc.pid if server is not None and server.proc is not None else None
-        await socket_part(url, args.senders, args.gifts, pid, args.agency)
+        await socket_part(url, args.senders, args.gifts, pid, args.agency, args.profile)
         await lua_part(args.debits, args.in_flight)
         print("=" * 100)
     finally:

@@ -218,3 +218,37 @@ async def test_room_xp_alone_does_not_make_the_processes_forget_the_room(client:
             while (payload := await asyncio.wait_for(heard.get(), 5)) != marker:
                 payloads.append(payload)
             assert (topic in payloads) == (marker == "after-level"), payloads
+
+
+async def test_xp_alone_does_not_make_the_processes_forget_the_user(client: Any) -> None:
+    """Every flush adds wealth and charm XP (sql/0033): only a new level (or any other column) NOTIFYs the
+    user's topic, so a gift storm does not reload each sender and recipient into every hot cache."""
+    staff, user = await new_user(client, "Staff", role="admin"), await new_user(client)
+    for kind in ("wealth", "charm"):
+        assert (await put_ladder(client, staff, kind, SMALL)).status == 200
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    async with db(client.app[CONFIG].database_url) as listener:
+        await listener.add_listener("flylive_cache", lambda *args: heard.put_nowait(args[3]))
+        topic = f"user:{user.id}"
+        steps = (
+            ({"wealth": 5, "charm": 3}, False),
+            ({"wealth": 12}, True),
+            ({"charm": 9}, False),
+            ({"charm": 40}, True),
+        )
+        for index, (xp, notifies) in enumerate(steps):
+            await set_xp(client, user, **xp)
+            marker = f"after-step-{index}"
+            async with db(client.app[CONFIG].database_url) as conn:
+                await conn.execute("SELECT pg_notify('flylive_cache', $1)", marker)
+            payloads = []
+            while (payload := await asyncio.wait_for(heard.get(), 5)) != marker:
+                payloads.append(payload)
+            assert (topic in payloads) == notifies, (xp, payloads)
+        async with db(client.app[CONFIG].database_url) as conn:
+            await conn.execute("UPDATE users SET name = 'Renamed' WHERE id = $1", user.id)
+            await conn.execute("SELECT pg_notify('flylive_cache', 'after-rename')")
+        payloads = []
+        while (payload := await asyncio.wait_for(heard.get(), 5)) != "after-rename":
+            payloads.append(payload)
+        assert topic in payloads

@@ -142,14 +142,22 @@ async def test_a_redelivered_batch_counts_once(client: Any) -> None:
         assert await _board(client, rankings.board_key("agency", period, None)) == {40: 10}
 
 
+def _next_first_on_a_tuesday(after: dt.date) -> dt.date:
+    first = after.replace(day=1)
+    while first <= after or first.isoweekday() != 2:
+        first = (first + dt.timedelta(days=32)).replace(day=1)
+    return first
+
+
 async def test_period_rollover_at_utc_and_karachi_boundaries(client: Any) -> None:
     svc = client.app[SERVICES]
+    first = _next_first_on_a_tuesday(dt.date.today() + dt.timedelta(days=3))
     for tz, offset in (("UTC", 0), (KARACHI, 5)):
         rankings = _in_zone(svc, tz)
-        # Sunday 2026-11-29 23:59:59 local, then Tuesday 2026-12-01 00:00 local: day, ISO week and month change.
-        before = dt.datetime(2026, 11, 29, 23, 59, 59, tzinfo=dt.UTC) - dt.timedelta(hours=offset)
-        after = dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=dt.UTC) - dt.timedelta(hours=offset)
-        monday = dt.datetime(2026, 11, 30, 0, 0, 0, tzinfo=dt.UTC) - dt.timedelta(hours=offset)
+        # The Sunday 23:59:59 local before a month that starts on a Tuesday, that Monday, then the Tuesday 00:00
+        # local: day, ISO week and month change. In the future, so the live keys have not expired yet.
+        at = dt.datetime.combine(first, dt.time(), dt.UTC) - dt.timedelta(hours=offset)
+        before, monday, after = at - dt.timedelta(days=1, seconds=1), at - dt.timedelta(days=1), at
         await rankings.ledger_flushed([_gift(100 + offset, [2], 7, before), _gift(100 + offset, [2], 7, monday, 3),
                                        _gift(100 + offset, [2], 7, after, 1)])  # fmt: skip
         sender = 100 + offset
@@ -166,9 +174,10 @@ async def test_period_rollover_at_utc_and_karachi_boundaries(client: Any) -> Non
         assert await score("weekly", before) == 10 and await score("weekly", monday) == 3 + 1  # Mon + Tue
         assert await score("monthly", before) == 10 + 3 and await score("monthly", after) == 1
         assert await score("all_time", after) == 14
-        assert span_of("weekly", monday, tz).start == "2026-11-30"
-        assert span_of("daily", before, tz).start == "2026-11-29"
-        assert span_of("monthly", after - dt.timedelta(microseconds=1), tz).start == "2026-11-01"
+        assert span_of("weekly", monday, tz).start == (first - dt.timedelta(days=1)).isoformat()
+        assert span_of("daily", before, tz).start == (first - dt.timedelta(days=2)).isoformat()
+        previous_month = (first - dt.timedelta(days=1)).replace(day=1)
+        assert span_of("monthly", after - dt.timedelta(microseconds=1), tz).start == previous_month.isoformat()
     # In Karachi, 19:00 UTC is already the next business day.
     assert span_of("daily", dt.datetime(2026, 11, 30, 19, 0, tzinfo=dt.UTC), KARACHI).start == "2026-12-01"
     assert span_of("daily", dt.datetime(2026, 11, 30, 19, 0, tzinfo=dt.UTC), "UTC").start == "2026-11-30"

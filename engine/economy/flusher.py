@@ -9,6 +9,7 @@ harmlessly.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -50,11 +51,13 @@ async def ensure_groups(svc: EconomyServices) -> None:
 
 
 async def complete_credits(svc: EconomyServices, wallets: store.Wallets, txn: Txn) -> None:
-    for index, leg in enumerate(txn.legs):
-        if index == 0 or not leg.live or leg.amount <= 0:
-            continue
-        credit = functools.partial(wallets.credit, txn.txn_id, index, leg)
-        result = await store.with_live_wallet(svc.pool, wallets, leg.account_id, credit)
+    """Apply the transaction's live credit legs. They are independent and each is idempotent, so they
+    go at once (the multiplexed Redis client pipelines the scripts): one round trip, not one per leg."""
+    legs = [(index, leg) for index, leg in enumerate(txn.legs) if index > 0 and leg.live and leg.amount > 0]
+    credits = [functools.partial(wallets.credit, txn.txn_id, index, leg) for index, leg in legs]
+    results = await asyncio.gather(*(store.with_live_wallet(svc.pool, wallets, leg.account_id, credit)
+                                     for (_, leg), credit in zip(legs, credits, strict=True)))  # fmt: skip
+    for (index, _), result in zip(legs, results, strict=True):
         if not result.ok:
             raise RuntimeError(f"credit {txn.txn_id}/{index} failed: {result.code}")
 
@@ -65,8 +68,7 @@ async def flush_shard(svc: EconomyServices, wallets: store.Wallets, shard: int, 
     entries = await store.read_outbox(svc.redis, outbox, GROUP, consumer, count, CLAIM_IDLE_MS)
     if not entries:
         return 0
-    for entry in entries:
-        await complete_credits(svc, wallets, entry.txn)
+    await asyncio.gather(*(complete_credits(svc, wallets, entry.txn) for entry in entries))
     for attempt in range(3):
         try:
             async with svc.pool.acquire() as conn, conn.transaction():

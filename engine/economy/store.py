@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -209,7 +210,7 @@ async def record_batch_txn(conn: Conn, items: list[tuple[Txn, int | None]]) -> i
     in one pass, summed per row and in sorted order, so two flushers touching the same accounts (the
     platform, a user in both shards' transactions) lock rows in the same order and never deadlock.
     """
-    recorded = [txn for txn, balance in items if await _insert_txn_txn(conn, txn, balance)]
+    recorded = await _insert_txns_txn(conn, items)
     deltas: dict[tuple[str, int, str], int] = defaultdict(int)
     for txn in recorded:
         for leg in txn.legs:
@@ -230,24 +231,41 @@ async def record_batch_txn(conn: Conn, items: list[tuple[Txn, int | None]]) -> i
     return len(recorded)
 
 
-async def _insert_txn_txn(conn: Conn, txn: Txn, live_balance: int | None) -> bool:
-    at = dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC)
-    inserted = await conn.fetchval(
+async def _insert_txns_txn(conn: Conn, items: list[tuple[Txn, int | None]]) -> list[Txn]:
+    """Insert the batch's transactions not yet recorded, then their legs: two statements per batch,
+    whatever its size (a round trip per gift was most of the flush's time). The new ones, in order."""
+    batch: dict[str, tuple[Txn, int | None]] = {}
+    for txn, balance in items:  # an id twice in one batch counts once, as a replay would
+        batch.setdefault(txn.txn_id, (txn, balance))
+    if not batch:
+        return []
+    txns = [txn for txn, _ in batch.values()]
+    times = [dt.datetime.fromtimestamp(txn.at_ms / 1000, dt.UTC) for txn in txns]
+    inserted = await conn.fetch(
         """INSERT INTO ledger_transactions (txn_id, kind, initiator_id, ref_type, ref_id, metadata, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7) ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id""",
-        txn.txn_id, txn.kind, txn.initiator_id, txn.ref_type, txn.ref_id,
-        msgspec.json.encode(txn.metadata).decode(), at,
+           SELECT t.txn_id, t.kind, t.initiator_id, t.ref_type, t.ref_id, t.metadata::jsonb, t.created_at
+             FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                         $7::timestamptz[]) AS t (txn_id, kind, initiator_id, ref_type, ref_id, metadata, created_at)
+           ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id""",
+        [txn.txn_id for txn in txns], [txn.kind for txn in txns], [txn.initiator_id for txn in txns],
+        [txn.ref_type for txn in txns], [txn.ref_id for txn in txns],
+        [msgspec.json.encode(txn.metadata).decode() for txn in txns], times,
     )  # fmt: skip
-    if inserted is None:
-        return False
-    await conn.executemany(
-        """INSERT INTO ledger_entries
-               (txn_id, leg, account_type, account_id, currency, amount, balance_after, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        [(txn.txn_id, i, leg.account_type, leg.account_id, leg.currency, leg.amount,
-          live_balance if i == 0 else None, at) for i, leg in enumerate(txn.legs)],
-    )  # fmt: skip
-    return True
+    new_ids = {row["txn_id"] for row in inserted}  # uuid.UUID: compared whatever the id's spelling
+    fresh = [(txn, at) for txn, at in zip(txns, times, strict=True) if uuid.UUID(txn.txn_id) in new_ids]
+    legs = [(txn.txn_id, i, leg, batch[txn.txn_id][1] if i == 0 else None, at)
+            for txn, at in fresh for i, leg in enumerate(txn.legs)]  # fmt: skip
+    if legs:
+        await conn.execute(
+            """INSERT INTO ledger_entries
+                   (txn_id, leg, account_type, account_id, currency, amount, balance_after, created_at)
+               SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::bigint[], $5::text[],
+                                    $6::bigint[], $7::bigint[], $8::timestamptz[])""",
+            [row[0] for row in legs], [row[1] for row in legs], [row[2].account_type for row in legs],
+            [row[2].account_id for row in legs], [row[2].currency for row in legs],
+            [row[2].amount for row in legs], [row[3] for row in legs], [row[4] for row in legs],
+        )  # fmt: skip
+    return [txn for txn, _ in fresh]
 
 
 def _gift_xp(gifts: list[Txn]) -> dict[int, tuple[Decimal, Decimal]]:
