@@ -50,6 +50,7 @@ from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
 from engine.payments.actions import fulfil_stuck_orders
 from engine.progression.badges import register_badge_jobs
+from engine.progression.campaigns import register_campaign_jobs
 from engine.progression.levels import register_level_jobs
 from engine.progression.levels_live import Levels
 from engine.progression.rankings import Rankings
@@ -182,6 +183,7 @@ def create_app(config: Config) -> web.Application:
     register_badge_jobs(realtime)  # badge rules from the check queue, and badge.earned pushes
     # Recognition: level-ups, rare badges and top finishes announced in rooms and to followers.
     register_recognition_jobs(Recognition(rooms, notifications))
+    register_campaign_jobs(realtime)  # campaign qualifiers paid, ended campaigns closed
     setup_routes(app)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)

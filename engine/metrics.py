@@ -270,6 +270,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        # Issue 14 §5, campaigns (engine/progression/campaigns.py).
+        self.campaign_rewards = Counter(
+            "flylive_campaign_rewards_total",
+            "Campaign prizes decided, by rule kind and outcome (paid, budget_exhausted, duplicate, failed)",
+            ["kind", "outcome"],
+            registry=r,
+        )
         self.media_request_latency = Histogram(
             "flylive_media_request_duration_seconds",
             "Round trip of a relayed media request to its node",

@@ -14,6 +14,7 @@ from httpapi import (
     agency_settlement,
     agency_social,
     badges,
+    campaigns,
     economy,
     gdpr,
     giftstats,
@@ -66,4 +67,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(levels.routes)
     app.add_routes(badges.routes)
     app.add_routes(ranking_rewards.routes)
+    app.add_routes(campaigns.routes)
     setup_docs(app)

@@ -1701,3 +1701,109 @@ class RankingRewardTable(msgspec.Struct):
     period: Literal["daily", "weekly", "monthly"]
     tiers: list[RankingRewardTier]
     """The whole table now, by rank."""
+
+
+# --- campaigns (issue 14 §5, docs/progression.md "Campaigns") --------------------------------------
+
+
+class CampaignPrizeItem(msgspec.Struct):
+    kind: Literal["coins", "frame", "badge", "vip"]
+    amount: int
+    """coins: how many (what the prize takes from the budget)."""
+    ref: int
+    """frame: mall_items.id; vip: the tier (1–7); badge: badges.id."""
+    days: int
+    """frame/vip: how long."""
+
+
+class CampaignPrize(msgspec.Struct):
+    items: list[CampaignPrizeItem]
+    rank_from: int
+    rank_to: int | None
+    """top_senders: the ranks this prize is for (rank_to null: rank_from only); gift_count: every qualifier."""
+
+
+class Campaign(msgspec.Struct):
+    id: int
+    code: str
+    title: str
+    description: str
+    starts_at: Timestamp
+    ends_at: Timestamp
+    """The window is [starts_at, ends_at): a gift counts by its ledger time."""
+    rule: dict[str, Any]
+    """`{"kind": "gift_count", count, gift_id}` or `{"kind": "top_senders", top, gift_id, min_coins}`."""
+    prizes: list[CampaignPrize]
+    budget_coins: int
+    spent_coins: int
+    remaining_coins: int
+    state: Literal["draft", "active", "closed", "cancelled"]
+    closed_at: Timestamp | None
+
+
+class AdminCampaign(Campaign):
+    created_by: int | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class AdminCampaignPage(msgspec.Struct):
+    items: list[AdminCampaign]
+    next_cursor: str | None
+
+
+class CampaignPage(msgspec.Struct):
+    items: list[Campaign]
+    next_cursor: str | None
+
+
+class CampaignProgress(msgspec.Struct):
+    gift_count: int
+    """Gifts given in the window (quantities, once per recipient; of the rule's gift if it names one)."""
+    coins: int
+    """Their value: what your wallet paid for them."""
+    qualified_at: Timestamp | None
+    """gift_count: when you reached the count."""
+    rank: int | None
+    """top_senders: your winning rank, set at the close."""
+    outcome: Literal["paid", "budget_exhausted", "duplicate", "failed"] | None
+    reward_id: int | None
+    """Your reward (`GET /api/v1/me/rewards`), once paid."""
+
+
+class CampaignDetail(Campaign):
+    me: CampaignProgress | None
+    """Your progress, when you are signed in and have sent a counted gift."""
+
+
+class CampaignStandingUser(msgspec.Struct):
+    id: int
+    name: str
+    avatar_url: str | None
+
+
+class CampaignStandingReward(msgspec.Struct):
+    id: int
+    state: Literal["pending", "granted", "claimable", "claimed", "expired"]
+    items: list[CampaignPrizeItem]
+
+
+class CampaignStanding(msgspec.Struct):
+    position: int
+    """The place in the standings (1 first): gift_count qualifiers in the order they qualified, then
+    the others; top_senders by coins, ties to whoever reached the score first."""
+    user_id: int
+    user: CampaignStandingUser | None
+    gift_count: int
+    coins: int
+    qualified_at: Timestamp | None
+    rank: int | None
+    """top_senders: the rank a prize was paid for."""
+    outcome: Literal["paid", "budget_exhausted", "duplicate", "failed"] | None
+    reward: CampaignStandingReward | None
+
+
+class CampaignResults(msgspec.Struct):
+    campaign: Campaign
+    items: list[CampaignStanding]
+    next_cursor: str | None

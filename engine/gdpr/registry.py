@@ -168,6 +168,10 @@ TABLES: tuple[Table, ...] = (
     Table("user_badges", by("user_id", DELETE)),
     Table("user_equipped_badges", by("user_id", DELETE)),
     Table("badge_checks", by("user_id", DELETE)),
+    # A campaign is staff's plan; its standings explain the rewards it paid (kept with the ledger).
+    Table("campaigns", by("created_by", keep(STAFF))),
+    Table("campaign_progress", by("user_id", keep("a campaign's standings and the rewards they paid; points at "
+                                                  "the anonymised account"))),
     Table("fraud_flags", by("user_id", keep("fraud prevention (legitimate interest)")),
           by("reviewed_by", keep(STAFF))),
     Table("recharge_orders", by("user_id", keep("a payment record, kept for accounting and tax law"))),
