@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from admin_ui import setup_admin
 from engine.activity.live import register_activity_jobs
 from engine.agency.chat import register_agency_events
 from engine.agency.events import register_agency_jobs
@@ -185,6 +186,7 @@ def create_app(config: Config) -> web.Application:
     register_recognition_jobs(Recognition(rooms, notifications))
     register_campaign_jobs(realtime)  # campaign qualifiers paid, ended campaigns closed
     setup_routes(app)
+    setup_admin(app)  # the dashboard under /admin/ (issue 15)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)
     app.cleanup_ctx.append(_realtime_ctx)

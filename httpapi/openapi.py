@@ -23,6 +23,7 @@ REF = "#/components/schemas/{name}"
 UNDOCUMENTED_PREFIXES = (
     "/socket.io/",  # the Socket.IO transport: documented in docs/asyncapi.yaml (GET /api/asyncapi.yaml)
     "/api/docs/assets",  # the API viewer's static files (Swagger UI), not an API
+    "/admin",  # the staff dashboard's HTML pages (admin_ui/, docs/dashboard.md), not an API
 )
 
 INFO_DESCRIPTION = """\

@@ -150,3 +150,31 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     typed schema, and all are closed at the end."""
     async with open_peers() as open_peer:
         yield open_peer
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """One headless Chromium for the session's dashboard tests (tests/browser.py)."""
+    from tests.browser import CHROMIUM, chromium_or_reason
+
+    reason = chromium_or_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    """A fresh browser context (no cookies) and page for one test, closed after it."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()

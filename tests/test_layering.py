@@ -33,7 +33,8 @@ LEVELS: dict[str, int] = {
     # cache; progression grants rewards (coins through the economy, frames through the mall) and
     # announces in rooms.
     **dict.fromkeys(
-        ("payments", "resellers", "mall", "media_uploads", "gdpr", "reports", "agency", "vip", "progression"), 8
+        ("payments", "resellers", "mall", "media_uploads", "gdpr", "reports", "agency", "vip", "progression", "staff"),
+        8,
     ),
     **dict.fromkeys(("messages", "appkeys", "migrations", "seed", "embedded"), 9),
     **dict.fromkeys(("app", "cli"), 10),

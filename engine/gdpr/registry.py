@@ -228,6 +228,9 @@ TABLES: tuple[Table, ...] = (
     # Issue 14 §5: what a user was recognised for (their followers' stored notifications go with the
     # notifications' own rows).
     Table("recognitions", by("user_id", DELETE)),
+    # Dashboard sign-ins (issue 15): the sessions and the second factor go with the account.
+    Table("staff_sessions", by("user_id", DELETE)),
+    Table("staff_totp", by("user_id", DELETE)),
 )
 # fmt: on
 
