@@ -27,8 +27,8 @@ def chromium_or_reason() -> str | None:
     if os.geteuid() != 0:
         return f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` (needs root)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                    ["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):  # fmt: skip
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    for command in (install, ["apt-get", "update"], install):  # the package lists refreshed only if needed
         done = subprocess.run(command, env=env, capture_output=True, timeout=900, check=False)
         if command[1] == "install" and done.returncode == 0 and Path(CHROMIUM).exists():
             return None

@@ -26,7 +26,9 @@ async def _sessions(client: Any, user_id: int) -> list[Any]:
 
 async def _audit(client: Any, user_id: int) -> list[str]:
     async with db(client.app[CONFIG].database_url) as conn:
-        rows = await conn.fetch("SELECT action FROM audit_log WHERE actor_id = $1 AND action LIKE 'staff.%' ORDER BY id", user_id)
+        rows = await conn.fetch(
+            "SELECT action FROM audit_log WHERE actor_id = $1 AND action LIKE 'staff.%' ORDER BY id", user_id
+        )
     return [r["action"] for r in rows]
 
 
@@ -155,8 +157,8 @@ async def test_the_login_rate_limit_answers_429_with_retry_after(make_client: An
     for _ in range(7):
         await page.goto(f"{base}/admin/login")
         token = await page.locator("input[name=csrf_token]").get_attribute("value")
-        resp = await page.request.post(f"{base}/admin/login", max_redirects=0,
-                                       form={"phone": admin.phone, "password": "wrong", "csrf_token": token})  # fmt: skip
+        body = {"phone": admin.phone, "password": "wrong", "csrf_token": token}
+        resp = await page.request.post(f"{base}/admin/login", max_redirects=0, form=body)
         statuses.append(resp.status)
     assert statuses[0] == 422 and statuses[-1] == 429, statuses
     assert int(resp.headers["retry-after"]) > 0
