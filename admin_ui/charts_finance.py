@@ -50,7 +50,8 @@ def bars(points: Sequence[Point], title: str, fmt: Callable[[int], str] = _money
         parts.append(f'<text x="{label_w - 6}" y="{y + 16}" class="axis" text-anchor="end">{escape(label[:22])}</text>'
                      f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}">'
                      f"<title>{escape(label)}: {escape(fmt(value))}</title></rect>"
-                     f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="axis">{escape(fmt(value))}</text>')  # fmt: skip
+                     f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="axis">{escape(fmt(value))}</text>'
+                     )  # fmt: skip
     return _svg(title, "".join(parts), height)
 
 
