@@ -190,7 +190,7 @@ async def coin_requests(request: web.Request, staff: StaffSession) -> web.Stream
     more = len(rows) > PAGE_LIMIT
     rows = rows[:PAGE_LIMIT]
     base = {"status": text if status else "all"}
-    return _page(request, "finance/coin_requests.html", staff, rows=rows, status=status, names=REQUEST_STATUS,
+    return _page(request, "finance/coin_requests.html", staff, rows=rows, request_status=status, names=REQUEST_STATUS,
                  next_query={**base, "before": str(rows[-1]["id"])} if more else None)  # fmt: skip
 
 
@@ -216,7 +216,7 @@ async def payouts(request: web.Request, staff: StaffSession) -> web.StreamRespon
                                      "cursor": request.query.get("cursor") or None})  # fmt: skip
     salary = await owner_income.admin_exchanges(ag, query)
     runs = await settlement.admin_runs(ag, SettlementsQuery(limit=12))
-    return _page(request, "finance/payouts.html", staff, salary=salary, runs=runs["items"], status=status,
+    return _page(request, "finance/payouts.html", staff, salary=salary, runs=runs["items"], exchange_status=status,
                  may_decide=staff.can("agencies.review"))  # fmt: skip
 
 

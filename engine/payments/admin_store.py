@@ -51,7 +51,7 @@ async def revenue_by_day(conn: Conn, since: dt.date, currency: str) -> list[dict
 
 async def revenue_by_country(conn: Conn, since: dt.date, currency: str, limit: int = 12) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """SELECT coalesce(u.country, '—') AS label, sum(o.price_cents) AS cents, count(*) AS orders
+        """SELECT coalesce(upper(u.country), '—') AS label, sum(o.price_cents) AS cents, count(*) AS orders
            FROM recharge_orders o LEFT JOIN users u ON u.id = o.user_id
            WHERE o.status = 'fulfilled' AND o.currency = $2
              AND o.created_at >= ($1::date)::timestamp AT TIME ZONE 'UTC'
