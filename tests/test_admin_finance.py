@@ -148,8 +148,8 @@ async def test_approve_a_coin_request_once(client: Any, page: Any) -> None:
     assert (await wallet.json())["data"]["coins"] == 300
     # Approving again (a second tab, a replayed form) is refused and pays nothing more.
     token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
-    again = await page.request.post(f"{base}/admin/finance/coin-requests/{request_id}/decide",
-                                    form={"csrf_token": token or "", "decision": "approve"}, max_redirects=0)  # fmt: skip
+    decide = f"{base}/admin/finance/coin-requests/{request_id}/decide"
+    again = await page.request.post(decide, form={"csrf_token": token or "", "decision": "approve"}, max_redirects=0)
     assert again.status == 409
     wallet = await client.get("/api/v1/wallet", headers=bearer(buyer.token))
     assert (await wallet.json())["data"]["coins"] == 300
@@ -211,8 +211,8 @@ async def test_payouts_approve_a_salary_exchange(client: Any, connect: Any, page
     await page.goto(f"{base}/admin/finance/payouts")
     assert await page.get_by_role("button", name="Approve").count() == 0
     token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
-    refused = await page.request.post(f"{base}/admin/finance/salary-exchanges/{exchange_id}/decide",
-                                      form={"csrf_token": token or "", "decision": "approve"}, max_redirects=0)  # fmt: skip
+    decide = f"{base}/admin/finance/salary-exchanges/{exchange_id}/decide"
+    refused = await page.request.post(decide, form={"csrf_token": token or "", "decision": "approve"}, max_redirects=0)
     assert refused.status == 403
 
     await page.context.clear_cookies()
