@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from admin_ui.finance import iso, money
 from admin_ui.web import AdminRoutes, client_of, form, redirect, render
 from engine.agency import actions, membership, owner_income, settlement
 from engine.agency.model import AdminListQuery, MembersQuery, RejectBody
@@ -20,10 +21,6 @@ from engine.staff.model import StaffSession
 
 routes = AdminRoutes()
 REVIEW_STATES = ("pending", "approved", "rejected", "all")
-
-
-def money(cents: int | None) -> str:
-    return f"{(cents or 0) / 100:,.2f}"
 
 
 def _id(request: web.Request) -> int:
@@ -44,7 +41,7 @@ async def queue(request: web.Request, staff: StaffSession) -> web.StreamResponse
         raise validation_error({"cursor": [str(exc)]}) from exc
     listing = await actions.list_admin(request.app[AGENCIES], q)
     return render(request, "agencies/list.html", staff, items=listing["items"], next_cursor=listing["next_cursor"],
-                  state=state, states=REVIEW_STATES)  # fmt: skip
+                  state=state, states=REVIEW_STATES, iso=iso)  # fmt: skip
 
 
 async def _optional(read: Any) -> Any:
@@ -62,7 +59,7 @@ async def detail(request: web.Request, staff: StaffSession) -> web.StreamRespons
     members = await _optional(membership.members(ag, staff.user_id, agency_id, MembersQuery(limit=100)))
     income = await _optional(owner_income.income_page(ag, staff.user_id, agency_id, IncomeQuery(limit=20)))
     settled = await _optional(settlement.agency_settlements(ag, staff.user_id, agency_id, SettlementsQuery(limit=20)))
-    return render(request, "agencies/detail.html", staff, agency=agency, money=money,
+    return render(request, "agencies/detail.html", staff, agency=agency, money=money, iso=iso,
                   members=members["items"] if members else [], income=income,
                   settlements=settled["items"] if settled else [])  # fmt: skip
 

@@ -48,8 +48,13 @@ def money(cents: int | None) -> str:
     return f"{(cents or 0) / 100:,.2f}"
 
 
+def iso(text: str | None) -> str:
+    """A domain view's ISO timestamp (UTC) as the tables show times: to the minute."""
+    return text[:16].replace("T", " ") if text else ""
+
+
 def _page(request: web.Request, template: str, staff: StaffSession, **values: Any) -> web.Response:
-    return render(request, template, staff, when=when, money=money, **values)
+    return render(request, template, staff, when=when, money=money, iso=iso, **values)
 
 
 def _decode(kind: type[S], values: dict[str, Any]) -> S:

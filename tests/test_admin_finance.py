@@ -9,7 +9,12 @@ import csv
 import io
 from typing import Any
 
+import pytest
+
+from admin_ui.charts_finance import bars, columns
 from engine.appkeys import CONFIG, SERVICES
+from engine.economy.admin_model import check_ledger_filter
+from engine.errors import DomainError
 from tests.browser import shot, sign_in
 from tests.helpers import PASSWORD, bearer, db, drain_ledger, new_user
 from tests.sockets import url_of
@@ -225,3 +230,15 @@ async def test_payouts_approve_a_salary_exchange(client: Any, connect: Any, page
         row = await conn.fetchrow("SELECT status, processed_by FROM agency_salary_exchanges WHERE id = $1",
                                   exchange_id)  # fmt: skip
     assert (row["status"], row["processed_by"]) == ("approved", c.staff.id)
+
+
+def test_ledger_filter_and_charts_are_checked_and_escaped() -> None:
+    f = check_ledger_filter({"account_type": "user", "account_id": "7", "since": "2026-01-01", "until": "2026-01-31"})
+    assert f.query() == {"account_type": "user", "account_id": "7", "since": "2026-01-01", "until": "2026-01-31"}
+    assert f.until is not None and f.until.isoformat() == "2026-02-01T00:00:00+00:00"  # the whole last day
+    with pytest.raises(DomainError) as refused:
+        check_ledger_filter({"account_type": "wallet", "account_id": "x", "txn_id": "nope", "since": "2026-13-01"})
+    assert set(refused.value.fields) == {"account_type", "account_id", "txn_id", "since"}
+    svg = bars([("<script>", 100), ("B", 50)], "By <package>")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and svg.count('class="bar"') == 2
+    assert "No data" in columns([], "Empty")
