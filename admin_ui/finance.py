@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from admin_ui import charts_finance as charts
+from admin_ui.charts_finance import bars, columns
 from admin_ui.web import AdminRoutes, client_of, error_page, form, redirect, render, services
 from engine.agency import owner_income, settlement
 from engine.agency.owner_model import ExchangeRejectBody, ExchangesQuery
@@ -89,10 +89,10 @@ async def overview(request: web.Request, staff: StaffSession) -> web.StreamRespo
     return _page(request, "finance/overview.html", staff, days=days, currency=currency, series=series,
                  total=sum(v for _, v in series), by_country=by_country, by_package=by_package,
                  statuses=statuses, open_flags=open_flags,
-                 day_chart=charts.columns(series, f"Revenue per day, {currency}"),
-                 country_chart=charts.bars([(r["label"], int(r["cents"])) for r in by_country],
+                 day_chart=columns(series, f"Revenue per day, {currency}"),
+                 country_chart=bars([(r["label"], int(r["cents"])) for r in by_country],
                                            f"Revenue by country, {currency}"),
-                 package_chart=charts.bars([(r["label"], int(r["cents"])) for r in by_package],
+                 package_chart=bars([(r["label"], int(r["cents"])) for r in by_package],
                                            f"Revenue by package, {currency}"))  # fmt: skip
 
 
