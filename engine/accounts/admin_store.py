@@ -118,7 +118,7 @@ async def audit_trail(conn: Conn, user_id: int, limit: int = 30) -> list[dict[st
         """SELECT a.id, a.at, a.actor_id, au.name AS actor_name, a.action, a.target_type, a.target_id,
                   host(a.ip) AS ip, a.details
            FROM audit_log a LEFT JOIN users au ON au.id = a.actor_id
-           WHERE (a.target_type = 'user' AND a.target_id = $1::text) OR a.actor_id = $1
+           WHERE (a.target_type = 'user' AND a.target_id = $1::bigint::text) OR a.actor_id = $1::bigint
            ORDER BY a.id DESC LIMIT $2""",
         user_id, limit,
     )  # fmt: skip
