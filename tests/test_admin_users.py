@@ -15,7 +15,6 @@ from tests.browser import shot, sign_in
 from tests.helpers import PASSWORD, bearer, db, drain_ledger, new_user
 from tests.sockets import url_of
 
-
 STAFF_ACTIONS = ["account.suspended", "account.banned", "account.active", "wallet.grant", "wallet.deduct"]
 
 
@@ -139,9 +138,12 @@ async def test_coins_granted_and_deducted_through_the_ledger(client: Any, page: 
     assert (await resp.json())["data"]["coins"] == 380
     await drain_ledger(client.app[SERVICES])
     async with db(client.app[CONFIG].database_url) as conn:
-        kinds = await conn.fetch("""SELECT t.kind, e.amount, t.metadata->>'reason' AS reason FROM ledger_entries e
-                                    JOIN ledger_transactions t USING (txn_id)
-                                    WHERE e.account_type = 'user' AND e.account_id = $1 ORDER BY e.id""", target.id)  # fmt: skip
+        kinds = await conn.fetch(
+            """SELECT t.kind, e.amount, t.metadata->>'reason' AS reason FROM ledger_entries e
+               JOIN ledger_transactions t USING (txn_id)
+               WHERE e.account_type = 'user' AND e.account_id = $1 ORDER BY e.id""",
+            target.id,
+        )
     assert [(k["kind"], k["amount"], k["reason"]) for k in kinds] == [
         ("admin_grant", 500, "compensation for outage"), ("admin_deduct", -120, "taken back in part")]  # fmt: skip
     assert await _audit(client, target.id) == ["wallet.grant", "wallet.deduct"]
