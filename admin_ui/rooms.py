@@ -101,7 +101,9 @@ async def remove(request: web.Request, staff: StaffSession) -> web.StreamRespons
 
 
 def _edit_body(fields: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {name: fields.get(name, "").strip() for name in EDITABLE_TEXT}
+    # An emptied text field clears it (NULL, as the REST API's null does); the name is required.
+    body: dict[str, Any] = {name: fields.get(name, "").strip() or None for name in EDITABLE_TEXT}
+    body["name"] = body["name"] or ""
     seats = fields.get("seat_count", "").strip()
     body["seat_count"] = int(seats) if seats.isdigit() else seats
     body["is_hidden"] = fields.get("is_hidden") == "on"

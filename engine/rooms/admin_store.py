@@ -42,7 +42,7 @@ async def search_rooms(conn: Conn, q: str, limit: int) -> list[dict[str, Any]]:
         f"""SELECT {ROOM_COLUMNS}, {OWNER_COLUMNS} FROM rooms r JOIN users u ON u.id = r.user_id
             WHERE r.deleted_at IS NULL
               AND (r.id::text = $1 OR r.user_id::text = $1 OR r.name ILIKE '%' || $2 || '%')
-            ORDER BY r.id DESC LIMIT $3""",
+            ORDER BY (r.id::text = $1) DESC, r.id DESC LIMIT $3""",
         q, like, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]
