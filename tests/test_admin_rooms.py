@@ -22,8 +22,8 @@ def accept_dialogs(page: Any) -> None:
 
 async def _room(client: Any, room_id: int) -> Any:
     async with db(client.app[CONFIG].database_url) as conn:
-        return await conn.fetchrow("SELECT name, description, seat_count, is_hidden, is_closed FROM rooms WHERE id = $1",
-                                   room_id)  # fmt: skip
+        sql = "SELECT name, description, seat_count, is_hidden, is_closed FROM rooms WHERE id = $1"
+        return await conn.fetchrow(sql, room_id)
 
 
 async def _audit(client: Any, room_id: int) -> list[str]:
