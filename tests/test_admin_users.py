@@ -208,3 +208,26 @@ async def test_permissions_and_csrf(client: Any, page: Any) -> None:
     assert resp.status == 403 and "CSRF" in await resp.text()
     assert (await _status(client, target.id))["status"] == "active"
     assert await _audit(client, target.id) == []
+
+
+def test_the_search_model_reads_forms_and_writes_safe_csv() -> None:
+    import datetime as dt
+
+    from engine.accounts.admin_model import csv_row, parse_filters, suspension_end
+
+    filters, errors = parse_filters({"q": " ada ", "country": "PK", "status": "banned", "min_level": "3", "vip": "any",
+                                     "created_from": "2026-01-02", "created_to": "nope"})  # fmt: skip
+    assert (filters.q, filters.country, filters.status, filters.min_level, filters.vip) == ("ada", "pk", "banned", 3,
+                                                                                           "any")  # fmt: skip
+    assert filters.created_from == dt.date(2026, 1, 2) and filters.created_to is None
+    assert errors == ["Created: a date as YYYY-MM-DD."]
+    assert parse_filters({"status": "gone", "vip": "9"})[1] == ["Status: active, suspended or banned.",
+                                                                "VIP: any, none or a level from 1 to 7."]  # fmt: skip
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert suspension_end(now, "3", "days") == now + dt.timedelta(days=3)
+    assert suspension_end(now, "0", "hours") is None and suspension_end(now, "5", "weeks") is None
+    user = {"id": 1, "name": "=HYPERLINK(1)", "phone": "+15550001", "signature": "-x", "country": "pk",
+            "status": "active", "suspended_until": None, "wealth_level": 1, "charm_level": 1, "vip_level": 0,
+            "created_at": now}  # fmt: skip
+    row = csv_row(user)
+    assert row[1] == "'=HYPERLINK(1)" and row[2] == "+15550001" and row[3] == "'-x" and row[-1] == now.isoformat()
