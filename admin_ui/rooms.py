@@ -40,7 +40,8 @@ async def rooms(request: web.Request, staff: StaffSession) -> web.StreamResponse
         found = await admin_store.search_rooms(conn, q, PAGE_SIZE) if q else []
         by_id = await admin_store.rooms_by_id(conn, [r for r, _ in live[:PAGE_SIZE]])
     counts = await rooms_store.live_counts(svc.redis, svc.keys, [r["id"] for r in found])
-    live_rows = [{**by_id[r], "members": n} for r, n in live[:PAGE_SIZE] if r in by_id]
+    seated = await admin_store.seated_counts(svc.redis, svc.keys, list(by_id))
+    live_rows = [{**by_id[r], "members": n, "seated": seated.get(r, 0)} for r, n in live[:PAGE_SIZE] if r in by_id]
     return render(request, "rooms/list.html", staff, q=q, found=found, counts=counts, live=live_rows, total=total,
                   page=page, more=len(live) > PAGE_SIZE)  # fmt: skip
 

@@ -166,6 +166,21 @@ async def test_bulk_ban_and_the_csv_export(client: Any, page: Any) -> None:
     await page.get_by_role("button", name="Apply to ticked users").click()
     await page.get_by_text("Ban: done for 2 of 2 users.").wait_for()
     assert [(await _status(client, u.id))["status"] for u in (first, second, spared)] == ["banned", "banned", "active"]
+    # A bulk grant; the same form posted again (same key) grants once.
+    await page.get_by_label(f"Select Bulk Person C ({spared.id})").check()
+    await page.locator("#b-action").select_option("grant")
+    await page.locator("#b-amount").fill("50")
+    await page.locator("#b-reason").fill("welcome gift")
+    form = {"csrf_token": await page.locator("#bulk input[name=csrf_token]").get_attribute("value"),
+            "bulk_key": await page.locator("#bulk input[name=bulk_key]").get_attribute("value"),
+            "user_id": str(spared.id), "action": "grant", "amount": "50", "currency": "coins",
+            "reason": "welcome gift"}  # fmt: skip
+    await page.get_by_role("button", name="Apply to ticked users").click()
+    await page.get_by_text("Grant: done for 1 of 1 users.").wait_for()
+    again = await page.request.post(f"{base}/admin/users/bulk", form=form, max_redirects=0)
+    assert again.status == 303
+    resp = await client.get("/api/v1/wallet", headers=bearer(spared.token))
+    assert (await resp.json())["data"]["coins"] == 50
     # The export: the filters apply, a CSV attachment.
     resp = await page.request.get(f"{base}/admin/users/export.csv?q=Bulk+Person&status=banned")
     assert resp.status == 200 and resp.headers["content-type"].startswith("text/csv")

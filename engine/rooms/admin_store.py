@@ -22,6 +22,15 @@ async def live_room_ids(redis: Redis, keys: Keys, limit: int, offset: int) -> li
     return [(int(row[0]), int(row[1])) for row in rows]
 
 
+async def seated_counts(redis: Redis, keys: Keys, room_ids: list[int]) -> dict[int, int]:
+    """How many seats are taken in each room (held for a reconnect counts)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for room_id in room_ids:
+            pipe.hlen(keys.room(room_id).seat_of)
+        counts = await pipe.execute()
+    return {room_id: int(n) for room_id, n in zip(room_ids, counts, strict=True)}
+
+
 async def live_room_total(redis: Redis, keys: Keys) -> int:
     return int(await redis.zcard(keys.live_rooms()))
 
