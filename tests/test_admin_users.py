@@ -199,6 +199,8 @@ async def test_permissions_and_csrf(client: Any, page: Any) -> None:
     support = await new_user(client, "Sue Support", role="support")
     target = await new_user(client, "Tina Target")
     await sign_in(page, base, support.phone, PASSWORD)
+    await page.goto(f"{base}/admin/users?q=Tina")
+    assert await page.get_by_role("button", name="Apply to ticked users").count() == 0  # no bulk actions to offer
     await page.goto(f"{base}/admin/users/{target.id}")  # support may look (users.view) …
     assert await page.get_by_role("button", name="Change status").count() == 0
     token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
