@@ -10,13 +10,28 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin_ui import agencies, finance, home, signin, static
+from admin_ui import (
+    agencies,
+    finance,
+    home,
+    rooms,
+    signin,
+    static,
+    users,
+)
 from admin_ui.web import AdminRoutes, security_headers
 
 HERE = Path(__file__).resolve().parent
 # Every section's routes, in the order they are matched (a fixed path before a {param} one).
-MODULES: tuple[AdminRoutes, ...] = (static.routes, signin.routes, home.routes)
-MODULES += (finance.routes, agencies.routes)
+MODULES: tuple[AdminRoutes, ...] = (
+    static.routes,
+    signin.routes,
+    home.routes,
+    users.routes,
+    rooms.routes,
+    finance.routes,
+    agencies.routes,
+)
 
 
 def setup_admin(app: web.Application) -> None:
