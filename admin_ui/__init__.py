@@ -11,11 +11,12 @@ import jinja2
 from aiohttp import web
 
 from admin_ui import home, signin, static
+from admin_ui import ops as ops_views
 from admin_ui.web import AdminRoutes, security_headers
 
 HERE = Path(__file__).resolve().parent
 # Every section's routes, in the order they are matched (a fixed path before a {param} one).
-MODULES: tuple[AdminRoutes, ...] = (static.routes, signin.routes, home.routes)
+MODULES: tuple[AdminRoutes, ...] = (static.routes, signin.routes, home.routes, ops_views.routes)
 
 
 def setup_admin(app: web.Application) -> None:
