@@ -23,16 +23,14 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 8, 12, 28
 
 
 def nice_ceiling(value: float) -> float:
-    """The axis top: 1, 2 or 5 times a power of ten, at least `value` (and at least 1)."""
-    if value <= 1:
-        return 1.0
-    scale = 1.0
-    while scale * 10 < value:
-        scale *= 10
-    for step in (1, 2, 5, 10):
-        if step * scale >= value:
-            return step * scale
-    return 10 * scale
+    """The axis top: four grid steps of 1, 2 or 5 times a power of ten (at least 1), so the labels
+    are round numbers, and the top at least `value`."""
+    step = 1.0
+    while True:
+        for factor in (1, 2, 5):
+            if 4 * factor * step >= value:
+                return 4 * factor * step
+        step *= 10
 
 
 def _short(value: float) -> str:
