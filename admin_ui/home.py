@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from admin_ui import charts
+from admin_ui.charts import bar_chart
 from admin_ui.web import AdminRoutes, render, services
 from engine.ops import actions as ops
 from engine.ops.model import Overview, figures_text
@@ -30,8 +30,8 @@ POLL_SECONDS = 0.5  # how often a waiting stream looks whether its client left o
 
 def chart_markup(view: Overview) -> dict[str, str]:
     return {
-        "gifts-chart": charts.bar_chart("Gifts per minute, last 30 minutes", view.gifts_per_minute),
-        "coins-chart": charts.bar_chart("Coins spent per hour today", view.coins_per_hour),
+        "gifts-chart": bar_chart("Gifts per minute, last 30 minutes", view.gifts_per_minute),
+        "coins-chart": bar_chart("Coins spent per hour today", view.coins_per_hour),
     }
 
 

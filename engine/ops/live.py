@@ -37,9 +37,10 @@ class Ops:
         svc = self.rt.services
         # The same figure /metrics exposes (flylive_socket_connections), read from this app's registry.
         sockets = self.metrics.registry.get_sample_value("flylive_socket_connections") or 0
+        size, idle = store.pool_figures(svc.pool)
         return model.ProcessReport(
             instance=self.instance_id, host=self.host, pid=os.getpid(), sockets=int(sockets),
-            pg_pool_size=svc.pool.get_size(), pg_pool_idle=svc.pool.get_idle_size(),
+            pg_pool_size=size, pg_pool_idle=idle,
             started_ms=self.started_ms, seen_ms=int(time.time() * 1000),
         )  # fmt: skip
 

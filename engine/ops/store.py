@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
@@ -55,6 +56,11 @@ async def revenue_since(conn: Conn, since: dt.datetime) -> list[tuple[str, int]]
 
 async def new_users_since(conn: Conn, since: dt.datetime) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM users WHERE created_at >= $1", since))
+
+
+def pool_figures(pool: asyncpg.Pool) -> tuple[int, int]:
+    """This process's PostgreSQL pool: (connections open, of which idle)."""
+    return pool.get_size(), pool.get_idle_size()
 
 
 async def pg_connections(conn: Conn) -> tuple[str, dict[str, int], int]:
