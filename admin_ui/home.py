@@ -14,6 +14,7 @@ from aiohttp import web
 
 from admin_ui.charts import bar_chart
 from admin_ui.web import AdminRoutes, render, services
+from engine.appkeys import OPS
 from engine.ops import actions as ops
 from engine.ops.model import Overview, figures_text
 from engine.staff.model import StaffSession
@@ -43,7 +44,7 @@ def event_of(view: Overview) -> bytes:
 @routes.page("GET", "/admin/", name="admin-home")
 async def home(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     svc = services(request)
-    view = await ops.overview(svc)
+    view = await ops.overview(svc, request.app[OPS].memo)
     return render(request, "home.html", staff, figures=figures_text(view), svg=chart_markup(view),
                   refresh=await ops.refresh_seconds(svc), view=view,
                   generated=dt.datetime.now(dt.UTC).strftime("%H:%M:%S UTC"))  # fmt: skip
@@ -84,7 +85,7 @@ async def stream(request: web.Request, staff: StaffSession) -> web.StreamRespons
     try:
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         while True:
-            await response.write(event_of(await ops.overview(svc)))
+            await response.write(event_of(await ops.overview(svc, request.app[OPS].memo)))
             sent += 1
             pause = await ops.refresh_seconds(svc)
             if loop.time() + pause > deadline or not await _wait(request, pause):

@@ -134,6 +134,22 @@ def test_charts_and_figures_are_pure() -> None:
     assert [(p.label, p.value) for p in series] == [("10:00", 0), ("10:01", 5), ("10:02", 0)]
     start = model.day_start(now, "Asia/Riyadh")  # UTC+3: 13:02 local, the day began at 21:00 UTC
     assert start.astimezone(dt.UTC) == dt.datetime(2026, 12, 2, 21, 0, tzinfo=dt.UTC)
-    hours = model.hour_series({dt.datetime(2026, 12, 2, 22, tzinfo=dt.UTC): 7}, start, now)
-    assert len(hours) == 14 and hours[1] == model.Point("01", 7)
+    hours = model.hour_series({1: 7}, start, now)
+    assert len(hours) == 14 and hours[1] == model.Point("01", 7) and hours[0] == model.Point("00", 0)
+    india = model.day_start(now, "Asia/Kolkata")  # UTC+5:30: the hours start at half past, in UTC
+    assert india.astimezone(dt.UTC) == dt.datetime(2026, 12, 2, 18, 30, tzinfo=dt.UTC)
     assert model.money_text({"USD": 499, "EUR": 100}) == "1.00 EUR + 4.99 USD"
+
+
+def test_the_overview_memo_sums_settled_hours_once() -> None:
+    memo, start = model.OverviewMemo(), dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
+    at = start + dt.timedelta(hours=2, minutes=1)  # hour 1 ended a minute ago: not settled yet
+    assert memo.first_open_hour(start, 0.0) == 0
+    assert memo.merge(start, at, {0: 5, 1: 6, 2: 1}) == {0: 5, 1: 6, 2: 1} and memo.settled_hours == 1
+    at += dt.timedelta(minutes=5)  # now hour 1 is settled too
+    assert memo.first_open_hour(start, 10.0) == 1
+    assert memo.merge(start, at, {1: 7, 2: 3}) == {0: 5, 1: 7, 2: 3} and memo.settled_hours == 2
+    assert memo.first_open_hour(start, 20.0) == 2
+    assert memo.merge(start, at, {2: 4}) == {0: 5, 1: 7, 2: 4}  # hour 0 not summed again
+    assert memo.first_open_hour(start, 20.0 + model.MEMO_RESET_SECONDS + 1) == 0  # summed afresh now and then
+    assert memo.first_open_hour(start + dt.timedelta(days=1), 0.0) == 0 and memo.settled == {}  # a new day

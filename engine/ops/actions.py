@@ -50,20 +50,28 @@ async def fleet_sockets(svc: Services) -> tuple[int, int]:
     return sum(r.sockets for r in reports.values()) + sum(registered.values()), len(instances)
 
 
-async def overview(svc: Services, now: dt.datetime | None = None) -> model.Overview:
-    now = now or dt.datetime.now(dt.UTC)
+async def overview(svc: Services, memo: model.OverviewMemo | None = None) -> model.Overview:
+    """The overview's figures; with the app's `memo`, settled hours are not summed again and
+    refreshes within a second of each other share one result."""
+    memo = memo or model.OverviewMemo()
+    clock = time.monotonic()
+    if (shared := memo.fresh(clock)) is not None:
+        return shared
+    now = dt.datetime.now(dt.UTC)
     start = model.day_start(now, svc.config.business_timezone)
     minutes_from = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=model.GIFT_MINUTES - 1)
+    first_open = memo.first_open_hour(start, clock)
     async with svc.pool.acquire() as conn:
         gifts = await store.gifts_by_minute(conn, minutes_from)
-        coins = await store.coins_spent_by_hour(conn, start)
+        summed = await store.coins_spent_by_hour(conn, start, start + dt.timedelta(hours=first_open))
+        coins = memo.merge(start, now, summed)
         revenue = await store.revenue_since(conn, start)
         new_users = await store.new_users_since(conn, start)
     (sockets, processes), media, rooms = await asyncio.gather(
         fleet_sockets(svc), media_nodes(svc), store.live_room_count(svc.redis, svc.keys)
     )
     per_minute = model.minute_series(gifts, now, model.GIFT_MINUTES)
-    return model.Overview(
+    view = model.Overview(
         live_rooms=rooms, sockets=sockets, processes=processes,
         # The last whole minute: the current one is still filling (and the ledger lags by a flush).
         gifts_last_minute=int(per_minute[-2].value) if len(per_minute) > 1 else 0,
@@ -71,6 +79,8 @@ async def overview(svc: Services, now: dt.datetime | None = None) -> model.Overv
         new_users_today=new_users, media=media, gifts_per_minute=per_minute,
         coins_per_hour=model.hour_series(coins, start, now), day_start=start,
     )  # fmt: skip
+    memo.keep(view, clock)
+    return view
 
 
 async def refresh_seconds(svc: Services) -> int:

@@ -28,6 +28,7 @@ class Ops:
         self.errors = ErrorLog(on_error=lambda name: metrics.error_log_lines.labels(name).inc())
         self.started_ms = int(time.time() * 1000)
         self.host = socket.gethostname()
+        self.memo = model.OverviewMemo()  # the overview's settled hours and last result, per app
 
     @property
     def instance_id(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -13,6 +14,9 @@ SPEND_KINDS = ("gift", "vip_purchase", "mall_purchase")
 GIFT_MINUTES = 30  # the gifts-per-minute chart's window
 PROCESS_TTL_SECONDS = 15  # a process's published figures vanish this long after its last report
 PROCESS_REPORT_SECONDS = 5.0
+SHARE_SECONDS = 1.0  # streams refreshing within this of each other share one overview
+SETTLE_SECONDS = 120  # an hour's coin sum is final this long after it ended (the ledger flush lag)
+MEMO_RESET_SECONDS = 600  # settled hours are summed afresh this often (a flush that lagged longer)
 
 
 class Point(msgspec.Struct, frozen=True):
@@ -93,13 +97,50 @@ def minute_series(counts: dict[dt.datetime, int], now: dt.datetime, minutes: int
     return points
 
 
-def hour_series(sums: dict[dt.datetime, int], start: dt.datetime, now: dt.datetime) -> list[Point]:
-    """One point per hour of the business day so far (keys: hours as aware datetimes)."""
-    points, at = [], start
-    while at <= now:
-        points.append(Point(at.strftime("%H"), float(sums.get(at.astimezone(dt.UTC), 0))))
-        at += dt.timedelta(hours=1)
-    return points
+def hour_series(sums: dict[int, int], start: dt.datetime, now: dt.datetime) -> list[Point]:
+    """One point per hour of the business day so far (keys: hours since `start`)."""
+    hours = int((now - start).total_seconds() // 3600) + 1
+    return [Point((start + dt.timedelta(hours=h)).strftime("%H"), float(sums.get(h, 0))) for h in range(hours)]
+
+
+@dataclass
+class OverviewMemo:
+    """What one app remembers between overview refreshes (pure bookkeeping, no I/O).
+
+    - The day's settled hours: an hour's coin sum stops changing once it is over and the ledger has
+      flushed it, so each refresh sums only the hours since `settled_until` (a day of gifts is not
+      re-summed every few seconds by every viewer). Forgotten every MEMO_RESET_SECONDS, so a flush
+      that lagged by more than SETTLE_SECONDS is counted after that at the latest.
+    - The last overview, shared by every stream that asks within SHARE_SECONDS.
+    """
+
+    day: dt.datetime | None = None
+    settled: dict[int, int] = field(default_factory=dict)
+    settled_hours: int = 0  # hours [0, settled_hours) of `day` are in `settled`
+    reset_at: float = 0.0
+    latest: Overview | None = None
+    latest_at: float = -1e9
+
+    def fresh(self, clock: float) -> Overview | None:
+        return self.latest if self.latest is not None and clock - self.latest_at < SHARE_SECONDS else None
+
+    def keep(self, view: Overview, clock: float) -> None:
+        self.latest, self.latest_at = view, clock
+
+    def first_open_hour(self, start: dt.datetime, clock: float) -> int:
+        """The first hour of the day to sum from the ledger (the ones before are settled)."""
+        if self.day != start or clock - self.reset_at > MEMO_RESET_SECONDS:
+            self.day, self.settled, self.settled_hours, self.reset_at = start, {}, 0, clock
+        return self.settled_hours
+
+    def merge(self, start: dt.datetime, now: dt.datetime, summed: dict[int, int]) -> dict[int, int]:
+        """The day's sums: the settled hours and `summed` (from the first open hour on); hours now
+        settled are kept for the next refresh."""
+        settled_now = max(int((now - start).total_seconds() - SETTLE_SECONDS) // 3600, 0)
+        for hour in range(self.settled_hours, settled_now):
+            self.settled[hour] = summed.get(hour, 0)
+        self.settled_hours = max(self.settled_hours, settled_now)
+        return {**self.settled, **{h: v for h, v in summed.items() if h >= self.settled_hours}}
 
 
 def sum_revenue(rows: Iterable[tuple[str, int]]) -> dict[str, int]:

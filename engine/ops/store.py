@@ -29,19 +29,21 @@ async def gifts_by_minute(conn: Conn, since: dt.datetime) -> dict[dt.datetime, i
     return {r["at"]: int(r["n"]) for r in rows}
 
 
-async def coins_spent_by_hour(conn: Conn, since: dt.datetime) -> dict[dt.datetime, int]:
-    """Coins users spent (their own negative coin legs in gifts, VIP and mall purchases) per UTC hour."""
+async def coins_spent_by_hour(conn: Conn, day_start: dt.datetime, since: dt.datetime) -> dict[int, int]:
+    """Coins users spent (their own negative coin legs in gifts, VIP and mall purchases) since `since`,
+    by hour of the business day (0: the hour from `day_start`; a zone may be off UTC by half hours)."""
     rows = await conn.fetch(
-        """SELECT date_trunc('hour', t.created_at) AS at, -sum(e.amount)::bigint AS coins
+        """SELECT floor(extract(epoch FROM t.created_at - $1) / 3600)::int AS hour, -sum(e.amount)::bigint AS coins
            FROM ledger_transactions t JOIN ledger_entries e USING (txn_id)
-           WHERE t.kind = ANY($2::text[]) AND t.created_at >= $1
+           WHERE t.kind = ANY($3::text[]) AND t.created_at >= $2
              AND e.account_type = 'user' AND e.account_id = t.initiator_id
              AND e.currency = 'coins' AND e.amount < 0
            GROUP BY 1""",
+        day_start,
         since,
         list(SPEND_KINDS),
     )
-    return {r["at"]: int(r["coins"]) for r in rows}
+    return {int(r["hour"]): int(r["coins"]) for r in rows}
 
 
 async def revenue_since(conn: Conn, since: dt.datetime) -> list[tuple[str, int]]:
