@@ -93,6 +93,9 @@ async def stream(request: web.Request, staff: StaffSession) -> web.StreamRespons
     except ConnectionResetError:
         # The client left mid-write: nothing more to send, nobody to answer.
         log.debug("overview stream closed by the client", extra={"user_id": staff.user_id, "events": sent})
+    except Exception:
+        # Headers are sent: no error page now. End the stream; the browser retries in RETRY_MS.
+        log.exception("overview stream failed", extra={"user_id": staff.user_id, "events": sent})
     finally:
         gauge.dec()
     return response

@@ -88,6 +88,10 @@ async def test_the_overview_refreshes_live(client: Any, config: Any, page: Any) 
         assert sum(t.endswith(": 0") for t in titles) == model.GIFT_MINUTES - 1, titles
         assert any(t.endswith(": 21") for t in await _titles(page, "coins-chart"))
         await shot(page, "overview")
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone: the figures stack
+        await shot(page, "overview-phone")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width  # nothing wider than the screen
     await _until(page, "sockets", "0")
     await _until(page, "live-rooms", "0")
     # Users and media nodes: the figure for nodes reads the media registry (none in this test).
