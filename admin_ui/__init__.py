@@ -19,6 +19,7 @@ from admin_ui import (
     static,
     users,
 )
+from admin_ui import ops as ops_views
 from admin_ui.web import AdminRoutes, security_headers
 
 HERE = Path(__file__).resolve().parent
@@ -31,6 +32,7 @@ MODULES: tuple[AdminRoutes, ...] = (
     rooms.routes,
     finance.routes,
     agencies.routes,
+    ops_views.routes,
 )
 
 
