@@ -284,3 +284,10 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        # Issue 15 §5, the moderation dashboard's word filter (engine/rooms/word_filter.py).
+        self.word_filter_edits = Counter(
+            "flylive_word_filter_edits_total",
+            "Words added to or removed from the chat word filter, by change (add, remove)",
+            ["change"],
+            registry=r,
+        )
