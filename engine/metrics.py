@@ -291,3 +291,10 @@ class Metrics:
             ["change"],
             registry=r,
         )
+        # Issue 15 §7, the dashboard's catalog edits (engine/catalog/actions.py).
+        self.catalog_edits = Counter(
+            "flylive_catalog_edits_total",
+            "Catalog items created or changed from the dashboard, by kind and change",
+            ["kind", "change"],
+            registry=r,
+        )
