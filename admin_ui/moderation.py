@@ -181,7 +181,8 @@ async def add_words(request: web.Request, staff: StaffSession) -> web.StreamResp
 
 @routes.page("POST", "/admin/moderation/words/remove", permission=SECTION)
 async def remove_words(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    text = (await form(request)).get("words", "")[:20_000]
+    # One checkbox per word, all named "words" (form() keeps one value per name).
+    text = " ".join(str(w) for w in (await request.post()).getall("words", []))[:20_000]
     removed = await word_filter.do_remove(services(request), staff.user_id, text, client_of(request).ip)
     raise redirect("/admin/moderation/words", f"Removed {len(removed)} word(s).")
 

@@ -65,13 +65,22 @@ async def test_the_queue_filters_and_a_case_is_resolved_with_a_mute(client: Any,
     assert mute is not None and mute["ok"] and mute["case_id"] == case_id
 
 
-async def test_a_room_is_closed_from_its_case(client: Any, page: Any) -> None:
+async def test_the_owner_is_kicked_and_the_room_closed_from_its_case(client: Any, page: Any, connect: Any) -> None:
     base = url_of(client)
     mod, owner, reporter = await new_user(client, role="moderator"), await new_user(client), await new_user(client)
+    peer = await connect(client, owner)
+    await join(peer, owner.room)
     await report(client, reporter, "room", owner.room, "sexual")
     await sign_in(page, base, mod.phone, PASSWORD)
     await page.goto(f"{base}/admin/moderation?target_type=room")
     await page.get_by_role("link", name=re.compile(r"^#\d+$")).click()
+    await page.get_by_label("Kick the subject out for (minutes)").fill("15")
+    await page.get_by_label("Reason (shown to them)").fill("cool off")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Kick from the room").click()
+    await page.get_by_text(f"Kicked from room {owner.room} for 15 min.").wait_for()
+    (kicked,) = await peer.wait_for("room:kicked")
+    assert kicked["reason"] == "cool off" and kicked["remaining_seconds"] == 900
     await page.get_by_label(re.compile(r"^Why the room is closed")).fill("explicit stream")
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.get_by_role("button", name="Close the room").click()
@@ -136,11 +145,13 @@ async def test_the_word_filter_edit_is_live_in_another_process(make_client: Any,
 
     async with heard_by(_url(first), second.app):
         await page.get_by_label("Remove zonker").check()
+        await page.get_by_label("Remove blarg").check()
         page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
         await page.get_by_role("button", name="Remove the selected words").click()
-        await page.get_by_text("Removed 1 word(s).").wait_for()
-    assert (await _chat(peer, talker.room, "zonker again"))["success"] is True
-    assert await page.get_by_label("Remove blarg").count() == 1
+        await page.get_by_text("Removed 2 word(s).").wait_for()
+    assert (await _chat(peer, talker.room, "zonker blarg again"))["success"] is True
+    async with db(_url(first)) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM chat_blocked_words") == 0
 
 
 async def test_statistics_and_refusals(client: Any, page: Any) -> None:
