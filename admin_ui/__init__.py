@@ -10,12 +10,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin_ui import catalog, catalog_uploads, home, moderation, signin, static
+from admin_ui import agencies, catalog, catalog_uploads, finance, home, moderation, signin, static
 from admin_ui.web import AdminRoutes, security_headers
 
 HERE = Path(__file__).resolve().parent
 # Every section's routes, in the order they are matched (a fixed path before a {param} one).
 MODULES: tuple[AdminRoutes, ...] = (static.routes, signin.routes, home.routes)
+MODULES += (finance.routes, agencies.routes)
 MODULES += (moderation.routes, catalog_uploads.routes, catalog.routes)
 
 
