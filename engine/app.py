@@ -66,6 +66,7 @@ from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
 from engine.social.handlers import register_social_events
 from engine.social.live import Social
+from engine.system.actions import register_system_events
 from engine.vip.jobs import register_vip_jobs
 from engine.vip.live import Vip
 from engine.vip.rewards_port import VipRewards
@@ -185,6 +186,7 @@ def create_app(config: Config) -> web.Application:
     # Recognition: level-ups, rare badges and top finishes announced in rooms and to followers.
     register_recognition_jobs(Recognition(rooms, notifications))
     register_campaign_jobs(realtime)  # campaign qualifiers paid, ended campaigns closed
+    register_system_events(realtime)  # maintenance told to sockets that connect while it is on
     setup_routes(app)
     setup_admin(app)  # the dashboard under /admin/ (issue 15)
     app.cleanup_ctx.append(_services_ctx)
