@@ -32,8 +32,9 @@ async def do_set_maintenance(rt: RealtimeServer, actor_id: int, *, active: bool,
         before = await flags_store.maintenance_for_update_txn(conn)
         after = await flags_store.set_maintenance_txn(conn, active, message.strip() if active else "",
                                                       ends_at if active else None, actor_id)  # fmt: skip
+        details = {"before": _view(before), "after": _view(after)}
         await record_txn(conn, actor_id=actor_id, action="system.maintenance", target_type="system",
-                         target_id="maintenance", ip=ip, details={"before": _view(before), "after": _view(after)})  # fmt: skip
+                         target_id="maintenance", ip=ip, details=details)  # fmt: skip
     svc.flags.forget()
     svc.metrics.maintenance_active.set(1 if after.active else 0)
     await rt.sio.emit("system:maintenance", maintenance_event(after))

@@ -13,6 +13,7 @@ async def add_announcement_txn(conn: Conn, message: str, level: str, actor_id: i
            RETURNING id, message, level, sent_at, sent_by""",
         message, level, actor_id,
     )  # fmt: skip
+    assert row is not None  # INSERT … RETURNING always returns the row
     return dict(row)
 
 
