@@ -39,7 +39,7 @@ async def do_set_maintenance(rt: RealtimeServer, actor_id: int, *, active: bool,
     svc.metrics.maintenance_active.set(1 if after.active else 0)
     await rt.sio.emit("system:maintenance", maintenance_event(after))
     log.warning("maintenance %s", "on" if after.active else "off", extra={"actor_id": actor_id,
-                                                                           "message": after.message})  # fmt: skip
+                                                                           "maintenance_message": after.message})  # fmt: skip
     return after
 
 
