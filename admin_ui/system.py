@@ -177,4 +177,3 @@ async def save_settings(request: web.Request, staff: StaffSession) -> web.Stream
     except DomainError as exc:
         return await _settings_page(request, staff, error=exc.message, status=exc.status, draft=fields)
     raise redirect("/admin/system/settings", f"Saved: {', '.join(sorted(changed))}.")
-

@@ -85,7 +85,8 @@ async def test_a_flag_change_is_read_here_at_once_and_on_another_process_within_
     async with db(a.app[CONFIG].database_url) as conn:
         rows = await conn.fetch("SELECT action, target_id, details FROM audit_log WHERE action LIKE 'flags.%' "
                                 "ORDER BY id")  # fmt: skip
-    assert [(r["action"], r["target_id"]) for r in rows] == [("flags.save", "gift_panel"), ("flags.delete", "gift_panel")]
+    assert [(r["action"], r["target_id"]) for r in rows] == [("flags.save", "gift_panel"),
+                                                             ("flags.delete", "gift_panel")]  # fmt: skip
     assert '"before": null' in rows[0]["details"] and '"rollout_percent": 100' in rows[0]["details"]
     with pytest.raises(DomainError):
         await flag_actions.do_delete_flag(svc_a, admin.id, "gift_panel")
@@ -142,3 +143,34 @@ async def test_an_announcement_reaches_every_socket_on_every_process(make_client
         await system_actions.do_announce(a.app[REALTIME], admin.id, "   ", "info")
     with pytest.raises(DomainError):
         await system_actions.do_announce(a.app[REALTIME], admin.id, "hi", "shouting")
+
+
+async def test_the_cache_serves_its_last_snapshot_when_postgresql_fails_and_shares_one_read(client: Any) -> None:
+    from engine.flags.cache import FlagCache
+
+    svc = client.app[SERVICES]
+    admin = await new_user(client, "Ada Admin", role="admin")
+    await flag_actions.do_save_flag(svc, admin.id, "on_for_all", description="", enabled=True, rollout_percent=100)
+    reads = 0
+
+    class Pool:
+        """The real pool, counting reads, until it is told to fail."""
+
+        failing = False
+
+        def acquire(self) -> Any:
+            nonlocal reads
+            reads += 1
+            if self.failing:
+                raise OSError("connection refused")
+            return svc.pool.acquire()
+
+    pool = Pool()
+    cache = FlagCache(pool, ttl=0.0)  # type: ignore[arg-type]
+    assert await asyncio.gather(*(cache.enabled("on_for_all", 7) for _ in range(5))) == [True] * 5
+    assert reads == 1  # concurrent misses share one read
+    pool.failing = True
+    assert await cache.enabled("on_for_all", 7)  # the last snapshot, not an error
+    assert reads == 2
+    empty = FlagCache(pool)  # type: ignore[arg-type]
+    assert not await empty.enabled("on_for_all", 7) and not (await empty.maintenance()).active

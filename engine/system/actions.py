@@ -38,8 +38,8 @@ async def do_set_maintenance(rt: RealtimeServer, actor_id: int, *, active: bool,
     svc.flags.forget()
     svc.metrics.maintenance_active.set(1 if after.active else 0)
     await rt.sio.emit("system:maintenance", maintenance_event(after))
-    log.warning("maintenance %s", "on" if after.active else "off", extra={"actor_id": actor_id,
-                                                                           "maintenance_message": after.message})  # fmt: skip
+    state = "on" if after.active else "off"
+    log.warning("maintenance %s", state, extra={"actor_id": actor_id, "maintenance_message": after.message})
     return after
 
 
