@@ -19,7 +19,7 @@ from engine.economy import store as economy_store
 from engine.errors import DomainError
 from engine.flags import actions as flag_actions
 from engine.flags import store as flags_store
-from engine.flags.model import BUCKETS
+from engine.flags.model import BUCKETS, ENV_ONLY_RATES, LIVE_RATES, MAX_CAPACITY
 from engine.staff.model import StaffSession
 from engine.system import actions as system_actions
 from engine.system import store as system_store
@@ -138,14 +138,24 @@ async def delete_flag(request: web.Request, staff: StaffSession) -> web.StreamRe
 # --- economy settings and rate limits -------------------------------------------------------------
 
 
-def _rate_limits(config: Any) -> list[dict[str, Any]]:
-    """The rate limits in force (environment settings: changing one takes a restart)."""
-    rows = []
-    for env, (field, _parser) in ENV_VARS.items():
-        value = getattr(config, field, None)
-        if isinstance(value, Rate):
-            rows.append({"env": env, "capacity": value.capacity, "period": value.period})
-    return rows
+def _rate_limits(config: Any, overrides: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The live scopes (default from the environment, staff's override if any), and the rate limits
+    that only the environment sets (a restart to change)."""
+    env_of = {field: env for env, (field, _parser) in ENV_VARS.items()}
+    by_scope = {o["scope"]: o for o in overrides}
+    live = [{"scope": scope, "env": env_of.get(field, field), "default": getattr(config, field),
+             "override": by_scope.get(scope)} for scope, field in LIVE_RATES.items()]  # fmt: skip
+    fixed = [{"env": env_of[field], "rate": value, "where": ENV_ONLY_RATES.get(field, "")} for field, value in
+             ((f, getattr(config, f, None)) for f in env_of)
+             if isinstance(value, Rate) and (field not in LIVE_RATES.values() or field in ENV_ONLY_RATES)]  # fmt: skip
+    return live, fixed
+
+
+def _float(raw: str | None, name: str) -> float:
+    try:
+        return float((raw or "").strip())
+    except ValueError:
+        raise DomainError("validation_failed", f"{name}: a number of seconds.", status=422) from None
 
 
 @routes.page("GET", "/admin/system/settings", permission=PERMISSION)
@@ -158,8 +168,10 @@ async def _settings_page(request: web.Request, staff: StaffSession, error: str =
     svc = services(request)
     async with svc.pool.acquire() as conn:
         settings = await economy_store.settings(conn)
+        overrides = await flags_store.rate_override_rows(conn)
+    live, fixed = _rate_limits(svc.config, overrides)
     return render(request, "system/settings.html", staff, status=status, settings=sorted(settings.items()),
-                  rates=_rate_limits(svc.config), error=error, draft=draft or {})  # fmt: skip
+                  live_rates=live, fixed_rates=fixed, error=error, draft=draft or {})  # fmt: skip
 
 
 @routes.page("POST", "/admin/system/settings", permission=PERMISSION)
@@ -177,3 +189,25 @@ async def save_settings(request: web.Request, staff: StaffSession) -> web.Stream
     except DomainError as exc:
         return await _settings_page(request, staff, error=exc.message, status=exc.status, draft=fields)
     raise redirect("/admin/system/settings", f"Saved: {', '.join(sorted(changed))}.")
+
+
+@routes.page("POST", "/admin/system/rates", permission=PERMISSION)
+async def set_rate(request: web.Request, staff: StaffSession) -> web.StreamResponse:
+    fields = await form(request)
+    scope = fields.get("scope", "")[:64]
+    try:
+        rate = await flag_actions.do_set_rate(
+            services(request), staff.user_id, scope, _int(fields.get("capacity"), "Requests", 1, MAX_CAPACITY),
+            _float(fields.get("period"), "Per seconds"), ip=client_of(request).ip,
+        )  # fmt: skip
+    except DomainError as exc:
+        return await _settings_page(request, staff, error=exc.message, status=exc.status, draft=fields)
+    raise redirect("/admin/system/settings", f"Rate limit “{scope}” is now {rate.capacity} per {rate.period:g} s.")
+
+
+@routes.page("POST", "/admin/system/rates/{scope}/reset", permission=PERMISSION)
+async def reset_rate(request: web.Request, staff: StaffSession) -> web.StreamResponse:
+    await form(request)
+    scope = request.match_info["scope"]
+    await flag_actions.do_clear_rate(services(request), staff.user_id, scope, ip=client_of(request).ip)
+    raise redirect("/admin/system/settings", f"Rate limit “{scope}” is back to its default.")

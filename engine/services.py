@@ -76,12 +76,13 @@ async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Servi
         await redis.ping()
         await preload(redis, TOKEN_BUCKET)
         keys = Keys(config.redis_prefix, config.economy_shards)
+        flags = FlagCache(pool)
         svc = Services(
             config=config, pool=pool, redis=redis, keys=keys,
             hasher=PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost),
             signer=TokenSigner(config.jwt_secret, config.jwt_secret_previous, config.access_token_ttl),
-            limiter=RateLimiter(redis, keys), metrics=metrics,
-            wallets=Wallets(redis, keys, config.idempotency_ttl_seconds), flags=FlagCache(pool),
+            limiter=RateLimiter(redis, keys, live=flags), metrics=metrics,
+            wallets=Wallets(redis, keys, config.idempotency_ttl_seconds), flags=flags,
         )  # fmt: skip
         await svc.wallets.preload()
         restored = await auth_store.rebuild_revocations(pool, redis, keys, config.access_token_ttl)

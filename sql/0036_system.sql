@@ -37,3 +37,14 @@ CREATE TABLE system_announcements (
     sent_by  bigint REFERENCES users (id) ON DELETE SET NULL
 );
 CREATE INDEX system_announcements_sent ON system_announcements (sent_at DESC);
+
+-- Rate limits changed at run time: a token bucket (capacity per period) replacing, for one limiter
+-- scope, the one from the environment (engine/flags/model.py LIVE_RATES lists the scopes that can
+-- be changed). No row: the environment's value.
+CREATE TABLE rate_limit_overrides (
+    scope          text PRIMARY KEY CHECK (length(scope) BETWEEN 1 AND 64),
+    capacity       integer NOT NULL CHECK (capacity BETWEEN 1 AND 1000000),
+    period_seconds double precision NOT NULL CHECK (period_seconds > 0 AND period_seconds <= 604800),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    updated_by     bigint REFERENCES users (id) ON DELETE SET NULL
+);

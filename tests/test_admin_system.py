@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from engine.appkeys import CONFIG, SERVICES
+from engine.config import Rate
 from tests.browser import shot, sign_in
 from tests.helpers import PASSWORD, db, join, new_user
 from tests.sockets import first, url_of
@@ -119,12 +120,11 @@ async def test_a_feature_flag_created_and_rolled_out_from_the_page(client: Any, 
     assert len(await _audit(client, "flags.delete")) == 1
 
 
-async def test_economy_settings_saved_through_the_economy_action(client: Any, page: Any) -> None:
+async def test_economy_settings_and_a_live_rate_limit_from_the_page(client: Any, page: Any) -> None:
     base = url_of(client)
     admin = await _signed_in_admin(client, page)
     await page.goto(f"{base}/admin/system/settings")
-    await page.get_by_role("cell", name="HTTP_RATE_LIMIT").wait_for()
-    await shot(page, "system-settings")
+    await page.get_by_role("heading", name="Rate limits").wait_for()
     await page.get_by_label("gift_room_owner_bps").fill("700")
     await page.get_by_role("button", name="Save settings").click()
     await page.get_by_text("Saved: gift_room_owner_bps.").wait_for()
@@ -142,6 +142,24 @@ async def test_economy_settings_saved_through_the_economy_action(client: Any, pa
     assert "100%" in await page.get_by_role("alert").inner_text()
     async with db(client.app[CONFIG].database_url) as conn:
         assert await conn.fetchval("SELECT value FROM economy_settings WHERE key = 'gift_room_owner_bps'") == 700
+
+    # A rate limit changed without a restart: the limiter uses it at its next hit.
+    svc = client.app[SERVICES]
+    default = svc.config.search_rate_limit
+    await page.get_by_label("Scope").select_option("search")
+    await page.get_by_label("Requests").fill("2")
+    await page.get_by_label("Per seconds").fill("60")
+    await page.get_by_role("button", name="Set rate limit").click()
+    await page.get_by_text("Rate limit “search” is now 2 per 60 s.").wait_for()
+    assert await page.locator("#rate-search").get_by_text("2 / 60 s").count() == 1
+    await shot(page, "system-settings")
+    assert await svc.flags.rate("search", default) == Rate(2, 60.0)
+    verdicts = [(await svc.limiter.hit("search", "probe", default)).allowed for _ in range(3)]
+    assert verdicts == [True, True, False]
+    await page.get_by_role("button", name="Reset search").click()
+    await page.get_by_text("Rate limit “search” is back to its default.").wait_for()
+    assert await svc.flags.rate("search", default) == default
+    assert [len(await _audit(client, a)) for a in ("rates.set", "rates.clear")] == [1, 1]
 
 
 async def test_a_moderator_is_refused_and_a_post_without_csrf_changes_nothing(client: Any, page: Any) -> None:

@@ -174,3 +174,40 @@ async def test_the_cache_serves_its_last_snapshot_when_postgresql_fails_and_shar
     assert reads == 2
     empty = FlagCache(pool)  # type: ignore[arg-type]
     assert not await empty.enabled("on_for_all", 7) and not (await empty.maintenance()).active
+
+
+# --- rate limits changed at run time -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scope", "capacity", "period"), [("nope", 5, 60), ("search", 0, 60), ("search", 5, 0)])
+def test_check_rate_refuses(scope: str, capacity: int, period: float) -> None:
+    from engine.flags.model import check_rate
+
+    with pytest.raises(DomainError):
+        check_rate(scope, capacity, period)
+
+
+async def test_a_rate_limit_changed_at_run_time_applies_on_another_process_and_resets(make_client: Any) -> None:
+    a, b = await make_client(), await make_client()
+    admin, user = await new_user(a, "Ada Admin", role="admin"), await new_user(a, "Searcher")
+    b.app[SERVICES].flags.ttl = 0.3
+
+    async def searches(n: int) -> list[int]:
+        return [(await b.get("/api/v1/users/search?q=Ada", headers=bearer(user.token))).status for _ in range(n)]
+
+    assert await searches(3) == [200] * 3  # the environment's 60/60
+    await flag_actions.do_set_rate(a.app[SERVICES], admin.id, "search", 4, 3600)
+    await asyncio.sleep(0.4)  # b's TTL
+    # The bucket keeps what it held (3 spent of the environment's 60): refill at the new rate, capped at 4.
+    assert await searches(6) == [200] * 4 + [429] * 2
+    assert b.app[SERVICES].limiter.live is b.app[SERVICES].flags
+
+    await flag_actions.do_clear_rate(a.app[SERVICES], admin.id, "search")
+    await asyncio.sleep(1.2)  # back to 60/60: a token a second (the 4/3600 rate would give none)
+    assert (await searches(1)) == [200]
+    async with db(a.app[CONFIG].database_url) as conn:
+        actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'rates.%' "
+                                                         "ORDER BY id")]  # fmt: skip
+    assert actions == ["rates.set", "rates.clear"]
+    with pytest.raises(DomainError):
+        await flag_actions.do_clear_rate(a.app[SERVICES], admin.id, "search")

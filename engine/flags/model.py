@@ -8,6 +8,7 @@ import re
 
 import msgspec
 
+from engine.config import Rate
 from engine.errors import validation_error
 
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
@@ -75,3 +76,51 @@ def check_maintenance(message: str, ends_at: dt.datetime | None, now: dt.datetim
         errors["ends_at"] = ["The expected end must be in the future."]
     if errors:
         raise validation_error(errors)
+
+
+# The limiter scopes whose rate can be changed at run time (engine/ratelimit/store.py `RateLimiter`
+# asks `Services.flags` for an override at each hit), each with the Config field that holds its
+# environment default. Not here: buckets kept inside other Lua scripts or in the process
+# (room chat's CHAT_RATE_LIMIT, the per-socket SOCKET_EVENT_RATE_LIMIT) — those take a restart.
+LIVE_RATES: dict[str, str] = {
+    "http": "http_rate_limit",
+    "login:phone": "login_rate_limit_phone",
+    "login:ip": "login_rate_limit_ip",
+    "gift": "gift_rate_limit",
+    "gift_prepare": "gift_rate_limit",
+    "media": "media_event_rate_limit",
+    "reaction": "reaction_rate_limit",
+    "social": "social_rate_limit",
+    "search": "search_rate_limit",
+    "profile_sync": "profile_sync_rate_limit",
+    "dm": "dm_rate_limit",
+    "dm_thread": "dm_thread_rate_limit",
+    "dm_typing": "dm_typing_rate_limit",
+    "reports": "report_rate_limit",
+    "gdpr:export": "export_rate_limit",
+    "agency_create": "agency_create_rate_limit",
+    "agency_join": "agency_join_request_rate_limit",
+    "agency_announce": "agency_announcement_rate_limit",
+    "agency_chat": "chat_rate_limit",
+    "salary_exchange": "salary_exchange_rate_limit",
+}
+# Rates read where no override reaches them (Config field -> where), shown as "environment only".
+ENV_ONLY_RATES: dict[str, str] = {
+    "socket_event_rate_limit": "each socket's own budget, kept in the process",
+    "chat_rate_limit": "room chat, inside the room's script (agency chat is the live `agency_chat`)",
+}
+MAX_CAPACITY = 1_000_000
+MAX_PERIOD_SECONDS = 7 * 86400
+
+
+def check_rate(scope: str, capacity: int, period: float) -> Rate:
+    errors: dict[str, list[str]] = {}
+    if scope not in LIVE_RATES:
+        errors["scope"] = ["Not a rate limit that can be changed at run time."]
+    if not 1 <= capacity <= MAX_CAPACITY:
+        errors["capacity"] = [f"From 1 to {MAX_CAPACITY}."]
+    if not 0 < period <= MAX_PERIOD_SECONDS:
+        errors["period"] = [f"More than 0 and at most {MAX_PERIOD_SECONDS} seconds."]
+    if errors:
+        raise validation_error(errors)
+    return Rate(capacity, period)

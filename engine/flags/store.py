@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from engine.config import Rate
 from engine.db import Conn
 from engine.flags.model import Flag, Maintenance
 
@@ -67,3 +68,36 @@ async def set_maintenance_txn(conn: Conn, active: bool, message: str, ends_at: d
         active, message, ends_at, actor_id,
     )  # fmt: skip
     return _maintenance(row)
+
+
+async def rate_overrides(conn: Conn) -> dict[str, Rate]:
+    rows = await conn.fetch("SELECT scope, capacity, period_seconds FROM rate_limit_overrides")
+    return {r["scope"]: Rate(int(r["capacity"]), float(r["period_seconds"])) for r in rows}
+
+
+async def rate_override_rows(conn: Conn) -> list[dict[str, object]]:
+    rows = await conn.fetch(
+        """SELECT o.scope, o.capacity, o.period_seconds, o.updated_at, u.name AS updated_by_name
+           FROM rate_limit_overrides o LEFT JOIN users u ON u.id = o.updated_by ORDER BY o.scope"""
+    )
+    return [dict(r) for r in rows]
+
+
+async def rate_override_for_update_txn(conn: Conn, scope: str) -> Rate | None:
+    row = await conn.fetchrow(
+        "SELECT capacity, period_seconds FROM rate_limit_overrides WHERE scope = $1 FOR UPDATE", scope
+    )
+    return Rate(int(row["capacity"]), float(row["period_seconds"])) if row is not None else None
+
+
+async def set_rate_override_txn(conn: Conn, scope: str, rate: Rate, actor_id: int) -> None:
+    await conn.execute(
+        """INSERT INTO rate_limit_overrides (scope, capacity, period_seconds, updated_by) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (scope) DO UPDATE SET capacity = EXCLUDED.capacity, period_seconds = EXCLUDED.period_seconds,
+               updated_by = EXCLUDED.updated_by, updated_at = now()""",
+        scope, rate.capacity, rate.period, actor_id,
+    )  # fmt: skip
+
+
+async def delete_rate_override_txn(conn: Conn, scope: str) -> bool:
+    return await conn.fetchval("DELETE FROM rate_limit_overrides WHERE scope = $1 RETURNING true", scope) is not None

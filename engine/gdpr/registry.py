@@ -235,6 +235,7 @@ TABLES: tuple[Table, ...] = (
     Table("feature_flags", by("updated_by", keep(STAFF))),
     Table("system_maintenance", by("updated_by", keep(STAFF))),
     Table("system_announcements", by("sent_by", keep(STAFF))),
+    Table("rate_limit_overrides", by("updated_by", keep(STAFF))),
 )
 # fmt: on
 
