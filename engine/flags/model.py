@@ -107,7 +107,7 @@ LIVE_RATES: dict[str, str] = {
 # Rates read where no override reaches them (Config field -> where), shown as "environment only".
 ENV_ONLY_RATES: dict[str, str] = {
     "socket_event_rate_limit": "each socket's own budget, kept in the process",
-    "chat_rate_limit": "room chat, inside the room's script (agency chat is the live `agency_chat`)",
+    "chat_rate_limit": "room chat, inside the room's script (agency chat is the live agency_chat)",
 }
 MAX_CAPACITY = 1_000_000
 MAX_PERIOD_SECONDS = 7 * 86400
