@@ -10,12 +10,30 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin_ui import home, signin, static, system
+from admin_ui import (
+    agencies,
+    finance,
+    home,
+    rooms,
+    signin,
+    static,
+    system,
+    users,
+)
 from admin_ui.web import AdminRoutes, security_headers
 
 HERE = Path(__file__).resolve().parent
 # Every section's routes, in the order they are matched (a fixed path before a {param} one).
-MODULES: tuple[AdminRoutes, ...] = (static.routes, signin.routes, home.routes, system.routes)
+MODULES: tuple[AdminRoutes, ...] = (
+    static.routes,
+    signin.routes,
+    home.routes,
+    users.routes,
+    rooms.routes,
+    finance.routes,
+    agencies.routes,
+    system.routes,
+)
 
 
 def setup_admin(app: web.Application) -> None:

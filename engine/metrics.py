@@ -284,6 +284,19 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        # Issue 15 §4, the finance dashboard (engine/economy/admin_actions.py, admin_ui/finance.py).
+        self.fraud_flags_reviewed = Counter(
+            "flylive_fraud_flags_reviewed_total",
+            "Fraud flags reviewed by staff in the dashboard, by flag kind",
+            ["kind"],
+            registry=r,
+        )
+        self.reconcile_runs = Counter(
+            "flylive_reconcile_runs_total",
+            "Reconcile reports run from the dashboard, by outcome (ok, drift)",
+            ["outcome"],
+            registry=r,
+        )
         # Issue 15 §9, the System section (engine/flags, engine/system).
         self.maintenance_active = Gauge(
             "flylive_maintenance_active",

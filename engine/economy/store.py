@@ -215,11 +215,16 @@ async def record_batch_txn(conn: Conn, items: list[tuple[Txn, int | None]]) -> i
     for txn in recorded:
         for leg in txn.legs:
             deltas[(leg.account_type, leg.account_id, leg.currency)] += leg.amount
-    await conn.executemany(
-        """INSERT INTO account_balances (account_type, account_id, currency, balance) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (account_type, account_id, currency) DO UPDATE SET balance = account_balances.balance + $4""",
-        [(*key, amount) for key, amount in sorted(deltas.items()) if amount],
-    )
+    moves = [(*key, amount) for key, amount in sorted(deltas.items()) if amount]
+    if moves:  # one statement, rows taken in the sorted order (WITH ORDINALITY), so locks go in that order
+        await conn.execute(
+            """INSERT INTO account_balances (account_type, account_id, currency, balance)
+               SELECT t, a, c, d FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
+                        WITH ORDINALITY AS m (t, a, c, d, n) ORDER BY n
+               ON CONFLICT (account_type, account_id, currency)
+               DO UPDATE SET balance = account_balances.balance + excluded.balance""",
+            [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves], [m[3] for m in moves],
+        )  # fmt: skip
     gifts = [txn for txn in recorded if txn.kind == "gift"]
     xp = _gift_xp(gifts)
     # Levels follow in these statements (sql/0027's triggers): no level query of our own.
