@@ -20,6 +20,7 @@ from admin_ui import (
     system,
     users,
 )
+from admin_ui import ops as ops_views
 from admin_ui.web import AdminRoutes, security_headers
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +33,7 @@ MODULES: tuple[AdminRoutes, ...] = (
     rooms.routes,
     finance.routes,
     agencies.routes,
+    ops_views.routes,
     system.routes,
 )
 

@@ -27,6 +27,7 @@ from engine.appkeys import (
     LEVELS,
     METRICS,
     NOTIFICATIONS,
+    OPS,
     RANKINGS,
     REALTIME,
     REPORTS,
@@ -49,6 +50,7 @@ from engine.media.relay import register_media_events
 from engine.media.room_media import NodeMedia
 from engine.metrics import Metrics
 from engine.notifications.live import Notifications, register_notification_jobs
+from engine.ops.live import register_ops
 from engine.payments.actions import fulfil_stuck_orders
 from engine.progression.badges import register_badge_jobs
 from engine.progression.campaigns import register_campaign_jobs
@@ -186,9 +188,12 @@ def create_app(config: Config) -> web.Application:
     # Recognition: level-ups, rare badges and top finishes announced in rooms and to followers.
     register_recognition_jobs(Recognition(rooms, notifications))
     register_campaign_jobs(realtime)  # campaign qualifiers paid, ended campaigns closed
+    # Operations views (issue 15 §2, §9): this process's published figures and its recent ERROR lines.
+    app[OPS] = ops = register_ops(realtime, app[METRICS])
     register_system_events(realtime)  # maintenance told to sockets that connect while it is on
     setup_routes(app)
     setup_admin(app)  # the dashboard under /admin/ (issue 15)
+    app.cleanup_ctx.append(ops.lifespan)  # first: the error log hears the services' start and stop
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_flusher_ctx)
     app.cleanup_ctx.append(_realtime_ctx)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from engine.gdpr.live import Gdpr
     from engine.inbox.live import Inbox
     from engine.notifications.live import Notifications
+    from engine.ops.live import Ops
     from engine.progression.levels_live import Levels
     from engine.progression.rankings import Rankings
     from engine.realtime.server import RealtimeServer
@@ -37,3 +38,4 @@ AGENCIES: web.AppKey[Agencies] = web.AppKey("agencies")
 RANKINGS: web.AppKey[Rankings] = web.AppKey("rankings")
 VIP: web.AppKey[Vip] = web.AppKey("vip")
 LEVELS: web.AppKey[Levels] = web.AppKey("levels")
+OPS: web.AppKey[Ops] = web.AppKey("ops")

@@ -185,3 +185,7 @@ class Keys:
     def ranking_seen(self, board: str, period: str, start: str, day: str) -> str:
         """Set of transaction ids already counted into the slot (per day for the all-time slot)."""
         return f"{self.ranking_slot(board, period, start)}:seen:{day}"
+
+    def ops_process(self, instance_id: str) -> str:
+        """One engine process's published figures (engine/ops/live.py), with a TTL: gone with the process."""
+        return f"{self.prefix}flylive:ops:process:{instance_id}"

@@ -297,6 +297,19 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        # Issue 15 §9, the dashboard's error log view (engine/ops/errorlog.py).
+        self.error_log_lines = Counter(
+            "flylive_error_log_lines_total",
+            "ERROR and CRITICAL log lines this process wrote, by logger",
+            ["logger"],
+            registry=r,
+        )
+        # Issue 15 §2, the overview's server-sent events (admin_ui/home.py).
+        self.admin_overview_streams = Gauge(
+            "flylive_admin_overview_streams",
+            "Open overview streams (server-sent events) in this process",
+            registry=r,
+        )
         # Issue 15 §9, the System section (engine/flags, engine/system).
         self.maintenance_active = Gauge(
             "flylive_maintenance_active",
