@@ -12,8 +12,11 @@ from aiohttp import web
 
 from admin_ui import (
     agencies,
+    catalog,
+    catalog_uploads,
     finance,
     home,
+    moderation,
     rooms,
     signin,
     static,
@@ -34,6 +37,9 @@ MODULES: tuple[AdminRoutes, ...] = (
     finance.routes,
     agencies.routes,
     ops_views.routes,
+    moderation.routes,
+    catalog_uploads.routes,
+    catalog.routes,
     system.routes,
 )
 

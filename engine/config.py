@@ -194,6 +194,10 @@ class Config:
     flush_interval_seconds: float = 0.5
     instance_heartbeat_seconds: float = 5.0
     instance_dead_after_seconds: float = 20.0
+    # The dashboard's catalog uploads (issue 15 §7) relay a file to ImageKit with a signed upload
+    # (IMAGEKIT_PRIVATE_KEY signs; ImageKit also needs the account's public key).
+    imagekit_public_key: str = ""
+    imagekit_upload_url: str = "https://upload.imagekit.io/api/v1/files/upload"
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -393,6 +397,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLUSH_INTERVAL_SECONDS": ("flush_interval_seconds", float),
     "INSTANCE_HEARTBEAT_SECONDS": ("instance_heartbeat_seconds", float),
     "INSTANCE_DEAD_AFTER_SECONDS": ("instance_dead_after_seconds", float),
+    "IMAGEKIT_PUBLIC_KEY": ("imagekit_public_key", str),
+    "IMAGEKIT_UPLOAD_URL": ("imagekit_upload_url", str),
 }
 
 

@@ -310,6 +310,20 @@ class Metrics:
             "Open overview streams (server-sent events) in this process",
             registry=r,
         )
+        # Issue 15 §5, the moderation dashboard's word filter (engine/rooms/word_filter.py).
+        self.word_filter_edits = Counter(
+            "flylive_word_filter_edits_total",
+            "Words added to or removed from the chat word filter, by change (add, remove)",
+            ["change"],
+            registry=r,
+        )
+        # Issue 15 §7, the dashboard's catalog edits (engine/catalog/actions.py).
+        self.catalog_edits = Counter(
+            "flylive_catalog_edits_total",
+            "Catalog items created or changed from the dashboard, by kind and change",
+            ["kind", "change"],
+            registry=r,
+        )
         # Issue 15 §9, the System section (engine/flags, engine/system).
         self.maintenance_active = Gauge(
             "flylive_maintenance_active",

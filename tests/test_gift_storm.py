@@ -110,6 +110,26 @@ async def drain(client: Any) -> None:
     raise AssertionError("the outboxes never drained")
 
 
+async def storm(p: Party, rng: random.Random, per_member: int, max_recipients: int,
+                prefix: str) -> list[tuple[Member, dict[str, Any], dict[str, Any]]]:  # fmt: skip
+    """Every member sends `per_member` random gifts to 1..`max_recipients` others, about 30% of them
+    twice (a replay: the same idempotency key), all at once in a shuffled order; (member, payload, ack)."""
+    ids = [m.id for m in p.members]
+    sends: list[tuple[Member, dict[str, Any]]] = []
+    for member in p.members:
+        others = [i for i in ids if i != member.id]
+        for _ in range(per_member):
+            payload = {"roomId": p.room_id, "giftId": rng.choice(list(PRICES)), "quantity": rng.randint(1, 3),
+                       "idempotencyKey": f"{prefix}-{uuid.uuid4().hex}",
+                       "recipientIds": rng.sample(others, rng.randint(1, max_recipients))}  # fmt: skip
+            sends.append((member, payload))
+            if rng.random() < 0.3:
+                sends.append((member, dict(payload)))
+    rng.shuffle(sends)
+    acks = await asyncio.gather(*(m.peer.call("gift:send", payload, timeout=30) for m, payload in sends))
+    return [(m, payload, ack) for (m, payload), ack in zip(sends, acks, strict=True)]
+
+
 async def wallet(client: Any, user: Member) -> dict[str, int]:
     resp = await client.get("/api/v1/wallet", headers=bearer(user.token))
     assert resp.status == 200, await resp.text()

@@ -44,6 +44,8 @@ LEVELS: dict[str, int] = {
     **dict.fromkeys(("app", "cli"), 10),
     # ops (the dashboard's overview, capacity and error log) reads rooms, media and the ledger.
     "ops": 8,
+    # The dashboard's catalog edits (issue 15 §7) sit beside the domains whose tables they edit.
+    "catalog": 8,
 }
 # Modules that may talk to PostgreSQL/Redis outside a store.py, and why.
 IO_ALLOWED = {

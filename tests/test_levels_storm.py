@@ -4,10 +4,8 @@ the ladder's level for that XP; and each user's last `user.progression` names it
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import uuid
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -16,7 +14,7 @@ from engine.appkeys import CONFIG, LEVELS
 from engine.progression.levels import watch_levels
 from engine.progression.levels_model import Step, level_for
 from tests.helpers import bearer, db
-from tests.test_gift_storm import PRICES, adjust, drain, party
+from tests.test_gift_storm import adjust, drain, party, storm
 
 LADDER = [0, 20, 60, 150, 300, 600, 1200, 2500]
 
@@ -47,21 +45,10 @@ async def test_a_gift_storm_with_replays_leaves_xp_and_levels_equal_to_the_ledge
             assert resp.status == 200, await resp.text()
         for member in p.members:
             await adjust(client, admin, member, rng.randint(300, 900))
-        sends: list[tuple[Any, dict[str, Any]]] = []
-        for member in p.members:
-            others = [i for i in ids if i != member.id]
-            for _ in range(20):
-                payload = {"roomId": p.room_id, "giftId": rng.choice(list(PRICES)), "quantity": rng.randint(1, 3),
-                           "idempotencyKey": f"lvl-{uuid.uuid4().hex}",
-                           "recipientIds": rng.sample(others, rng.randint(1, 3))}  # fmt: skip
-                sends.append((member, payload))
-                if rng.random() < 0.3:
-                    sends.append((member, dict(payload)))  # a replay: the same idempotency key
-        rng.shuffle(sends)
-        acks = await asyncio.gather(*(m.peer.call("gift:send", payload, timeout=30) for m, payload in sends))
-        applied = {payload["idempotencyKey"] for (_m, payload), ack in zip(sends, acks, strict=True)
+        sent_gifts = await storm(p, rng, 20, 3, "lvl")
+        applied = {payload["idempotencyKey"] for _m, payload, ack in sent_gifts
                    if ack["success"] and not ack.get("replay")}  # fmt: skip
-        replays = sum(1 for ack in acks if ack["success"] and ack.get("replay"))
+        replays = sum(1 for _m, _p, ack in sent_gifts if ack["success"] and ack.get("replay"))
         assert applied and replays > 0
 
         await drain(client)

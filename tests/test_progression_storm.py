@@ -6,10 +6,8 @@ the coins the senders' ledger legs lost are the coins the boards and statistics 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import uuid
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -18,7 +16,7 @@ from engine.appkeys import CONFIG, RANKINGS
 from engine.progression.levels_model import Step, level_for
 from engine.progression.rankings_model import PERIODS
 from tests.helpers import bearer, db
-from tests.test_gift_storm import PRICES, adjust, drain, party
+from tests.test_gift_storm import PRICES, adjust, drain, party, storm
 from tests.test_levels_storm import LADDER, ledger_xp
 from tests.test_rankings import _board, _gifts
 
@@ -42,22 +40,11 @@ async def test_one_storm_with_replays_leaves_ledger_levels_rankings_and_stats_in
             )
         for member in p.members:
             await adjust(client, admin, member, GRANT)
-        sends: list[tuple[Any, dict[str, Any]]] = []
-        for member in p.members:
-            others = [i for i in ids if i != member.id]
-            for _ in range(15):
-                payload = {"roomId": p.room_id, "giftId": rng.choice(list(PRICES)), "quantity": rng.randint(1, 3),
-                           "idempotencyKey": f"prog-{uuid.uuid4().hex}",
-                           "recipientIds": rng.sample(others, rng.randint(1, 3))}  # fmt: skip
-                sends.append((member, payload))
-                if rng.random() < 0.3:
-                    sends.append((member, dict(payload)))  # a replay: the same idempotency key
-        rng.shuffle(sends)
-        acks = await asyncio.gather(*(m.peer.call("gift:send", payload, timeout=30) for m, payload in sends))
+        sent_gifts = await storm(p, rng, 15, 3, "prog")
         sent: dict[int, int] = defaultdict(int)  # coins per sender, from the acks alone
         received: dict[int, int] = defaultdict(int)
         applied: set[str] = set()
-        for (member, payload), ack in zip(sends, acks, strict=True):
+        for member, payload, ack in sent_gifts:
             if not ack["success"] or ack.get("replay"):
                 continue
             applied.add(payload["idempotencyKey"])
@@ -65,7 +52,7 @@ async def test_one_storm_with_replays_leaves_ledger_levels_rankings_and_stats_in
             sent[member.id] += each * len(ack["acceptedRecipientIds"])
             for recipient in ack["acceptedRecipientIds"]:
                 received[recipient] += each
-        assert any(ack.get("replay") for ack in acks) and sent[vip.id] > 0
+        assert any(ack.get("replay") for _m, _p, ack in sent_gifts) and sent[vip.id] > 0
 
         await drain(client)
         await client.app[RANKINGS].ledger_flushed(await _gifts(client))  # every batch re-delivered

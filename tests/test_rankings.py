@@ -19,7 +19,7 @@ from engine.progression import rankings_store
 from engine.progression.rankings import Rankings
 from engine.progression.rankings_model import BOARDS, GLOBAL, PERIODS, closed_spans, span_of
 from tests.helpers import bearer, db
-from tests.test_gift_storm import PRICES, adjust, drain, party
+from tests.test_gift_storm import PRICES, adjust, drain, party, storm
 
 KARACHI = "Asia/Karachi"  # UTC+5, no daylight saving time
 
@@ -50,22 +50,11 @@ async def test_gift_storm_with_replays_boards_equal_the_ledger(client: Any, regi
             await conn.execute("UPDATE users SET country = 'AE' WHERE id = ANY($1::bigint[])", ids[::2])
         for member in p.members:
             await adjust(client, admin, member, 2_000)
-        sends = []
-        for member in p.members:
-            for _ in range(12):
-                others = [i for i in ids if i != member.id]
-                payload = {"roomId": p.room_id, "giftId": rng.choice(list(PRICES)), "quantity": rng.randint(1, 3),
-                           "idempotencyKey": f"rank-{uuid.uuid4().hex}",
-                           "recipientIds": rng.sample(others, rng.randint(1, 2))}  # fmt: skip
-                sends.append((member, payload))
-                if rng.random() < 0.3:
-                    sends.append((member, dict(payload)))  # a replayed gift: must not count twice
-        rng.shuffle(sends)
-        acks = await asyncio.gather(*(m.peer.call("gift:send", pl, timeout=30) for m, pl in sends))
+        sent_gifts = await storm(p, rng, 12, 2, "rank")
         wealth: dict[int, int] = defaultdict(int)
         charm: dict[int, int] = defaultdict(int)
         agency: dict[int, int] = defaultdict(int)
-        for (member, payload), ack in zip(sends, acks, strict=True):
+        for member, payload, ack in sent_gifts:
             if not ack["success"] or ack.get("replay"):
                 continue
             each = PRICES[payload["giftId"]] * payload["quantity"]

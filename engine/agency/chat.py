@@ -24,6 +24,7 @@ from engine.realtime.acks import TOO_MANY_REQUESTS, Ack, failure
 from engine.realtime.events import socket_event
 from engine.realtime.server import RealtimeServer
 from engine.rooms import store as rooms_store
+from engine.rooms import word_filter_store
 from engine.rooms.chat import check_allowed, message_id
 from engine.rooms.model import ERRORS as ROOM_ERRORS
 
@@ -61,9 +62,13 @@ async def do_message(ag: Agencies, session: dict[str, Any], p: ChatMessagePayloa
         svc.metrics.rate_limited.labels("agency_chat").inc()
         return failure(TOO_MANY_REQUESTS, "RATE_LIMITED", retry_after=verdict.retry_after_seconds)
     content = p.content.strip()
-    if not content or not check_allowed(content, svc.config.chat_blocked_words):
+    if not content:
         return failure(REJECTED, "MESSAGE_REJECTED")
     async with svc.pool.acquire() as conn:
+        # The configured words and the ones edited from the dashboard (sql/0039), read at each message.
+        blocked = svc.config.chat_blocked_words + await word_filter_store.blocked_words(conn)
+        if not check_allowed(content, blocked):
+            return failure(REJECTED, "MESSAGE_REJECTED")
         member = await social_store.active_role(conn, p.agencyId, user_id) is not None
         muted_until = await rooms_store.platform_mute_until(conn, user_id) if member else None
     if not member:

@@ -231,6 +231,8 @@ TABLES: tuple[Table, ...] = (
     # Dashboard sign-ins (issue 15): the sessions and the second factor go with the account.
     Table("staff_sessions", by("user_id", DELETE)),
     Table("staff_totp", by("user_id", DELETE)),
+    # The chat word filter edited from the dashboard (issue 15 §5): who added a word.
+    Table("chat_blocked_words", by("created_by", keep(STAFF))),
     # Issue 15 §9, the System section: who changed a flag, the maintenance state, who announced.
     Table("feature_flags", by("updated_by", keep(STAFF))),
     Table("system_maintenance", by("updated_by", keep(STAFF))),

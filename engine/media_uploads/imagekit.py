@@ -43,3 +43,34 @@ def sign_upload(private_key: str, user_id: int, body: SignedUrlBody, now: float 
         "filename": f"{user_id}-{body.type}-{uuid.uuid4()}.{body.extension}",
         "tag": [f"{user_id}-user"],
     }
+
+
+# --- a file relayed to ImageKit (the dashboard's catalog uploads, issue 15 §7) -------------------
+# The dashboard's Content-Security-Policy lets a page post only to the engine, so the staff
+# member's browser sends the file here and the engine uploads it with the same signature a client
+# would use (token, expire, signature: sign_upload above) plus the account's public key.
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def extension_of(filename: str) -> str:
+    return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+
+
+def type_of(extension: str) -> str | None:
+    """The upload type an extension belongs to (None: not an accepted file)."""
+    return next((kind for kind, extensions in EXTENSIONS.items() if extension in extensions), None)
+
+
+def upload_fields(public_key: str, signed: dict[str, object], folder: str) -> dict[str, str]:
+    """ImageKit's upload API fields besides the file itself."""
+    return {
+        "fileName": str(signed["filename"]),
+        "publicKey": public_key,
+        "signature": str(signed["signature"]),
+        "expire": str(signed["expire"]),
+        "token": str(signed["token"]),
+        "tags": ",".join(str(t) for t in signed["tag"]),  # type: ignore[attr-defined]
+        "folder": folder,
+        "useUniqueFileName": "false",
+    }

@@ -79,6 +79,15 @@ async def catalog(svc: Services, category: str | None, cursor: str | None, limit
     return {"items": [badge_out(r) for r in items], "next_cursor": next_cursor}
 
 
+async def get_badge(svc: Services, badge_id: int) -> dict[str, Any]:
+    """One catalog badge (the dashboard's edit form)."""
+    async with svc.pool.acquire() as conn:
+        row = await store.get(conn, badge_id)
+    if row is None:
+        raise not_found("Badge")
+    return badge_out(row)
+
+
 async def create_badge(svc: Services, actor_id: int, body: BadgeBody, ip: str | None) -> dict[str, Any]:
     values = {f: getattr(body, f) for f in body.__struct_fields__}
     values["rule"] = encode_rule(body.rule)

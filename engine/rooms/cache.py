@@ -39,7 +39,7 @@ import asyncpg
 from engine.accounts import store as accounts_store
 from engine.accounts.vip_model import NO_PRIVILEGES, VipPrivileges, privileges_at, vip_level_at
 from engine.db import Conn, listen, notify
-from engine.rooms import store
+from engine.rooms import store, word_filter_store
 from engine.rooms.model import public_profile
 from engine.social import store as social_store
 from engine.social.model import BlockSet, Privacy, blocks_topic, privacy_topic
@@ -53,6 +53,7 @@ RECONNECT_SECONDS = 1.0
 PING_SECONDS = 5.0
 _PING = "ping:"  # payloads of the liveness check: not topics
 VIP_TIERS_TOPIC = "vip_tiers"  # never sent: a tier edit sends "*" (profiles embed the tiers)
+CHAT_WORDS_TOPIC = "chat_words"  # the chat word filter's edited words (sql/0039)
 
 
 def user_topic(user_id: int) -> str:
@@ -286,3 +287,7 @@ class HotCache:
 
     async def is_staff(self, user_id: int) -> bool:
         return await self.get(("staff", user_id), (user_topic(user_id),), lambda c: store.is_staff(c, user_id))
+
+    async def blocked_words(self) -> tuple[str, ...]:
+        """The chat word filter's edited words (sql/0039; CHAT_BLOCKED_WORDS comes on top)."""
+        return await self.get(("chat_words",), (CHAT_WORDS_TOPIC,), word_filter_store.blocked_words)

@@ -45,7 +45,8 @@ async def do_chat(rooms: LiveRooms, call: RoomCall, p: ChatPayload) -> Ack:
     content = p.content.strip()
     if not content:
         return refuse("MESSAGE_REJECTED")
-    if not check_allowed(content, svc.config.chat_blocked_words):
+    # The configured words and the ones edited from the dashboard (live: the hot cache hears edits).
+    if not check_allowed(content, svc.config.chat_blocked_words + await rooms.cache.blocked_words()):
         if rooms.watch is not None:  # the word filter is an automated moderation rule too
             await rooms.watch.filtered(room_id, user_id, content)
         return refuse("MESSAGE_REJECTED")
