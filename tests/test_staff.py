@@ -23,6 +23,7 @@ MODERATOR_PERMISSIONS = {
     "rooms.moderate",
     "audit.view",
     "reports.review",
+    "dashboard.access",  # sql/0034: staff sign in to the dashboard
 }
 
 
