@@ -20,6 +20,7 @@ from admin_ui import (
     rooms,
     signin,
     static,
+    system,
     users,
 )
 from admin_ui import ops as ops_views
@@ -39,6 +40,7 @@ MODULES: tuple[AdminRoutes, ...] = (
     moderation.routes,
     catalog_uploads.routes,
     catalog.routes,
+    system.routes,
 )
 
 

@@ -75,7 +75,8 @@ room:join -> JoinAck
     Join a room (§5 Join). The flat ack carries the snapshot (participants, seats, lockedSeats, recentMessages)
     or, with `lastSeq`, `resumed:true` and the `missedEvents`. A kicked or banned user gets `room_blocked` with
     `permanent` and `remaining_seconds`; a wrong password `Wrong room password`; a block between the joiner and the
-    room's owner (either way, issue 12 §3) `Blocked` (code `BLOCKED`). The room (excl.) then gets
+    room's owner (either way, issue 12 §3) `Blocked` (code `BLOCKED`); maintenance mode (issue 15 §9) `Under
+    maintenance, try again later` (code `MAINTENANCE`; staff may still join). The room (excl.) then gets
     `room:userJoined`, and `seat:updated` if a held seat was reclaimed.
 room:leave -> Ack
     Leave the room; always acks `{success:true}`. The room (excl.) gets `seat:cleared` for a held seat and
@@ -324,6 +325,12 @@ SERVER_EVENT_NOTES: dict[str, str] = {
     "of rarity `recognition_badge_rarity_min` or rarer, a finish within `recognition_ranking_top` of a closed ranking "
     "period — once per recognition → each room they are in; their followers get a `recognition` notification "
     '(docs/progression.md "Recognition").',
+    "system:maintenance": "Maintenance mode began, changed or ended (staff, from the dashboard) → every socket, on "
+    "every engine process; and to a socket that connects while it is on. While `active`, `room:join` is refused "
+    "with `Under maintenance, try again later` (staff may still join); members already in rooms stay. "
+    "`GET /api/v1/system/status` (legacy: `/api/system/status`) says the same over REST.",
+    "system:announcement": "A message from FlyLive's staff (the dashboard's System page) → every connected socket, "
+    "on every engine process; not stored for sockets that were offline.",
 }
 
 CONNECT_ERRORS = {  # connect_error messages (realtime-contract §1) and when each is sent

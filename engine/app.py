@@ -68,6 +68,7 @@ from engine.rooms.social import RoomsForSocial
 from engine.services import open_services
 from engine.social.handlers import register_social_events
 from engine.social.live import Social
+from engine.system.actions import register_system_events
 from engine.vip.jobs import register_vip_jobs
 from engine.vip.live import Vip
 from engine.vip.rewards_port import VipRewards
@@ -189,6 +190,7 @@ def create_app(config: Config) -> web.Application:
     register_campaign_jobs(realtime)  # campaign qualifiers paid, ended campaigns closed
     # Operations views (issue 15 §2, §9): this process's published figures and its recent ERROR lines.
     app[OPS] = ops = register_ops(realtime, app[METRICS])
+    register_system_events(realtime)  # maintenance told to sockets that connect while it is on
     setup_routes(app)
     setup_admin(app)  # the dashboard under /admin/ (issue 15)
     app.cleanup_ctx.append(ops.lifespan)  # first: the error log hears the services' start and stop

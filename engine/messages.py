@@ -24,6 +24,7 @@ from engine.progression.recognition_messages import SERVER_EVENTS as RECOGNITION
 from engine.progression.rewards_messages import SERVER_EVENTS as REWARD_EVENTS
 from engine.rooms.messages import SERVER_EVENTS as ROOM_EVENTS
 from engine.social.messages import SERVER_EVENTS as SOCIAL_EVENTS
+from engine.system.messages import SERVER_EVENTS as SYSTEM_EVENTS
 from engine.vip.messages import SERVER_EVENTS as VIP_EVENTS
 
 SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
@@ -42,6 +43,7 @@ SERVER_EVENTS: dict[str, type[msgspec.Struct]] = {
     **LEVEL_EVENTS,
     **BADGE_EVENTS,
     **RECOGNITION_EVENTS,
+    **SYSTEM_EVENTS,
 }
 
 

@@ -324,3 +324,20 @@ class Metrics:
             ["kind", "change"],
             registry=r,
         )
+        # Issue 15 §9, the System section (engine/flags, engine/system).
+        self.maintenance_active = Gauge(
+            "flylive_maintenance_active",
+            "1 while maintenance mode is on (as last set by this process; the dashboard shows the truth)",
+            registry=r,
+        )
+        self.maintenance_refusals = Counter(
+            "flylive_maintenance_refusals_total",
+            "room:join calls refused because maintenance mode is on",
+            registry=r,
+        )
+        self.system_announcements = Counter(
+            "flylive_system_announcements_total",
+            "System announcements pushed to every socket, by level",
+            ["level"],
+            registry=r,
+        )

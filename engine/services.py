@@ -17,6 +17,7 @@ from engine.auth.store import Revocation
 from engine.auth.tokens import TokenSigner
 from engine.config import Config
 from engine.economy.store import Wallets
+from engine.flags.cache import FlagCache
 from engine.keys import Keys
 from engine.metrics import Metrics
 from engine.ratelimit.store import RateLimiter
@@ -35,6 +36,8 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     wallets: Wallets
+    # Feature flags and the maintenance state, per process (engine/flags/cache.py; issue 15 §9).
+    flags: FlagCache
     # engine.economy.flusher.LedgerObserver instances, plugged in by create_app (the rankings).
     ledger_observers: list[Any] = field(default_factory=list)
 
@@ -73,12 +76,13 @@ async def open_services(config: Config, metrics: Metrics) -> AsyncIterator[Servi
         await redis.ping()
         await preload(redis, TOKEN_BUCKET)
         keys = Keys(config.redis_prefix, config.economy_shards)
+        flags = FlagCache(pool)
         svc = Services(
             config=config, pool=pool, redis=redis, keys=keys,
             hasher=PasswordHasher(config.argon2_memory_kib, config.argon2_time_cost),
             signer=TokenSigner(config.jwt_secret, config.jwt_secret_previous, config.access_token_ttl),
-            limiter=RateLimiter(redis, keys), metrics=metrics,
-            wallets=Wallets(redis, keys, config.idempotency_ttl_seconds),
+            limiter=RateLimiter(redis, keys, live=flags), metrics=metrics,
+            wallets=Wallets(redis, keys, config.idempotency_ttl_seconds), flags=flags,
         )  # fmt: skip
         await svc.wallets.preload()
         restored = await auth_store.rebuild_revocations(pool, redis, keys, config.access_token_ttl)

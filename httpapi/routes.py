@@ -32,6 +32,7 @@ from httpapi import (
     rewards,
     rooms,
     social,
+    system,
     v1,
     vip,
 )
@@ -68,4 +69,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(badges.routes)
     app.add_routes(ranking_rewards.routes)
     app.add_routes(campaigns.routes)
+    app.add_routes(system.routes)  # maintenance status and the caller's flags (issue 15 §9)
     setup_docs(app)

@@ -36,6 +36,10 @@ LEVELS: dict[str, int] = {
         ("payments", "resellers", "mall", "media_uploads", "gdpr", "reports", "agency", "vip", "progression", "staff"),
         8,
     ),
+    # Issue 15 §9: flags (and the maintenance row) sit under the services, which hold their cache; the
+    # system's pushes (maintenance, announcements) go out through the transport.
+    "flags": 2,
+    "system": 5,
     **dict.fromkeys(("messages", "appkeys", "migrations", "seed", "embedded"), 9),
     **dict.fromkeys(("app", "cli"), 10),
     # ops (the dashboard's overview, capacity and error log) reads rooms, media and the ledger.

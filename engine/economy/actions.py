@@ -94,6 +94,7 @@ async def do_update_settings(svc: EconomyServices, actor_id: int, values: dict[s
         check_settings(merged)
         for key, value in values.items():
             await store.update_setting_txn(conn, key, value, actor_id)
+        before = {key: current[key] for key in values}
         await record_txn(conn, actor_id=actor_id, action="economy.settings", target_type="settings",
-                         details=dict(values))  # fmt: skip
+                         details={"before": before, "after": dict(values)})  # fmt: skip
     return merged

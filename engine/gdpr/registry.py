@@ -233,6 +233,11 @@ TABLES: tuple[Table, ...] = (
     Table("staff_totp", by("user_id", DELETE)),
     # The chat word filter edited from the dashboard (issue 15 §5): who added a word.
     Table("chat_blocked_words", by("created_by", keep(STAFF))),
+    # Issue 15 §9, the System section: who changed a flag, the maintenance state, who announced.
+    Table("feature_flags", by("updated_by", keep(STAFF))),
+    Table("system_maintenance", by("updated_by", keep(STAFF))),
+    Table("system_announcements", by("sent_by", keep(STAFF))),
+    Table("rate_limit_overrides", by("updated_by", keep(STAFF))),
 )
 # fmt: on
 

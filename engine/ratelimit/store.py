@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -38,11 +38,21 @@ def _verdict(reply: Any) -> Verdict:
     return Verdict(bool(allowed), int(retry_ms), int(remaining))
 
 
+class LiveRates(Protocol):
+    """Rates staff changed at run time, by scope (engine/flags/cache.py; issue 15 §9)."""
+
+    async def rate(self, scope: str, default: Rate) -> Rate: ...
+
+    def rate_now(self, scope: str, default: Rate) -> Rate: ...
+
+
 class RateLimiter:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, live: LiveRates | None = None) -> None:
         self._keys = keys
         self._redis = redis
         self._bucket = TOKEN_BUCKET.bind(redis)
+        # When set, a scope's rate is the one staff set, if any, instead of the caller's (Config's).
+        self.live = live
 
     async def cool_down(self, scope: str, subject: str, seconds: int) -> None:
         """Bar `subject` from `scope` for `seconds` (e.g. a user whose socket was cut for flooding)."""
@@ -54,6 +64,8 @@ class RateLimiter:
         return ttl if ttl > 0 else None
 
     async def hit(self, scope: str, subject: str, rate: Rate, cost: int = 1) -> Verdict:
+        if self.live is not None:
+            rate = await self.live.rate(scope, rate)
         key = self._keys.rate_bucket(scope, subject)
         return _verdict(await self._bucket(keys=[key], args=[rate.capacity, int(rate.period * 1000), cost]))
 
@@ -61,6 +73,8 @@ class RateLimiter:
         """Queue a `hit` on the caller's pipeline, so that it shares one round trip with the event's
         other Redis calls; `verdict_of` reads its reply. (By SHA: the script is loaded at start, and
         redis-py's own pipelined scripts would cost a SCRIPT EXISTS round trip on every execute.)"""
+        if self.live is not None:
+            rate = self.live.rate_now(scope, rate)
         key = self._keys.rate_bucket(scope, subject)
         pipe.evalsha(self._bucket.sha, 1, key, rate.capacity, int(rate.period * 1000), cost)
 

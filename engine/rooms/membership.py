@@ -64,6 +64,9 @@ async def do_join(rooms: LiveRooms, sid: str, session: dict[str, Any], payload: 
     user = await cache.user(user_id)
     if room is None or user is None:
         return refuse("ROOM_NOT_FOUND")
+    if (await svc.flags.maintenance()).active and not await cache.is_staff(user_id):
+        svc.metrics.maintenance_refusals.inc()
+        return refuse("MAINTENANCE")  # members already in rooms stay; staff may still join
     if (await cache.blocks(user_id)).either(room["user_id"]):
         return refuse("BLOCKED")  # a block with the owner, either way: neither enters the other's room
     ban = await cache.ban(room_id, user_id, time.time())

@@ -46,6 +46,8 @@ ERRORS = {
     # message moderators asked to delete that the history no longer holds.
     "MUTED": "You are muted",
     "MESSAGE_NOT_FOUND": "Message not found",
+    # Maintenance mode (issue 15 §9): new joins refused for everyone but staff.
+    "MAINTENANCE": "Under maintenance, try again later",
 }
 
 RoomRef = Annotated[int, Meta(ge=1, le=2**63 - 1)] | Annotated[str, Meta(min_length=1, max_length=20)]
