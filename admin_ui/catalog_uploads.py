@@ -11,6 +11,7 @@ from aiohttp import web
 from admin_ui.web import AdminRoutes, redirect, render, services
 from engine.errors import validation_error
 from engine.media_uploads import relay
+from engine.media_uploads.imagekit import MAX_UPLOAD_BYTES
 from engine.staff.model import StaffSession
 
 routes = AdminRoutes()
@@ -30,13 +31,14 @@ async def upload_form(request: web.Request, staff: StaffSession) -> web.StreamRe
                   url=q.get("url", "")[:500], enabled=relay.configured(services(request).config))  # fmt: skip
 
 
-@routes.page("POST", "/admin/catalog/upload", permission=PERMISSION)
+@routes.page("POST", "/admin/catalog/upload", permission=PERMISSION, max_body=MAX_UPLOAD_BYTES + 64 * 1024)
 async def upload(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     data = await request.post()  # read once by the CSRF check already: cached
     file = data.get("file")
     if not isinstance(file, web.FileField):
         raise validation_error({"file": ["Choose a file."]})
-    content = file.file.read()
+    with file.file:  # a temporary file for a large upload: closed once read
+        content = file.file.read()
     url = await relay.upload(services(request).config, staff.user_id, file.filename, content, file.content_type)
     back, field = _back(str(data.get("back", ""))), str(data.get("field", ""))[:40]
     if back and field.endswith("_src"):

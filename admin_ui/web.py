@@ -59,13 +59,17 @@ class AdminRoutes:
         self.routes: list[Route] = []
 
     def page(self, method: str, path: str, *, permission: str | None = None, name: str | None = None,
-             verified: bool = True, stream: bool = False) -> Callable[[View], Handler]:  # fmt: skip
+             verified: bool = True, stream: bool = False,
+             max_body: int | None = None) -> Callable[[View], Handler]:  # fmt: skip
         """`permission`: what the staff member must hold (None: any staff). `verified=False`: reachable
-        before the second factor (its own page, sign-out). `stream`: answers 401 instead of redirecting."""
+        before the second factor (its own page, sign-out). `stream`: answers 401 instead of redirecting.
+        `max_body`: this route's body limit, over the app's MAX_BODY_BYTES (an asset upload)."""
 
         def decorate(view: View) -> Handler:
             @functools.wraps(view)
             async def handler(request: web.Request) -> web.StreamResponse:
+                if max_body is not None:  # before anything reads the body (the CSRF check does)
+                    request = request.clone(client_max_size=max_body)
                 svc = request.app[SERVICES]
                 staff = await staff_actions.current(svc, request.cookies.get(COOKIE))
                 if staff is None:

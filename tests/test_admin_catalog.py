@@ -171,7 +171,7 @@ async def _imagekit() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
             return web.json_response({"message": "Your request contains invalid signature"}, status=403)
         return web.json_response({"url": f"https://ik.imagekit.io/demo/catalog/{fields['fileName']}"})
 
-    app = web.Application()
+    app = web.Application(client_max_size=25 * 1024 * 1024)  # ImageKit takes files up to 25 MB
     app.router.add_post("/api/v1/files/upload", upload)
     server = TestServer(app)
     await server.start_server()
@@ -194,7 +194,8 @@ async def test_an_asset_is_uploaded_into_a_gift(make_client: Any, page: Any, tmp
         await page.get_by_role("link", name="upload a file for this").first.click()
         await page.get_by_role("heading", name="Upload an asset").wait_for()
         picture = tmp_path / "rose.png"
-        picture.write_bytes(b"\x89PNG\r\n\x1a\nrose")
+        asset = b"\x89PNG\r\n\x1a\nrose" + bytes(3 * 1024 * 1024)  # over MAX_BODY_BYTES: an animation's size
+        picture.write_bytes(asset)
         await page.get_by_label(re.compile(r"^File")).set_input_files(str(picture))
         await shot(page, "catalog-upload")
         await page.get_by_role("button", name="Upload to ImageKit").click()
@@ -206,7 +207,7 @@ async def test_an_asset_is_uploaded_into_a_gift(make_client: Any, page: Any, tmp
         async with db(_url(client)) as conn:
             assert await conn.fetchval("SELECT static_src FROM gifts WHERE id = $1", gift_id) == value
         (sent,) = got
-        assert sent["bytes"] == b"\x89PNG\r\n\x1a\nrose" and sent["folder"] == "/catalog"
+        assert sent["bytes"] == asset and sent["folder"] == "/catalog"
         # Not an image, video or sound: refused before anything is sent.
         await page.goto(f"{base}/admin/catalog/upload")
         text = tmp_path / "notes.txt"

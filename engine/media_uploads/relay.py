@@ -4,6 +4,7 @@ answer names the file's URL."""
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -47,7 +48,8 @@ async def upload(config: Config, user_id: int, filename: str, data: bytes, conte
     body = aiohttp.FormData()
     for name, value in upload_fields(config.imagekit_public_key, signed, FOLDER).items():
         body.add_field(name, value)
-    body.add_field("file", data, filename=str(signed["filename"]), content_type=content_type)
+    # A stream, not bytes: aiohttp would copy a large bytes body in the event loop (and warns).
+    body.add_field("file", io.BytesIO(data), filename=str(signed["filename"]), content_type=content_type)
     answer: dict[str, Any] = {}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as http:
