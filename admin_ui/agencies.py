@@ -10,7 +10,7 @@ import msgspec
 from aiohttp import web
 
 from admin_ui.finance import iso, money
-from admin_ui.web import AdminRoutes, client_of, form, redirect, render
+from admin_ui.web import AdminRoutes, client_of, form, path_id, redirect, render
 from engine.agency import actions, membership, owner_income, settlement
 from engine.agency.model import AdminListQuery, MembersQuery, RejectBody
 from engine.agency.owner_model import IncomeQuery
@@ -21,13 +21,6 @@ from engine.staff.model import StaffSession
 
 routes = AdminRoutes()
 REVIEW_STATES = ("pending", "approved", "rejected", "all")
-
-
-def _id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
-        raise web.HTTPNotFound()
-    return int(text)
 
 
 @routes.page("GET", "/admin/agencies", permission="agencies.review")
@@ -54,7 +47,7 @@ async def _optional(read: Any) -> Any:
 
 @routes.page("GET", "/admin/agencies/{id}", permission="agencies.review")
 async def detail(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    ag, agency_id = request.app[AGENCIES], _id(request)
+    ag, agency_id = request.app[AGENCIES], path_id(request, what="Agency")
     agency = await actions.get_agency(ag, staff.user_id, agency_id)
     members = await _optional(membership.members(ag, staff.user_id, agency_id, MembersQuery(limit=100)))
     income = await _optional(owner_income.income_page(ag, staff.user_id, agency_id, IncomeQuery(limit=20)))
@@ -66,14 +59,14 @@ async def detail(request: web.Request, staff: StaffSession) -> web.StreamRespons
 
 @routes.page("POST", "/admin/agencies/{id}/approve", permission="agencies.review")
 async def approve(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    agency_id = _id(request)
+    agency_id = path_id(request, what="Agency")
     row = await actions.do_review(request.app[AGENCIES], staff.user_id, agency_id, None, client_of(request).ip)
     raise redirect(f"/admin/agencies/{agency_id}", f"“{row['name']}” approved; its owner was told.")
 
 
 @routes.page("POST", "/admin/agencies/{id}/reject", permission="agencies.review")
 async def reject(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    agency_id = _id(request)
+    agency_id = path_id(request, what="Agency")
     reason = (await form(request)).get("reason", "").strip()
     if not reason:
         raise validation_error({"reason": ["Say why the application is rejected (the applicant is told)."]})

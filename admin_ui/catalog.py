@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 from aiohttp import web
 
-from admin_ui.web import AdminRoutes, client_of, form, redirect, render, services
+from admin_ui.web import AdminRoutes, client_of, convert, form, path_id, redirect, render, services
 from engine.appkeys import LEVELS
 from engine.catalog import actions
 from engine.catalog.model import KINDS
@@ -27,7 +26,6 @@ from engine.vip.model import TierBody
 
 routes = AdminRoutes()
 PERMISSION = "catalog.manage"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,13 +61,6 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 }  # fmt: skip
 
 
-def _convert(data: dict[str, Any], kind: type[T]) -> T:
-    try:
-        return msgspec.convert(data, kind, strict=False)
-    except msgspec.ValidationError as exc:
-        raise validation_error({"form": [str(exc)]}) from exc
-
-
 def _json(raw: str, what: str) -> Any:
     try:
         return json.loads(raw or "null")
@@ -94,13 +85,6 @@ def _body_fields(kind: str, fields: dict[str, str]) -> dict[str, Any]:
         else:
             out[f.name] = raw
     return out
-
-
-def _id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
-        raise not_found("Item")
-    return int(raw)
 
 
 def _kind(request: web.Request) -> str:
@@ -136,22 +120,22 @@ def _badge_fields(fields: dict[str, str]) -> dict[str, Any]:
 @routes.page("POST", "/admin/catalog/badges", permission=PERMISSION)
 async def badge_create(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     fields = await form(request)
-    body = _convert({**_badge_fields(fields), "code": fields.get("code", "").strip()}, BadgeBody)
+    body = convert({**_badge_fields(fields), "code": fields.get("code", "").strip()}, BadgeBody, strict=False)
     row = await badges.create_badge(services(request), staff.user_id, body, client_of(request).ip)
     raise redirect("/admin/catalog/badges", f"Badge {row['code']} created.")
 
 
 @routes.page("GET", "/admin/catalog/badges/{id}", permission=PERMISSION)
 async def badge_edit(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    found = await badges.get_badge(services(request), _id(request))
+    found = await badges.get_badge(services(request), path_id(request, what="Item"))
     return render(request, "catalog/badge.html", staff, badge=found, rule=json.dumps(found["rule"], indent=2))
 
 
 @routes.page("POST", "/admin/catalog/badges/{id}", permission=PERMISSION)
 async def badge_update(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    badge_id, fields = _id(request), await form(request)
+    badge_id, fields = path_id(request, what="Item"), await form(request)
     data = _badge_fields(fields)
-    body = _convert(data, BadgePatch)
+    body = convert(data, BadgePatch, strict=False)
     row = await badges.update_badge(services(request), staff.user_id, badge_id, body, set(data), client_of(request).ip)
     raise redirect(f"/admin/catalog/badges/{badge_id}", f"Badge {row['code']} saved.")
 
@@ -168,10 +152,10 @@ async def vip_list(request: web.Request, staff: StaffSession) -> web.StreamRespo
 
 @routes.page("POST", "/admin/catalog/vip/{id}", permission=PERMISSION)
 async def vip_update(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    level, fields = _id(request), await form(request)
-    body = _convert({"name": fields.get("name", "").strip(), "price_coins": fields.get("price_coins", "").strip(),
+    level, fields = path_id(request, what="Item"), await form(request)
+    body = convert({"name": fields.get("name", "").strip(), "price_coins": fields.get("price_coins", "").strip(),
                      "privileges": _json(fields.get("privileges", ""), "privileges"),
-                     "is_active": "is_active" in fields}, TierBody)  # fmt: skip
+                     "is_active": "is_active" in fields}, TierBody, strict=False)  # fmt: skip
     await tiers.do_update_tier(services(request), staff.user_id, level, body)
     raise redirect("/admin/catalog/vip", f"VIP {level} saved.")
 
@@ -195,7 +179,7 @@ async def level_update(request: web.Request, staff: StaffSession) -> web.StreamR
     kind = fields.get("type", "")
     if kind not in LEVEL_TYPES:
         raise validation_error({"type": ["Choose wealth, charm or room."]})
-    body = _convert(_json(fields.get("ladder", ""), "ladder"), LadderBody)
+    body = convert(_json(fields.get("ladder", ""), "ladder"), LadderBody, strict=False)
     done = await do_replace_ladder(request.app[LEVELS], staff.user_id, kind, body,
                                    client_of(request).ip)  # fmt: skip
     told = f"The {kind} ladder is saved ({len(done['items'])} levels; {done['moved']} accounts moved)."
@@ -222,7 +206,7 @@ async def kind_new(request: web.Request, staff: StaffSession) -> web.StreamRespo
 @routes.page("POST", "/admin/catalog/{kind}", permission=PERMISSION)
 async def kind_create(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     kind = _kind(request)
-    body = _convert(_body_fields(kind, await form(request)), KINDS[kind].body)
+    body = convert(_body_fields(kind, await form(request)), KINDS[kind].body, strict=False)
     row = await actions.do_create(services(request), staff.user_id, kind, body, client_of(request).ip)
     raise redirect(f"/admin/catalog/{kind}/{row['id']}", f"{row['name']} created.")
 
@@ -230,22 +214,22 @@ async def kind_create(request: web.Request, staff: StaffSession) -> web.StreamRe
 @routes.page("GET", "/admin/catalog/{kind}/{id}", permission=PERMISSION)
 async def kind_edit(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     kind = _kind(request)
-    row = await actions.item(services(request), kind, _id(request))
+    row = await actions.item(services(request), kind, path_id(request, what="Item"))
     return render(request, "catalog/item.html", staff, kind=kind, info=KINDS[kind], fields=FIELDS[kind], row=row,
                   values=_prefill(request, row))  # fmt: skip
 
 
 @routes.page("POST", "/admin/catalog/{kind}/{id}", permission=PERMISSION)
 async def kind_update(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    kind, item_id = _kind(request), _id(request)
-    body = _convert(_body_fields(kind, await form(request)), KINDS[kind].body)
+    kind, item_id = _kind(request), path_id(request, what="Item")
+    body = convert(_body_fields(kind, await form(request)), KINDS[kind].body, strict=False)
     row = await actions.do_update(services(request), staff.user_id, kind, item_id, body, client_of(request).ip)
     raise redirect(f"/admin/catalog/{kind}/{item_id}", f"{row['name']} saved.")
 
 
 @routes.page("POST", "/admin/catalog/{kind}/{id}/active", permission=PERMISSION)
 async def kind_active(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    kind, item_id = _kind(request), _id(request)
+    kind, item_id = _kind(request), path_id(request, what="Item")
     on = (await form(request)).get("active") == "1"
     row = await actions.do_set_active(services(request), staff.user_id, kind, item_id, on, client_of(request).ip)
     raise redirect(f"/admin/catalog/{kind}", f"{row['name']} switched {'on' if on else 'off'}.")

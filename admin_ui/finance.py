@@ -9,13 +9,12 @@ import csv
 import datetime as dt
 import io
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from admin_ui.charts_finance import bars, columns
-from admin_ui.web import AdminRoutes, client_of, error_page, form, redirect, render, services
+from admin_ui.web import AdminRoutes, client_of, convert, error_page, form, path_id, redirect, render, services
 from engine.agency import owner_income, settlement
 from engine.agency.owner_model import ExchangeRejectBody, ExchangesQuery
 from engine.agency.reconcile import reconcile_all
@@ -24,7 +23,7 @@ from engine.appkeys import AGENCIES
 from engine.economy import admin_store
 from engine.economy.admin_actions import do_review_fraud_flag
 from engine.economy.admin_model import CSV_MAX_ROWS, PAGE_LIMIT, check_ledger_filter, cursor_of
-from engine.errors import validation_error
+from engine.errors import not_found
 from engine.payments import actions as payments
 from engine.payments import admin_store as orders_store
 from engine.resellers import actions as resellers
@@ -32,7 +31,6 @@ from engine.resellers import admin_store as requests_store
 from engine.staff.model import StaffSession
 
 routes = AdminRoutes()
-S = TypeVar("S")
 CSV_COLUMNS = ("id", "created_at", "txn_id", "kind", "account_type", "account_id", "currency", "amount",
                "balance_after", "initiator_id", "ref_type", "ref_id")  # fmt: skip
 REQUEST_STATUS = {1: "pending", 2: "approved", 3: "rejected"}
@@ -55,20 +53,6 @@ def iso(text: str | None) -> str:
 
 def _page(request: web.Request, template: str, staff: StaffSession, **values: Any) -> web.Response:
     return render(request, template, staff, when=when, money=money, iso=iso, **values)
-
-
-def _decode(kind: type[S], values: dict[str, Any]) -> S:
-    try:
-        return msgspec.convert(values, kind)
-    except msgspec.ValidationError as exc:
-        raise validation_error({"form": [str(exc)]}) from exc
-
-
-def _id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
-        raise web.HTTPNotFound()
-    return int(text)
 
 
 # --- overview and revenue charts --------------------------------------------------------------------
@@ -162,7 +146,7 @@ async def credit_order(request: web.Request, staff: StaffSession) -> web.StreamR
     try:
         order_id = uuid.UUID(request.match_info["id"])
     except ValueError:
-        raise web.HTTPNotFound() from None
+        raise not_found("Order") from None
     status = await payments.fulfil(services(request), order_id)
     if status == "missing":
         return error_page(request, staff, 404, "Order not found.")
@@ -204,9 +188,11 @@ async def decide_coin_request(request: web.Request, staff: StaffSession) -> web.
     """Only the request's addressee decides (the domain checks it); approval pays once."""
     fields = await form(request)
     approve = fields.get("decision") == "approve"
-    body = _decode(resellers.DecisionBody, {"status": 2 if approve else 3,
-                                            "action_message": fields.get("message", "").strip() or None})  # fmt: skip
-    await resellers.do_decide(services(request), staff.user_id, _id(request), body)
+    body = convert(
+        {"status": 2 if approve else 3, "action_message": fields.get("message", "").strip() or None},
+        resellers.DecisionBody,
+    )
+    await resellers.do_decide(services(request), staff.user_id, path_id(request), body)
     raise redirect("/admin/finance/coin-requests", "Coin request approved." if approve else "Coin request rejected.")
 
 
@@ -217,8 +203,9 @@ async def decide_coin_request(request: web.Request, staff: StaffSession) -> web.
 async def payouts(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     ag = request.app[AGENCIES]
     status = request.query.get("status", "pending")
-    query = _decode(ExchangesQuery, {"status": status if status != "all" else None,
-                                     "cursor": request.query.get("cursor") or None})  # fmt: skip
+    query = convert(
+        {"status": status if status != "all" else None, "cursor": request.query.get("cursor") or None}, ExchangesQuery
+    )
     salary = await owner_income.admin_exchanges(ag, query)
     runs = await settlement.admin_runs(ag, SettlementsQuery(limit=12))
     return _page(request, "finance/payouts.html", staff, salary=salary, runs=runs["items"], exchange_status=status,
@@ -231,8 +218,8 @@ async def decide_salary_exchange(request: web.Request, staff: StaffSession) -> w
         return error_page(request, staff, 403, "You need the “agencies.review” permission to decide salary exchanges.")
     fields = await form(request)
     approve = fields.get("decision") == "approve"
-    reject = None if approve else _decode(ExchangeRejectBody, {"reason": fields.get("reason", "").strip()})
-    await owner_income.do_decide_exchange(request.app[AGENCIES], staff.user_id, _id(request), reject)
+    reject = None if approve else convert({"reason": fields.get("reason", "").strip()}, ExchangeRejectBody)
+    await owner_income.do_decide_exchange(request.app[AGENCIES], staff.user_id, path_id(request), reject)
     raise redirect("/admin/finance/payouts", "Salary exchange approved." if approve else "Salary exchange rejected.")
 
 
@@ -255,7 +242,7 @@ async def fraud(request: web.Request, staff: StaffSession) -> web.StreamResponse
 @routes.page("POST", "/admin/finance/fraud/{id}/review", permission="finance.view")
 async def review_flag(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     fields = await form(request)
-    await do_review_fraud_flag(services(request), staff.user_id, _id(request), fields.get("note"),
+    await do_review_fraud_flag(services(request), staff.user_id, path_id(request), fields.get("note"),
                                client_of(request).ip)  # fmt: skip
     raise redirect("/admin/finance/fraud", "Fraud flag reviewed.")
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import msgspec
 from aiohttp import web
 
-from admin_ui.web import AdminRoutes, client_of, error_page, form, redirect, render, services
+from admin_ui.web import AdminRoutes, client_of, convert, error_page, form, path_id, redirect, render, services
 from engine.appkeys import REPORTS, ROOMS
 from engine.errors import DomainError, validation_error
 from engine.reports import dashboard
@@ -35,24 +34,14 @@ STATS_DAYS = (1, 7, 30)
 
 
 def _convert(data: dict[str, Any], kind: type[T]) -> T:
-    """A form's fields into the REST body's Struct, with its limits (a 422 page otherwise)."""
-    try:
-        return msgspec.convert({k: v for k, v in data.items() if v not in (None, "")}, kind, strict=False)
-    except msgspec.ValidationError as exc:
-        raise validation_error({"form": [str(exc)]}) from exc
+    """A form's fields into the REST body's Struct; an empty field is left to the Struct's default."""
+    return convert({k: v for k, v in data.items() if v not in (None, "")}, kind, strict=False)
 
 
 def _reviewer(request: web.Request, staff: StaffSession) -> web.Response | None:
     if staff.can(REVIEW):
         return None
     return error_page(request, staff, 403, f"You need the “{REVIEW}” permission to review reports.")
-
-
-def _id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound()
-    return int(raw)
 
 
 @routes.page("GET", "/admin/moderation", permission=SECTION)
@@ -75,7 +64,7 @@ async def queue(request: web.Request, staff: StaffSession) -> web.StreamResponse
 async def case(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     if (denied := _reviewer(request, staff)) is not None:
         return denied
-    view = await dashboard.case_view(request.app[REPORTS], _id(request))
+    view = await dashboard.case_view(request.app[REPORTS], path_id(request))
     return render(request, "moderation/case.html", staff, actions=ACTIONS, may_suspend=staff.can("users.suspend"),
                   **view)  # fmt: skip
 
@@ -84,7 +73,7 @@ async def case(request: web.Request, staff: StaffSession) -> web.StreamResponse:
 async def assign(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     if (denied := _reviewer(request, staff)) is not None:
         return denied
-    case_id, fields = _id(request), await form(request)
+    case_id, fields = path_id(request), await form(request)
     assignee = staff.user_id if fields.get("to") == "me" else None
     await report_staff.do_assign(request.app[REPORTS], staff.user_id, case_id, AssignBody(assignee_id=assignee))
     raise redirect(f"/admin/moderation/cases/{case_id}",
@@ -95,7 +84,7 @@ async def assign(request: web.Request, staff: StaffSession) -> web.StreamRespons
 async def resolve(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     if (denied := _reviewer(request, staff)) is not None:
         return denied
-    case_id, fields = _id(request), await form(request)
+    case_id, fields = path_id(request), await form(request)
     body = _convert({"action": fields.get("action"), "minutes": fields.get("minutes"),
                      "note": fields.get("note", "").strip()}, ResolveBody)  # fmt: skip
     done = await report_staff.do_resolve(request.app[REPORTS], staff.user_id, case_id, body, client_of(request))
@@ -108,7 +97,7 @@ async def kick(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     """Kick the case's subject out of the case's room for some minutes (the rooms' own kick)."""
     if (denied := _reviewer(request, staff)) is not None:
         return denied
-    case_id, fields = _id(request), await form(request)
+    case_id, fields = path_id(request), await form(request)
     case = (await dashboard.case_view(request.app[REPORTS], case_id))["case"]
     if case["room_id"] is None or case["subject_user_id"] is None:
         raise validation_error({"action": ["The case names no room and account to kick from it."]})
@@ -123,7 +112,7 @@ async def kick(request: web.Request, staff: StaffSession) -> web.StreamResponse:
 async def close_room(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     if (denied := _reviewer(request, staff)) is not None:
         return denied
-    case_id, fields = _id(request), await form(request)
+    case_id, fields = path_id(request), await form(request)
     case = (await dashboard.case_view(request.app[REPORTS], case_id))["case"]
     if case["room_id"] is None:
         raise validation_error({"action": ["The case names no room."]})
@@ -157,7 +146,7 @@ async def appeals(request: web.Request, staff: StaffSession) -> web.StreamRespon
 async def review(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     if (denied := _reviewer(request, staff)) is not None:
         return denied
-    appeal_id, fields = _id(request), await form(request)
+    appeal_id, fields = path_id(request), await form(request)
     body = _convert({"decision": fields.get("decision"), "note": fields.get("note", "").strip()}, ReviewBody)
     done = await report_staff.do_review(request.app[REPORTS], staff.user_id, appeal_id, body, client_of(request))
     lifted = " and the action lifted" if done["lifted"] else ""

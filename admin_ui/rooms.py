@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from admin_ui.web import AdminRoutes, error_page, form, redirect, render, services
+from admin_ui.web import AdminRoutes, error_page, form, path_id, redirect, render, services
 from engine.appkeys import ROOMS
 from engine.errors import DomainError
 from engine.rooms import admin_store, moderation, profiles
@@ -21,10 +21,6 @@ routes = AdminRoutes()
 PAGE_SIZE = 50
 MAX_KICK_MINUTES = 7 * 24 * 60
 EDITABLE_TEXT = ("name", "description", "announcement", "category", "greetings")
-
-
-def _room_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
 
 
 @routes.page("GET", "/admin/rooms", permission="rooms.moderate")
@@ -63,12 +59,12 @@ async def _room_page(request: web.Request, staff: StaffSession, room_id: int, *,
 
 @routes.page("GET", r"/admin/rooms/{id:\d+}", permission="rooms.moderate")
 async def room(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    return await _room_page(request, staff, _room_id(request))
+    return await _room_page(request, staff, path_id(request, what="Room"))
 
 
 @routes.page("POST", r"/admin/rooms/{id:\d+}/close", permission="rooms.moderate")
 async def close(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    room_id = _room_id(request)
+    room_id = path_id(request, what="Room")
     reason = (await form(request)).get("reason", "").strip()
     if not 3 <= len(reason) <= 64:
         return await _room_page(request, staff, room_id, status=422, error="Give a reason (3 to 64 characters): "
@@ -80,7 +76,7 @@ async def close(request: web.Request, staff: StaffSession) -> web.StreamResponse
 @routes.page("POST", r"/admin/rooms/{id:\d+}/remove", permission="rooms.moderate")
 async def remove(request: web.Request, staff: StaffSession) -> web.StreamResponse:
     """Take a user out of the room: a kick (blocked for some minutes) or a ban from the room."""
-    room_id = _room_id(request)
+    room_id = path_id(request, what="Room")
     fields = await form(request)
     target = int(fields["user_id"]) if fields.get("user_id", "").isdigit() else 0
     minutes_raw = fields.get("minutes", "").strip()
@@ -113,7 +109,7 @@ def _edit_body(fields: dict[str, str]) -> dict[str, Any]:
 
 @routes.page("POST", r"/admin/rooms/{id:\d+}/edit", permission="rooms.moderate")
 async def edit(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    room_id = _room_id(request)
+    room_id = path_id(request, what="Room")
     body = _edit_body(await form(request))
     try:
         fields = msgspec.convert(body, profiles.RoomFields)
@@ -129,7 +125,7 @@ async def edit(request: web.Request, staff: StaffSession) -> web.StreamResponse:
 
 @routes.page("POST", r"/admin/rooms/{id:\d+}/unban", permission="rooms.moderate")
 async def unban(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    room_id = _room_id(request)
+    room_id = path_id(request, what="Room")
     raw = (await form(request)).get("user_id", "")
     if not raw.isdigit():
         return await _room_page(request, staff, room_id, status=422, error="Choose a ban to lift.")

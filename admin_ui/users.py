@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from admin_ui.web import AdminRoutes, client_of, error_page, form, redirect, render, services
+from admin_ui.web import AdminRoutes, client_of, error_page, form, path_id, redirect, render, services
 from engine.accounts import admin_store
 from engine.accounts import staff as account_staff
 from engine.accounts import store as accounts_store
@@ -42,10 +42,6 @@ log = logging.getLogger("flylive.admin.users")
 LEDGER_PAGE = 25
 BULK_MAX = 100
 MAX_AMOUNT = 10**12
-
-
-def _user_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
 
 
 @routes.page("GET", "/admin/users", permission="users.view")
@@ -119,7 +115,7 @@ async def _profile(request: web.Request, staff: StaffSession, user_id: int, *, s
 
 @routes.page("GET", r"/admin/users/{id:\d+}", permission="users.view")
 async def profile(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    return await _profile(request, staff, _user_id(request))
+    return await _profile(request, staff, path_id(request, what="User"))
 
 
 def _status_change(fields: dict[str, str]) -> tuple[str, dt.datetime | None, str | None] | str:
@@ -140,7 +136,7 @@ def _status_change(fields: dict[str, str]) -> tuple[str, dt.datetime | None, str
 
 @routes.page("POST", r"/admin/users/{id:\d+}/status", permission="users.suspend")
 async def set_status(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    user_id = _user_id(request)
+    user_id = path_id(request, what="User")
     change = _status_change(await form(request))
     if isinstance(change, str):
         return await _profile(request, staff, user_id, status=422, error=change)
@@ -182,7 +178,7 @@ def _adjustment(fields: dict[str, str]) -> Adjustment | str:
 
 @routes.page("POST", r"/admin/users/{id:\d+}/adjust", permission="economy.grant")
 async def adjust(request: web.Request, staff: StaffSession) -> web.StreamResponse:
-    user_id = _user_id(request)
+    user_id = path_id(request, what="User")
     parsed = _adjustment(await form(request))
     if isinstance(parsed, str):
         return await _profile(request, staff, user_id, status=422, error=parsed)

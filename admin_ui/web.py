@@ -16,16 +16,17 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp_jinja2
+import msgspec
 from aiohttp import web
 
 from admin_ui.nav import visible_sections
 from engine.accounts.actions import Client
 from engine.appkeys import SERVICES
-from engine.errors import DomainError
+from engine.errors import DomainError, not_found, validation_error
 from engine.services import Services
 from engine.staff import actions as staff_actions
 from engine.staff.model import COOKIE, StaffSession, csrf_matches
@@ -119,6 +120,26 @@ async def csrf_ok(request: web.Request, expected: str) -> bool:
     if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         given = (await form(request)).get("csrf_token")
     return csrf_matches(expected, given)
+
+
+T = TypeVar("T")
+
+
+def path_id(request: web.Request, name: str = "id", what: str = "Page") -> int:
+    """A numeric path segment (a database id): anything else is the 404 page, never a bigint overflow."""
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise not_found(what)
+    return int(raw)
+
+
+def convert(values: dict[str, Any], kind: type[T], *, strict: bool = True) -> T:
+    """A form's fields into the REST body's Struct, with its limits (a 422 page otherwise);
+    `strict=False` lets text stand for numbers and booleans, as form fields are text."""
+    try:
+        return msgspec.convert(values, kind, strict=strict)
+    except msgspec.ValidationError as exc:
+        raise validation_error({"form": [str(exc)]}) from exc
 
 
 def services(request: web.Request) -> Services:

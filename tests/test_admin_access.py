@@ -187,3 +187,15 @@ async def test_static_files_are_cached_by_content(client: Any) -> None:
     assert (await client.get("/admin/static/nothing.css")).status == 404
     page = await client.get("/admin/login")
     assert "default-src 'self'" in page.headers["Content-Security-Policy"] and page.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_an_id_out_of_range_is_the_404_page(client: Any, page: Any) -> None:
+    base = url_of(client)
+    admin = await new_user(client, "Ada Admin", role="super_admin")
+    await sign_in(page, base, admin.phone, PASSWORD)
+    huge = "9" * 20  # past bigint
+    for path in (f"/admin/users/{huge}", f"/admin/agencies/{huge}", f"/admin/moderation/cases/{huge}",
+                 f"/admin/catalog/gift/{huge}"):  # fmt: skip
+        resp = await page.goto(f"{base}{path}")
+        assert resp is not None and resp.status == 404, path
+        assert "Not found" in await page.get_by_role("heading").first.inner_text(), path
